@@ -1,0 +1,1 @@
+"""Sub-commands of the `fgm` console command (see fgm/cli.py)."""

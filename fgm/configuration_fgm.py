@@ -1,0 +1,127 @@
+"""FGM configuration: model shape, attention layout and presets.
+
+Remote code: imports only transformers (see DESIGN.md).
+"""
+
+from transformers import PretrainedConfig
+
+LAYER_TYPES = ("full_attention", "sliding_attention")
+
+# name -> (num_hidden_layers, hidden_size, num_attention_heads, intermediate_size)
+# intermediate sizes make the SwiGLU MLP cost what a 4x GELU MLP costs (8/3 * hidden), rounded to 64.
+PRESETS = {
+    "tiny": dict(num_hidden_layers=3, hidden_size=64, num_attention_heads=4, intermediate_size=128, sliding_window=16),
+    "small": dict(num_hidden_layers=12, hidden_size=512, num_attention_heads=8, intermediate_size=1344),
+    "base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=2048),
+    "large": dict(num_hidden_layers=24, hidden_size=1024, num_attention_heads=16, intermediate_size=2752),
+}
+
+
+def default_layer_types(num_hidden_layers: int, global_every: int = 3) -> list[str]:
+    """ModernBERT recipe: two sliding-window layers, then one full layer, repeated."""
+    return [
+        "full_attention" if (i + 1) % global_every == 0 else "sliding_attention" for i in range(num_hidden_layers)
+    ]
+
+
+class FGMConfig(PretrainedConfig):
+    r"""Configuration of a Flash Genomics Model encoder.
+
+    `sliding_window` is the local window in tokens: a token in a sliding layer sees the tokens at most
+    `sliding_window // 2` positions away on either side (ModernBERT's `local_attention`).
+    `kmer_size` fixes the tokenizer's vocabulary layout, which the model uses for per-nucleotide
+    probabilities and reverse-complement averaging.
+    """
+
+    model_type = "fgm"
+
+    def __init__(
+        self,
+        vocab_size: int = 4107,
+        kmer_size: int = 6,
+        hidden_size: int = 512,
+        num_hidden_layers: int = 12,
+        num_attention_heads: int = 8,
+        intermediate_size: int = 1344,
+        layer_types: list[str] | None = None,
+        sliding_window: int = 128,
+        max_position_embeddings: int = 1_048_576,
+        rope_theta: float = 10_000.0,
+        rms_norm_eps: float = 1e-5,
+        initializer_range: float = 0.02,
+        attention_dropout: float = 0.0,
+        hidden_dropout: float = 0.0,
+        classifier_pooling: str = "mean",
+        classifier_dropout: float = 0.0,
+        rc_average: bool = False,
+        pad_token_id: int = 1,
+        mask_token_id: int = 2,
+        cls_token_id: int = 3,
+        eos_token_id: int = 4,
+        bos_token_id: int = 5,
+        tie_word_embeddings: bool = True,
+        **kwargs,
+    ):
+        self.vocab_size = vocab_size
+        self.kmer_size = kmer_size
+        self.hidden_size = hidden_size
+        self.num_hidden_layers = num_hidden_layers
+        self.num_attention_heads = num_attention_heads
+        self.intermediate_size = intermediate_size
+        self.layer_types = list(layer_types) if layer_types is not None else default_layer_types(num_hidden_layers)
+        self.sliding_window = sliding_window
+        self.max_position_embeddings = max_position_embeddings
+        self.rope_theta = rope_theta
+        self.rms_norm_eps = rms_norm_eps
+        self.initializer_range = initializer_range
+        self.attention_dropout = attention_dropout
+        self.hidden_dropout = hidden_dropout
+        self.classifier_pooling = classifier_pooling
+        self.classifier_dropout = classifier_dropout
+        self.rc_average = rc_average
+        self.mask_token_id = mask_token_id
+        self.cls_token_id = cls_token_id
+        super().__init__(
+            pad_token_id=pad_token_id,
+            eos_token_id=eos_token_id,
+            bos_token_id=bos_token_id,
+            tie_word_embeddings=tie_word_embeddings,
+            **kwargs,
+        )
+        self.validate_shape()
+
+    def validate_shape(self):
+        """Fail early, naming the field, instead of deep inside a forward pass."""
+        if self.hidden_size % self.num_attention_heads != 0:
+            raise ValueError(
+                f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
+                f"({self.num_attention_heads})"
+            )
+        if (self.hidden_size // self.num_attention_heads) % 2 != 0:
+            raise ValueError(
+                f"head dimension hidden_size / num_attention_heads = "
+                f"{self.hidden_size // self.num_attention_heads} must be even for rotary embeddings"
+            )
+        if len(self.layer_types) != self.num_hidden_layers:
+            raise ValueError(
+                f"layer_types has {len(self.layer_types)} entries but num_hidden_layers is {self.num_hidden_layers}"
+            )
+        for i, layer_type in enumerate(self.layer_types):
+            if layer_type not in LAYER_TYPES:
+                raise ValueError(f"layer_types[{i}] = {layer_type!r}; expected one of {LAYER_TYPES}")
+        if not isinstance(self.sliding_window, int) or self.sliding_window < 2:
+            raise ValueError(f"sliding_window must be an integer >= 2 tokens, got {self.sliding_window!r}")
+        if self.classifier_pooling not in ("mean", "cls"):
+            raise ValueError(f"classifier_pooling must be 'mean' or 'cls', got {self.classifier_pooling!r}")
+        if not 1 <= self.kmer_size <= 8:
+            raise ValueError(f"kmer_size must be between 1 and 8, got {self.kmer_size}")
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "FGMConfig":
+        """A named size (`tiny`, `small`, `base`, `large`), with any field overridden."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+        fields = {**PRESETS[name], **overrides}
+        if "layer_types" not in overrides and "num_hidden_layers" in overrides:
+            fields["layer_types"] = default_layer_types(fields["num_hidden_layers"])
+        return cls(**fields)
