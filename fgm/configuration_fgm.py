@@ -8,12 +8,12 @@ from transformers import PretrainedConfig
 LAYER_TYPES = ("full_attention", "sliding_attention")
 
 # name -> (num_hidden_layers, hidden_size, num_attention_heads, intermediate_size)
-# intermediate sizes make the SwiGLU MLP cost what a 4x GELU MLP costs (8/3 * hidden), rounded to 64.
+# SwiGLU widths (multiples of 64) chosen so the masked-LM models have ~35M / ~110M / ~350M parameters.
 PRESETS = {
     "tiny": dict(num_hidden_layers=3, hidden_size=64, num_attention_heads=4, intermediate_size=128, sliding_window=16),
-    "small": dict(num_hidden_layers=12, hidden_size=512, num_attention_heads=8, intermediate_size=1344),
-    "base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=2048),
-    "large": dict(num_hidden_layers=24, hidden_size=1024, num_attention_heads=16, intermediate_size=2752),
+    "small": dict(num_hidden_layers=12, hidden_size=512, num_attention_heads=8, intermediate_size=1088),
+    "base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=2816),
+    "large": dict(num_hidden_layers=24, hidden_size=1024, num_attention_heads=16, intermediate_size=3328),
 }
 
 
@@ -42,7 +42,7 @@ class FGMConfig(PretrainedConfig):
         hidden_size: int = 512,
         num_hidden_layers: int = 12,
         num_attention_heads: int = 8,
-        intermediate_size: int = 1344,
+        intermediate_size: int = 1088,
         layer_types: list[str] | None = None,
         sliding_window: int = 128,
         max_position_embeddings: int = 1_048_576,
@@ -81,6 +81,7 @@ class FGMConfig(PretrainedConfig):
         self.rc_average = rc_average
         self.mask_token_id = mask_token_id
         self.cls_token_id = cls_token_id
+        self.validate_shape()
         super().__init__(
             pad_token_id=pad_token_id,
             eos_token_id=eos_token_id,
@@ -88,7 +89,6 @@ class FGMConfig(PretrainedConfig):
             tie_word_embeddings=tie_word_embeddings,
             **kwargs,
         )
-        self.validate_shape()
 
     def validate_shape(self):
         """Fail early, naming the field, instead of deep inside a forward pass."""

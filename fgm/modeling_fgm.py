@@ -1,0 +1,553 @@
+"""FGM: a pre-norm transformer encoder for DNA with local (sliding-window) and global attention.
+
+RMSNorm, rotary position embeddings, SwiGLU MLP, fused QKV, no biases, tied input/output embeddings.
+Sliding-window layers cost O(n * window) on every attention backend:
+- `eager`, `sdpa` (and any other dense backend): block-local attention, each block of `window / 2`
+  queries attends to its own and the two neighbouring key blocks, masked to the exact window;
+- `flex_attention`: a block-sparse `BlockMask` built directly from the band of key blocks;
+- `flash_attention_2`: flash-attn's own `window_size`, unpadded with cu_seqlens.
+Packed sequences (position_ids restarting at 0) and padding never attend to each other.
+
+Remote code: imports only torch, transformers and sibling modules (see DESIGN.md).
+"""
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.modeling_outputs import (
+    BaseModelOutput,
+    MaskedLMOutput,
+    SequenceClassifierOutput,
+    TokenClassifierOutput,
+)
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+from .configuration_fgm import FGMConfig
+from .tokenization_fgm import kmer_base_table, reverse_complement_ids
+
+PADDING_SEGMENT = -1
+
+
+# --------------------------------------------------------------------------------------------------
+# Attention masks: built once per forward pass, in the form the configured backend needs.
+# --------------------------------------------------------------------------------------------------
+
+
+def segment_ids(attention_mask: torch.Tensor | None, position_ids: torch.Tensor | None, packed: bool):
+    """Which sequence each token belongs to (B, n), padding = -1; None when every row is one whole sequence.
+
+    Packed rows mark each sequence start by a position id of 0.
+    """
+    padded = attention_mask is not None and not bool(attention_mask.bool().all())
+    if not (packed or padded):
+        return None
+    reference = position_ids if packed else attention_mask
+    segments = torch.cumsum(position_ids == 0, dim=-1) if packed else torch.zeros_like(reference, dtype=torch.long)
+    if attention_mask is not None:
+        segments = segments.masked_fill(~attention_mask.bool(), PADDING_SEGMENT)
+    return segments
+
+
+def neighbour_blocks(x: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+    """(..., nb, b, d) -> (..., nb, 3b, d): each block next to its left and right neighbours."""
+    padded = F.pad(x, (0, 0, 0, 0, 1, 1), value=fill)
+    return torch.cat([padded[..., :-2, :, :], padded[..., 1:-1, :, :], padded[..., 2:, :, :]], dim=-2)
+
+
+class LocalBlocks:
+    """Block-local layout of a sliding-window layer for dense backends.
+
+    Blocks of `half = window // 2` queries attend to 3 blocks of keys; the mask keeps |i - j| <= half
+    and same-sequence pairs, so the result equals dense masked attention at O(n * window) cost.
+    """
+
+    def __init__(self, segments: torch.Tensor | None, batch: int, seq_len: int, half: int, device):
+        self.half, self.seq_len = half, seq_len
+        self.num_blocks = math.ceil(seq_len / half)
+        padded_len = self.num_blocks * half
+        index = torch.arange(padded_len, device=device, dtype=torch.float32).view(self.num_blocks, half, 1)
+        key_index = neighbour_blocks(index, fill=-1e9).transpose(-1, -2)  # (nb, 1, 3b)
+        allowed = (index - key_index).abs() <= half  # (nb, b, 3b)
+        if segments is None and padded_len > seq_len:
+            segments = torch.zeros(batch, seq_len, dtype=torch.long, device=device)
+        if segments is not None:
+            segments = F.pad(segments, (0, padded_len - seq_len), value=PADDING_SEGMENT)
+            query_segments = segments.view(batch, self.num_blocks, half, 1)
+            key_segments = neighbour_blocks(segments.view(batch, self.num_blocks, half, 1), fill=-2).transpose(-1, -2)
+            allowed = allowed & (query_segments == key_segments)  # (B, nb, b, 3b)
+        else:
+            allowed = allowed.expand(batch, -1, -1, -1)
+        self.mask = allowed.reshape(batch * self.num_blocks, 1, half, 3 * half)
+
+    def split(self, query, key, value):
+        """(B, H, n, D) tensors -> per-block queries (B*nb, H, b, D) and keys/values (B*nb, H, 3b, D)."""
+        batch, heads, _, dim = query.shape
+        pad = self.num_blocks * self.half - self.seq_len
+
+        def blocks(x):
+            x = F.pad(x, (0, 0, 0, pad)).view(batch, heads, self.num_blocks, self.half, dim)
+            return x
+
+        def flat(x):
+            return x.transpose(1, 2).reshape(batch * self.num_blocks, heads, x.shape[-2], dim)
+
+        return flat(blocks(query)), flat(neighbour_blocks(blocks(key))), flat(neighbour_blocks(blocks(value)))
+
+    def merge(self, output: torch.Tensor, batch: int) -> torch.Tensor:
+        """(B*nb, b, H, D) -> (B, n, H, D)."""
+        return output.reshape(batch, self.num_blocks * self.half, *output.shape[2:])[:, : self.seq_len]
+
+
+def flex_band_block_mask(segments, batch: int, seq_len: int, half: int | None, device):
+    """A flex-attention BlockMask for full (half=None) or sliding attention within segments.
+
+    The sliding band is built from block indices directly, never as an n x n mask.
+    """
+    from torch.nn.attention.flex_attention import BlockMask, and_masks, create_block_mask
+
+    def same_segment(b, h, q_idx, kv_idx):
+        return segments[b, q_idx] == segments[b, kv_idx]
+
+    def in_window(b, h, q_idx, kv_idx):
+        return (q_idx - kv_idx <= half) & (kv_idx - q_idx <= half)
+
+    if half is None:
+        mask_mod = same_segment
+    elif segments is None:
+        mask_mod = in_window
+    else:
+        mask_mod = and_masks(in_window, same_segment)
+
+    if half is None:
+        if segments is None:
+            return None
+        return create_block_mask(mask_mod, batch, None, seq_len, seq_len, device=device)
+    block = 128
+    num_blocks = math.ceil(seq_len / block)
+    reach = math.ceil(half / block)
+    first = (torch.arange(num_blocks, device=device) - reach).clamp(min=0)
+    last = (torch.arange(num_blocks, device=device) + reach).clamp(max=num_blocks - 1)
+    kv_indices = (first[:, None] + torch.arange(2 * reach + 1, device=device)).clamp(max=num_blocks - 1)
+    return BlockMask.from_kv_blocks(
+        (last - first + 1).int()[None, None],
+        kv_indices.int()[None, None],
+        BLOCK_SIZE=block,
+        mask_mod=mask_mod,
+        seq_lengths=(seq_len, seq_len),
+    )
+
+
+class AttentionMasks:
+    """Everything the attention layers of one forward pass need, per layer type, built once."""
+
+    def __init__(self, config: FGMConfig, attention_mask, position_ids, packed: bool, batch: int, seq_len: int, device):
+        self.backend = config._attn_implementation or "eager"
+        self.half = config.sliding_window // 2
+        segments = segment_ids(attention_mask, position_ids, packed)
+        # A window that covers the whole sequence is full attention: take the cheaper path.
+        sliding_is_full = seq_len - 1 <= self.half
+        self.for_type = {}
+        if self.backend.startswith("flash"):
+            varlen = {}
+            if packed:
+                varlen["position_ids"] = position_ids if attention_mask is None else position_ids.masked_fill(
+                    ~attention_mask.bool(), 0
+                )
+            elif segments is not None:
+                varlen["attention_mask"] = attention_mask
+            self.for_type["full_attention"] = {"sliding_window": None, **varlen}
+            self.for_type["sliding_attention"] = {"sliding_window": None if sliding_is_full else self.half + 1, **varlen}
+        elif self.backend == "flex_attention":
+            full = flex_band_block_mask(segments, batch, seq_len, None, device)
+            self.for_type["full_attention"] = {"attention_mask": full}
+            self.for_type["sliding_attention"] = {
+                "attention_mask": full if sliding_is_full else flex_band_block_mask(segments, batch, seq_len, self.half, device)
+            }
+        else:
+            dense = None if segments is None else (segments[:, None, :, None] == segments[:, None, None, :])
+            self.for_type["full_attention"] = {"attention_mask": dense}
+            self.for_type["sliding_attention"] = (
+                {"attention_mask": dense}
+                if sliding_is_full
+                else {"local_blocks": LocalBlocks(segments, batch, seq_len, self.half, device)}
+            )
+
+
+def eager_attention_forward(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
+    """Reference attention: explicit softmax over a boolean mask (True = attend)."""
+    scores = torch.matmul(query, key.transpose(2, 3)) * scaling
+    if attention_mask is not None:
+        scores = scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
+    weights = F.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+    weights = F.dropout(weights, p=dropout, training=module.training)
+    return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
+
+
+# --------------------------------------------------------------------------------------------------
+# Model
+# --------------------------------------------------------------------------------------------------
+
+
+class FGMRotaryEmbedding(nn.Module):
+    """RoPE angles from position ids; computed on the fly so no buffer depends on the maximum length."""
+
+    def __init__(self, config: FGMConfig):
+        super().__init__()
+        self.head_dim = config.hidden_size // config.num_attention_heads
+        self.theta = config.rope_theta
+
+    @torch.no_grad()
+    def forward(self, position_ids: torch.Tensor, dtype: torch.dtype):
+        exponent = torch.arange(0, self.head_dim, 2, device=position_ids.device, dtype=torch.float32) / self.head_dim
+        inv_freq = 1.0 / (self.theta**exponent)
+        angles = position_ids[..., None].float() * inv_freq
+        angles = torch.cat([angles, angles], dim=-1)
+        return angles.cos().to(dtype), angles.sin().to(dtype)
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat([-x2, x1], dim=-1)
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """x: (B, H, n, D); cos, sin: (B, n, D)."""
+    return x * cos[:, None] + rotate_half(x) * sin[:, None]
+
+
+class FGMAttention(nn.Module):
+    def __init__(self, config: FGMConfig, layer_idx: int):
+        super().__init__()
+        self.config = config
+        self.layer_idx = layer_idx
+        self.attention_type = config.layer_types[layer_idx]
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.hidden_size // config.num_attention_heads
+        self.scaling = self.head_dim**-0.5
+        self.is_causal = False
+        self.Wqkv = nn.Linear(config.hidden_size, 3 * config.hidden_size, bias=False)
+        self.Wo = nn.Linear(config.hidden_size, config.hidden_size, bias=False)
+
+    def forward(self, hidden_states, rotary, masks: AttentionMasks, **kwargs):
+        batch, seq_len, _ = hidden_states.shape
+        qkv = self.Wqkv(hidden_states).view(batch, seq_len, 3, self.num_heads, self.head_dim)
+        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, n, D)
+        cos, sin = rotary
+        query, key = apply_rotary(query, cos, sin), apply_rotary(key, cos, sin)
+
+        attention: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(masks.backend, eager_attention_forward)
+        layer_masks = dict(masks.for_type[self.attention_type])
+        local_blocks = layer_masks.pop("local_blocks", None)
+        dropout = self.config.attention_dropout if self.training else 0.0
+        if local_blocks is not None:
+            query, key, value = local_blocks.split(query, key, value)
+            output, _ = attention(
+                self, query, key, value, local_blocks.mask, scaling=self.scaling, dropout=dropout, **kwargs
+            )
+            output = local_blocks.merge(output, batch)
+        else:
+            output, _ = attention(self, query, key, value, scaling=self.scaling, dropout=dropout, **layer_masks, **kwargs)
+        return self.Wo(output.reshape(batch, seq_len, -1))
+
+
+class FGMMLP(nn.Module):
+    """SwiGLU: silu(x W_gate) * (x W_up), projected back."""
+
+    def __init__(self, config: FGMConfig):
+        super().__init__()
+        self.Wi = nn.Linear(config.hidden_size, 2 * config.intermediate_size, bias=False)
+        self.Wo = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
+
+    def forward(self, x):
+        gate, up = self.Wi(x).chunk(2, dim=-1)
+        return self.Wo(F.silu(gate) * up)
+
+
+class FGMEncoderLayer(GradientCheckpointingLayer):
+    def __init__(self, config: FGMConfig, layer_idx: int):
+        super().__init__()
+        self.attn_norm = nn.RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.attn = FGMAttention(config, layer_idx)
+        self.mlp_norm = nn.RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.mlp = FGMMLP(config)
+        self.dropout = nn.Dropout(config.hidden_dropout)
+
+    def forward(self, hidden_states, rotary=None, masks=None, **kwargs):
+        hidden_states = hidden_states + self.dropout(self.attn(self.attn_norm(hidden_states), rotary, masks, **kwargs))
+        return hidden_states + self.dropout(self.mlp(self.mlp_norm(hidden_states)))
+
+
+class FGMPreTrainedModel(PreTrainedModel):
+    config_class = FGMConfig
+    config: FGMConfig
+    base_model_prefix = "model"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["FGMEncoderLayer"]
+    _supports_sdpa = True
+    _supports_flex_attn = True
+    _supports_flash_attn = True
+    _supports_attention_backend = True
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        """Normal(0, initializer_range); residual output projections scaled down by sqrt(2 * layers)."""
+        super()._init_weights(module)
+        if isinstance(module, (FGMAttention, FGMMLP)):
+            std = self.config.initializer_range / math.sqrt(2.0 * self.config.num_hidden_layers)
+            nn.init.normal_(module.Wo.weight, mean=0.0, std=std)
+
+
+class FGMModel(FGMPreTrainedModel):
+    def __init__(self, config: FGMConfig):
+        super().__init__(config)
+        self.embeddings = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.dropout = nn.Dropout(config.hidden_dropout)
+        self.layers = nn.ModuleList(FGMEncoderLayer(config, i) for i in range(config.num_hidden_layers))
+        self.final_norm = nn.RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.rotary = FGMRotaryEmbedding(config)
+        self.gradient_checkpointing = False
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.embeddings
+
+    def set_input_embeddings(self, value):
+        self.embeddings = value
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> BaseModelOutput:
+        """`position_ids` that restart at 0 inside a row mark packed sequences, which never see each other.
+
+        Without them, positions count real tokens only, so left or right padding changes nothing.
+        """
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("pass exactly one of input_ids or inputs_embeds")
+        hidden_states = self.embeddings(input_ids) if inputs_embeds is None else inputs_embeds
+        batch, seq_len, _ = hidden_states.shape
+        if attention_mask is not None and attention_mask.shape != (batch, seq_len):
+            raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)}, expected {(batch, seq_len)}")
+        packed = position_ids is not None and bool((position_ids[:, 1:] == 0).any())
+        if position_ids is None:
+            if attention_mask is None:
+                position_ids = torch.arange(seq_len, device=hidden_states.device).expand(batch, -1)
+            else:
+                position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+        masks = AttentionMasks(self.config, attention_mask, position_ids, packed, batch, seq_len, hidden_states.device)
+        rotary = self.rotary(position_ids, hidden_states.dtype)
+
+        hidden_states = self.dropout(hidden_states)
+        all_hidden_states = [] if output_hidden_states else None
+        for layer in self.layers:
+            if all_hidden_states is not None:
+                all_hidden_states.append(hidden_states)
+            hidden_states = layer(hidden_states, rotary=rotary, masks=masks, **kwargs)
+        hidden_states = self.final_norm(hidden_states)
+        if all_hidden_states is not None:
+            all_hidden_states.append(hidden_states)
+            all_hidden_states = tuple(all_hidden_states)
+        return BaseModelOutput(last_hidden_state=hidden_states, hidden_states=all_hidden_states)
+
+
+class FGMPredictionHead(nn.Module):
+    """Dense + GELU + RMSNorm before the tied decoder (the BERT / ESM MLM head)."""
+
+    def __init__(self, config: FGMConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size, bias=False)
+        self.norm = nn.RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+
+    def forward(self, x):
+        return self.norm(F.gelu(self.dense(x)))
+
+
+class FGMForMaskedLM(FGMPreTrainedModel):
+    _tied_weights_keys = {"decoder.weight": "model.embeddings.weight"}
+
+    def __init__(self, config: FGMConfig):
+        super().__init__(config)
+        self.model = FGMModel(config)
+        self.head = FGMPredictionHead(config)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.post_init()
+
+    def get_output_embeddings(self):
+        return self.decoder
+
+    def set_output_embeddings(self, new_embeddings):
+        self.decoder = new_embeddings
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        output_hidden_states=None,
+        return_dict=None,
+        **kwargs,
+    ) -> MaskedLMOutput:
+        """With `labels`, logits are computed only where labels != -100 (shape: masked tokens x vocab)."""
+        outputs = self.model(
+            input_ids, attention_mask, position_ids, inputs_embeds, output_hidden_states=output_hidden_states, **kwargs
+        )
+        hidden_states = outputs.last_hidden_state
+        loss = None
+        if labels is not None:
+            predict = labels != -100
+            hidden_states, labels = hidden_states[predict], labels[predict]
+        logits = self.decoder(self.head(hidden_states))
+        if labels is not None:
+            loss = F.cross_entropy(logits.float(), labels)
+        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+
+    @torch.no_grad()
+    def nucleotide_probabilities(self, input_ids, attention_mask=None, position_ids=None):
+        """Per-nucleotide probabilities from the k-mer softmax, marginalized per offset in the token.
+
+        Returns `probs` (B, T, k, 4) over "ACGT" and `valid` (B, T, k): offset p of token t is a real
+        nucleotide of the input (a <mask> counts as a full k-mer). probs[..., p, :] is the total
+        probability of tokens carrying each base at offset p, renormalized over tokens that reach p.
+        """
+        logits = self.decoder(self.head(self.model(input_ids, attention_mask, position_ids).last_hidden_state))
+        bases, lengths = kmer_base_table(self.config.kmer_size)
+        bases, lengths = bases.to(logits.device), lengths.to(logits.device)
+        one_hot = F.one_hot(bases.clamp(min=0), 4).float() * (bases >= 0)[..., None]  # (V, k, 4)
+        probs = logits.float().softmax(-1) @ one_hot.flatten(1)  # (B, T, k*4)
+        probs = probs.unflatten(-1, (self.config.kmer_size, 4))
+        probs = probs / probs.sum(-1, keepdim=True).clamp(min=1e-12)
+        token_lengths = lengths[input_ids].masked_fill(input_ids == self.config.mask_token_id, self.config.kmer_size)
+        valid = torch.arange(self.config.kmer_size, device=input_ids.device) < token_lengths[..., None]
+        if attention_mask is not None:
+            valid = valid & attention_mask.bool()[..., None]
+        return probs, valid
+
+
+def reverse_complement_batch(input_ids, attention_mask, config: FGMConfig):
+    """Token ids of each row's reverse complement, re-tokenized with the same k-mer rules.
+
+    Special tokens in front (<cls>) stay in front; padding stays at the end.
+    """
+    _, lengths = kmer_base_table(config.kmer_size)
+    lengths = lengths.to(input_ids.device)
+    rows = []
+    for row, mask in zip(input_ids, attention_mask.bool() if attention_mask is not None else [None] * len(input_ids)):
+        row = row if mask is None else row[mask]
+        nucleotide = lengths[row] > 0
+        prefix = row[: int(nucleotide.long().argmax())] if bool(nucleotide.any()) else row
+        rows.append(torch.cat([prefix, reverse_complement_ids(row[nucleotide], config.kmer_size)]))
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), config.pad_token_id, dtype=input_ids.dtype, device=input_ids.device)
+    mask = torch.zeros_like(ids)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)], mask[i, : len(r)] = r, 1
+    return ids, mask
+
+
+class FGMForSequenceClassification(FGMPreTrainedModel):
+    """Mean or <cls> pooling, then a linear classifier; `config.rc_average` averages the logits of a
+    sequence and its reverse complement at inference (not while training)."""
+
+    def __init__(self, config: FGMConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.model = FGMModel(config)
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels, bias=True)
+        self.post_init()
+
+    def pooled_logits(self, input_ids, attention_mask, position_ids, inputs_embeds, **kwargs):
+        hidden = self.model(input_ids, attention_mask, position_ids, inputs_embeds, **kwargs).last_hidden_state
+        if self.config.classifier_pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            weights = (
+                torch.ones(hidden.shape[:2], device=hidden.device, dtype=hidden.dtype)
+                if attention_mask is None
+                else attention_mask.to(hidden.dtype)
+            )
+            pooled = (hidden * weights[..., None]).sum(1) / weights.sum(1, keepdim=True).clamp(min=1)
+        return self.classifier(self.dropout(pooled))
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        output_hidden_states=None,
+        return_dict=None,
+        **kwargs,
+    ) -> SequenceClassifierOutput:
+        logits = self.pooled_logits(input_ids, attention_mask, position_ids, inputs_embeds, **kwargs)
+        if self.config.rc_average and not self.training:
+            if input_ids is None:
+                raise ValueError("rc_average needs input_ids (it re-tokenizes the reverse complement)")
+            rc_ids, rc_mask = reverse_complement_batch(input_ids, attention_mask, self.config)
+            logits = (logits + self.pooled_logits(rc_ids, rc_mask, None, None, **kwargs)) / 2
+        loss = None
+        if labels is not None:
+            if self.num_labels == 1:
+                loss = F.mse_loss(logits.squeeze(-1).float(), labels.float())
+            else:
+                loss = F.cross_entropy(logits.float(), labels.view(-1))
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+class FGMForTokenClassification(FGMPreTrainedModel):
+    def __init__(self, config: FGMConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.model = FGMModel(config)
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels, bias=True)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        output_hidden_states=None,
+        return_dict=None,
+        **kwargs,
+    ) -> TokenClassifierOutput:
+        outputs = self.model(
+            input_ids, attention_mask, position_ids, inputs_embeds, output_hidden_states=output_hidden_states, **kwargs
+        )
+        logits = self.classifier(self.dropout(outputs.last_hidden_state))
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)
+        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+
+
+FGMConfig.register_for_auto_class()
+FGMModel.register_for_auto_class("AutoModel")
+FGMForMaskedLM.register_for_auto_class("AutoModelForMaskedLM")
+FGMForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
+FGMForTokenClassification.register_for_auto_class("AutoModelForTokenClassification")
+
+__all__ = [
+    "FGMPreTrainedModel",
+    "FGMModel",
+    "FGMForMaskedLM",
+    "FGMForSequenceClassification",
+    "FGMForTokenClassification",
+]

@@ -1,0 +1,196 @@
+"""Masked-LM pretraining with the Hugging Face Trainer.
+
+The same code runs on one CPU, one GPU, or many GPUs and nodes under `accelerate launch` / `torchrun`
+(DDP or FSDP come from the launcher and TrainingArguments, not from code here). Every checkpoint
+folder is a complete Hub-loadable model; `resume=True` continues from the last one exactly.
+"""
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import Trainer, TrainerCallback, TrainingArguments
+
+from ..configuration_fgm import FGMConfig
+from ..data.mlm import GenomeMLMCollator, MaskedGenomeWindows
+from ..hub import AUTO_MAP, render_model_card, write_remote_code
+from ..modeling_fgm import FGMForMaskedLM
+from ..tokenization_fgm import FGMTokenizer
+
+
+class CompleteCheckpointCallback(TrainerCallback):
+    """Makes each `checkpoint-N` folder Hub-loadable: remote code, tokenizer auto_map, model card."""
+
+    def __init__(self, details: dict):
+        self.details = details
+
+    def on_save(self, args, state, control, model=None, **kwargs):
+        if state.is_world_process_zero:
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            write_remote_code(folder)
+            card = render_model_card(model.config, {**self.details, "steps": state.global_step})
+            (folder / "README.md").write_text(card)
+
+
+class EpochCallback(TrainerCallback):
+    """Tells the example dataset the epoch, so crops and masks change every epoch (under DDP too)."""
+
+    def __init__(self, dataset: MaskedGenomeWindows):
+        self.dataset = dataset
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.dataset.set_epoch(int(state.epoch + 1e-6))
+
+
+class ThroughputCallback(TrainerCallback):
+    """Adds `tokens_per_second` (non-padding input tokens, all processes) to the training logs."""
+
+    def __init__(self):
+        self.last = None
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs is None or "loss" not in logs:
+            return
+        now, seen = time.perf_counter(), state.num_input_tokens_seen
+        if self.last is not None and now > self.last[0]:
+            logs["tokens_per_second"] = round((seen - self.last[1]) / (now - self.last[0]), 1)
+        self.last = (now, seen)
+
+
+def preprocess_logits_for_metrics(logits, labels):
+    """Per masked token: the predicted id and the negative log-likelihood of the true one.
+
+    The model's logits are sparse (masked positions only, in row-major order of `labels`)."""
+    targets = labels[labels != -100]
+    nll = -torch.log_softmax(logits.float(), -1).gather(-1, targets[:, None]).squeeze(-1)
+    return torch.stack([logits.argmax(-1).float(), nll], dim=-1)
+
+
+def masked_lm_metrics(eval_prediction) -> dict:
+    """MLM accuracy and perplexity over every masked token of the evaluation set."""
+    predicted = np.asarray(eval_prediction.predictions).reshape(-1, 2)
+    labels = np.asarray(eval_prediction.label_ids)
+    labels = labels[labels != -100]
+    predicted = predicted[: len(labels)]
+    return {
+        "mlm_accuracy": float((predicted[:, 0] == labels).mean()),
+        "perplexity": float(np.exp(min(predicted[:, 1].mean(), 50.0))),
+    }
+
+
+def build_model(preset: str, tokenizer: FGMTokenizer, attn_implementation="sdpa", **overrides) -> FGMForMaskedLM:
+    config = FGMConfig.preset(preset, vocab_size=len(tokenizer), kmer_size=tokenizer.k, **overrides)
+    config.auto_map = dict(AUTO_MAP)
+    model = FGMForMaskedLM(config)
+    model.set_attn_implementation(attn_implementation)
+    return model
+
+
+def build_trainer(
+    corpus,
+    output_dir: str,
+    preset: str = "small",
+    model_overrides: dict | None = None,
+    init_from: str | None = None,
+    k: int = 6,
+    seq_len: int = 1000,
+    max_steps: int = 1000,
+    batch_size: int = 8,
+    grad_accum: int = 1,
+    learning_rate: float = 5e-4,
+    warmup_ratio: float = 0.05,
+    weight_decay: float = 0.01,
+    seed: int = 0,
+    gradient_checkpointing: bool = False,
+    pack: bool = False,
+    eval_steps: int = 200,
+    save_steps: int = 200,
+    logging_steps: int = 20,
+    max_eval_windows: int = 256,
+    attn_implementation: str = "sdpa",
+    save_total_limit: int | None = 3,
+    **training_args,
+) -> Trainer:
+    """A Trainer ready to pretrain `FGMForMaskedLM` on a corpus (`DatasetDict` with train/validation)."""
+    torch.manual_seed(seed)
+    if init_from:
+        tokenizer = FGMTokenizer.from_pretrained(init_from)
+        model = FGMForMaskedLM.from_pretrained(init_from)
+        model.set_attn_implementation(attn_implementation)
+    else:
+        tokenizer = FGMTokenizer(k=k)
+        model = build_model(preset, tokenizer, attn_implementation, **(model_overrides or {}))
+    train = MaskedGenomeWindows(corpus["train"], tokenizer, seq_len, train=True, seed=seed)
+    evaluation = None
+    if "validation" in corpus and len(corpus["validation"]):
+        rows = corpus["validation"].select(range(min(max_eval_windows, len(corpus["validation"]))))
+        evaluation = MaskedGenomeWindows(rows, tokenizer, seq_len, train=False, seed=seed)
+    use_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    args = TrainingArguments(
+        output_dir=output_dir,
+        max_steps=max_steps,
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=batch_size,
+        gradient_accumulation_steps=grad_accum,
+        learning_rate=learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=math.ceil(warmup_ratio * max_steps),
+        weight_decay=weight_decay,
+        seed=seed,
+        data_seed=seed,
+        bf16=use_bf16,
+        gradient_checkpointing=gradient_checkpointing,
+        eval_strategy="steps" if evaluation is not None else "no",
+        eval_steps=eval_steps,
+        save_strategy="steps",
+        save_steps=save_steps,
+        save_total_limit=save_total_limit,
+        logging_steps=logging_steps,
+        logging_first_step=True,
+        include_num_input_tokens_seen="non_padding",
+        remove_unused_columns=False,
+        report_to="none",
+        dataloader_num_workers=0,
+        **training_args,
+    )
+    details = {
+        "corpus windows (train)": len(corpus["train"]),
+        "sequence length (tokens)": seq_len,
+        "batch size x accumulation": f"{batch_size} x {grad_accum}",
+        "learning rate (cosine, warmup)": f"{learning_rate} ({warmup_ratio:.0%})",
+        "max steps": max_steps,
+        "seed": seed,
+        "precision": "bf16" if use_bf16 else "fp32",
+        "masking": "15% of nucleotide tokens, 80/10/10, random crops and strands",
+    }
+    return Trainer(
+        model=model,
+        args=args,
+        train_dataset=train,
+        eval_dataset=evaluation,
+        data_collator=GenomeMLMCollator(tokenizer.pad_token_id, pack=pack),
+        processing_class=tokenizer,
+        compute_metrics=masked_lm_metrics,
+        preprocess_logits_for_metrics=preprocess_logits_for_metrics,
+        callbacks=[CompleteCheckpointCallback(details), EpochCallback(train), ThroughputCallback()],
+    )
+
+
+def pretrain(corpus, output_dir: str, resume: bool = False, **kwargs) -> dict:
+    """Train, evaluate, and save a complete checkpoint in `output_dir`; returns the final metrics."""
+    trainer = build_trainer(corpus, output_dir, **kwargs)
+    last_checkpoint = resume and any(Path(output_dir).glob("checkpoint-*"))
+    metrics = dict(trainer.train(resume_from_checkpoint=True if last_checkpoint else None).metrics)
+    if trainer.eval_dataset is not None:
+        metrics.update(trainer.evaluate())
+    trainer.save_model(output_dir)
+    if trainer.is_world_process_zero():
+        write_remote_code(output_dir)
+        details = next(c for c in trainer.callback_handler.callbacks if isinstance(c, CompleteCheckpointCallback))
+        card = render_model_card(trainer.model.config, {**details.details, "steps": trainer.state.global_step})
+        (Path(output_dir) / "README.md").write_text(card)
+    trainer.log_metrics("final", metrics)
+    trainer.save_metrics("final", metrics)
+    return metrics
