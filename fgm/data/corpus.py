@@ -1,0 +1,504 @@
+"""Genome corpus builder: FASTA / GenBank files -> `datasets.DatasetDict` of fixed-size windows.
+
+Rows: `sequence` (upper-case ACGTN), `chrom`, `start` (0-based), `end` (exclusive), `source`
+(species / file name). Splits are by chromosome: `validation` and `test` hold the chromosomes
+named in `val_chroms` / `test_chroms` (and exist only when some are named), `train` holds the
+others, so no chromosome is in two splits. A chromosome name selects that record in every input
+file (several species may share names such as `chr4`).
+
+How it runs, in constant memory:
+
+1. Every file is scanned and validated once (`genome.scan_genome`): record names, lengths, bad
+   records. Errors surface before any window is written, and requested chromosomes are checked.
+2. Each split is written by `datasets.Dataset.from_generator` from a generator that streams the
+   files again and cuts windows from a rolling buffer (`genome._slide`). Only the records of
+   that split are decoded; the rest are skipped at block speed. Arrow batches are capped at
+   about 64 MiB of sequence, whatever the window size.
+
+Windows (`genome.window_spans`): full windows at 0, stride, 2*stride, ...; then at most one
+partial window per chromosome, from the next stride position to the chromosome end, kept when it
+holds at least `min_window` bases (default window // 2). Windows whose N fraction is above
+`max_n_frac` are dropped and counted.
+
+The result is cached by `datasets` under `cache_dir` (default: the datasets cache), keyed on the
+parameters and the files' size and modification time, so rebuilding the same corpus is
+instant. Build statistics (per split: chromosomes, windows, bases, N fraction, dropped
+windows) travel with the data in each split's `info.description` (JSON) and are read back by
+`corpus_summary`; `build_corpus` prints them as a table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from .genome import (
+    DEFAULT_CHUNK_SIZE,
+    PathLike,
+    _check_window_args,
+    _record_streams,
+    _slide,
+    count_windows,
+    covered_bases,
+    resolve_genomes,
+    scan_genome,
+)
+
+__all__ = [
+    "CorpusSummary",
+    "SplitSummary",
+    "build_corpus",
+    "corpus_features",
+    "corpus_summary",
+    "load_corpus",
+    "push_corpus_to_hub",
+    "save_corpus",
+]
+
+SPLITS = ("train", "validation", "test")
+_MAX_BATCH_BASES = 1 << 26  # ~64 MiB of sequence per Arrow write batch
+_FORMAT_VERSION = 1  # bump when the rows a build produces change: part of the cache key
+
+
+def corpus_features():
+    """The `datasets.Features` of a corpus row."""
+    from datasets import Features, Value
+
+    return Features({
+        "sequence": Value("string"),
+        "chrom": Value("string"),
+        "start": Value("int64"),
+        "end": Value("int64"),
+        "source": Value("string"),
+    })
+
+
+# --------------------------------------------------------------------------------------------
+# summary
+
+
+@dataclass
+class SplitSummary:
+    split: str
+    chroms: list[str] = field(default_factory=list)
+    windows: int = 0
+    bases: int = 0
+    n_bases: int = 0
+    dropped_n: int | None = None  # windows dropped by the N filter (None: unknown)
+    uncovered_bases: int | None = None  # bases of the split's chromosomes in no window
+
+    @property
+    def n_frac(self) -> float:
+        return self.n_bases / self.bases if self.bases else 0.0
+
+
+@dataclass
+class CorpusSummary:
+    splits: dict[str, SplitSummary]
+    params: dict = field(default_factory=dict)
+    skipped_records: list[str] = field(default_factory=list)  # "file: record (reason)"
+
+    def table(self) -> str:
+        max_n = self.params.get("max_n_frac")
+        drop_head = f"dropped N>{max_n:g}" if max_n is not None else "dropped (N)"
+        rows = [("split", "chroms", "windows", "bases", "N frac", drop_head, "bases in no window")]
+        for s in self.splits.values():
+            rows.append((
+                s.split, f"{len(s.chroms):,}", f"{s.windows:,}", f"{s.bases:,}",
+                f"{s.n_frac:.4f}", "?" if s.dropped_n is None else f"{s.dropped_n:,}",
+                "?" if s.uncovered_bases is None else f"{s.uncovered_bases:,}",
+            ))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                           for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        if self.params.get("window"):
+            p = self.params
+            lines.append(f"window {p['window']:,}, stride {p['stride']:,}, partial last window "
+                         f"kept if >= {p['min_window']:,} bases")
+        lines.append(f"bad records skipped: {len(self.skipped_records)}")
+        lines.extend(f"  {r}" for r in self.skipped_records[:20])
+        if len(self.skipped_records) > 20:
+            lines.append(f"  ... and {len(self.skipped_records) - 20} more")
+        return "\n".join(lines)
+
+    __str__ = table
+
+    def to_dict(self) -> dict:
+        return {
+            "params": self.params,
+            "skipped_records": self.skipped_records,
+            "splits": {k: asdict(v) for k, v in self.splits.items()},
+        }
+
+
+def _stored_summary(ds) -> dict | None:
+    try:
+        meta = json.loads(ds.info.description or "")
+    except (TypeError, ValueError):
+        return None
+    return meta.get("fgm_corpus") if isinstance(meta, dict) else None
+
+
+def _sequence_stats(ds) -> tuple[int, int]:
+    """(bases, N bases) of a split, computed with Arrow kernels."""
+    import pyarrow.compute as pc
+
+    if ds._indices is not None:
+        ds = ds.flatten_indices()
+    col = ds.data.column("sequence")
+    if len(col) == 0:
+        return 0, 0
+    bases = pc.sum(pc.utf8_length(col)).as_py() or 0
+    n_bases = pc.sum(pc.count_substring(col, "N")).as_py() or 0
+    return int(bases), int(n_bases)
+
+
+def corpus_summary(dsdict) -> CorpusSummary:
+    """Per-split statistics of a corpus: those recorded at build time, else computed from the data
+    (then the counts of dropped windows are unknown)."""
+    splits: dict[str, SplitSummary] = {}
+    params: dict = {}
+    skipped: list[str] = []
+    for name, ds in dsdict.items():
+        meta = _stored_summary(ds)
+        if meta is not None and meta.get("windows") == len(ds):
+            params, skipped = meta.get("params", {}), meta.get("skipped_records", [])
+            splits[name] = SplitSummary(
+                split=name, chroms=list(meta.get("chroms", [])), windows=meta["windows"],
+                bases=meta["bases"], n_bases=meta["n_bases"], dropped_n=meta.get("dropped_n"),
+                uncovered_bases=meta.get("uncovered_bases"))
+        else:
+            bases, n_bases = _sequence_stats(ds)
+            chroms = list(dict.fromkeys(ds["chrom"])) if "chrom" in ds.column_names else []
+            splits[name] = SplitSummary(split=name, chroms=chroms, windows=len(ds), bases=bases,
+                                        n_bases=n_bases)
+    return CorpusSummary(splits, params, skipped)
+
+
+# --------------------------------------------------------------------------------------------
+# building
+
+
+def _names(values, what: str) -> list[str]:
+    """Chromosome names from a string ('chrXV' or 'chrXV,chrXVI') or an iterable of strings."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    out: list[str] = []
+    for v in values:
+        if not isinstance(v, str):
+            raise TypeError(f"{what}: chromosome names must be strings, got {v!r}")
+        out.extend(x.strip() for x in v.split(",") if x.strip())
+    return list(dict.fromkeys(out))
+
+
+def _check_present(requested: list[str], available: list[str], what: str) -> None:
+    missing = [c for c in requested if c not in set(available)]
+    if missing:
+        shown = ", ".join(available[:50])
+        more = f", ... ({len(available) - 50} more)" if len(available) > 50 else ""
+        raise ValueError(f"{what} chromosome(s) {', '.join(map(repr, missing))} not found in the "
+                         f"input genomes. Available ({len(available)}): {shown}{more}")
+
+
+def _file_identity(path: Path) -> list:
+    st = path.stat()
+    return [str(path.resolve()), st.st_size, st.st_mtime_ns]
+
+
+def _generate_windows(files, window, stride, min_window, max_n_frac, skip_bad_records,
+                      chunk_size, total_bases, desc, progress):
+    """Rows of one split. `files`: ((source, path, (record indices, ...)), ...)."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total_bases, desc=desc, unit="bp", unit_scale=True, disable=not progress)
+    try:
+        for source, path, indices in files:
+            wanted = frozenset(indices)
+            streams = _record_streams(Path(path), lambda i, name: i in wanted, skip_bad_records,
+                                      chunk_size)
+            for rec, chunks in streams:
+                def counted(chunks=chunks):
+                    for chunk in chunks:
+                        bar.update(len(chunk))
+                        yield chunk
+
+                for start, end, seq in _slide(counted(), window, stride, min_window):
+                    if max_n_frac < 1.0 and seq.count(b"N") / (end - start) > max_n_frac:
+                        continue
+                    yield {"sequence": seq.decode("ascii"), "chrom": rec.name, "start": start,
+                           "end": end, "source": source}
+    finally:
+        bar.close()
+
+
+def build_corpus(
+    genomes,
+    window: int = 6000,
+    stride: int | None = None,
+    val_chroms: Iterable[str] | str = (),
+    test_chroms: Iterable[str] | str = (),
+    max_n_frac: float = 0.1,
+    skip_bad_records: bool = False,
+    min_window: int | None = None,
+    *,
+    chroms: Iterable[str] | str | None = None,
+    cache_dir: PathLike | None = None,
+    progress: bool = True,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+):
+    """Build a windowed genome corpus as a `datasets.DatasetDict`.
+
+    genomes: file(s), directories, `source=file` strings, `(source, file)` pairs or a
+        {source: file} dict (see `genome.resolve_genomes`); FASTA / GenBank, compressed or not.
+    window, stride: window size and step in bases (stride defaults to window: no overlap).
+    val_chroms, test_chroms: chromosomes for the `validation` / `test` splits (names, or one
+        comma-separated string). Each must exist in the input; a split exists only if named.
+    max_n_frac: windows with a larger fraction of N are dropped (and counted).
+    skip_bad_records: skip and count malformed records instead of stopping.
+    min_window: a chromosome's last partial window is kept if it has at least this many bases
+        (default window // 2); only one partial window per chromosome.
+    chroms: restrict the corpus to these chromosomes (plus the validation / test ones).
+    cache_dir: where `datasets` writes the Arrow files (default: its cache).
+    progress: show progress bars (bases read) and print the summary table.
+
+    Returns the DatasetDict (train, then validation / test when requested), rows in a
+    deterministic order: files as given, records in file order, windows by start.
+    """
+    from datasets import (
+        Dataset,
+        DatasetDict,
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
+    from tqdm.auto import tqdm
+
+    window, stride, min_window = _check_window_args(window, stride, min_window)
+    max_n_frac = float(max_n_frac)
+    if not 0.0 <= max_n_frac <= 1.0:
+        raise ValueError(f"max_n_frac must be between 0 and 1, got {max_n_frac}")
+    val = _names(val_chroms, "val_chroms")
+    test = _names(test_chroms, "test_chroms")
+    only = None if chroms is None else _names(chroms, "chroms")
+    both = sorted(set(val) & set(test))
+    if both:
+        raise ValueError(f"chromosome(s) {', '.join(both)} requested for both validation and test")
+
+    specs = resolve_genomes(genomes)
+
+    # 1. scan and validate everything (fails early, before anything is written)
+    scan_bar = tqdm(desc="scanning genomes", unit="bp", unit_scale=True, disable=not progress)
+    indexes = []
+    try:
+        for source, path in specs:
+            indexes.append((source, path, scan_genome(path, skip_bad_records=skip_bad_records,
+                                                      chunk_size=chunk_size, progress=scan_bar)))
+    finally:
+        scan_bar.close()
+    skipped = [f"{path}: {r.name if r.name else '(no record)'} ({r.error})"
+               for _, path, idx in indexes for r in idx.bad_records]
+
+    seen: dict[tuple[str, str], Path] = {}
+    available: list[str] = []
+    for source, path, idx in indexes:
+        for rec in idx.records:
+            key = (source, rec.name)
+            if key in seen:
+                raise ValueError(f"record {rec.name!r} of source {source!r} appears in both {seen[key]}"
+                                 f" and {path}; give the files different sources (source=file)")
+            seen[key] = path
+            available.append(rec.name)
+    available = list(dict.fromkeys(available))
+    if not available:
+        raise ValueError(f"no usable records in {', '.join(str(p) for _, p in specs)}")
+    _check_present(val, available, "validation")
+    _check_present(test, available, "test")
+    if only is not None:
+        _check_present(only, available, "requested")
+
+    # 2. assign records to splits
+    def split_of(name: str) -> str | None:
+        if name in val:
+            return "validation"
+        if name in test:
+            return "test"
+        if only is None or name in only:
+            return "train"
+        return None
+
+    requested = ["train"] + (["validation"] if val else []) + (["test"] if test else [])
+    members: dict[str, list] = {s: [] for s in requested}  # split -> [(source, path, rec)]
+    for source, path, idx in indexes:
+        for rec in idx.records:
+            s = split_of(rec.name)
+            if s is not None:
+                members[s].append((source, path, rec))
+    if not members["train"]:
+        raise ValueError("no chromosome left for the train split (all of them are validation / "
+                         "test chromosomes or excluded by chroms)")
+
+    params = {
+        "genomes": [[source, str(path)] for source, path in specs],
+        "window": window, "stride": stride, "min_window": min_window, "max_n_frac": max_n_frac,
+        "val_chroms": val, "test_chroms": test, "chroms": only,
+        "skip_bad_records": skip_bad_records,
+    }
+    from .. import __version__
+
+    identity = {"version": [_FORMAT_VERSION, __version__], "params": params,
+                "files": [_file_identity(path) for _, path in specs]}
+    batch = max(1, min(1000, _MAX_BATCH_BASES // window))
+
+    # 3. write each split
+    was_enabled = not are_progress_bars_disabled()
+    disable_progress_bars()  # our own bar counts bases; datasets' would count rows
+    out = {}
+    try:
+        for split in requested:
+            files: dict[tuple[str, str], list[int]] = {}
+            for source, path, rec in members[split]:
+                files.setdefault((source, str(path)), []).append(rec.index)
+            files_arg = tuple((source, path, tuple(ix)) for (source, path), ix in files.items())
+            total = sum(rec.length for _, _, rec in members[split])
+            fingerprint = hashlib.sha256(json.dumps(
+                {**identity, "split": split, "select": files_arg},
+                sort_keys=True).encode()).hexdigest()[:32]
+            ds = Dataset.from_generator(
+                _generate_windows,
+                features=corpus_features(),
+                cache_dir=None if cache_dir is None else str(cache_dir),
+                gen_kwargs={
+                    "files": files_arg, "window": window, "stride": stride,
+                    "min_window": min_window, "max_n_frac": max_n_frac,
+                    "skip_bad_records": skip_bad_records, "chunk_size": chunk_size,
+                    "total_bases": total, "desc": f"{split} windows", "progress": progress,
+                },
+                split=split,
+                fingerprint=fingerprint,
+                writer_batch_size=batch,
+            )
+            bases, n_bases = _sequence_stats(ds)
+            candidates = sum(count_windows(rec.length, window, stride, min_window)
+                             for _, _, rec in members[split])
+            stats = {
+                "params": params,
+                "skipped_records": skipped,
+                "chroms": list(dict.fromkeys(rec.name for _, _, rec in members[split])),
+                "windows": len(ds),
+                "bases": bases,
+                "n_bases": n_bases,
+                "dropped_n": candidates - len(ds),
+                "uncovered_bases": sum(rec.length - covered_bases(rec.length, window, stride,
+                                                                  min_window)
+                                       for _, _, rec in members[split]),
+            }
+            ds.info.description = json.dumps({"fgm_corpus": stats})
+            out[split] = ds
+    finally:
+        if was_enabled:
+            enable_progress_bars()
+
+    corpus = DatasetDict(out)
+    if progress:
+        print(corpus_summary(corpus).table())
+    return corpus
+
+
+# --------------------------------------------------------------------------------------------
+# saving, loading, publishing
+
+
+def save_corpus(dsdict, out_dir: PathLike, *, overwrite: bool = False,
+                max_shard_size: str | int | None = None) -> Path:
+    """`save_to_disk` into `out_dir`. An existing non-empty folder is replaced only with
+    `overwrite=True` and only if it holds a saved corpus (never an unrelated folder)."""
+    import shutil
+
+    out = Path(out_dir).expanduser()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        is_corpus = out.is_dir() and ((out / "dataset_dict.json").is_file()
+                                      or (out / "state.json").is_file())
+        if not is_corpus:
+            raise FileExistsError(f"{out} exists and is not a saved corpus; choose another folder")
+        if not overwrite:
+            raise FileExistsError(f"{out} already holds a corpus; pass overwrite=True "
+                                  f"(`--overwrite`) to replace it")
+        shutil.rmtree(out)
+    dsdict.save_to_disk(str(out), max_shard_size=max_shard_size)
+    return out
+
+
+def _hub_offline() -> bool:
+    truthy = {"1", "true", "yes", "on"}
+    return any(os.environ.get(v, "").strip().lower() in truthy
+               for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def load_corpus(path_or_name: PathLike, *, split: str | None = None, **load_dataset_kwargs):
+    """Load a corpus: a local `save_corpus` / `save_to_disk` folder, else a Hub dataset.
+
+    Local folders are read with `datasets.load_from_disk` (a folder of data files, e.g. parquet,
+    goes through `datasets.load_dataset`). Any other name is a Hub dataset id for
+    `datasets.load_dataset` (extra keyword arguments go there); offline this fails with a
+    message saying so. Returns a DatasetDict, or one Dataset when `split` is given. Every split
+    must have a `sequence` column.
+    """
+    from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
+
+    target = Path(path_or_name).expanduser()
+    if target.is_dir():
+        if (target / "dataset_dict.json").is_file() or (target / "state.json").is_file():
+            data = load_from_disk(str(target))
+        else:
+            try:
+                data = load_dataset(str(target), **load_dataset_kwargs)
+            except Exception as exc:
+                raise ValueError(f"{target} is neither a saved corpus (save_corpus / `fgm corpus "
+                                 f"--out`) nor a folder of dataset files: {exc}") from exc
+    elif target.exists():
+        raise ValueError(f"{target} is a file; a corpus is a folder written by save_corpus "
+                         f"(`fgm corpus --out DIR`)")
+    else:
+        name = str(path_or_name)
+        if _hub_offline():
+            raise FileNotFoundError(
+                f"{name!r} is not a local folder, and the Hugging Face Hub is offline "
+                f"(HF_HUB_OFFLINE / HF_DATASETS_OFFLINE is set), so it cannot be downloaded as a "
+                f"Hub dataset. Pass the path of a folder written by save_corpus or "
+                f"`fgm corpus --out DIR`, or unset the offline variables to use the Hub.")
+        try:
+            data = load_dataset(name, **load_dataset_kwargs)
+        except Exception as exc:
+            raise FileNotFoundError(
+                f"{name!r} is not a local folder, and loading it as a Hub dataset failed "
+                f"({type(exc).__name__}: {exc}). Pass the path of a folder written by save_corpus "
+                f"or `fgm corpus --out DIR`, or check the dataset id and your connection.") from exc
+    if isinstance(data, Dataset):
+        data = DatasetDict({"train": data})
+    for split_name, ds in data.items():
+        if "sequence" not in ds.column_names:
+            raise ValueError(f"split {split_name!r} of {path_or_name} has no 'sequence' column "
+                             f"(columns: {', '.join(ds.column_names)})")
+    if split is not None:
+        if split not in data:
+            raise KeyError(f"no split {split!r} in {path_or_name}; splits: {', '.join(data)}")
+        return data[split]
+    return data
+
+
+def push_corpus_to_hub(dsdict, repo_id: str, *, private: bool | None = None,
+                       token: str | None = None, **push_kwargs):
+    """Publish the corpus with `datasets.DatasetDict.push_to_hub` (needs network and a token)."""
+    if not repo_id or not isinstance(repo_id, str):
+        raise ValueError(f"repo_id must be a Hub dataset id like 'user/yeast-corpus', got {repo_id!r}")
+    if _hub_offline():
+        raise RuntimeError(f"cannot push to {repo_id!r}: the Hugging Face Hub is offline "
+                           f"(HF_HUB_OFFLINE / HF_DATASETS_OFFLINE is set)")
+    return dsdict.push_to_hub(repo_id, private=private, token=token, **push_kwargs)
