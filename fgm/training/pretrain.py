@@ -6,6 +6,7 @@ folder is a complete Hub-loadable model; `resume=True` continues from the last o
 """
 
 import math
+import os
 import time
 from pathlib import Path
 
@@ -44,19 +45,18 @@ class EpochCallback(TrainerCallback):
         self.dataset.set_epoch(int(state.epoch + 1e-6))
 
 
-class ThroughputCallback(TrainerCallback):
-    """Adds `tokens_per_second` (non-padding input tokens, all processes) to the training logs."""
+class GenomeTrainer(Trainer):
+    """The HF Trainer, logging `tokens_per_second` (non-padding input tokens, all processes)."""
 
-    def __init__(self):
-        self.last = None
+    _last_log = None
 
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if logs is None or "loss" not in logs:
-            return
-        now, seen = time.perf_counter(), state.num_input_tokens_seen
-        if self.last is not None and now > self.last[0]:
-            logs["tokens_per_second"] = round((seen - self.last[1]) / (now - self.last[0]), 1)
-        self.last = (now, seen)
+    def log(self, logs: dict, *args, **kwargs):
+        if "loss" in logs:
+            now, seen = time.perf_counter(), self.state.num_input_tokens_seen
+            if self._last_log is not None and now > self._last_log[0]:
+                logs["tokens_per_second"] = round((seen - self._last_log[1]) / (now - self._last_log[0]), 1)
+            self._last_log = (now, seen)
+        super().log(logs, *args, **kwargs)
 
 
 def preprocess_logits_for_metrics(logits, labels):
@@ -112,7 +112,7 @@ def build_trainer(
     attn_implementation: str = "sdpa",
     save_total_limit: int | None = 3,
     **training_args,
-) -> Trainer:
+) -> GenomeTrainer:
     """A Trainer ready to pretrain `FGMForMaskedLM` on a corpus (`DatasetDict` with train/validation)."""
     torch.manual_seed(seed)
     if init_from:
@@ -128,6 +128,9 @@ def build_trainer(
         rows = corpus["validation"].select(range(min(max_eval_windows, len(corpus["validation"]))))
         evaluation = MaskedGenomeWindows(rows, tokenizer, seq_len, train=False, seed=seed)
     use_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    # Launched as several processes on a machine without CUDA: DDP over gloo needs use_cpu.
+    if not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        training_args.setdefault("use_cpu", True)
     args = TrainingArguments(
         output_dir=output_dir,
         max_steps=max_steps,
@@ -165,7 +168,7 @@ def build_trainer(
         "precision": "bf16" if use_bf16 else "fp32",
         "masking": "15% of nucleotide tokens, 80/10/10, random crops and strands",
     }
-    return Trainer(
+    return GenomeTrainer(
         model=model,
         args=args,
         train_dataset=train,
@@ -174,7 +177,7 @@ def build_trainer(
         processing_class=tokenizer,
         compute_metrics=masked_lm_metrics,
         preprocess_logits_for_metrics=preprocess_logits_for_metrics,
-        callbacks=[CompleteCheckpointCallback(details), EpochCallback(train), ThroughputCallback()],
+        callbacks=[CompleteCheckpointCallback(details), EpochCallback(train)],
     )
 
 

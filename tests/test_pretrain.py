@@ -1,0 +1,131 @@
+"""Masked-LM data and pretraining with the Trainer, on real yeast windows."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yeast
+
+from transformers import TrainerCallback
+
+from fgm.data.mlm import GenomeMLMCollator, MaskedGenomeWindows, mask_tokens, reverse_complement
+from fgm.tokenization_fgm import FGMTokenizer
+from fgm.training.pretrain import build_trainer, pretrain
+
+TOKENIZER = FGMTokenizer(k=6)
+
+
+def test_masking_statistics_follow_the_80_10_10_rule():
+    ids = torch.cat(TOKENIZER.bulk_encode([row["sequence"] for row in yeast.windows("chrI", 6000, 30)]))
+    generator = torch.Generator().manual_seed(0)
+    inputs, labels = mask_tokens(ids, TOKENIZER, 0.15, generator)
+    chosen = labels != -100
+    nucleotide = ids >= 6
+    assert not chosen[~nucleotide].any(), "special tokens must never be masked"
+    assert chosen.float().mean().item() == pytest.approx(0.15, abs=0.01)
+    assert torch.equal(labels[chosen], ids[chosen])
+    masked = inputs[chosen] == TOKENIZER.mask_token_id
+    unchanged = inputs[chosen] == ids[chosen]
+    assert masked.float().mean().item() == pytest.approx(0.8, abs=0.02)
+    assert unchanged.float().mean().item() == pytest.approx(0.1 + 0.1 / 4101, abs=0.02)
+    assert (inputs[~chosen] == ids[~chosen]).all()
+    assert (inputs[chosen] >= 6).logical_or(masked).all(), "random replacements are nucleotide tokens"
+
+
+def test_examples_crop_reverse_complement_and_are_reproducible():
+    rows = yeast.windows("chrI", 3000, 4)
+    always_rc = MaskedGenomeWindows(rows, TOKENIZER, seq_len=101, mlm_probability=0.15, train=True, seed=3, rc_probability=1.0)
+    example = always_rc[2]
+    restored = torch.where(example["labels"] != -100, example["labels"], example["input_ids"])
+    crop = "".join(TOKENIZER.convert_ids_to_tokens(restored[1:].tolist()))
+    assert len(crop) == 600 and restored[0] == TOKENIZER.cls_token_id
+    assert reverse_complement(crop) in rows[2]["sequence"], "a training example is a reverse-complemented crop"
+    again = MaskedGenomeWindows(rows, TOKENIZER, seq_len=101, train=True, seed=3, rc_probability=1.0)[2]
+    assert torch.equal(example["input_ids"], again["input_ids"])
+    always_rc.set_epoch(1)
+    assert not torch.equal(example["input_ids"], always_rc[2]["input_ids"]), "a new epoch draws new crops and masks"
+    evaluation = MaskedGenomeWindows(rows, TOKENIZER, seq_len=101, train=False, seed=3)
+    first = evaluation[0]
+    restored = torch.where(first["labels"] != -100, first["labels"], first["input_ids"])
+    assert "".join(TOKENIZER.convert_ids_to_tokens(restored[1:].tolist())) == rows[0]["sequence"][:600]
+
+
+def test_collator_pads_to_multiple_of_8_and_packs_without_crosstalk():
+    examples = [{"input_ids": torch.arange(6, 6 + n), "labels": torch.full((n,), -100)} for n in (5, 11, 3)]
+    padded = GenomeMLMCollator(pad_token_id=1)(examples)
+    assert padded["input_ids"].shape == (3, 16)
+    assert padded["attention_mask"].sum(1).tolist() == [5, 11, 3]
+    assert (padded["input_ids"][0, 5:] == 1).all() and (padded["labels"][0, 5:] == -100).all()
+    packed = GenomeMLMCollator(pad_token_id=1, pack=True)(examples)
+    assert packed["input_ids"].shape == (1, 24)
+    assert packed["position_ids"][0, :19].tolist() == list(range(5)) + list(range(11)) + list(range(3))
+    assert packed["attention_mask"][0].sum() == 19
+
+
+def test_trainer_steps_lower_the_validation_loss(tmp_path):
+    corpus = yeast.corpus(window=600, train_count=200, validation_count=16)
+    trainer = build_trainer(
+        corpus, str(tmp_path), preset="tiny", seq_len=64, max_steps=40, batch_size=16, learning_rate=3e-3,
+        eval_steps=1000, save_steps=1000, logging_steps=10,
+    )
+    before = trainer.evaluate()["eval_loss"]
+    trainer.train()
+    after = trainer.evaluate()
+    assert after["eval_loss"] < before - 0.05, (before, after)
+    assert 0 <= after["eval_mlm_accuracy"] <= 1 and after["eval_perplexity"] > 1
+    logged = [entry for entry in trainer.state.log_history if "tokens_per_second" in entry]
+    assert logged and all(entry["tokens_per_second"] > 0 for entry in logged)
+
+
+class StopAt(TrainerCallback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            control.should_training_stop = True
+
+
+def test_resume_continues_exactly(tmp_path):
+    corpus = yeast.corpus(window=600, train_count=64, validation_count=8)
+    settings = dict(preset="tiny", seq_len=64, max_steps=6, batch_size=8, learning_rate=2e-3, save_steps=3,
+                    eval_steps=1000, logging_steps=1, seed=7)
+    straight = build_trainer(corpus, str(tmp_path / "straight"), **settings)
+    straight.train()
+    losses = {e["step"]: e["loss"] for e in straight.state.log_history if "loss" in e}
+
+    interrupted = build_trainer(corpus, str(tmp_path / "resumed"), **settings)
+    interrupted.add_callback(StopAt(3))  # as if killed right after the first checkpoint
+    interrupted.train()
+    assert interrupted.state.global_step == 3
+    resumed = pretrain(corpus, str(tmp_path / "resumed"), resume=True, **settings)
+    state = json.loads((tmp_path / "resumed" / "checkpoint-6" / "trainer_state.json").read_text())
+    resumed_losses = {e["step"]: e["loss"] for e in state["log_history"] if "loss" in e}
+    for step in (4, 5, 6):
+        assert resumed_losses[step] == pytest.approx(losses[step], abs=1e-6), step
+    assert "eval_mlm_accuracy" in resumed
+    folder = tmp_path / "resumed" / "checkpoint-6"
+    for name in ("model.safetensors", "config.json", "tokenizer.json", "modeling_fgm.py", "README.md"):
+        assert (folder / name).exists(), name
+
+
+def test_two_process_ddp_training_agrees(tmp_path):
+    worker = Path(__file__).with_name("ddp_worker.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(worker.parent)}
+    run = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+         str(worker), str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-4000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert all(r["world_size"] == 2 for r in ranks)
+    assert ranks[0]["first_batch"] != ranks[1]["first_batch"], "each rank trains on its own shard"
+    assert ranks[0]["params"] == ranks[1]["params"], "all-reduced gradients keep the replicas identical"
+    assert ranks[0]["moved"] > 0
+    checkpoints = sorted(p.name for p in (tmp_path / "run").glob("checkpoint-*"))
+    assert checkpoints == ["checkpoint-3"]
