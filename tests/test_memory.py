@@ -1,0 +1,45 @@
+"""Sliding-window layers use memory linear in length: 4x the tokens, about 4x the peak (not 16x)."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+MEASURE = textwrap.dedent(
+    """
+    import json, resource, sys, torch
+    resource.setrlimit(resource.RLIMIT_AS, (12 * 2**30, 12 * 2**30))  # a dense n x n blow-up fails here, cleanly
+    from fgm.configuration_fgm import FGMConfig
+    from fgm.modeling_fgm import FGMForMaskedLM
+
+    def rss_mb():
+        for line in open("/proc/self/status"):
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) / 1024
+
+    length = int(sys.argv[1])
+    torch.manual_seed(0)
+    config = FGMConfig.preset("tiny", hidden_size=128, num_hidden_layers=4, layer_types=["sliding_attention"] * 4,
+                              sliding_window=64)
+    model = FGMForMaskedLM(config)
+    ids = torch.randint(6, 4107, (1, length))
+    labels = ids.masked_fill(torch.rand(ids.shape) > 0.15, -100)
+    before = rss_mb()
+    model(ids, labels=labels).loss.backward()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"length": length, "peak_over_start_mb": peak - before}))
+    """
+)
+
+
+def peak_growth(length: int) -> float:
+    run = subprocess.run([sys.executable, "-c", MEASURE, str(length)], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])["peak_over_start_mb"]
+
+
+def test_sliding_only_peak_memory_grows_linearly():
+    short, long = peak_growth(8192), peak_growth(32768)
+    ratio = long / short
+    assert short > 20, f"too little memory used to measure ({short:.0f} MB)"
+    assert ratio < 6.5, f"peak memory grew {ratio:.1f}x for 4x the tokens ({short:.0f} -> {long:.0f} MB)"
