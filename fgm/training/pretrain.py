@@ -60,23 +60,24 @@ class GenomeTrainer(Trainer):
 
 
 def preprocess_logits_for_metrics(logits, labels):
-    """Per masked token: the predicted id and the negative log-likelihood of the true one.
-
-    The model's logits are sparse (masked positions only, in row-major order of `labels`)."""
-    targets = labels[labels != -100]
-    nll = -torch.log_softmax(logits.float(), -1).gather(-1, targets[:, None]).squeeze(-1)
-    return torch.stack([logits.argmax(-1).float(), nll], dim=-1)
+    """Per masked token: the predicted id and the negative log-likelihood of the true one, laid out
+    like `labels` (the model's logits are sparse, masked positions only), so that batches can be
+    gathered and trimmed by rows like the labels are."""
+    masked = labels != -100
+    nll = -torch.log_softmax(logits.float(), -1).gather(-1, labels[masked][:, None]).squeeze(-1)
+    dense = torch.full((*labels.shape, 2), -100.0, device=logits.device)
+    dense[masked] = torch.stack([logits.argmax(-1).float(), nll], dim=-1)
+    return dense
 
 
 def masked_lm_metrics(eval_prediction) -> dict:
     """MLM accuracy and perplexity over every masked token of the evaluation set."""
-    predicted = np.asarray(eval_prediction.predictions).reshape(-1, 2)
     labels = np.asarray(eval_prediction.label_ids)
-    labels = labels[labels != -100]
-    predicted = predicted[: len(labels)]
+    predicted = np.asarray(eval_prediction.predictions)[: labels.shape[0], : labels.shape[1]]
+    masked = labels != -100
     return {
-        "mlm_accuracy": float((predicted[:, 0] == labels).mean()),
-        "perplexity": float(np.exp(min(predicted[:, 1].mean(), 50.0))),
+        "mlm_accuracy": float((predicted[masked][:, 0] == labels[masked]).mean()),
+        "perplexity": float(np.exp(min(predicted[masked][:, 1].mean(), 50.0))),
     }
 
 
