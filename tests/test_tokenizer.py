@@ -1,0 +1,449 @@
+"""FGMTokenizer: NT v2 vocabulary layout, k-mer rules, validation, offsets, bulk encoder, reverse complement."""
+
+import gzip
+import itertools
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from fgm.tokenization_fgm import (
+    SPECIAL_TOKENS,
+    FGMTokenizer,
+    encode_nucleotides,
+    ids_to_nucleotides,
+    kmer_base_table,
+    kmer_vocabulary,
+    normalize_sequence,
+    reverse_complement_ids,
+    token_nucleotides_table,
+)
+
+GENOME = Path(__file__).resolve().parents[1] / "data" / "genomes" / "sacCer_S288C.fa.gz"
+COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Independent reference: NT's algorithm written the plain way (split on N, chunks of k, short tail -> letters).
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def nt_reference_tokens(sequence: str, k: int) -> list[str]:
+    tokens = []
+    for i, piece in enumerate(sequence.upper().split("N")):
+        if i:
+            tokens.append("N")
+        full = len(piece) // k * k
+        tokens.extend(piece[j : j + k] for j in range(0, full, k))
+        tokens.extend(piece[full:])
+    return tokens
+
+
+def nt_reference_ids(sequence: str, k: int, vocab: dict) -> list[int]:
+    return [vocab[t] for t in nt_reference_tokens(sequence, k)]
+
+
+def random_sequences(rng: random.Random, count: int, max_len: int = 200, alphabet="ACGT") -> list[str]:
+    out = []
+    for _ in range(count):
+        n = rng.randint(0, max_len)
+        n_rate = rng.choice([0.0, 0.0, 0.01, 0.05, 0.3])
+        out.append("".join("N" if rng.random() < n_rate else rng.choice(alphabet) for _ in range(n)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return FGMTokenizer()
+
+
+@pytest.fixture(scope="module")
+def yeast():
+    """The first 300 kb of the yeast genome (chrI and the start of chrII), read straight from the FASTA."""
+    parts, total = [], 0
+    with gzip.open(GENOME, "rt") as handle:
+        for line in handle:
+            if line.startswith(">"):
+                continue
+            parts.append(line.strip())
+            total += len(parts[-1])
+            if total >= 300_000:
+                break
+    return "".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Vocabulary
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_nt_v2_layout(tok):
+    vocab = kmer_vocabulary(6)
+    assert len(vocab) == 4107 and len(tok) == 4107 and tok.vocab_size == 4107
+    assert vocab[:6] == ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>"] == SPECIAL_TOKENS
+    expected = {"<unk>": 0, "<pad>": 1, "<mask>": 2, "<cls>": 3, "<eos>": 4, "<bos>": 5, "AAAAAA": 6,
+                "AAAAAT": 7, "AAAAAC": 8, "AAAAAG": 9, "AAAATA": 10, "GGGGGG": 4101,
+                "A": 4102, "T": 4103, "C": 4104, "G": 4105, "N": 4106}
+    for token, index in expected.items():
+        assert tok.convert_tokens_to_ids(token) == index
+        assert vocab[index] == token
+    assert vocab[6:4102] == ["".join(p) for p in itertools.product("ATCG", repeat=6)]
+    assert (tok.unk_token_id, tok.pad_token_id, tok.mask_token_id, tok.cls_token_id) == (0, 1, 2, 3)
+    assert sorted(tok.all_special_ids) == [0, 1, 2, 3, 4, 5]
+    assert tok.model_input_names == ["input_ids", "attention_mask"]
+    assert tok.padding_side == "right"
+    assert tok.model_max_length == 2**20 // 6 + 6
+
+
+@pytest.mark.parametrize("k", range(1, 9))
+def test_vocab_sizes(k):
+    vocab = kmer_vocabulary(k)
+    assert len(vocab) == (11 if k == 1 else 6 + 4**k + 5)
+    assert len(set(vocab)) == len(vocab)
+    assert vocab[-1] == "N" and vocab[:6] == SPECIAL_TOKENS
+
+
+def test_k_out_of_range():
+    for k in (0, 9, 2.0, True):
+        with pytest.raises(ValueError):
+            kmer_vocabulary(k)
+    with pytest.raises(ValueError):
+        FGMTokenizer(k=0)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Tokenization rules
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_fallback_rules(tok):
+    v = tok.get_vocab()
+    assert tok("ACGTACGTA")["input_ids"] == [3, 728, 4105, 4103, 4102]
+    assert v["ACGTAC"] == 728
+    assert tok.tokenize("ACGTACGTA") == ["ACGTAC", "G", "T", "A"]
+    # N in the middle: the k-mer phase restarts after it.
+    assert tok.tokenize("ACGNACGTACGTAC") == ["A", "C", "G", "N", "ACGTAC", "G", "T", "A", "C"]
+    assert tok.tokenize("ACGTACNNACGTAC") == ["ACGTAC", "N", "N", "ACGTAC"]
+    assert tok.tokenize("NNNN") == ["N"] * 4
+    assert tok.tokenize("ACGTACGTACGT") == ["ACGTAC", "GTACGT"]
+    assert tok.tokenize("ACGTA") == list("ACGTA")
+    assert tok("")["input_ids"] == [3]
+    assert tok("ACGT", add_special_tokens=False)["input_ids"] == [4102, 4104, 4105, 4103]
+    # NT v2: <cls> only, no <eos>.
+    assert tok("ACGTAC")["input_ids"] == [3, 728]
+    assert tok.num_special_tokens_to_add() == 1
+    assert tok("ACGT", "GGGGGGA")["input_ids"] == [3, 4102, 4104, 4105, 4103, 4101, 4102]  # pair: <cls> A B
+    words = tok(["ACGTACG", "TTN"], is_split_into_words=True, return_offsets_mapping=True)
+    assert words["input_ids"] == [3, 728, 4105, 4103, 4103, 4106]
+    assert words["offset_mapping"] == [(0, 0), (0, 6), (6, 7), (0, 1), (1, 2), (2, 3)]
+
+
+def test_matches_reference_on_random_sequences(tok):
+    rng = random.Random(0)
+    seqs = random_sequences(rng, 3000) + random_sequences(rng, 5, max_len=20_000)
+    vocab = tok.get_vocab()
+    expected = [[3] + nt_reference_ids(s, 6, vocab) for s in seqs]
+    assert tok(seqs)["input_ids"] == expected
+    assert [ids.tolist() for ids in tok.bulk_encode(seqs)] == expected
+    threads = torch.get_num_threads()
+    assert [ids.tolist() for ids in tok.bulk_encode(seqs, add_special_tokens=False)] == [e[1:] for e in expected]
+    assert [ids.tolist() for ids in tok.bulk_encode(seqs, num_threads=None)] == expected
+    assert torch.get_num_threads() == threads
+    assert tok(seqs, add_special_tokens=False)["input_ids"] == [e[1:] for e in expected]
+
+
+@pytest.mark.parametrize("max_runs_to_slice", [0, 4096])
+def test_bulk_encoder_both_gather_paths(tok, monkeypatch, max_runs_to_slice):
+    """Many N-free runs (k-mer letters gathered by index) and few runs (gathered by slicing) give the same ids."""
+    import fgm.tokenization_fgm as module
+
+    monkeypatch.setattr(module, "_MAX_RUNS_TO_SLICE", max_runs_to_slice)
+    rng = random.Random(3)
+    vocab = tok.get_vocab()
+    seqs = random_sequences(rng, 300, max_len=100)
+    heavy = "".join("N" if rng.random() < 0.3 else rng.choice("ACGT") for _ in range(30_000))  # ~9000 N's
+    for s in seqs + [heavy]:
+        codes = torch.frombuffer(bytearray(s, "ascii"), dtype=torch.uint8) if s else torch.zeros(0, dtype=torch.uint8)
+        assert encode_nucleotides(codes).tolist() == nt_reference_ids(s, 6, vocab)
+    expected = [[3] + nt_reference_ids(s, 6, vocab) for s in seqs + [heavy]]
+    assert [ids.tolist() for ids in tok.bulk_encode(seqs + [heavy])] == expected
+
+
+@pytest.mark.parametrize("k", range(1, 7))
+def test_other_k_match_reference_and_round_trip(k):
+    tok = FGMTokenizer(k=k)
+    assert len(tok) == len(kmer_vocabulary(k))
+    rng = random.Random(k)
+    seqs = random_sequences(rng, 400, max_len=60)
+    vocab = tok.get_vocab()
+    encoded = tok(seqs)["input_ids"]
+    assert encoded == [[3] + nt_reference_ids(s, k, vocab) for s in seqs]
+    assert [ids.tolist() for ids in tok.bulk_encode(seqs)] == encoded
+    assert [tok.decode(ids, skip_special_tokens=True) for ids in encoded] == seqs
+    for s in seqs[:50]:
+        codes = torch.frombuffer(bytearray(s, "ascii"), dtype=torch.uint8) if s else torch.zeros(0, dtype=torch.uint8)
+        assert encode_nucleotides(codes, k).tolist() == nt_reference_ids(s, k, vocab)
+
+
+def test_real_yeast_sequence(tok, yeast):
+    """Real genome windows, with soft-masked (lowercase) stretches and N / IUPAC runs put in."""
+    rng = random.Random(1)
+    vocab = tok.get_vocab()
+    windows, clean = [], []
+    for _ in range(200):
+        start, length = rng.randrange(len(yeast) - 2000), rng.randint(0, 1999)
+        w = list(yeast[start : start + length])
+        for _ in range(rng.randint(0, 3)):  # N runs and ambiguity codes
+            at = rng.randrange(len(w) + 1)
+            w[at:at] = rng.choice(["N", "NNNNNNN", "R", "y", "n"])
+        text = "".join(w)
+        lo = rng.randrange(len(text) + 1)
+        text = text[:lo] + text[lo : lo + 300].lower() + text[lo + 300 :]
+        windows.append(text)
+        clean.append(normalize_sequence(text))
+    expected = [[3] + nt_reference_ids(c, 6, vocab) for c in clean]
+    assert tok(windows)["input_ids"] == expected
+    assert [ids.tolist() for ids in tok.bulk_encode(windows)] == expected
+    # One long piece: a whole 300 kb stretch.
+    assert tok.bulk_encode([yeast])[0].tolist() == [3] + nt_reference_ids(yeast, 6, vocab)
+
+
+def test_lowercase_and_iupac(tok):
+    assert tok("acgtacgta")["input_ids"] == tok("ACGTACGTA")["input_ids"]
+    assert tok("AcGtAcGtA")["input_ids"] == tok("ACGTACGTA")["input_ids"]
+    for code in "RYSWKMBDHVryswkmbdhvn":
+        assert tok(f"ACG{code}ACGTAC")["input_ids"] == tok("ACGNACGTAC")["input_ids"], code
+    assert normalize_sequence("acgtRYswn") == "ACGTNNNNN"
+    assert normalize_sequence("ACGT") == "ACGT"
+    assert tok.bulk_encode(["acgRacgtac"])[0].tolist() == tok("ACGNACGTAC")["input_ids"]
+
+
+@pytest.mark.parametrize("bad", [" ", "\n", "1", "U", "u", "X", "-", ".", "é", "*"])
+def test_invalid_characters_raise(tok, bad):
+    seq = "ACGTACG" + bad + "TT"
+    with pytest.raises(ValueError) as err:
+        tok(seq)
+    assert repr(bad) in str(err.value) and "position 7" in str(err.value)
+    with pytest.raises(ValueError, match=r"position 7 of sequence 2 in the batch"):
+        tok(["ACGT", "GGGG", seq])
+    with pytest.raises(ValueError, match=r"position 7 of sequence 1 in the batch"):
+        tok.bulk_encode(["ACGT", seq])
+    with pytest.raises(ValueError, match="position 7"):
+        tok.encode(seq)
+    with pytest.raises(ValueError, match="position 7"):
+        tok.tokenize(seq)
+    with pytest.raises(ValueError, match=r"position 7 of sequence 0 in the batch \(text_pair\)"):
+        tok(["ACGT"], [seq])
+
+
+def test_special_tokens_inside_text(tok):
+    assert tok("ACGTAC<mask>ACGTAC")["input_ids"] == [3, 728, 2, 728]
+    assert tok("AC<mask>GT")["input_ids"] == [3, 4102, 4104, 2, 4105, 4103]
+    with pytest.raises(ValueError, match=r"'X' .* position 10"):
+        tok("AC<mask>GTX")
+
+
+def test_offsets_are_nucleotide_coordinates(tok):
+    enc = tok("ACGNacgtacGTAC", return_offsets_mapping=True)
+    assert enc["offset_mapping"] == [(0, 0), (0, 1), (1, 2), (2, 3), (3, 4), (4, 10), (10, 11), (11, 12), (12, 13),
+                                     (13, 14)]
+    rng = random.Random(2)
+    seqs = [s for s in random_sequences(rng, 300) if s]
+    batch = tok(seqs, return_offsets_mapping=True)
+    lengths = {i: (0 if i < 6 else len(t)) for t, i in tok.get_vocab().items()}
+    for s, ids, offsets in zip(seqs, batch["input_ids"], batch["offset_mapping"]):
+        assert offsets[0] == (0, 0)
+        spans = offsets[1:]
+        assert spans[0][0] == 0 and spans[-1][1] == len(s)
+        assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+        assert all(end - start == lengths[i] for (start, end), i in zip(spans, ids[1:]))
+
+
+def test_default_call_has_lazy_encodings(tok):
+    """The default path skips offsets in Rust; the Encoding helpers still work, computed on demand."""
+    seqs = ["ACGTACGTA", "ACGNAC"]
+    enc = tok(seqs, padding=True)
+    assert enc.tokens(0) == ["<cls>", "ACGTAC", "G", "T", "A", "<pad>", "<pad>"]
+    assert enc.token_to_chars(1, 5).start == 4
+    assert enc.is_fast and len(enc.encodings) == 2
+    full = tok(seqs, padding=True, return_offsets_mapping=True)
+    assert [e.offsets for e in enc.encodings] == full["offset_mapping"]
+    assert "token_type_ids" not in enc
+    import pickle
+
+    assert pickle.loads(pickle.dumps(tok(seqs)))["input_ids"] == tok(seqs)["input_ids"]
+
+
+def test_batch_padding_multiple_of_8(tok):
+    seqs = ["ACGTACGTA", "ACGNAC", "A" * 61]
+    batch = tok(seqs, padding=True, pad_to_multiple_of=8, return_tensors="pt")
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    assert ids.shape == (3, 16) and ids.dtype == torch.long
+    lengths = mask.sum(1).tolist()
+    assert lengths == [5, 7, 12]
+    for row, n in zip(ids, lengths):
+        assert row[0] == 3 and (row[n:] == 1).all() and (row[:n] != 1).all()
+    assert set(batch.keys()) == {"input_ids", "attention_mask"}
+    full = tok(seqs, padding=True, pad_to_multiple_of=8, return_tensors="pt", return_offsets_mapping=True)
+    assert torch.equal(full["input_ids"], ids) and torch.equal(full["attention_mask"], mask)
+    single = tok("ACGTACG", return_tensors="pt")["input_ids"]
+    assert single.tolist() == [[3, 728, 4105]]
+    truncated = tok(seqs, truncation=True, max_length=4)["input_ids"]
+    assert [len(t) for t in truncated] == [4, 4, 4]
+
+
+@pytest.mark.filterwarnings("ignore:`max_length` is ignored")
+def test_vectorized_call_path_matches_backend(monkeypatch):
+    """Large batches go through the torch encoder with truncation/padding redone in torch: same output as the
+    `tokenizers` backend over a grid of options (the backend path is the one that computes offsets)."""
+    import fgm.tokenization_fgm as module
+
+    monkeypatch.setattr(module, "_BULK_CALL_MIN_BASES", 0)
+    tok = FGMTokenizer()
+    rng = random.Random(4)
+    batch = ["", "ACGTA", "ACGTACGTACGTAC", "NNACGTACGTACGTACGTACNACGT"] + random_sequences(rng, 12, max_len=60)
+    grid = list(
+        itertools.product(
+            [batch, batch[2], [batch[3]]],  # batch, single string, batch of one
+            [True, False],  # add_special_tokens
+            [False, True, "max_length"],  # padding
+            [False, True, "only_first", "only_second"],  # truncation
+            [None, 1, 2, 5, 40],  # max_length
+            [None, 8],  # pad_to_multiple_of
+            ["right", "left"],  # padding side
+            ["right", "left"],  # truncation side
+            [None, "pt"],  # return_tensors
+        )
+    )
+    checked = 0
+    for text, special, padding, truncation, max_length, multiple, pad_side, trunc_side, tensors in rng.sample(
+        grid, 400
+    ):
+        if padding == "max_length" and max_length is None:
+            continue
+        kwargs = dict(
+            add_special_tokens=special,
+            padding=padding,
+            truncation=truncation,
+            max_length=max_length,
+            pad_to_multiple_of=multiple,
+            padding_side=pad_side,
+            return_tensors=tensors,
+            return_special_tokens_mask=True,
+            return_length=True,
+            return_token_type_ids=True,
+        )
+        tok.truncation_side = trunc_side
+        results = []
+        for offsets in (False, True):
+            try:
+                out = dict(tok(text, return_offsets_mapping=offsets, **kwargs))
+            except Exception as err:  # both paths must fail the same way
+                results.append(type(err))
+                continue
+            out.pop("offset_mapping", None)
+            results.append({key: (v.tolist() if torch.is_tensor(v) else v) for key, v in out.items()})
+        assert results[0] == results[1], kwargs
+        checked += 1
+    tok.truncation_side = "right"
+    assert checked > 300
+    enc = tok(batch[:3], padding=True)  # lazily computed Encodings behind the vectorized path too
+    assert enc.tokens(2) == ["<cls>", "ACGTAC", "GTACGT", "A", "C", "<pad>"] and enc.word_ids(0) == [None] * 6
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Saving and loading
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_save_and_load_round_trip(tmp_path):
+    tok = FGMTokenizer(k=4)
+    tok.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "tokenizer_config.json").read_text())
+    assert config["k"] == 4 and config["tokenizer_class"] == "FGMTokenizer"
+    loaded = FGMTokenizer.from_pretrained(tmp_path)
+    assert loaded.k == 4 and len(loaded) == len(kmer_vocabulary(4))
+    seqs = ["ACGTACGTANNacgt", "GGGGA"]
+    assert loaded(seqs)["input_ids"] == tok(seqs)["input_ids"]
+    # tokenizer.json on its own (plain `tokenizers`) reads lowercase and IUPAC codes the same way.
+    from tokenizers import Tokenizer
+
+    standalone = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    assert standalone.encode("acgtRYacgtacg").ids == tok("ACGTNNACGTACG")["input_ids"]
+
+
+def test_auto_tokenizer_remote_code(tmp_path):
+    from transformers import AutoTokenizer
+
+    tok = FGMTokenizer(k=3)
+    FGMTokenizer.register_for_auto_class("AutoTokenizer")
+    try:
+        tok.save_pretrained(tmp_path)
+    finally:
+        FGMTokenizer._auto_class = None
+    config = json.loads((tmp_path / "tokenizer_config.json").read_text())
+    assert config["auto_map"]["AutoTokenizer"][0] == "tokenization_fgm.FGMTokenizer"
+    assert (tmp_path / "tokenization_fgm.py").exists()
+    loaded = AutoTokenizer.from_pretrained(tmp_path, trust_remote_code=True)
+    assert type(loaded).__name__ == "FGMTokenizer" and loaded.k == 3
+    assert loaded("ACGTACGTAN")["input_ids"] == tok("ACGTACGTAN")["input_ids"]
+    with pytest.raises(ValueError, match="position 2"):
+        loaded("ACXT")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Pure-torch helpers used by the model
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_reverse_complement_known_examples(tok):
+    def ids(s):
+        return torch.tensor(tok(s, add_special_tokens=False)["input_ids"])
+
+    cases = {
+        "ACGTAC": "GTACGT",
+        "AAAAAAC": "GTTTTTT",
+        "ACGNAAAAAAT": "ATTTTTTNCGT",
+        "ACGTA": "TACGT",
+        "N": "N",
+    }
+    for seq, rc in cases.items():
+        assert reverse_complement_ids(ids(seq)).tolist() == ids(rc).tolist()
+    assert tok.convert_ids_to_tokens(reverse_complement_ids(ids("AAAAAAC")).tolist()) == ["GTTTTT", "T"]
+    assert reverse_complement_ids(torch.zeros(0, dtype=torch.long)).tolist() == []
+    with pytest.raises(ValueError, match="special"):
+        reverse_complement_ids(torch.tensor([3, 728]))
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 6])
+def test_reverse_complement_random(k):
+    tok = FGMTokenizer(k=k)
+    rng = random.Random(10 + k)
+    seqs = random_sequences(rng, 60, max_len=80)
+    forward = tok(seqs, add_special_tokens=False)["input_ids"]
+    backward = tok([s[::-1].translate(COMPLEMENT) for s in seqs], add_special_tokens=False)["input_ids"]
+    for s, fwd, bwd in zip(seqs, forward, backward):
+        ids = torch.tensor(fwd, dtype=torch.long)
+        rc = reverse_complement_ids(ids, k)
+        assert rc.tolist() == bwd
+        assert reverse_complement_ids(rc, k).tolist() == fwd
+        assert bytes(ids_to_nucleotides(ids, k).tolist()).decode() == s
+
+
+def test_kmer_base_table():
+    bases, lengths = kmer_base_table(6)
+    assert bases.shape == (4107, 6) and lengths.shape == (4107,)
+    assert bases.dtype == lengths.dtype == torch.long
+    assert bases[728].tolist() == [0, 1, 2, 3, 0, 1]  # ACGTAC in ACGT index order
+    assert bases[6].tolist() == [0] * 6 and bases[7].tolist() == [0] * 5 + [3]  # AAAAAA, AAAAAT
+    assert bases[4102].tolist() == [0] + [-1] * 5 and bases[4103].tolist() == [3] + [-1] * 5  # A, T
+    assert bases[4106].tolist() == [-1] * 6 and (bases[:6] == -1).all()  # N, specials
+    assert lengths[:6].tolist() == [0] * 6 and lengths[6:4102].eq(6).all() and lengths[4102:].eq(1).all()
+    bases[0, 0] = 99  # callers get their own copy
+    assert kmer_base_table(6)[0][0, 0] == -1
+    codes, code_lengths = token_nucleotides_table(6)
+    assert bytes(codes[728].tolist()).decode() == "ACGTAC" and torch.equal(code_lengths, lengths)
+    small, small_len = kmer_base_table(1)
+    assert small.shape == (11, 1) and small[6:10, 0].tolist() == [0, 3, 1, 2] and small_len[10] == 1
