@@ -53,10 +53,11 @@ def segment_ids(attention_mask: torch.Tensor | None, position_ids: torch.Tensor 
     return segments
 
 
-def neighbour_blocks(x: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
-    """(..., nb, b, d) -> (..., nb, 3b, d): each block next to its left and right neighbours."""
-    padded = F.pad(x, (0, 0, 0, 0, 1, 1), value=fill)
-    return torch.cat([padded[..., :-2, :, :], padded[..., 1:-1, :, :], padded[..., 2:, :, :]], dim=-2)
+def neighbour_blocks(x: torch.Tensor, block: int, fill: float = 0) -> torch.Tensor:
+    """(..., nb * block, d) -> (..., nb, 3 * block, d): each block with its left and right neighbours
+    (one pad, then a strided view)."""
+    padded = F.pad(x, (0, 0, block, block), value=fill)
+    return padded.unfold(-2, 3 * block, block).transpose(-1, -2)
 
 
 class LocalBlocks:
@@ -64,43 +65,43 @@ class LocalBlocks:
 
     Blocks of `half = window // 2` queries attend to 3 blocks of keys; the mask keeps |i - j| <= half
     and same-sequence pairs, so the result equals dense masked attention at O(n * window) cost.
+    Blocks ride along the head dimension: queries (B, H * nb, b, D), keys (B, H * nb, 3b, D).
     """
 
-    def __init__(self, segments: torch.Tensor | None, batch: int, seq_len: int, half: int, device):
+    def __init__(self, segments, batch: int, heads: int, seq_len: int, half: int, device):
         self.half, self.seq_len = half, seq_len
         self.num_blocks = math.ceil(seq_len / half)
-        padded_len = self.num_blocks * half
-        index = torch.arange(padded_len, device=device, dtype=torch.float32).view(self.num_blocks, half, 1)
-        key_index = neighbour_blocks(index, fill=-1e9).transpose(-1, -2)  # (nb, 1, 3b)
-        allowed = (index - key_index).abs() <= half  # (nb, b, 3b)
-        if segments is None and padded_len > seq_len:
+        self.pad = self.num_blocks * half - seq_len
+        index = torch.arange(seq_len + self.pad, device=device, dtype=torch.float32)[:, None]
+        query_index = index.view(self.num_blocks, half, 1)
+        key_index = neighbour_blocks(index, half, fill=-1e9).transpose(-1, -2)  # (nb, 1, 3b)
+        allowed = (query_index - key_index).abs() <= half  # (nb, b, 3b)
+        if segments is None and self.pad:
             segments = torch.zeros(batch, seq_len, dtype=torch.long, device=device)
         if segments is not None:
-            segments = F.pad(segments, (0, padded_len - seq_len), value=PADDING_SEGMENT)
+            segments = F.pad(segments, (0, self.pad), value=PADDING_SEGMENT)[..., None]
             query_segments = segments.view(batch, self.num_blocks, half, 1)
-            key_segments = neighbour_blocks(segments.view(batch, self.num_blocks, half, 1), fill=-2).transpose(-1, -2)
-            allowed = allowed & (query_segments == key_segments)  # (B, nb, b, 3b)
-        else:
-            allowed = allowed.expand(batch, -1, -1, -1)
-        self.mask = allowed.reshape(batch * self.num_blocks, 1, half, 3 * half)
+            key_segments = neighbour_blocks(segments, half, fill=-2).transpose(-1, -2)  # (B, nb, 1, 3b)
+            allowed = allowed & (query_segments == key_segments)
+        shape = (batch, heads, self.num_blocks, half, 3 * half)
+        self.mask = allowed.unsqueeze(-4).expand(shape).reshape(batch, heads * self.num_blocks, half, 3 * half)
 
     def split(self, query, key, value):
-        """(B, H, n, D) tensors -> per-block queries (B*nb, H, b, D) and keys/values (B*nb, H, 3b, D)."""
+        """(B, H, n, D) -> queries (B, H * nb, b, D), keys and values (B, H * nb, 3b, D)."""
         batch, heads, _, dim = query.shape
-        pad = self.num_blocks * self.half - self.seq_len
+        query = F.pad(query, (0, 0, 0, self.pad)).reshape(batch, heads * self.num_blocks, self.half, dim)
 
-        def blocks(x):
-            x = F.pad(x, (0, 0, 0, pad)).view(batch, heads, self.num_blocks, self.half, dim)
-            return x
+        def keys(x):
+            x = neighbour_blocks(F.pad(x, (0, 0, 0, self.pad)), self.half)
+            return x.reshape(batch, heads * self.num_blocks, 3 * self.half, dim)
 
-        def flat(x):
-            return x.transpose(1, 2).reshape(batch * self.num_blocks, heads, x.shape[-2], dim)
+        return query, keys(key), keys(value)
 
-        return flat(blocks(query)), flat(neighbour_blocks(blocks(key))), flat(neighbour_blocks(blocks(value)))
-
-    def merge(self, output: torch.Tensor, batch: int) -> torch.Tensor:
-        """(B*nb, b, H, D) -> (B, n, H, D)."""
-        return output.reshape(batch, self.num_blocks * self.half, *output.shape[2:])[:, : self.seq_len]
+    def merge(self, output: torch.Tensor) -> torch.Tensor:
+        """(B, b, H * nb, D), as attention functions return it -> (B, n, H, D)."""
+        batch, _, _, dim = output.shape
+        output = output.view(batch, self.half, -1, self.num_blocks, dim).permute(0, 3, 1, 2, 4)
+        return output.reshape(batch, self.num_blocks * self.half, -1, dim)[:, : self.seq_len]
 
 
 def flex_band_block_mask(segments, batch: int, seq_len: int, half: int | None, device):
@@ -174,7 +175,7 @@ class AttentionMasks:
             self.for_type["sliding_attention"] = (
                 {"attention_mask": dense}
                 if sliding_is_full
-                else {"local_blocks": LocalBlocks(segments, batch, seq_len, self.half, device)}
+                else {"local_blocks": LocalBlocks(segments, batch, config.num_attention_heads, seq_len, self.half, device)}
             )
 
 
@@ -249,7 +250,7 @@ class FGMAttention(nn.Module):
             output, _ = attention(
                 self, query, key, value, local_blocks.mask, scaling=self.scaling, dropout=dropout, **kwargs
             )
-            output = local_blocks.merge(output, batch)
+            output = local_blocks.merge(output)
         else:
             output, _ = attention(self, query, key, value, scaling=self.scaling, dropout=dropout, **layer_masks, **kwargs)
         return self.Wo(output.reshape(batch, seq_len, -1))

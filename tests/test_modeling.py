@@ -53,10 +53,10 @@ def test_local_blocks_equal_dense_window_mask():
     query, key, value = (torch.randn(batch, heads, n, dim) for _ in range(3))
     segments = torch.randint(0, 3, (batch, n)).sort(-1).values
     segments[1, 40:] = -1  # padding
-    blocks = LocalBlocks(segments, batch, n, half, "cpu")
+    blocks = LocalBlocks(segments, batch, heads, n, half, "cpu")
     module = torch.nn.Module().eval()
     out, _ = eager_attention_forward(module, *blocks.split(query, key, value), blocks.mask, scaling=0.3)
-    out = blocks.merge(out, batch)
+    out = blocks.merge(out)
     i = torch.arange(n)
     dense = ((i[:, None] - i[None]).abs() <= half) & (segments[:, None, :, None] == segments[:, None, None, :])
     reference, _ = eager_attention_forward(module, query, key, value, dense, scaling=0.3)
@@ -66,7 +66,7 @@ def test_local_blocks_equal_dense_window_mask():
 
 def test_local_block_cost_is_linear_in_length():
     """The block mask (and the keys per query) do not grow with the sequence: O(n * window)."""
-    short, long = LocalBlocks(None, 1, 1000, 32, "cpu"), LocalBlocks(None, 1, 4000, 32, "cpu")
+    short, long = LocalBlocks(None, 1, 2, 1000, 32, "cpu"), LocalBlocks(None, 1, 2, 4000, 32, "cpu")
     assert long.mask.numel() / short.mask.numel() == pytest.approx(4, rel=0.05)
     assert long.mask.shape[-1] == 3 * 32
 
