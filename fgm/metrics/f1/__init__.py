@@ -1,0 +1,1 @@
+# evaluate module folder (see fgm/metrics/__init__.py)

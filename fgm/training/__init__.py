@@ -1,0 +1,62 @@
+"""Training: NT benchmark registry, task data, metrics and fine-tuning.
+
+Heavy imports (torch, transformers, datasets, fgm.modeling_fgm) happen inside the functions, so
+importing this package is cheap. `run_finetune` is `fgm.training.finetune.finetune`.
+"""
+
+from .finetune import (
+    FinetuneConfig,
+    SequenceTooLongError,
+    benchmark_tasks,
+    chunk_spans,
+    encode_split,
+    run_nt_benchmark,
+)
+from .finetune import finetune as run_finetune  # `fgm.training.finetune` stays the module
+from .metrics import classification_metrics, load_metric, make_compute_metrics, summarize_runs
+from .nt_tasks import BENCHMARKS, HUB_DATASETS, NT_TASKS, NTTask, get_task, list_tasks, resolve_tasks
+from .task_data import (
+    DataFormatError,
+    HubUnavailableError,
+    TaskData,
+    deduplicate,
+    encode_labels,
+    find_task_files,
+    kfold_indices,
+    load_hub_task,
+    load_task_data,
+    read_split,
+    split_train_validation,
+)
+
+__all__ = [
+    "BENCHMARKS",
+    "HUB_DATASETS",
+    "NT_TASKS",
+    "NTTask",
+    "get_task",
+    "list_tasks",
+    "resolve_tasks",
+    "DataFormatError",
+    "HubUnavailableError",
+    "TaskData",
+    "deduplicate",
+    "encode_labels",
+    "find_task_files",
+    "kfold_indices",
+    "load_hub_task",
+    "load_task_data",
+    "read_split",
+    "split_train_validation",
+    "classification_metrics",
+    "load_metric",
+    "make_compute_metrics",
+    "summarize_runs",
+    "FinetuneConfig",
+    "SequenceTooLongError",
+    "benchmark_tasks",
+    "chunk_spans",
+    "encode_split",
+    "run_finetune",
+    "run_nt_benchmark",
+]

@@ -1,0 +1,228 @@
+"""Fine-tuning with the Trainer on the bundled UCI fixtures (tiny preset, CPU, offline).
+
+The splice-junction task (3 classes, 60 nt, GT/AG at the junction) is learnable from scratch: a
+randomly initialised tiny model with a 3-mer tokenizer and <cls> pooling reaches a test MCC of about
+0.8 in 4 epochs (about 20 s on 2 cores); the tests require > 0.5.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fgm.commands import benchmark as benchmark_cmd
+from fgm.commands import finetune as finetune_cmd
+from fgm.training.finetune import FinetuneConfig, SequenceTooLongError, finetune
+
+ROOT = Path(__file__).resolve().parents[1]
+NT_DIR = ROOT / "tests" / "data" / "nt"
+SPLICE = NT_DIR / "splice_sites_all"
+PROMOTER = NT_DIR / "promoter_all"
+
+# settings that learn the splice task reliably (test MCC 0.83-0.86 over seeds 1-3)
+SPLICE_ARGS = ["--epochs", "4", "--learning-rate", "2e-3", "--batch-size", "64", "--seeds", "1", "--quiet"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def single_thread():
+    """Tiny models run fastest on one intra-op thread (and do not slow down on a busy machine)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A randomly initialised tiny masked-LM checkpoint with a 3-mer tokenizer (Hub-loadable folder)."""
+    import torch
+
+    from fgm.configuration_fgm import FGMConfig
+    from fgm.modeling_fgm import FGMForMaskedLM
+    from fgm.tokenization_fgm import FGMTokenizer
+
+    out = tmp_path_factory.mktemp("tiny_k3")
+    tokenizer = FGMTokenizer(k=3)
+    torch.manual_seed(0)
+    config = FGMConfig.preset("tiny", vocab_size=len(tokenizer), kmer_size=3, classifier_pooling="cls")
+    model = FGMForMaskedLM(config)
+    try:
+        from fgm.hub import save_checkpoint
+
+        save_checkpoint(model, tokenizer, out)
+    except ImportError:
+        model.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+    return str(out)
+
+
+def _run(module, argv):
+    parser = argparse.ArgumentParser()
+    module.add_arguments(parser)
+    return module.run(parser.parse_args(argv))
+
+
+def test_finetune_splice_reaches_mcc(checkpoint, tmp_path):
+    out = tmp_path / "splice"
+    _run(
+        finetune_cmd,
+        [
+            "--model",
+            checkpoint,
+            "--train-file",
+            str(SPLICE / "train.csv"),
+            "--test-file",
+            str(SPLICE / "test.csv"),
+            "--output-dir",
+            str(out),
+            *SPLICE_ARGS,
+        ],
+    )
+    results = json.loads((out / "results.json").read_text())
+    assert results["num_labels"] == 3 and results["label_names"] == ["ei", "ie", "n"]
+    assert results["data"]["n_test"] == 600 and results["data"]["n_train"] == 2400
+    run = results["runs"][0]
+    assert run["n_train"] == 2160 and run["n_validation"] == 240  # validation carved from train
+    assert results["summary"]["mcc"]["mean"] > 0.5, results["summary"]
+    assert set(results["summary"]) == {"mcc", "f1", "f1_macro", "accuracy"}
+    assert "mcc" in (out / "results.md").read_text() and "±" in (out / "results.md").read_text()
+
+    # the fine-tuned checkpoint loads through the Auto classes with its label names
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(out / "model", trust_remote_code=True)
+    tokenizer = AutoTokenizer.from_pretrained(out / "model", trust_remote_code=True)
+    assert model.config.id2label == {0: "ei", 1: "ie", 2: "n"} and model.config.label2id["n"] == 2
+    import torch
+
+    batch = tokenizer(["CCAGCTGCATCACAGGAGGCCAGCGAGCAGGTCTGTTCCAAGGGCCTTCGAGCCAGTCTG"], return_tensors="pt")
+    with torch.no_grad():
+        assert model(**batch).logits.shape == (1, 3)
+
+
+def test_benchmark_nt_on_local_splice_fixture(checkpoint, tmp_path, monkeypatch):
+    out = tmp_path / "bench"
+    argv = [
+        "nt",
+        "--model",
+        checkpoint,
+        "--tasks",
+        "splice_sites_all",
+        "--data-dir",
+        str(NT_DIR),
+        "--output-dir",
+        str(out),
+        *SPLICE_ARGS,
+    ]
+    _run(benchmark_cmd, argv)
+    table = (out / "nt_benchmark_revised.md").read_text()
+    header = "| task | metric | FGM (mean ± 2 sd) | runs | n test | NT-v2 500M | DNABERT-2 | HyenaDNA |"
+    assert header in table
+    row = next(line for line in table.splitlines() if line.startswith("| splice_sites_all |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "mcc" and cells[3] == "1" and cells[4] == "600"
+    assert float(cells[2].split("±")[0]) > 0.5
+    assert "Nature Methods" in table  # the source of the published columns is cited
+    payload = json.loads((out / "nt_benchmark_revised.json").read_text())
+    assert payload["rows"][0]["task"] == "splice_sites_all" and payload["rows"][0]["n_test"] == 600
+    assert not (out / "splice_sites_all" / "model").exists()  # benchmark keeps no model unless asked
+
+    # resumable: a task with results.json is not run again
+    import fgm.training.finetune as ft
+
+    def must_not_run(cfg):
+        raise AssertionError(f"task {cfg.task} was run again")
+
+    monkeypatch.setattr(ft, "finetune", must_not_run)
+    _run(benchmark_cmd, argv)
+    assert (out / "nt_benchmark_revised.md").read_text() == table
+
+
+def _promoter_config(checkpoint, out, **overrides):
+    fields = dict(
+        model=checkpoint,
+        output_dir=str(out),
+        train_file=str(PROMOTER / "train.tsv"),
+        test_file=str(PROMOTER / "test.tsv"),
+        epochs=1,
+        batch_size=16,
+        learning_rate=1e-3,
+        progress=False,
+        save_model=False,
+    )
+    fields.update(overrides)
+    return FinetuneConfig(**fields)
+
+
+def test_kfold_runs(checkpoint, tmp_path):
+    results = finetune(_promoter_config(checkpoint, tmp_path / "kfold", folds=3, seeds=[5]))
+    assert results["n_runs"] == 3
+    assert [r["fold"] for r in results["runs"]] == [0, 1, 2]
+    assert sum(r["n_validation"] for r in results["runs"]) == 84  # the folds' validation parts cover train
+    assert all(r["n_train"] + r["n_validation"] == 84 for r in results["runs"])
+    scores = [r["test"]["mcc"] for r in results["runs"]]
+    assert results["summary"]["mcc"]["n"] == 3
+    assert results["summary"]["mcc"]["mean"] == pytest.approx(np.mean(scores))
+    assert results["summary"]["mcc"]["two_sd"] == pytest.approx(2 * np.std(scores, ddof=1))
+    assert "| 2 | 2 | 5 |" in (tmp_path / "kfold" / "results.md").read_text()
+
+
+def test_seeds_rc_average_and_saved_model(checkpoint, tmp_path):
+    out = tmp_path / "seeds"
+    results = finetune(_promoter_config(checkpoint, out, seeds=[1, 2], rc_average=True, save_model=True))
+    assert [r["seed"] for r in results["runs"]] == [1, 2] and results["summary"]["accuracy"]["n"] == 2
+    config = json.loads((out / "model" / "config.json").read_text())
+    assert config["rc_average"] is True  # reverse-complement averaging is switched on for inference
+    assert config["id2label"] == {"0": "non_promoter", "1": "promoter"}
+    assert not (out / "runs").exists()  # Trainer checkpoints are cleaned up
+
+
+def test_over_long_rows_error_truncate_and_chunk(checkpoint, tmp_path):
+    # 57 nt promoters are 20 tokens with k=3 (<cls> + 19); a 10-token maximum makes every row too long
+    with pytest.raises(SequenceTooLongError) as info:
+        finetune(_promoter_config(checkpoint, tmp_path / "err", max_length=10))
+    message = str(info.value)
+    assert "train row 0" in message and "promoter_ecoli_uci_1" in message and "57 nt" in message
+    assert "--truncate" in message and "--chunk" in message
+
+    truncated = finetune(_promoter_config(checkpoint, tmp_path / "trunc", max_length=10, length_mode="truncate"))
+    assert truncated["data"]["truncated_rows"] == {"train": 84, "test": 22}
+
+    chunked = finetune(_promoter_config(checkpoint, tmp_path / "chunk", max_length=10, length_mode="chunk"))
+    assert chunked["data"]["chunked_rows"] == {"train": 84, "test": 22}
+    assert chunked["data"]["n_test"] == 22  # scored per sequence, the chunks' logits averaged
+
+
+def test_chunks_fit_the_model_and_cover_the_sequence(checkpoint):
+    from datasets import Dataset
+
+    from fgm.training.finetune import encode_split, load_tokenizer
+
+    tokenizer = load_tokenizer(checkpoint)
+    seq = "ACGTTGCA" * 25  # 200 nt
+    ds = Dataset.from_dict({"sequence": [seq, seq[:30]], "label": [1, 0], "name": ["long", "short"]})
+    encoded = encode_split(tokenizer, ds, "test", max_tokens=12, length_mode="chunk")
+    assert len(encoded.rows[1]) == 1 and len(encoded.rows[0]) > 1
+    assert all(len(chunk) <= 12 for chunk in encoded.rows[0])
+    dataset, groups = encoded.all()
+    assert groups.tolist() == [0] * len(encoded.rows[0]) + [1]
+    assert len(dataset) == len(groups)
+
+
+def test_lora(checkpoint, tmp_path):
+    try:
+        import peft  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="peft"):
+            finetune(_promoter_config(checkpoint, tmp_path / "lora", method="lora"))
+        return
+    results = finetune(_promoter_config(checkpoint, tmp_path / "lora", method="lora", save_model=True))
+    assert results["n_runs"] == 1
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "lora" / "model", trust_remote_code=True)
+    assert not any("lora" in name for name, _ in model.named_parameters())  # adapters merged for saving
