@@ -613,23 +613,22 @@ class FGMTokenizer(TokenizersBackend):
             and sum(map(len, sequences)) >= _BULK_CALL_MIN_BASES
             and not any("<" in seq for seq in sequences)
         ):
-            with _torch_threads(1):  # see bulk_encode's num_threads
-                data = self._call_via_bulk(
-                    sequences,
-                    is_batched,
-                    add_special_tokens,
-                    padding_strategy,
-                    truncation_strategy,
-                    max_length,
-                    pad_to_multiple_of,
-                    padding_side,
-                    return_tensors,
-                    return_token_type_ids,
-                    return_attention_mask,
-                    return_special_tokens_mask,
-                    return_length,
-                    verbose,
-                )
+            data = self._call_via_bulk(
+                sequences,
+                is_batched,
+                add_special_tokens,
+                padding_strategy,
+                truncation_strategy,
+                max_length,
+                pad_to_multiple_of,
+                padding_side,
+                return_tensors,
+                return_token_type_ids,
+                return_attention_mask,
+                return_special_tokens_mask,
+                return_length,
+                verbose,
+            )
             if data is not None:
                 tensor_type = None if return_tensors in ("pt", TensorType.PYTORCH) else return_tensors
                 return _LazyEncodingsBatch(data, full_encodings, tensor_type=tensor_type, n_sequences=n_sequences)
@@ -677,7 +676,7 @@ class FGMTokenizer(TokenizersBackend):
     # -- vectorized encoder -------------------------------------------------------------------------------------------
 
     def bulk_encode(
-        self, sequences: list[str], add_special_tokens: bool = True, num_threads: int | None = 1
+        self, sequences: list[str], add_special_tokens: bool = True, num_threads: int | None = None
     ) -> list[torch.Tensor]:
         """Vectorized torch tokenization of many sequences, for corpus building.
 
@@ -687,10 +686,10 @@ class FGMTokenizer(TokenizersBackend):
         to ``self(sequences, add_special_tokens=...)["input_ids"]``. The tensors are views into one shared buffer.
         Special-token strings inside the sequences are not supported here (they raise ``ValueError``).
 
-        ``num_threads``: torch intra-op threads used during the call (restored afterwards; ``None`` keeps the
-        current setting). The work is a few memory-bound passes, which gain little from threads, while every
-        multi-threaded op pays a synchronization that costs milliseconds when the cores are busy (15x slower on the
-        shared 2-core benchmark machine, see ``benchmarks/results_tokenizer.md``); hence the default of 1.
+        ``num_threads``: torch intra-op threads used during the call (restored afterwards; ``None``, the default,
+        keeps the current setting). On an oversubscribed machine 1 thread encodes much faster (see
+        ``benchmarks/results_tokenizer.md``), but switching the setting rebuilds torch's thread pool, which slows a
+        training loop that tokenizes between steps by ~40%: so only corpus-building code should ask for it.
         """
         if isinstance(sequences, str) or not isinstance(sequences, (list, tuple)):
             raise TypeError("bulk_encode expects a list of str (one per sequence)")
