@@ -49,7 +49,7 @@ def reload_in_fresh_process(folder: Path, sequence: str) -> dict:
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-def run_demo(output_dir="runs/demo", max_steps=600, seq_len=200, batch_size=16, window=1200, seed=0) -> dict:
+def run_demo(output_dir="runs/demo", max_steps=1000, seq_len=200, batch_size=16, window=1200, seed=0) -> dict:
     output_dir = Path(output_dir)
     started = time.perf_counter()
     print("== 1/4 corpus: bundled yeast genome, chrXV validation, chrXVI test", flush=True)

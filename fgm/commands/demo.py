@@ -3,7 +3,7 @@
 
 def add_arguments(parser):
     parser.add_argument("--output-dir", default="runs/demo")
-    parser.add_argument("--max-steps", type=int, default=600)
+    parser.add_argument("--max-steps", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
 
 
