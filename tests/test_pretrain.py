@@ -50,6 +50,8 @@ def test_examples_crop_reverse_complement_and_are_reproducible():
     assert not torch.equal(example["input_ids"], always_rc[2]["input_ids"]), "a new epoch draws new crops and masks"
     evaluation = MaskedGenomeWindows(rows, TOKENIZER, seq_len=101, train=False, seed=3)
     first = evaluation[0]
+    scored = first["labels"] != -100
+    assert scored.any() and (first["input_ids"][scored] == TOKENIZER.mask_token_id).all(), "no scored token is visible"
     restored = torch.where(first["labels"] != -100, first["labels"], first["input_ids"])
     assert "".join(TOKENIZER.convert_ids_to_tokens(restored[1:].tolist())) == rows[0]["sequence"][:600]
 

@@ -22,9 +22,10 @@ def example_generator(seed: int, epoch: int, index: int) -> torch.Generator:
     return torch.Generator().manual_seed(int.from_bytes(digest, "little") & (2**63 - 1))
 
 
-def mask_tokens(ids: torch.Tensor, tokenizer, probability: float, generator: torch.Generator):
+def mask_tokens(ids: torch.Tensor, tokenizer, probability: float, generator: torch.Generator, mask_all=False):
     """BERT masking on nucleotide tokens only: of the chosen tokens 80% -> <mask>, 10% -> a random
-    nucleotide token, 10% unchanged. Special tokens are never chosen; at least one token is."""
+    nucleotide token, 10% unchanged (`mask_all`: 100% -> <mask>, for evaluation, so that no scored token
+    is visible in the input). Special tokens are never chosen; at least one token is."""
     first_nucleotide = len(tokenizer.all_special_ids)
     candidates = ids >= first_nucleotide
     chosen = (torch.rand(ids.shape, generator=generator) < probability) & candidates
@@ -32,7 +33,7 @@ def mask_tokens(ids: torch.Tensor, tokenizer, probability: float, generator: tor
         positions = candidates.nonzero().flatten()
         chosen[positions[torch.randint(len(positions), (1,), generator=generator)]] = True
     labels = torch.where(chosen, ids, torch.full_like(ids, -100))
-    roll = torch.rand(ids.shape, generator=generator)
+    roll = torch.zeros(ids.shape) if mask_all else torch.rand(ids.shape, generator=generator)
     inputs = ids.clone()
     inputs[chosen & (roll < 0.8)] = tokenizer.mask_token_id
     random_ids = torch.randint(first_nucleotide, len(tokenizer), ids.shape, generator=generator)
@@ -44,8 +45,9 @@ def mask_tokens(ids: torch.Tensor, tokenizer, probability: float, generator: tor
 class MaskedGenomeWindows(Dataset):
     """A corpus split (rows with a `sequence`) as masked-LM examples of at most `seq_len` tokens.
 
-    Training: a random crop of each window and a random strand. Evaluation (`train=False`): the start
-    of each window on the given strand, with masks fixed by index so every evaluation is comparable.
+    Training: a random crop of each window, a random strand, 80/10/10 masking. Evaluation
+    (`train=False`): the start of each window on the given strand, every chosen token replaced by
+    <mask>, with masks fixed by index so every evaluation is comparable.
     """
 
     def __init__(self, rows, tokenizer, seq_len: int, mlm_probability=0.15, train=True, seed=0, rc_probability=0.5):
@@ -75,7 +77,7 @@ class MaskedGenomeWindows(Dataset):
         if self.rc_probability and float(torch.rand((), generator=generator)) < self.rc_probability:
             sequence = reverse_complement(sequence)
         ids = self.tokenizer.bulk_encode([sequence])[0][: self.seq_len]
-        input_ids, labels = mask_tokens(ids, self.tokenizer, self.mlm_probability, generator)
+        input_ids, labels = mask_tokens(ids, self.tokenizer, self.mlm_probability, generator, mask_all=not self.train)
         return {"input_ids": input_ids, "labels": labels}
 
 
