@@ -27,12 +27,13 @@ class CompleteCheckpointCallback(TrainerCallback):
     def __init__(self, details: dict):
         self.details = details
 
+    def complete(self, folder, config, steps: int):
+        write_remote_code(folder)
+        (Path(folder) / "README.md").write_text(render_model_card(config, {**self.details, "steps": steps}))
+
     def on_save(self, args, state, control, model=None, **kwargs):
         if state.is_world_process_zero:
-            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            write_remote_code(folder)
-            card = render_model_card(model.config, {**self.details, "steps": state.global_step})
-            (folder / "README.md").write_text(card)
+            self.complete(Path(args.output_dir) / f"checkpoint-{state.global_step}", model.config, state.global_step)
 
 
 class EpochCallback(TrainerCallback):
@@ -191,10 +192,8 @@ def pretrain(corpus, output_dir: str, resume: bool = False, **kwargs) -> dict:
         metrics.update(trainer.evaluate())
     trainer.save_model(output_dir)
     if trainer.is_world_process_zero():
-        write_remote_code(output_dir)
-        details = next(c for c in trainer.callback_handler.callbacks if isinstance(c, CompleteCheckpointCallback))
-        card = render_model_card(trainer.model.config, {**details.details, "steps": trainer.state.global_step})
-        (Path(output_dir) / "README.md").write_text(card)
+        completer = next(c for c in trainer.callback_handler.callbacks if isinstance(c, CompleteCheckpointCallback))
+        completer.complete(output_dir, trainer.model.config, trainer.state.global_step)
     trainer.log_metrics("final", metrics)
     trainer.save_metrics("final", metrics)
     return metrics
