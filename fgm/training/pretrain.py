@@ -29,7 +29,7 @@ class CompleteCheckpointCallback(TrainerCallback):
 
     def complete(self, folder, config, steps: int):
         write_remote_code(folder)
-        (Path(folder) / "README.md").write_text(render_model_card(config, {**self.details, "steps": steps}))
+        (Path(folder) / "README.md").write_text(render_model_card(config, {**self.details, "steps trained": steps}))
 
     def on_save(self, args, state, control, model=None, **kwargs):
         if state.is_world_process_zero:
@@ -160,7 +160,9 @@ def build_trainer(
         dataloader_num_workers=0,
         **training_args,
     )
+    sources = corpus["train"].unique("source") if "source" in corpus["train"].column_names else ["(not recorded)"]
     details = {
+        "training genomes": ", ".join(sorted(sources)),
         "corpus windows (train)": len(corpus["train"]),
         "sequence length (tokens)": seq_len,
         "batch size x accumulation": f"{batch_size} x {grad_accum}",
