@@ -1,0 +1,590 @@
+#!/usr/bin/env python
+"""Training-step speed and peak memory: FGM `small` vs. ESM (NT v2 shape) vs. ModernBERT.
+
+Each (model, length) runs in its own child process (this same script with ``--child``) so that peak
+memory is per configuration, under a memory cap and a time limit: a configuration that does not fit
+is recorded as ``killed (over N GiB)`` / ``OOM`` / ``timeout`` instead of taking the machine down.
+
+A training step is: zero_grad, forward with MLM labels, backward, AdamW step; fp32, batch size 1,
+random 6-mer token ids of the Nucleotide Transformer vocabulary (<cls> first), 15% of positions
+replaced by <mask> and labelled (-100 elsewhere). One warm-up step, then the median of N timed steps.
+
+Models (all 12 layers x 512 hidden, 8 heads, vocab 4107, attention backend `sdpa`):
+  fgm           FGMForMaskedLM, preset "small" (2 sliding layers, window 128 = +-64 tokens, then 1 full)
+  fgm-gc        the same with gradient checkpointing (run automatically where `fgm` exceeds --fgm-budget-gb)
+  fgm-sliding   FGM small with every layer sliding (shows linear memory growth)
+  modernbert    ModernBertForMaskedLM, local_attention=128, global_attn_every_n_layers=3,
+                GeGLU intermediate_size=1088 (same MLP shape as FGM's SwiGLU), sparse_prediction=True
+  esm           EsmForMaskedLM in the NT v2 shape: rotary, emb_layer_norm_before=False,
+                token_dropout=False, no dropout, untied LM head (as NT v2); plain GELU MLP with
+                intermediate_size=1632 so the encoder has the same parameter count as FGM's
+
+Usage:
+  python benchmarks/bench_training.py --out benchmarks/results_training.md
+  python benchmarks/bench_training.py --lengths 1024 4096 --steps 3 --models fgm,modernbert
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+GIB = 1024**3
+REPO = Path(__file__).resolve().parent.parent
+
+MODEL_LABELS = {
+    "fgm": "FGM small",
+    "fgm-gc": "FGM small + gradient checkpointing",
+    "fgm-sliding": "FGM small, sliding-only",
+    "modernbert": "ModernBERT",
+    "esm": "ESM (NT v2 shape)",
+}
+DEFAULT_MODELS = "fgm,modernbert,esm,fgm-sliding"
+PEERS = ("modernbert", "esm")
+RENDER_ARGS = ("warmup", "steps_desc", "mem_cap_gb", "timeout", "timeout_16k", "rounds", "threads", "notes")
+
+
+# ------------------------------------------------------------------------------------------------
+# Child: build one model, time training steps, report JSON on stdout.
+# ------------------------------------------------------------------------------------------------
+
+
+def current_rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def build_model(name: str):
+    import torch
+
+    torch.manual_seed(0)
+    if name.startswith("fgm"):
+        sys.path.insert(0, str(REPO))
+        from fgm.configuration_fgm import FGMConfig
+        from fgm.modeling_fgm import FGMForMaskedLM
+
+        overrides = {}
+        if name == "fgm-sliding":
+            overrides["layer_types"] = ["sliding_attention"] * 12
+        config = FGMConfig.preset("small", **overrides)
+        config._attn_implementation = "sdpa"
+        model = FGMForMaskedLM(config)
+        if name == "fgm-gc":
+            # transformers >= 5.2x renames it activation_checkpointing_enable (the old name warns).
+            getattr(model, "activation_checkpointing_enable", model.gradient_checkpointing_enable)()
+    elif name == "modernbert":
+        from transformers import ModernBertConfig, ModernBertForMaskedLM
+
+        config = ModernBertConfig(
+            vocab_size=4107,
+            hidden_size=512,
+            num_hidden_layers=12,
+            num_attention_heads=8,
+            intermediate_size=1088,
+            local_attention=128,
+            global_attn_every_n_layers=3,
+            max_position_embeddings=32768,
+            sparse_prediction=True,
+            pad_token_id=1,
+            cls_token_id=3,
+            sep_token_id=4,
+            eos_token_id=4,
+            bos_token_id=5,
+        )
+        config._attn_implementation = "sdpa"
+        model = ModernBertForMaskedLM(config)
+    elif name == "esm":
+        from transformers import EsmConfig, EsmForMaskedLM
+
+        config = EsmConfig(
+            vocab_size=4107,
+            hidden_size=512,
+            num_hidden_layers=12,
+            num_attention_heads=8,
+            intermediate_size=1632,
+            position_embedding_type="rotary",
+            emb_layer_norm_before=False,
+            token_dropout=False,
+            hidden_dropout_prob=0.0,
+            attention_probs_dropout_prob=0.0,
+            layer_norm_eps=1e-12,
+            max_position_embeddings=32768,
+            tie_word_embeddings=False,
+            pad_token_id=1,
+            mask_token_id=2,
+        )
+        config._attn_implementation = "sdpa"
+        model = EsmForMaskedLM(config)
+    else:
+        raise SystemExit(f"unknown model {name!r}; choose from {sorted(MODEL_LABELS)}")
+    return model
+
+
+def make_batch(length: int, seed: int = 0):
+    """<cls> + random 6-mer ids (6..4101); 15% of the positions masked and labelled."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(6, 6 + 4**6, (1, length), generator=g)
+    ids[:, 0] = 3
+    labels = torch.full_like(ids, -100)
+    positions = torch.randperm(length - 1, generator=g)[: round(0.15 * length)] + 1
+    labels[0, positions] = ids[0, positions]
+    ids[0, positions] = 2
+    return ids, labels
+
+
+def machine_busy_seconds() -> float:
+    """CPU-seconds spent busy by the whole machine so far (all cores), from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_steps(step, args) -> dict:
+    """`args.warmup` warm-up steps, then `args.steps` timed ones. After every step a progress line goes to
+    stdout, so that a run stopped by the time limit still reports the steps it finished."""
+    times, others, shares = [], [], []
+    for i in range(args.warmup + args.steps):
+        busy0, own0, t0 = machine_busy_seconds(), own_cpu_seconds(), time.perf_counter()
+        loss = step()
+        elapsed = time.perf_counter() - t0
+        own = own_cpu_seconds() - own0
+        other = max(machine_busy_seconds() - busy0 - own, 0.0) / elapsed  # cores used by other processes
+        warm = i < args.warmup
+        if not warm:
+            times.append(elapsed)
+            others.append(other)
+            shares.append(own / elapsed)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        print(json.dumps({"event": "step", "warmup": warm, "seconds": elapsed, "others_cores": other,
+                          "peak_rss": peak}), flush=True)
+        print(f"[{args.model} {args.length}] step {i} {'(warm-up) ' if warm else ''}{elapsed:.2f}s loss {loss:.3f} "
+              f"(this process {own / elapsed:.2f} cores, others {other:.2f} cores)", file=sys.stderr, flush=True)
+    return {"times": times, "others_cores": others, "own_cores": shares}
+
+
+def run_child(args) -> None:
+    import torch
+
+    torch.set_num_threads(args.threads or torch.get_num_threads())
+    rss_start = current_rss_bytes()
+    model = build_model(args.model)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    params = sum(p.numel() for p in model.parameters())
+    ids, labels = make_batch(args.length)
+    rss_model = current_rss_bytes()
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss = model(input_ids=ids, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach())
+
+    try:
+        timing = timed_steps(step, args)
+    except (MemoryError, RuntimeError) as error:
+        if not isinstance(error, MemoryError) and "allocate" not in str(error):
+            raise
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        print(json.dumps({"status": f"OOM (allocation failed at {peak / GIB:.1f} GiB RSS: {str(error)[:80]})"}),
+              flush=True)
+        return
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({
+        "status": "ok",
+        "params": params,
+        "threads": torch.get_num_threads(),
+        **timing,
+        "rss_start": rss_start,
+        "rss_model": rss_model,
+        "peak_rss": peak,
+    }), flush=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# Parent: one child per (model, length) under a memory cap and a time limit.
+# ------------------------------------------------------------------------------------------------
+
+
+def mem_available_bytes() -> int:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return 1 << 62
+
+
+def process_rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+def run_one(model: str, length: int, steps: int, timeout: float, args) -> dict:
+    """Run one child under the memory cap and time limit; returns its result (status "ok" or why not)."""
+    cap = int(args.mem_cap_gb * GIB)
+    address_cap = cap + int(args.address_slack_gb * GIB)
+
+    def limit():
+        # Backstop: the RSS watchdog below is the main guard, but a single huge allocation must fail
+        # in the child (RuntimeError / MemoryError) rather than push the machine into the OOM killer.
+        resource.setrlimit(resource.RLIMIT_AS, (address_cap, address_cap))
+        os.setsid()
+
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--model", model, "--length", str(length),
+           "--steps", str(steps), "--warmup", str(args.warmup)]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    print(f"--> {model} @ {length} tokens ({args.warmup} warm-up + {steps} timed steps)", file=sys.stderr, flush=True)
+    t0 = time.monotonic()
+    report = tempfile.TemporaryFile(mode="w+")  # the child's stdout: JSON lines
+    proc = subprocess.Popen(cmd, stdout=report, stderr=None, preexec_fn=limit, text=True)
+    watched_peak, reason = 0, None
+    while True:
+        pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
+        if pid == proc.pid:
+            break
+        rss = process_rss_bytes(proc.pid)
+        watched_peak = max(watched_peak, rss)
+        if reason is None:
+            if rss > cap:
+                reason = f"killed (over {args.mem_cap_gb:g} GiB)"
+            elif mem_available_bytes() < args.min_free_gb * GIB:
+                reason = f"killed (machine below {args.min_free_gb:g} GiB free at {rss / GIB:.1f} GiB)"
+            elif time.monotonic() - t0 > timeout:
+                reason = f"timeout (> {timeout:g} s)"
+            if reason is not None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        time.sleep(0.05)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    report.seek(0)
+    out = report.read()
+    report.close()
+    wall = time.monotonic() - t0
+    peak = max(rusage.ru_maxrss * 1024, watched_peak)
+    result, progress = None, []
+    for line in out.splitlines():
+        if line.startswith("{"):
+            record = json.loads(line)
+            if record.get("event") == "step":
+                progress.append(record)
+            else:
+                result = record
+    if result is None:
+        if reason is None:
+            reason = "OOM (allocation failed under the cap)" if proc.returncode == 1 else f"failed (exit {proc.returncode})"
+        result = {"status": reason, "finished_steps": progress}
+    result.update(model=model, length=length, wall=wall, peak_rss_observed=peak)
+    tail = (f", {statistics.median(result['times']):.2f} s/step, peak {result['peak_rss'] / GIB:.2f} GiB"
+            if result["status"] == "ok" else f", peak seen {peak / GIB:.2f} GiB")
+    print(f"<-- {model} @ {length}: {result['status']}{tail} ({wall:.0f} s)", file=sys.stderr, flush=True)
+    return result
+
+
+def merge_rounds(runs: list[dict]) -> dict:
+    """One (model, length) over several rounds: timed steps pooled (median), the highest peak."""
+    ok = [r for r in runs if r["status"] == "ok"]
+    if not ok:
+        return runs[-1]
+    merged = dict(ok[0])
+    for key in ("times", "others_cores", "own_cores"):
+        merged[key] = [x for r in ok for x in r[key]]
+    worst = max(ok, key=lambda r: r["peak_rss"])
+    merged.update(peak_rss=worst["peak_rss"], rss_model=worst["rss_model"], rounds=len(ok),
+                  wall=sum(r["wall"] for r in runs))
+    merged["s_per_step"] = statistics.median(merged["times"])
+    return merged
+
+
+def machine_info() -> dict:
+    import torch
+    import transformers
+
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "ram_gib": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GIB,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+    }
+
+
+def fmt_gb(x) -> str:
+    return f"{x / 1e9:.2f}"
+
+
+def length_label(n: int) -> str:
+    return f"{n // 1024}k" if n % 1024 == 0 else str(n)
+
+
+def render(results: list[dict], args, info: dict, command: str, total_s: float, complete: bool) -> str:
+    by = {(r["model"], r["length"]): r for r in results}
+
+    def ok(m, n):
+        r = by.get((m, n))
+        return r if r is not None and r["status"] == "ok" else None
+
+    lines = [
+        "# Training-step benchmark: FGM small vs. ModernBERT vs. ESM (NT v2 shape)",
+        "",
+        "" if complete else "**PARTIAL: the run was still going when this file was written.**\n",
+        "Generated by `benchmarks/bench_training.py` (see `benchmarks/README.md`). Command:",
+        "",
+        "```",
+        command,
+        "```",
+        "",
+        f"Machine: {info['cpu']}, {info['cores']} cores (torch threads in the runs: "
+        f"{args.threads or info['torch_threads']}), "
+        f"{info['ram_gib']:.0f} GiB RAM; Python {info['python']}, torch {info['torch']}, "
+        f"transformers {info['transformers']}; {info['date']}; whole run {total_s / 60:.0f} min.",
+        "",
+        "Step = zero_grad + forward (MLM loss) + backward + AdamW step; fp32, CPU, batch size 1, random 6-mer ids "
+        "(`<cls>` first), 15% of positions masked and labelled (-100 elsewhere). "
+        f"{args.warmup} warm-up step(s), then {args.steps_desc}; s/step is the median of the timed steps, "
+        "tokens/s = tokens / s/step. Every (model, length) ran in its own process, under a "
+        f"{args.mem_cap_gb:g} GiB RSS cap (watchdog) with an RLIMIT_AS backstop and a time limit "
+        f"({args.timeout:g} s; {args.timeout_16k:g} s from 16k tokens); one length after another, the models back "
+        "to back" + (f", {args.rounds} rounds in rotated order below 16k tokens (timed steps pooled)"
+                     if args.rounds > 1 else "") + ".",
+        "",
+        "- **peak RSS**: `ru_maxrss` of that process: everything (Python, torch, weights, gradients, AdamW "
+        "state, activations).",
+        "- **step peak**: peak RSS minus the process's RSS once the model and optimizer were built (before the "
+        "first step): activations + gradients + AdamW state (the last two ~0.4 GB for ~35M fp32 parameters).",
+        "- **best s/step**: the fastest timed step (least disturbed by other load).",
+        "- **FGM / peer**: FGM tokens/s over the peer's at the same length, from the median step and (in "
+        "parentheses) from the best step.",
+        "- **others' load**: mean CPU cores used by *other* processes on the machine during the timed steps "
+        "(from /proc/stat); the machine has "
+        f"{info['cores']} cores, so anything well above 0 slows every model and makes timings noisy.",
+        "",
+        "| model | params | tokens | tokens/s | s/step | best s/step | peak RSS GB | step peak GB | FGM/ModernBERT "
+        "| FGM/ESM | others' load (cores) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lengths = sorted({r["length"] for r in results})
+    order = [m for m in ("fgm", "fgm-gc", "modernbert", "esm", "fgm-sliding") if any(r["model"] == m for r in results)]
+    for length in lengths:
+        for m in order:
+            r = by.get((m, length))
+            if r is None:
+                continue
+            label = MODEL_LABELS[m]
+            if r["status"] != "ok":
+                peak = r.get("peak_rss_observed")
+                seen = f"≥ {fmt_gb(peak)} (when stopped)" if peak else ""
+                done = [s for s in r.get("finished_steps", [])]
+                note = r["status"]
+                if done:
+                    last = done[-1]
+                    kind = "warm-up" if last["warmup"] else "timed"
+                    note += (f"; finished {len(done)} step(s), last ({kind}) {last['seconds']:.0f} s "
+                             f"= {length / last['seconds']:.0f} tok/s")
+                lines.append(f"| {label} | | {length_label(length)} | {note} | | | {seen} | | | | |")
+                continue
+            tps = length / r["s_per_step"]
+            ratios = []
+            for peer in PEERS:
+                p = by.get((peer, length))
+                if m not in ("fgm", "fgm-gc") or p is None:
+                    ratios.append("")
+                elif p["status"] == "ok":
+                    ratios.append(f"**{p['s_per_step'] / r['s_per_step']:.2f}x** "
+                                  f"({min(p['times']) / min(r['times']):.2f}x)")
+                else:
+                    ratios.append(f"peer: {p['status'].split(' (')[0]}")
+            load = statistics.mean(r["others_cores"]) if r.get("others_cores") else float("nan")
+            lines.append(
+                f"| {label} | {r['params'] / 1e6:.1f}M | {length_label(length)} | {tps:.0f} | {r['s_per_step']:.2f} | "
+                f"{min(r['times']):.2f} | "
+                f"{fmt_gb(r['peak_rss'])} | {fmt_gb(r['peak_rss'] - r['rss_model'])} | {ratios[0]} | {ratios[1]} | "
+                f"{load:.2f} |"
+            )
+
+    lines += ["", "## Targets (issue 2)", ""]
+    for n, target in ((4096, 1.5), (1024, 1.2)):
+        f, p = ok("fgm", n), ok("modernbert", n)
+        if f and p:
+            ratio = p["s_per_step"] / f["s_per_step"]
+            best = min(p["times"]) / min(f["times"])
+            lines.append(f"- FGM / ModernBERT training throughput at {n} tokens: **{ratio:.2f}x** median, {best:.2f}x "
+                         f"best step (target ≥ {target}x): {'met' if min(ratio, best) >= target else 'NOT met' if max(ratio, best) < target else 'met by one measure only'}.")
+    for m in ("fgm", "fgm-gc"):
+        r = ok(m, 16384)
+        if r:
+            lines.append(f"- {MODEL_LABELS[m]} trains at 16384 tokens with peak RSS **{fmt_gb(r['peak_rss'])} GB** "
+                         f"(target ≤ 8 GB): {'met' if r['peak_rss'] <= 8e9 else 'NOT met'}.")
+    slide = [(n, ok("fgm-sliding", n)) for n in lengths]
+    slide = [(n, r) for n, r in slide if r]
+    if len(slide) >= 2:
+        parts = ", ".join(f"{n}: {fmt_gb(r['peak_rss'] - r['rss_model'])} GB" for n, r in slide)
+        (n0, r0), (n1, r1) = slide[0], slide[-1]
+        growth = (r1["peak_rss"] - r1["rss_model"]) / max(r0["peak_rss"] - r0["rss_model"], 1)
+        lines.append(f"- Sliding-only FGM step peak: {parts}: {n1 // n0}x the tokens -> {growth:.1f}x the memory "
+                     f"(linear: about {n1 // n0}x or less, as the fixed ~0.4 GB of gradients + AdamW state is "
+                     f"included; quadratic would be {(n1 // n0) ** 2}x).")
+    notes = [
+        "ModernBERT: same width/depth/heads/vocab as FGM small, `local_attention=128` (sees ±64 tokens, as FGM's "
+        "`sliding_window=128`), `global_attn_every_n_layers=3`, GeGLU `intermediate_size=1088` (the same MLP "
+        "shape as FGM's SwiGLU, so the parameter count matches), `sparse_prediction=True` (decoder only on the "
+        "masked positions, like FGM; ModernBERT's default is False), attention `sdpa` (its sliding layers use a "
+        "dense n x n mask).",
+        "ESM: NT v2 shape (rotary, `emb_layer_norm_before=False`, `token_dropout=False`, dropout 0, "
+        "`layer_norm_eps=1e-12`, untied LM head, as in the NT v2 configs), attention `sdpa`. HF ESM has no "
+        "GLU feed-forward, so it uses a GELU MLP with `intermediate_size=1632`: the encoder then has the same "
+        "parameter count as FGM's (33.0M); the untied LM head adds 2.1M parameters (37.2M in all) but no compute "
+        "over FGM's tied decoder. ESM computes logits at every position.",
+        "FGM: `FGMConfig.preset(\"small\")` (35.0M parameters, 2 sliding + 1 full layer repeated, window 128), "
+        "attention `sdpa` (block-local attention in the sliding layers).",
+    ] + args.notes
+    lines += ["", "## Setup notes", ""] + [f"- {note}" for note in notes]
+    lines += ["", "## Raw results", "", "Bytes and seconds, one JSON object per (model, length).", "", "```json"]
+    meta = {"_meta": {"command": command, "info": info, "total_s": total_s, "complete": complete,
+                      "args": {k: getattr(args, k) for k in RENDER_ARGS}}}
+    lines += [json.dumps(meta, sort_keys=True)] + [json.dumps(r, sort_keys=True) for r in results]
+    lines += ["```", ""]
+    return "\n".join(lines)
+
+
+def rerender(source: Path, out: Path) -> None:
+    """Re-render a results file from the raw JSON block it ends with (after a change to the layout)."""
+    raw = source.read_text().split("```json\n", 1)[1].split("```", 1)[0]
+    records = [json.loads(line) for line in raw.splitlines() if line.strip()]
+    meta = records[0]["_meta"]
+    args = argparse.Namespace(**meta["args"])
+    out.write_text(render(records[1:], args, meta["info"], meta["command"], meta["total_s"], meta["complete"]))
+    print(f"wrote {out}", file=sys.stderr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, help="markdown file to write (default: print the table)")
+    parser.add_argument("--lengths", type=int, nargs="+", default=[1024, 4096, 16384])
+    parser.add_argument("--steps", type=int, default=None,
+                        help="timed steps per run (default: 3 below 16384 tokens, 1 from 16384 tokens)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed warm-up steps per run (default 1)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="repeat each length below 16k tokens this many times, models in rotated order, "
+                             "pooling the timed steps (default 1)")
+    parser.add_argument("--models", default=DEFAULT_MODELS,
+                        help=f"comma-separated, from {','.join(MODEL_LABELS)} (default: {DEFAULT_MODELS})")
+    parser.add_argument("--mem-cap-gb", type=float, default=20.0, help="RSS cap per run, GiB (default 20)")
+    parser.add_argument("--address-slack-gb", type=float, default=8.0,
+                        help="RLIMIT_AS = cap + this, as virtual memory exceeds RSS (default 8)")
+    parser.add_argument("--min-free-gb", type=float, default=1.0,
+                        help="stop a run if the machine's MemAvailable drops below this, GiB (default 1)")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per run below 16k tokens (default 900)")
+    parser.add_argument("--timeout-16k", type=float, default=1500.0,
+                        help="seconds per run from 16k tokens (default 1500)")
+    parser.add_argument("--fgm-budget-gb", type=float, default=8.0,
+                        help="where FGM's peak RSS exceeds this (GB), also run fgm-gc (default 8)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads in the runs (default: torch's)")
+    parser.add_argument("--rerender", type=Path,
+                        help="rebuild the markdown of an existing results file from its raw JSON (no runs)")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--model", help=argparse.SUPPRESS)
+    parser.add_argument("--length", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child:
+        run_child(args)
+        return
+    if args.rerender:
+        rerender(args.rerender, args.out or args.rerender)
+        return
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    for m in models:
+        if m not in MODEL_LABELS:
+            parser.error(f"unknown model {m!r}; choose from {','.join(MODEL_LABELS)}")
+    command = " ".join(["python", os.path.relpath(os.path.abspath(sys.argv[0]), REPO)] + sys.argv[1:])
+    info = machine_info()
+    steps_for = (lambda n: args.steps) if args.steps else (lambda n: 3 if n < 16384 else 1)
+    args.steps_desc = (f"{args.steps} timed step(s)" if args.steps
+                       else "3 timed steps below 16k tokens, 1 at 16k tokens")
+    args.notes = []
+    start = time.monotonic()
+    results: list[dict] = []
+    failed_at: dict[str, tuple[int, str]] = {}
+
+    def write(complete: bool):
+        if args.out:
+            args.out.write_text(render(results, args, info, command, time.monotonic() - start, complete))
+
+    for length in sorted(args.lengths):
+        long = length >= 16384
+        rounds = 1 if long else max(args.rounds, 1)
+        timeout = args.timeout_16k if long else args.timeout
+        runs: dict[str, list[dict]] = {}
+        todo = list(models)
+        for m in models:
+            if m in failed_at:
+                n, why = failed_at[m]
+                what = why.split(" (")[0]
+                status = f"not run ({what} already at {n} tokens; memory only grows with length)"
+                if m == "esm":
+                    status = f"not run (dense {length} x {length} attention; {what} already at {n} tokens)"
+                results.append({"model": m, "length": length, "status": status})
+                todo.remove(m)
+        for k in range(rounds):
+            order = todo[k % len(todo):] + todo[: k % len(todo)] if todo else []
+            for m in order:
+                runs.setdefault(m, []).append(run_one(m, length, steps_for(length), timeout, args))
+        for m in todo:
+            r = merge_rounds(runs[m])
+            results.append(r)
+            if r["status"] != "ok" and not r["status"].startswith("timeout"):
+                failed_at[m] = (length, r["status"])
+            if m == "fgm" and "fgm-gc" not in models and (r["status"] != "ok" or r["peak_rss"] > args.fgm_budget_gb * 1e9):
+                why = (f"peaked at {fmt_gb(r['peak_rss'])} GB" if r["status"] == "ok" else r["status"])
+                args.notes.append(f"FGM small did not stay within {args.fgm_budget_gb:g} GB at {length} tokens ({why}), "
+                                  "so it was also run with gradient checkpointing (fgm-gc: "
+                                  "`model.gradient_checkpointing_enable()`, in transformers >= 5.2x "
+                                  "`activation_checkpointing_enable()`).")
+                results.append(merge_rounds([run_one("fgm-gc", length, steps_for(length), timeout, args)]))
+            write(False)  # a long run leaves a usable partial table behind
+    write(True)
+    if args.out:
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        print(render(results, args, info, command, time.monotonic() - start, True))
+
+
+if __name__ == "__main__":
+    main()
