@@ -314,9 +314,21 @@ def merge_rounds(runs: list[dict]) -> dict:
         merged[key] = [x for r in ok for x in r[key]]
     worst = max(ok, key=lambda r: r["peak_rss"])
     merged.update(peak_rss=worst["peak_rss"], rss_model=worst["rss_model"], rounds=len(ok),
+                  peak_rss_observed=max(r["peak_rss_observed"] for r in runs),
                   wall=sum(r["wall"] for r in runs))
     merged["s_per_step"] = statistics.median(merged["times"])
     return merged
+
+
+def fgm_source_hash() -> str:
+    """sha256 (12 hex digits) of the FGM model code, so a results file says which code it measured."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in ("modeling_fgm.py", "configuration_fgm.py"):
+        path = REPO / "fgm" / name
+        digest.update(path.read_bytes() if path.exists() else b"")
+    return digest.hexdigest()[:12]
 
 
 def machine_info() -> dict:
@@ -372,7 +384,9 @@ def render(results: list[dict], args, info: dict, command: str, total_s: float, 
         f"Machine: {info['cpu']}, {info['cores']} cores (torch threads in the runs: "
         f"{args.threads or info['torch_threads']}), "
         f"{info['ram_gib']:.0f} GiB RAM; Python {info['python']}, torch {info['torch']}, "
-        f"transformers {info['transformers']}; {info['date']}; whole run {total_s / 60:.0f} min.",
+        f"transformers {info['transformers']}; {info['date']}; whole run {total_s / 60:.0f} min"
+        + (f"; FGM code sha256 {info['fgm_source_sha256']} (fgm/modeling_fgm.py + configuration_fgm.py)"
+           if info.get("fgm_source_sha256") else "") + ".",
         "",
         "Step = zero_grad + forward (MLM loss) + backward + AdamW step; fp32, CPU, batch size 1, random 6-mer ids "
         "(`<cls>` first), 15% of positions masked and labelled (-100 elsewhere). "
@@ -482,12 +496,13 @@ def render(results: list[dict], args, info: dict, command: str, total_s: float, 
     return "\n".join(lines)
 
 
-def rerender(source: Path, out: Path) -> None:
+def rerender(source: Path, out: Path, extra_notes: list[str]) -> None:
     """Re-render a results file from the raw JSON block it ends with (after a change to the layout)."""
     raw = source.read_text().split("```json\n", 1)[1].split("```", 1)[0]
     records = [json.loads(line) for line in raw.splitlines() if line.strip()]
     meta = records[0]["_meta"]
     args = argparse.Namespace(**meta["args"])
+    args.notes = args.notes + [n for n in extra_notes if n not in args.notes]
     out.write_text(render(records[1:], args, meta["info"], meta["command"], meta["total_s"], meta["complete"]))
     print(f"wrote {out}", file=sys.stderr)
 
@@ -515,6 +530,8 @@ def main() -> None:
     parser.add_argument("--fgm-budget-gb", type=float, default=8.0,
                         help="where FGM's peak RSS exceeds this (GB), also run fgm-gc (default 8)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads in the runs (default: torch's)")
+    parser.add_argument("--note", action="append", default=[],
+                        help="a sentence to add under 'Setup notes' (repeatable; also with --rerender)")
     parser.add_argument("--rerender", type=Path,
                         help="rebuild the markdown of an existing results file from its raw JSON (no runs)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -526,7 +543,7 @@ def main() -> None:
         run_child(args)
         return
     if args.rerender:
-        rerender(args.rerender, args.out or args.rerender)
+        rerender(args.rerender, args.out or args.rerender, args.note)
         return
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -538,7 +555,8 @@ def main() -> None:
     steps_for = (lambda n: args.steps) if args.steps else (lambda n: 3 if n < 16384 else 1)
     args.steps_desc = (f"{args.steps} timed step(s)" if args.steps
                        else "3 timed steps below 16k tokens, 1 at 16k tokens")
-    args.notes = []
+    args.notes = list(args.note)
+    source_at_start = fgm_source_hash()
     start = time.monotonic()
     results: list[dict] = []
     failed_at: dict[str, tuple[int, str]] = {}
@@ -579,6 +597,12 @@ def main() -> None:
                                   "`activation_checkpointing_enable()`).")
                 results.append(merge_rounds([run_one("fgm-gc", length, steps_for(length), timeout, args)]))
             write(False)  # a long run leaves a usable partial table behind
+    source_at_end = fgm_source_hash()
+    info["fgm_source_sha256"] = source_at_start
+    if source_at_end != source_at_start:
+        args.notes.append(f"fgm/modeling_fgm.py or configuration_fgm.py changed during the run "
+                          f"(sha256 {source_at_start} at the start, {source_at_end} at the end): FGM runs may "
+                          "have used different code.")
     write(True)
     if args.out:
         print(f"wrote {args.out}", file=sys.stderr)
