@@ -32,7 +32,8 @@ import transformers  # noqa: E402
 from transformers import EsmTokenizer  # noqa: E402
 
 from fgm import tokenization_fgm  # noqa: E402
-from fgm.tokenization_fgm import FGMTokenizer, kmer_vocabulary  # noqa: E402
+from fgm.kmers_fgm import kmer_vocabulary  # noqa: E402
+from fgm.tokenization_fgm import FGMTokenizer  # noqa: E402
 
 GENOME = ROOT / "data" / "genomes" / "sacCer_S288C.fa.gz"
 

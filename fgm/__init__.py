@@ -1,6 +1,69 @@
-"""Flash Genomics Model: a long-context DNA language model for Hugging Face Transformers."""
+"""Flash Genomics Model: a long-context DNA language model for Hugging Face Transformers.
+
+`import fgm` registers the model type "fgm" with AutoConfig, AutoTokenizer and every AutoModel class
+FGM implements, so local use needs no `trust_remote_code`. The task entry points (corpus building,
+pretraining, fine-tuning, ...) are imported on first use, so their dependencies cost nothing until then.
+"""
+
+import importlib
+
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+)
 
 from .configuration_fgm import FGMConfig
+from .modeling_fgm import (
+    FGMForMaskedLM,
+    FGMForSequenceClassification,
+    FGMForTokenClassification,
+    FGMModel,
+    FGMPreTrainedModel,
+)
+from .tokenization_fgm import FGMTokenizer
 
-__all__ = ["FGMConfig"]
 __version__ = "0.1.0"
+
+AutoConfig.register(FGMConfig.model_type, FGMConfig, exist_ok=True)
+AutoTokenizer.register(FGMConfig, tokenizer_class=FGMTokenizer, exist_ok=True)
+for _auto, _model in (
+    (AutoModel, FGMModel),
+    (AutoModelForMaskedLM, FGMForMaskedLM),
+    (AutoModelForSequenceClassification, FGMForSequenceClassification),
+    (AutoModelForTokenClassification, FGMForTokenClassification),
+):
+    _auto.register(FGMConfig, _model, exist_ok=True)
+
+# public name -> module that defines it, imported on first access
+_ENTRY_POINTS = {
+    "build_corpus": "fgm.data.corpus",
+    "load_corpus": "fgm.data.corpus",
+    "save_corpus": "fgm.data.corpus",
+    "pretrain": "fgm.training.pretrain",
+    "FinetuneConfig": "fgm.training.finetune",
+    "finetune": "fgm.training.finetune",
+    "run_nt_benchmark": "fgm.training.finetune",
+    "push_checkpoint": "fgm.hub",
+}
+
+
+def __getattr__(name):
+    if name in _ENTRY_POINTS:
+        return getattr(importlib.import_module(_ENTRY_POINTS[name]), name)
+    raise AttributeError(f"module 'fgm' has no attribute {name!r}")
+
+
+__all__ = [
+    "FGMConfig",
+    "FGMTokenizer",
+    "FGMPreTrainedModel",
+    "FGMModel",
+    "FGMForMaskedLM",
+    "FGMForSequenceClassification",
+    "FGMForTokenClassification",
+    *_ENTRY_POINTS,
+]

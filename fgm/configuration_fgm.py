@@ -1,6 +1,6 @@
 """FGM configuration: model shape, attention layout and presets.
 
-Remote code: imports only transformers (see DESIGN.md).
+Ships inside every FGM checkpoint (remote code), so it imports only transformers.
 """
 
 from transformers import PretrainedConfig
@@ -17,6 +17,16 @@ PRESETS = {
 }
 
 
+# Written into every saved config, so a folder loads through each Auto class with trust_remote_code=True.
+AUTO_MAP = {
+    "AutoConfig": "configuration_fgm.FGMConfig",
+    "AutoModel": "modeling_fgm.FGMModel",
+    "AutoModelForMaskedLM": "modeling_fgm.FGMForMaskedLM",
+    "AutoModelForSequenceClassification": "modeling_fgm.FGMForSequenceClassification",
+    "AutoModelForTokenClassification": "modeling_fgm.FGMForTokenClassification",
+}
+
+
 def default_layer_types(num_hidden_layers: int, global_every: int = 3) -> list[str]:
     """ModernBERT recipe: two sliding-window layers, then one full layer, repeated."""
     return [
@@ -30,7 +40,8 @@ class FGMConfig(PretrainedConfig):
     `sliding_window` is the local window in tokens: a token in a sliding layer sees the tokens at most
     `sliding_window // 2` positions away on either side (ModernBERT's `local_attention`).
     `kmer_size` fixes the tokenizer's vocabulary layout, which the model uses for per-nucleotide
-    probabilities and reverse-complement averaging.
+    probabilities and reverse-complement averaging. `sparse_prediction` (as in ModernBERT): with labels,
+    the masked-LM head runs only on the positions that have a label, and its logits are (labelled tokens, vocab).
     """
 
     model_type = "fgm"
@@ -54,6 +65,7 @@ class FGMConfig(PretrainedConfig):
         classifier_pooling: str = "mean",
         classifier_dropout: float = 0.0,
         rc_average: bool = False,
+        sparse_prediction: bool = True,
         pad_token_id: int = 1,
         mask_token_id: int = 2,
         cls_token_id: int = 3,
@@ -79,9 +91,11 @@ class FGMConfig(PretrainedConfig):
         self.classifier_pooling = classifier_pooling
         self.classifier_dropout = classifier_dropout
         self.rc_average = rc_average
+        self.sparse_prediction = sparse_prediction
         self.mask_token_id = mask_token_id
         self.cls_token_id = cls_token_id
         self.validate_shape()
+        kwargs.setdefault("auto_map", dict(AUTO_MAP))
         super().__init__(
             pad_token_id=pad_token_id,
             eos_token_id=eos_token_id,
@@ -125,3 +139,6 @@ class FGMConfig(PretrainedConfig):
         if "layer_types" not in overrides and "num_hidden_layers" in overrides:
             fields["layer_types"] = default_layer_types(fields["num_hidden_layers"])
         return cls(**fields)
+
+
+FGMConfig.register_for_auto_class()

@@ -1,25 +1,12 @@
-"""Complete, Hub-loadable checkpoint folders: weights (safetensors), config with the full auto_map,
-tokenizer, the remote-code files and a model card; and pushing such a folder to the Hub.
+"""Model cards and Hub uploads for FGM checkpoint folders.
 
-A folder written here loads with `AutoModel*.from_pretrained(folder, trust_remote_code=True)` in a
-process where `fgm` is not installed.
+`save_pretrained` (model and tokenizer) already writes a complete, Hub-loadable folder; this module adds
+the human-readable card and the upload.
 """
 
-import json
-import shutil
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-REMOTE_CODE_FILES = ("configuration_fgm.py", "modeling_fgm.py", "tokenization_fgm.py")
-AUTO_MAP = {
-    "AutoConfig": "configuration_fgm.FGMConfig",
-    "AutoModel": "modeling_fgm.FGMModel",
-    "AutoModelForMaskedLM": "modeling_fgm.FGMForMaskedLM",
-    "AutoModelForSequenceClassification": "modeling_fgm.FGMForSequenceClassification",
-    "AutoModelForTokenClassification": "modeling_fgm.FGMForTokenClassification",
-}
-TOKENIZER_AUTO_MAP = {"AutoTokenizer": ["tokenization_fgm.FGMTokenizer", None]}
-MODEL_CARD_TEMPLATE = PACKAGE_DIR / "model_card.md"
+MODEL_CARD_TEMPLATE = Path(__file__).resolve().parent / "model_card.md"
 
 
 def render_model_card(config, details: dict | None = None) -> str:
@@ -41,27 +28,11 @@ def render_model_card(config, details: dict | None = None) -> str:
     )
 
 
-def save_checkpoint(model, tokenizer, out_dir, details: dict | None = None) -> Path:
-    """Write `model` and `tokenizer` as a self-contained, Hub-loadable folder; returns the folder."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.config.auto_map = dict(AUTO_MAP)
-    model.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
-    write_remote_code(out_dir)
-    (out_dir / "README.md").write_text(render_model_card(model.config, details))
-    return out_dir
-
-
-def write_remote_code(out_dir) -> None:
-    """Copy the remote-code files and point the tokenizer config at them (idempotent)."""
-    for name in REMOTE_CODE_FILES:
-        shutil.copyfile(PACKAGE_DIR / name, Path(out_dir) / name)
-    tokenizer_config = Path(out_dir) / "tokenizer_config.json"
-    if tokenizer_config.exists():
-        data = json.loads(tokenizer_config.read_text())
-        data["auto_map"] = TOKENIZER_AUTO_MAP
-        tokenizer_config.write_text(json.dumps(data, indent=2) + "\n")
+def write_model_card(folder, config, details: dict | None = None) -> Path:
+    """`README.md` of a checkpoint folder."""
+    path = Path(folder) / "README.md"
+    path.write_text(render_model_card(config, details))
+    return path
 
 
 def push_checkpoint(folder, repo_id: str, private: bool = False, token: str | None = None, commit_message=None):

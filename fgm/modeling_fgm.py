@@ -8,7 +8,7 @@ Sliding-window layers cost O(n * window) on every attention backend:
 - `flash_attention_2`: flash-attn's own `window_size`, unpadded with cu_seqlens.
 Packed sequences (position_ids restarting at 0) and padding never attend to each other.
 
-Remote code: imports only torch, transformers and sibling modules (see DESIGN.md).
+Ships inside every FGM checkpoint (remote code), so it imports only torch, transformers and its sibling files.
 """
 
 import math
@@ -26,9 +26,10 @@ from transformers.modeling_outputs import (
     TokenClassifierOutput,
 )
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.utils.generic import can_return_tuple
 
 from .configuration_fgm import FGMConfig
-from .tokenization_fgm import kmer_base_table, reverse_complement_ids
+from .kmers_fgm import kmer_base_table, reverse_complement_ids
 
 PADDING_SEGMENT = -1
 
@@ -320,6 +321,7 @@ class FGMModel(FGMPreTrainedModel):
     def set_input_embeddings(self, value):
         self.embeddings = value
 
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -327,7 +329,6 @@ class FGMModel(FGMPreTrainedModel):
         position_ids: torch.LongTensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
         **kwargs,
     ) -> BaseModelOutput:
         """`position_ids` that restart at 0 inside a row mark packed sequences, which never see each other.
@@ -350,6 +351,8 @@ class FGMModel(FGMPreTrainedModel):
         rotary = self.rotary(position_ids, hidden_states.dtype)
 
         hidden_states = self.dropout(hidden_states)
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
         all_hidden_states = [] if output_hidden_states else None
         for layer in self.layers:
             if all_hidden_states is not None:
@@ -390,6 +393,7 @@ class FGMForMaskedLM(FGMPreTrainedModel):
     def set_output_embeddings(self, new_embeddings):
         self.decoder = new_embeddings
 
+    @can_return_tuple
     def forward(
         self,
         input_ids=None,
@@ -398,21 +402,27 @@ class FGMForMaskedLM(FGMPreTrainedModel):
         inputs_embeds=None,
         labels=None,
         output_hidden_states=None,
-        return_dict=None,
         **kwargs,
     ) -> MaskedLMOutput:
-        """With `labels`, logits are computed only where labels != -100 (shape: masked tokens x vocab)."""
+        """Labels are -100 where no prediction is scored. With `config.sparse_prediction` and labels, logits
+        are computed only at the labelled positions (shape: labelled tokens x vocab)."""
         outputs = self.model(
-            input_ids, attention_mask, position_ids, inputs_embeds, output_hidden_states=output_hidden_states, **kwargs
+            input_ids,
+            attention_mask,
+            position_ids,
+            inputs_embeds,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            **kwargs,
         )
         hidden_states = outputs.last_hidden_state
-        loss = None
-        if labels is not None:
+        if labels is not None and self.config.sparse_prediction:
             predict = labels != -100
             hidden_states, labels = hidden_states[predict], labels[predict]
         logits = self.decoder(self.head(hidden_states))
+        loss = None
         if labels is not None:
-            loss = F.cross_entropy(logits.float(), labels)
+            loss = F.cross_entropy(logits.flatten(0, -2).float(), labels.flatten(), ignore_index=-100)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
 
     @torch.no_grad()
@@ -423,7 +433,8 @@ class FGMForMaskedLM(FGMPreTrainedModel):
         nucleotide of the input (a <mask> counts as a full k-mer). probs[..., p, :] is the total
         probability of tokens carrying each base at offset p, renormalized over tokens that reach p.
         """
-        logits = self.decoder(self.head(self.model(input_ids, attention_mask, position_ids).last_hidden_state))
+        hidden = self.model(input_ids, attention_mask, position_ids, return_dict=True).last_hidden_state
+        logits = self.decoder(self.head(hidden))
         bases, lengths = kmer_base_table(self.config.kmer_size)
         bases, lengths = bases.to(logits.device), lengths.to(logits.device)
         one_hot = F.one_hot(bases.clamp(min=0), 4).float() * (bases >= 0)[..., None]  # (V, k, 4)
@@ -471,7 +482,9 @@ class FGMForSequenceClassification(FGMPreTrainedModel):
         self.post_init()
 
     def pooled_logits(self, input_ids, attention_mask, position_ids, inputs_embeds, **kwargs):
-        hidden = self.model(input_ids, attention_mask, position_ids, inputs_embeds, **kwargs).last_hidden_state
+        """Logits of the pooled sequence, and the encoder's outputs."""
+        outputs = self.model(input_ids, attention_mask, position_ids, inputs_embeds, return_dict=True, **kwargs)
+        hidden = outputs.last_hidden_state
         if self.config.classifier_pooling == "cls":
             pooled = hidden[:, 0]
         else:
@@ -481,8 +494,9 @@ class FGMForSequenceClassification(FGMPreTrainedModel):
                 else attention_mask.to(hidden.dtype)
             )
             pooled = (hidden * weights[..., None]).sum(1) / weights.sum(1, keepdim=True).clamp(min=1)
-        return self.classifier(self.dropout(pooled))
+        return self.classifier(self.dropout(pooled)), outputs
 
+    @can_return_tuple
     def forward(
         self,
         input_ids=None,
@@ -491,22 +505,25 @@ class FGMForSequenceClassification(FGMPreTrainedModel):
         inputs_embeds=None,
         labels=None,
         output_hidden_states=None,
-        return_dict=None,
         **kwargs,
     ) -> SequenceClassifierOutput:
-        logits = self.pooled_logits(input_ids, attention_mask, position_ids, inputs_embeds, **kwargs)
+        """With `config.rc_average` at inference, the logits are averaged with the reverse complement's;
+        the hidden states are the given strand's."""
+        logits, outputs = self.pooled_logits(
+            input_ids, attention_mask, position_ids, inputs_embeds, output_hidden_states=output_hidden_states, **kwargs
+        )
         if self.config.rc_average and not self.training:
             if input_ids is None:
                 raise ValueError("rc_average needs input_ids (it re-tokenizes the reverse complement)")
             rc_ids, rc_mask = reverse_complement_batch(input_ids, attention_mask, self.config)
-            logits = (logits + self.pooled_logits(rc_ids, rc_mask, None, None, **kwargs)) / 2
+            logits = (logits + self.pooled_logits(rc_ids, rc_mask, None, None, **kwargs)[0]) / 2
         loss = None
         if labels is not None:
             if self.num_labels == 1:
                 loss = F.mse_loss(logits.squeeze(-1).float(), labels.float())
             else:
                 loss = F.cross_entropy(logits.float(), labels.view(-1))
-        return SequenceClassifierOutput(loss=loss, logits=logits)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
 
 
 class FGMForTokenClassification(FGMPreTrainedModel):
@@ -518,6 +535,7 @@ class FGMForTokenClassification(FGMPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels, bias=True)
         self.post_init()
 
+    @can_return_tuple
     def forward(
         self,
         input_ids=None,
@@ -526,11 +544,16 @@ class FGMForTokenClassification(FGMPreTrainedModel):
         inputs_embeds=None,
         labels=None,
         output_hidden_states=None,
-        return_dict=None,
         **kwargs,
     ) -> TokenClassifierOutput:
         outputs = self.model(
-            input_ids, attention_mask, position_ids, inputs_embeds, output_hidden_states=output_hidden_states, **kwargs
+            input_ids,
+            attention_mask,
+            position_ids,
+            inputs_embeds,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            **kwargs,
         )
         logits = self.classifier(self.dropout(outputs.last_hidden_state))
         loss = None
@@ -539,7 +562,6 @@ class FGMForTokenClassification(FGMPreTrainedModel):
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
 
 
-FGMConfig.register_for_auto_class()
 FGMModel.register_for_auto_class("AutoModel")
 FGMForMaskedLM.register_for_auto_class("AutoModelForMaskedLM")
 FGMForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")

@@ -1,13 +1,7 @@
-"""FGM k-mer tokenizer (Nucleotide Transformer v2 compatible) and pure-torch k-mer utilities.
+"""FGM k-mer tokenizer: the Nucleotide Transformer v2 vocabulary, with strict nucleotide validation.
 
-Remote code (see DESIGN.md, "The remote-code rule"): this file is copied into every checkpoint and imports only
-the standard library, torch, transformers and tokenizers. No numpy, no ``import fgm``.
-
-Vocabulary layout (``kmer_vocabulary(k)``)
-    ``<unk> <pad> <mask> <cls> <eos> <bos>`` (ids 0..5), then the 4**k k-mers in ``itertools.product("ATCG",
-    repeat=k)`` order, then the single letters ``A T C G N``. For k=6 this is exactly the Nucleotide Transformer v2
-    vocabulary: 4107 ids, ``AAAAAA``=6, ``A``=4102, ``T``=4103, ``C``=4104, ``G``=4105, ``N``=4106. For k=1 the
-    single letters are the 1-mers, so the vocabulary is the specials then ``A T C G N`` (11 ids).
+Ships inside every FGM checkpoint with ``kmers_fgm.py`` (the vocabulary layout and the pure-torch k-mer helpers); it
+imports only the standard library, torch, transformers, tokenizers and that sibling module.
 
 Tokenization rule (NT's own algorithm)
     Split the sequence on ``N``; cut every N-free piece left to right into non-overlapping k-mers; a last chunk
@@ -17,24 +11,12 @@ Tokenization rule (NT's own algorithm)
     ``-``, non-ASCII, ...) raises ``ValueError`` naming the character, its 0-based position and, in a batch, the
     sequence index: never a silent ``<unk>``. With ``add_special_tokens=True`` only ``<cls>`` is prepended (NT v2
     adds no ``<eos>``). Special-token strings such as ``<mask>`` may appear inside the text and are kept as tokens.
-
-Public API
-    ``FGMTokenizer(k=6)``: the Hugging Face fast tokenizer (``TokenizersBackend``); ``tok(seqs)``,
-    ``tok.bulk_encode(seqs, add_special_tokens=True) -> list[LongTensor]`` (vectorized torch encoder, same ids).
-    ``kmer_vocabulary(k)``, ``normalize_sequence(seq)``, ``encode_nucleotides(codes_uint8, k)``,
-    ``ids_to_nucleotides(ids, k)``, ``reverse_complement_ids(ids, k)``, ``kmer_base_table(k)``,
-    ``token_nucleotides_table(k)``: pure torch, any device, usable by the model (remote code).
-
-Base-index convention of the torch helpers (``kmer_base_table``): **"ACGT" order, A=0, C=1, G=2, T=3**, and -1 where
-a token has no base at that offset (special tokens, ``N``, offsets past the end of a single-letter token). Note that
-this differs from the ATCG order in which the vocabulary enumerates k-mers; the tables translate between the two.
 """
 
 from __future__ import annotations
 
 import array
 import contextlib
-import functools
 import itertools
 import os
 import re
@@ -46,320 +28,24 @@ from transformers.tokenization_utils_base import BatchEncoding, TruncationStrate
 from transformers.tokenization_utils_tokenizers import TokenizersBackend
 from transformers.utils import PaddingStrategy, TensorType
 
-__all__ = [
-    "SPECIAL_TOKENS",
-    "BASES",
-    "DEFAULT_MAX_BASES",
-    "kmer_vocabulary",
-    "kmer_base_table",
-    "token_nucleotides_table",
-    "encode_nucleotides",
-    "ids_to_nucleotides",
-    "reverse_complement_ids",
-    "normalize_sequence",
-    "FGMTokenizer",
-]
+from .kmers_fgm import (
+    _IUPAC_AMBIGUOUS,
+    DEFAULT_MAX_BASES,
+    SPECIAL_TOKENS,
+    _arithmetic_runs,
+    _check_k,
+    _encode_framed,
+    _first_invalid,
+    _invalid_character_error,
+    _normalize_bytes,
+    _tables,
+    kmer_vocabulary,
+    normalize_sequence,
+)
 
-SPECIAL_TOKENS = ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>"]
-NUM_SPECIAL_TOKENS = len(SPECIAL_TOKENS)
-KMER_ALPHABET = "ATCG"  # enumeration order of the k-mers in the vocabulary (NT layout)
-BASES = "ACGT"  # base-index order of kmer_base_table: A=0, C=1, G=2, T=3
-MIN_K, MAX_K = 1, 8
-# Default model_max_length is DEFAULT_MAX_BASES // k + k tokens: room for a 1 Mbp (2**20 bases) N-free sequence,
-# its <cls> token and up to k - 1 trailing single-letter tokens. Sequences containing N need more tokens per base.
-DEFAULT_MAX_BASES = 1 << 20
+__all__ = ["FGMTokenizer"]
 
-_IUPAC_AMBIGUOUS = "RYSWKMBDHV"
-_N_CODE = ord("N")
 _BULK_CALL_MIN_BASES = 1 << 15  # __call__ batches at least this long use the vectorized torch encoder
-_MAX_RUNS_TO_SLICE = 4096  # up to this many N-free runs, gather k-mer letters by slicing instead of indexing
-_INVALID = 0xFF  # translate() marker for characters that are not nucleotides (never an ASCII input byte)
-
-
-def _check_k(k: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or not MIN_K <= k <= MAX_K:
-        raise ValueError(f"k must be an integer in [{MIN_K}, {MAX_K}], got {k!r}")
-    return k
-
-
-def kmer_vocabulary(k: int) -> list[str]:
-    """Tokens in id order: specials, the 4**k k-mers in ``product("ATCG", repeat=k)`` order, then ``A T C G N``."""
-    _check_k(k)
-    kmers = ["".join(p) for p in itertools.product(KMER_ALPHABET, repeat=k)]
-    singles = [] if k == 1 else list(KMER_ALPHABET)
-    return SPECIAL_TOKENS + kmers + singles + ["N"]
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Validation / normalization (C-speed: one bytes.translate + one memchr per sequence)
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def _build_translate_table() -> bytes:
-    table = bytearray([_INVALID]) * 256
-    for c in "ACGTN":
-        table[ord(c)] = ord(c)
-        table[ord(c.lower())] = ord(c)
-    for c in _IUPAC_AMBIGUOUS:
-        table[ord(c)] = _N_CODE
-        table[ord(c.lower())] = _N_CODE
-    return bytes(table)
-
-
-_TRANSLATE = _build_translate_table()
-_INVALID_BYTE = bytes([_INVALID])
-
-
-def _invalid_character_error(seq: str, pos: int, where: str) -> ValueError:
-    char = seq[pos]
-    return ValueError(
-        f"Invalid character {char!r} (U+{ord(char):04X}) at position {pos}{where}: a DNA sequence may contain only "
-        f"A, C, G, T, N (any case) and the IUPAC ambiguity codes {' '.join(_IUPAC_AMBIGUOUS)} (read as N)."
-    )
-
-
-def _translate(seq: str, where: str) -> tuple[bytes, bytes]:
-    """``(ascii_bytes, normalized_bytes)`` of ``seq``; raises ValueError at the first non-nucleotide character."""
-    try:
-        raw = seq.encode("ascii")
-    except UnicodeEncodeError as err:
-        raise _invalid_character_error(seq, err.start, where) from None
-    except AttributeError:
-        raise TypeError(f"Expected a DNA sequence as str{where}, got {type(seq).__name__}") from None
-    out = raw.translate(_TRANSLATE)
-    if out != raw:
-        pos = out.find(_INVALID_BYTE)
-        if pos >= 0:
-            raise _invalid_character_error(seq, pos, where)
-    return raw, out
-
-
-def _normalize_bytes(seq: str, where: str = "") -> bytes:
-    """Uppercase ASCII bytes of ``seq`` with IUPAC codes mapped to N; raises ValueError on any other character."""
-    return _translate(seq, where)[1]
-
-
-def normalize_sequence(seq: str, where: str = "") -> str:
-    """Return ``seq`` uppercased with IUPAC ambiguity codes replaced by ``N`` (same length, so offsets carry over).
-
-    Raises ``ValueError`` naming the first invalid character and its 0-based position (``where`` is appended to the
-    message, e.g. ``" of sequence 3 in the batch"``). Cost: one ``encode``, one ``bytes.translate`` and one
-    comparison, all at C speed; an already-canonical string is returned as is.
-    """
-    raw, out = _translate(seq, where)
-    return seq if out == raw else out.decode("ascii")
-
-
-def _first_invalid(seq: str) -> int:
-    """0-based position of the first invalid character of ``seq`` (assumes there is one)."""
-    try:
-        raw = seq.encode("ascii")
-    except UnicodeEncodeError as err:
-        return err.start
-    return raw.translate(_TRANSLATE).find(_INVALID_BYTE)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Pure-torch tables and encoders
-# ----------------------------------------------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=None)
-def _cpu_tables(k: int) -> dict[str, torch.Tensor]:
-    """Lookup tables for the vectorized encoder/decoder (CPU; see ``_tables`` for other devices)."""
-    vocab = kmer_vocabulary(k)
-    index = {tok: i for i, tok in enumerate(vocab)}
-    # k-mer value in "code order": digit of a base = (ASCII >> 1) & 3, i.e. A=0 C=1 T=2 G=3.
-    code_digit = {c: (ord(c) >> 1) & 3 for c in "ACGT"}
-    kmer_lut = torch.empty(4**k, dtype=torch.long)
-    for kmer in itertools.product("ACGT", repeat=k):
-        value = 0
-        for c in kmer:
-            value = value * 4 + code_digit[c]
-        kmer_lut[value] = index["".join(kmer)]
-    single_lut = torch.full((256,), index["<unk>"], dtype=torch.long)
-    for c in "ACGTN":
-        single_lut[ord(c)] = index[c]
-    # For each id: its bases as ASCII (0 padded) and its length in bases.
-    token_codes = torch.zeros(len(vocab), k, dtype=torch.uint8)
-    token_len = torch.zeros(len(vocab), dtype=torch.long)
-    for i, tok in enumerate(vocab):
-        if i < NUM_SPECIAL_TOKENS:
-            continue
-        token_codes[i, : len(tok)] = torch.tensor(list(tok.encode("ascii")), dtype=torch.uint8)
-        token_len[i] = len(tok)
-    bases = torch.full((len(vocab), k), -1, dtype=torch.long)
-    for i, tok in enumerate(vocab[NUM_SPECIAL_TOKENS:], start=NUM_SPECIAL_TOKENS):
-        for j, c in enumerate(tok):
-            if c != "N":
-                bases[i, j] = BASES.index(c)
-    complement = torch.arange(256, dtype=torch.uint8)
-    for a, b in zip("ACGTN", "TGCAN"):
-        complement[ord(a)] = ord(b)
-    return {
-        "kmer_lut": kmer_lut,
-        "single_lut": single_lut,
-        "token_codes": token_codes,
-        "token_len": token_len,
-        "complement": complement,
-        "bases": bases,
-        "n_id": torch.tensor(index["N"]),
-    }
-
-
-_DEVICE_TABLES: dict[tuple[int, str], dict[str, torch.Tensor]] = {}
-
-
-def _tables(k: int, device: torch.device | str | None = None) -> dict[str, torch.Tensor]:
-    cpu = _cpu_tables(_check_k(k))
-    if device is None or torch.device(device).type == "cpu":
-        return cpu
-    key = (k, str(torch.device(device)))
-    if key not in _DEVICE_TABLES:
-        _DEVICE_TABLES[key] = {name: t.to(device) for name, t in cpu.items()}
-    return _DEVICE_TABLES[key]
-
-
-def kmer_base_table(k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-id base composition, for marginalizing a k-mer softmax into per-nucleotide probabilities.
-
-    Returns ``(bases, lengths)`` (fresh CPU tensors; the table is built once per k and cached):
-      - ``bases``: ``LongTensor[vocab_size, k]``; ``bases[i, j]`` is the base at offset ``j`` of token ``i`` in
-        **"ACGT" index order (A=0, C=1, G=2, T=3)**, or -1 where there is none: special tokens (all -1), ``N``
-        (all -1), and offsets ``j >= 1`` of single-letter tokens.
-      - ``lengths``: ``LongTensor[vocab_size]``, the number of bases a token covers: 0 for special tokens,
-        1 for single letters (``N`` included), k for k-mers.
-    """
-    t = _cpu_tables(_check_k(k))
-    return t["bases"].clone(), t["token_len"].clone()
-
-
-def token_nucleotides_table(k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(codes, lengths)``: ``codes`` is ``uint8[vocab_size, k]``, the ASCII letters of each token (0 padded, all 0
-    for special tokens); ``lengths`` as in :func:`kmer_base_table`."""
-    t = _cpu_tables(_check_k(k))
-    return t["token_codes"].clone(), t["token_len"].clone()
-
-
-def _kmer_values(kmer_bases: torch.Tensor, k: int) -> torch.Tensor:
-    """Base-4 value of each row of ``kmer_bases`` (``(K, k)`` uint8 ASCII letters from ACGT, possibly a view).
-
-    The digit of a base is ``(ASCII >> 1) & 3`` (A=0 C=1 T=2 G=3), first base most significant. Returns an int32
-    tensor (an index into the ``kmer_lut`` table). In-place integer passes over the (K, k) block, no float math.
-    """
-    digits = torch.bitwise_right_shift(kmer_bases, 1).bitwise_and_(3)
-    value = digits[:, 0].to(torch.int32)
-    for j in range(1, k):
-        value.mul_(4).add_(digits[:, j])
-    return value
-
-
-def _arithmetic_runs(first: torch.Tensor, counts: torch.Tensor, total: int, step: int) -> torch.Tensor:
-    """Concatenation over runs ``j`` of ``first[j] + step * arange(counts[j])`` (``total == counts.sum()``).
-
-    Same as ``repeat_interleave(first - step * exclusive_cumsum(counts), counts) + step * arange(total)``, but built
-    from a fill, a scatter and a cumsum: CPU ``repeat_interleave`` splits even tiny inputs across threads
-    (grain size 1), which stalls badly when the cores are busy.
-    """
-    keep = counts > 0
-    first, counts = first[keep], counts[keep]
-    starts = torch.cumsum(counts, 0) - counts
-    previous_last = torch.zeros_like(first)
-    previous_last[1:] = first[:-1] + step * (counts[:-1] - 1)
-    deltas = torch.full((total,), step, dtype=torch.long, device=first.device)
-    deltas[starts] = first - previous_last
-    return torch.cumsum(deltas, 0)
-
-
-def _encode_framed(codes: torch.Tensor, k: int, tables: dict[str, torch.Tensor], n_pos: torch.Tensor | None = None):
-    """Token ids of an ``N``-framed buffer (``codes[0] == codes[-1] == ord("N")``) of validated uppercase ASCII.
-
-    Returns ``(ids, n_positions, n_token_index)``: all token ids (every N included), the buffer positions of the
-    N's, and the index in ``ids`` of each N's token. The work is a few vectorized passes over the buffer and the
-    tokens; the only Python-level loop is one slice per N-free run when there are at most ``_MAX_RUNS_TO_SLICE``
-    runs (cheaper than index arithmetic), otherwise the k-mer letters are gathered by index. ``n_pos`` (sorted
-    positions of all N's) may be passed when the caller already knows them.
-    """
-    device = codes.device
-    if n_pos is None:
-        n_pos = torch.nonzero(codes == _N_CODE).squeeze(1)
-    n_id = tables["n_id"].view(1)
-    if len(n_pos) == 2:  # one N-free run: k-mers at a fixed stride, then the tail letters
-        n_kmer = (len(codes) - 2) // k
-        kmer_ids = tables["kmer_lut"].index_select(0, _kmer_values(codes[1 : 1 + n_kmer * k].view(n_kmer, k), k))
-        tail = tables["single_lut"].index_select(0, codes[1 + n_kmer * k : -1].long())
-        ids = torch.cat([n_id, kmer_ids, tail, n_id])
-        return ids, n_pos, torch.tensor([0, len(ids) - 1], device=device)
-
-    run_start = n_pos[:-1] + 1
-    run_len = n_pos[1:] - run_start  # N-free runs between consecutive N's
-    n_kmer = torch.div(run_len, k, rounding_mode="floor")
-    n_single = run_len - n_kmer * k
-    # Token layout: for every N, its token, then the following run's k-mers, then the run's trailing single letters.
-    n_tok = torch.zeros(len(n_pos), dtype=torch.long, device=device)
-    torch.cumsum(1 + n_kmer + n_single, 0, out=n_tok[1:])
-    total_kmers, total_singles, last = (int(v) for v in torch.stack([n_kmer.sum(), n_single.sum(), n_tok[-1]]))
-    ids = torch.empty(last + 1, dtype=torch.long, device=device)
-    ids.index_fill_(0, n_tok, int(n_id))
-    is_kmer = torch.ones(last + 1, dtype=torch.bool, device=device)
-    is_kmer[n_tok] = False
-    if total_singles:
-        pos = _arithmetic_runs(run_start + k * n_kmer, n_single, total_singles, 1)
-        out = _arithmetic_runs(n_tok[:-1] + 1 + n_kmer, n_single, total_singles, 1)
-        ids[out] = tables["single_lut"].index_select(0, codes.index_select(0, pos).long())
-        is_kmer[out] = False
-    if total_kmers:
-        # The k-mer letters of all runs, compacted into one aligned (total_kmers, k) block.
-        if len(run_start) <= _MAX_RUNS_TO_SLICE:
-            pieces = [codes[a : a + m * k] for a, m in zip(run_start.tolist(), n_kmer.tolist()) if m]
-            kmer_bases = torch.cat(pieces).view(total_kmers, k)
-        else:
-            kmer_bases = codes.unfold(0, k, 1).index_select(0, _arithmetic_runs(run_start, n_kmer, total_kmers, k))
-        # k-mer tokens fill, in order, every output slot that is neither an N nor a tail letter.
-        ids.masked_scatter_(is_kmer, tables["kmer_lut"].index_select(0, _kmer_values(kmer_bases, k)))
-    return ids, n_pos, n_tok
-
-
-def encode_nucleotides(codes: torch.Tensor, k: int = 6) -> torch.Tensor:
-    """Vectorized NT k-mer tokenization of one sequence, without special tokens.
-
-    ``codes`` is a 1-D ``uint8`` tensor of **already validated, uppercase** ASCII letters from ``ACGTN`` (e.g.
-    ``torch.frombuffer(bytearray(normalize_sequence(s), "ascii"), dtype=torch.uint8)``); other bytes give
-    meaningless ids. Works on any device; returns a ``LongTensor`` of ids on the same device, identical to the fast
-    tokenizer's ids.
-    """
-    if codes.dtype != torch.uint8 or codes.dim() != 1:
-        raise ValueError(f"codes must be a 1-D uint8 tensor, got {codes.dtype} of shape {tuple(codes.shape)}")
-    tables = _tables(k, codes.device)
-    frame = torch.full((1,), _N_CODE, dtype=torch.uint8, device=codes.device)
-    ids, _, _ = _encode_framed(torch.cat([frame, codes, frame]), k, tables)
-    return ids[1:-1]
-
-
-def ids_to_nucleotides(ids: torch.Tensor, k: int = 6) -> torch.Tensor:
-    """Inverse of :func:`encode_nucleotides`: 1-D ids (no special tokens) -> 1-D ``uint8`` ASCII bases."""
-    tables = _tables(k, ids.device)
-    ids = ids.reshape(-1).long()
-    lengths = tables["token_len"][ids]
-    if bool((lengths == 0).any()):
-        bad = int(ids[lengths == 0][0])
-        raise ValueError(f"ids must not contain special tokens (found id {bad})")
-    rows = tables["token_codes"][ids]  # (T, k)
-    keep = torch.arange(k, device=ids.device) < lengths[:, None]
-    return rows[keep]
-
-
-def reverse_complement_ids(ids: torch.Tensor, k: int = 6) -> torch.Tensor:
-    """Token ids of the reverse complement of the sequence spelled by ``ids``.
-
-    ``ids`` is a 1-D ``LongTensor`` without special tokens. The ids are decoded to bases, reverse-complemented
-    (A<->T, C<->G, N->N) and re-encoded with the tokenizer's rules, so the result is exactly what the tokenizer
-    gives for the reverse-complement string (the token count may differ from the input's). Pure torch, any device.
-    """
-    tables = _tables(k, ids.device)
-    bases = ids_to_nucleotides(ids, k)
-    rc = tables["complement"][bases.flip(0).long()]
-    return encode_nucleotides(rc, k)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -859,6 +545,9 @@ class FGMTokenizer(TokenizersBackend):
             f.write("\n".join(kmer_vocabulary(self.k)) + "\n")
         return (path,)
 
+
+
+FGMTokenizer.register_for_auto_class()
 
 def _all_equal(lengths: list[int], width: int) -> bool:
     return all(n == width for n in lengths)

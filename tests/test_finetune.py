@@ -50,13 +50,8 @@ def checkpoint(tmp_path_factory):
     torch.manual_seed(0)
     config = FGMConfig.preset("tiny", vocab_size=len(tokenizer), kmer_size=3, classifier_pooling="cls")
     model = FGMForMaskedLM(config)
-    try:
-        from fgm.hub import save_checkpoint
-
-        save_checkpoint(model, tokenizer, out)
-    except ImportError:
-        model.save_pretrained(out)
-        tokenizer.save_pretrained(out)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
     return str(out)
 
 

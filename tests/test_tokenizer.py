@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from fgm.tokenization_fgm import (
+from fgm.kmers_fgm import (
     SPECIAL_TOKENS,
-    FGMTokenizer,
     encode_nucleotides,
     ids_to_nucleotides,
     kmer_base_table,
@@ -20,6 +19,7 @@ from fgm.tokenization_fgm import (
     reverse_complement_ids,
     token_nucleotides_table,
 )
+from fgm.tokenization_fgm import FGMTokenizer
 
 GENOME = Path(__file__).resolve().parents[1] / "data" / "genomes" / "sacCer_S288C.fa.gz"
 COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
@@ -157,7 +157,7 @@ def test_matches_reference_on_random_sequences(tok):
 @pytest.mark.parametrize("max_runs_to_slice", [0, 4096])
 def test_bulk_encoder_both_gather_paths(tok, monkeypatch, max_runs_to_slice):
     """Many N-free runs (k-mer letters gathered by index) and few runs (gathered by slicing) give the same ids."""
-    import fgm.tokenization_fgm as module
+    import fgm.kmers_fgm as module
 
     monkeypatch.setattr(module, "_MAX_RUNS_TO_SLICE", max_runs_to_slice)
     rng = random.Random(3)
@@ -378,11 +378,7 @@ def test_auto_tokenizer_remote_code(tmp_path):
     from transformers import AutoTokenizer
 
     tok = FGMTokenizer(k=3)
-    FGMTokenizer.register_for_auto_class("AutoTokenizer")
-    try:
-        tok.save_pretrained(tmp_path)
-    finally:
-        FGMTokenizer._auto_class = None
+    tok.save_pretrained(tmp_path)  # plain save_pretrained writes the auto_map and the remote code
     config = json.loads((tmp_path / "tokenizer_config.json").read_text())
     assert config["auto_map"]["AutoTokenizer"][0] == "tokenization_fgm.FGMTokenizer"
     assert (tmp_path / "tokenization_fgm.py").exists()

@@ -352,16 +352,14 @@ def _pad_token_id(tokenizer, model) -> int:
 
 
 def save_finetuned(model, tokenizer, out_dir, details: dict | None = None) -> Path:
-    """A Hub-loadable checkpoint folder (weights, config with id2label, tokenizer, remote code)."""
+    """A Hub-loadable checkpoint folder (weights, config with id2label, tokenizer, remote code, model card)."""
+    from fgm.hub import write_model_card
+
     out_dir = Path(out_dir)
-    try:
-        from fgm.hub import save_checkpoint
-    except ImportError:  # pragma: no cover - fgm.hub is part of the package
-        out_dir.mkdir(parents=True, exist_ok=True)
-        model.save_pretrained(out_dir)
-        tokenizer.save_pretrained(out_dir)
-        return out_dir
-    return save_checkpoint(model, tokenizer, out_dir, details)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    write_model_card(out_dir, model.config, details)
+    return out_dir
 
 
 # ------------------------------------------------------------------------------------------------- runs

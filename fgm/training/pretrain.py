@@ -16,24 +16,9 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from ..configuration_fgm import FGMConfig
 from ..data.mlm import GenomeMLMCollator, MaskedGenomeWindows
-from ..hub import AUTO_MAP, render_model_card, write_remote_code
+from ..hub import write_model_card
 from ..modeling_fgm import FGMForMaskedLM
 from ..tokenization_fgm import FGMTokenizer
-
-
-class CompleteCheckpointCallback(TrainerCallback):
-    """Makes each `checkpoint-N` folder Hub-loadable: remote code, tokenizer auto_map, model card."""
-
-    def __init__(self, details: dict):
-        self.details = details
-
-    def complete(self, folder, config, steps: int):
-        write_remote_code(folder)
-        (Path(folder) / "README.md").write_text(render_model_card(config, {**self.details, "steps trained": steps}))
-
-    def on_save(self, args, state, control, model=None, **kwargs):
-        if state.is_world_process_zero:
-            self.complete(Path(args.output_dir) / f"checkpoint-{state.global_step}", model.config, state.global_step)
 
 
 class EpochCallback(TrainerCallback):
@@ -44,6 +29,20 @@ class EpochCallback(TrainerCallback):
 
     def on_epoch_begin(self, args, state, control, **kwargs):
         self.dataset.set_epoch(int(state.epoch + 1e-6))
+
+
+class ModelCardCallback(TrainerCallback):
+    """Writes the model card (README.md) into every `checkpoint-N` folder; `save_pretrained` writes the rest."""
+
+    def __init__(self, details: dict):
+        self.details = details
+
+    def write(self, folder, config, steps: int):
+        write_model_card(folder, config, {**self.details, "steps trained": steps})
+
+    def on_save(self, args, state, control, model=None, **kwargs):
+        if state.is_world_process_zero:
+            self.write(Path(args.output_dir) / f"checkpoint-{state.global_step}", model.config, state.global_step)
 
 
 class GenomeTrainer(Trainer):
@@ -84,7 +83,6 @@ def masked_lm_metrics(eval_prediction) -> dict:
 
 def build_model(preset: str, tokenizer: FGMTokenizer, attn_implementation="sdpa", **overrides) -> FGMForMaskedLM:
     config = FGMConfig.preset(preset, vocab_size=len(tokenizer), kmer_size=tokenizer.k, **overrides)
-    config.auto_map = dict(AUTO_MAP)
     model = FGMForMaskedLM(config)
     model.set_attn_implementation(attn_implementation)
     return model
@@ -181,7 +179,7 @@ def build_trainer(
         processing_class=tokenizer,
         compute_metrics=masked_lm_metrics,
         preprocess_logits_for_metrics=preprocess_logits_for_metrics,
-        callbacks=[CompleteCheckpointCallback(details), EpochCallback(train)],
+        callbacks=[ModelCardCallback(details), EpochCallback(train)],
     )
 
 
@@ -194,8 +192,8 @@ def pretrain(corpus, output_dir: str, resume: bool = False, **kwargs) -> dict:
         metrics.update(trainer.evaluate())
     trainer.save_model(output_dir)
     if trainer.is_world_process_zero():
-        completer = next(c for c in trainer.callback_handler.callbacks if isinstance(c, CompleteCheckpointCallback))
-        completer.complete(output_dir, trainer.model.config, trainer.state.global_step)
+        card = next(c for c in trainer.callback_handler.callbacks if isinstance(c, ModelCardCallback))
+        card.write(output_dir, trainer.model.config, trainer.state.global_step)
     trainer.log_metrics("final", metrics)
     trainer.save_metrics("final", metrics)
     return metrics
