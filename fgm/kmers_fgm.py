@@ -35,10 +35,10 @@ MIN_K, MAX_K = 1, 8
 # its <cls> token and up to k - 1 trailing single-letter tokens. Sequences containing N need more tokens per base.
 DEFAULT_MAX_BASES = 1 << 20
 
-_IUPAC_AMBIGUOUS = "RYSWKMBDHV"
-_N_CODE = ord("N")
+IUPAC_AMBIGUOUS = "RYSWKMBDHV"
+N_CODE = ord("N")
 _MAX_RUNS_TO_SLICE = 4096  # up to this many N-free runs, gather k-mer letters by slicing instead of indexing
-_INVALID = 0xFF  # translate() marker for characters that are not nucleotides (never an ASCII input byte)
+INVALID = 0xFF  # translate() marker for characters that are not nucleotides (never an ASCII input byte)
 
 
 def _check_k(k: int) -> int:
@@ -61,25 +61,26 @@ def kmer_vocabulary(k: int) -> list[str]:
 
 
 def _build_translate_table() -> bytes:
-    table = bytearray([_INVALID]) * 256
+    table = bytearray([INVALID]) * 256
     for c in "ACGTN":
         table[ord(c)] = ord(c)
         table[ord(c.lower())] = ord(c)
-    for c in _IUPAC_AMBIGUOUS:
-        table[ord(c)] = _N_CODE
-        table[ord(c.lower())] = _N_CODE
+    for c in IUPAC_AMBIGUOUS:
+        table[ord(c)] = N_CODE
+        table[ord(c.lower())] = N_CODE
     return bytes(table)
 
 
-_TRANSLATE = _build_translate_table()
-_INVALID_BYTE = bytes([_INVALID])
+# bytes.translate table: nucleotides (either case) -> ACGT, IUPAC ambiguity codes -> N, anything else -> INVALID
+NUCLEOTIDE_TABLE = _build_translate_table()
+INVALID_BYTE = bytes([INVALID])
 
 
 def _invalid_character_error(seq: str, pos: int, where: str) -> ValueError:
     char = seq[pos]
     return ValueError(
         f"Invalid character {char!r} (U+{ord(char):04X}) at position {pos}{where}: a DNA sequence may contain only "
-        f"A, C, G, T, N (any case) and the IUPAC ambiguity codes {' '.join(_IUPAC_AMBIGUOUS)} (read as N)."
+        f"A, C, G, T, N (any case) and the IUPAC ambiguity codes {' '.join(IUPAC_AMBIGUOUS)} (read as N)."
     )
 
 
@@ -91,9 +92,9 @@ def _translate(seq: str, where: str) -> tuple[bytes, bytes]:
         raise _invalid_character_error(seq, err.start, where) from None
     except AttributeError:
         raise TypeError(f"Expected a DNA sequence as str{where}, got {type(seq).__name__}") from None
-    out = raw.translate(_TRANSLATE)
+    out = raw.translate(NUCLEOTIDE_TABLE)
     if out != raw:
-        pos = out.find(_INVALID_BYTE)
+        pos = out.find(INVALID_BYTE)
         if pos >= 0:
             raise _invalid_character_error(seq, pos, where)
     return raw, out
@@ -121,7 +122,7 @@ def _first_invalid(seq: str) -> int:
         raw = seq.encode("ascii")
     except UnicodeEncodeError as err:
         return err.start
-    return raw.translate(_TRANSLATE).find(_INVALID_BYTE)
+    return raw.translate(NUCLEOTIDE_TABLE).find(INVALID_BYTE)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -247,7 +248,7 @@ def _encode_framed(codes: torch.Tensor, k: int, tables: dict[str, torch.Tensor],
     """
     device = codes.device
     if n_pos is None:
-        n_pos = torch.nonzero(codes == _N_CODE).squeeze(1)
+        n_pos = torch.nonzero(codes == N_CODE).squeeze(1)
     n_id = tables["n_id"].view(1)
     if len(n_pos) == 2:  # one N-free run: k-mers at a fixed stride, then the tail letters
         n_kmer = (len(codes) - 2) // k
@@ -296,7 +297,7 @@ def encode_nucleotides(codes: torch.Tensor, k: int = 6) -> torch.Tensor:
     if codes.dtype != torch.uint8 or codes.dim() != 1:
         raise ValueError(f"codes must be a 1-D uint8 tensor, got {codes.dtype} of shape {tuple(codes.shape)}")
     tables = _tables(k, codes.device)
-    frame = torch.full((1,), _N_CODE, dtype=torch.uint8, device=codes.device)
+    frame = torch.full((1,), N_CODE, dtype=torch.uint8, device=codes.device)
     ids, _, _ = _encode_framed(torch.cat([frame, codes, frame]), k, tables)
     return ids[1:-1]
 

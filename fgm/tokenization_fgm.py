@@ -29,8 +29,8 @@ from transformers.tokenization_utils_tokenizers import TokenizersBackend
 from transformers.utils import PaddingStrategy, TensorType
 
 from .kmers_fgm import (
-    _IUPAC_AMBIGUOUS,
     DEFAULT_MAX_BASES,
+    IUPAC_AMBIGUOUS,
     SPECIAL_TOKENS,
     _arithmetic_runs,
     _check_k,
@@ -68,7 +68,7 @@ def _build_backend(k: int) -> Tokenizer:
 
 
 def _standalone_normalizer():
-    ambiguous = _IUPAC_AMBIGUOUS + _IUPAC_AMBIGUOUS.lower() + "n"
+    ambiguous = IUPAC_AMBIGUOUS + IUPAC_AMBIGUOUS.lower() + "n"
     return normalizers.Sequence(
         [normalizers.Replace(Regex(f"[{ambiguous}]"), "N")] + [normalizers.Replace(c, c.upper()) for c in "acgt"]
     )

@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from ..hub import hub_offline
 from .genome import (
     DEFAULT_CHUNK_SIZE,
     PathLike,
@@ -435,12 +436,6 @@ def save_corpus(dsdict, out_dir: PathLike, *, overwrite: bool = False,
     return out
 
 
-def _hub_offline() -> bool:
-    truthy = {"1", "true", "yes", "on"}
-    return any(os.environ.get(v, "").strip().lower() in truthy
-               for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"))
-
-
 def load_corpus(path_or_name: PathLike, *, split: str | None = None, **load_dataset_kwargs):
     """Load a corpus: a local `save_corpus` / `save_to_disk` folder, else a Hub dataset.
 
@@ -467,7 +462,7 @@ def load_corpus(path_or_name: PathLike, *, split: str | None = None, **load_data
                          f"(`fgm corpus --out DIR`)")
     else:
         name = str(path_or_name)
-        if _hub_offline():
+        if hub_offline():
             raise FileNotFoundError(
                 f"{name!r} is not a local folder, and the Hugging Face Hub is offline "
                 f"(HF_HUB_OFFLINE / HF_DATASETS_OFFLINE is set), so it cannot be downloaded as a "
@@ -498,7 +493,7 @@ def push_corpus_to_hub(dsdict, repo_id: str, *, private: bool | None = None,
     """Publish the corpus with `datasets.DatasetDict.push_to_hub` (needs network and a token)."""
     if not repo_id or not isinstance(repo_id, str):
         raise ValueError(f"repo_id must be a Hub dataset id like 'user/yeast-corpus', got {repo_id!r}")
-    if _hub_offline():
+    if hub_offline():
         raise RuntimeError(f"cannot push to {repo_id!r}: the Hugging Face Hub is offline "
                            f"(HF_HUB_OFFLINE / HF_DATASETS_OFFLINE is set)")
     return dsdict.push_to_hub(repo_id, private=private, token=token, **push_kwargs)

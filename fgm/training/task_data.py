@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..hub import hub_offline
 from .nt_tasks import NTTask
 
 logger = logging.getLogger(__name__)
@@ -207,19 +208,6 @@ def find_task_files(data_dir: str | os.PathLike, task_name: str) -> dict[str, Pa
 # ---------------------------------------------------------------------------------------------- the Hub
 
 
-def _offline() -> bool:
-    if any(
-        os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
-    ):
-        return True
-    try:
-        import datasets.config
-
-        return bool(getattr(datasets.config, "HF_HUB_OFFLINE", False))
-    except ImportError:  # pragma: no cover
-        return False
-
-
 def load_hub_task(task: NTTask, hub_dataset: str | None = None, cache_dir: str | None = None):
     """`train` and `test` of an NT task from the Hub (or the local `datasets` cache when offline).
 
@@ -252,7 +240,7 @@ def load_hub_task(task: NTTask, hub_dataset: str | None = None, cache_dir: str |
     if loaded is None:
         reason = (
             "HF_HUB_OFFLINE / HF_DATASETS_OFFLINE is set and no cached copy exists"
-            if _offline()
+            if hub_offline()
             else "the download failed"
         )
         raise HubUnavailableError(
