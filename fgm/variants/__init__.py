@@ -20,7 +20,7 @@ import numpy as np
 from .scoring import FRAMES, SNV, STRANDS, VariantScorer
 from .vcf import REASONS, VariantFileError, read_variants, readable_by_htslib
 
-__all__ = ["FORMULA", "VariantFileError", "score_variants", "load_scoring_model", "default_window"]
+__all__ = ["FORMULA", "VariantFileError", "score_variants"]
 
 FORMULA = (
     "score = ln P(alt) - ln P(ref) at the variant base; P = the masked LM's k-mer softmax at the masked token "
@@ -29,31 +29,6 @@ FORMULA = (
 COLUMNS = ("chrom", "pos", "id", "ref", "alt", "score", "score_forward", "score_reverse", "reason")
 FORMATS = {".tsv": "tsv", ".txt": "tsv", ".parquet": "parquet", ".vcf": "vcf", ".vcf.gz": "vcf", ".bcf": "vcf"}
 CHUNK_ROWS = 256  # rows scored (and written) together; fixed so that resumed runs batch identically
-FALLBACK_WINDOW = 6000
-
-
-def load_scoring_model(checkpoint, device: str | None = None):
-    """`(model, tokenizer)` of an FGM masked-LM checkpoint, in eval mode, on `device` (default: CUDA if any)."""
-    import torch
-    from transformers import AutoModelForMaskedLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
-    model = AutoModelForMaskedLM.from_pretrained(checkpoint)
-    if not hasattr(model, "nucleotide_probabilities"):
-        raise ValueError(f"{checkpoint} is not an FGM masked-LM checkpoint ({type(model).__name__})")
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return model.to(device).eval(), tokenizer
-
-
-def default_window(tokenizer) -> int:
-    """The context the checkpoint was trained at, in bases: `tokenizer.model_max_length` tokens (the
-    <cls> token excluded) times k; FALLBACK_WINDOW when the checkpoint records none."""
-    from ..kmers_fgm import DEFAULT_MAX_BASES
-
-    k = tokenizer.k
-    if tokenizer.model_max_length >= DEFAULT_MAX_BASES // k + k:  # the tokenizer's capacity, not a training length
-        return FALLBACK_WINDOW
-    return (tokenizer.model_max_length - 1) * k
 
 
 def _output_format(output: Path, output_format: str | None) -> str:
@@ -100,14 +75,15 @@ def score_variants(
     """
     from tqdm.auto import tqdm
 
+    from ..checkpoints import load_checkpoint, training_context
     from ..data.reference import ReferenceGenome
 
     output = Path(output)
     fmt = _output_format(output, output_format)
     if frames not in FRAMES or strands not in STRANDS:
         raise ValueError(f"frames must be one of {FRAMES} and strands one of {STRANDS}")
-    model, tokenizer = model if isinstance(model, tuple) else load_scoring_model(model, device)
-    window = window or default_window(tokenizer)
+    model, tokenizer = model if isinstance(model, tuple) else load_checkpoint(model, device=device)
+    window = window or training_context(tokenizer)
     reference = ReferenceGenome(genome, rename_chroms)
     rows = read_variants(vcf, reference, skip_ref_mismatch)
     settings = {"model": str(getattr(model, "name_or_path", "")), "genome": str(genome), "vcf": str(vcf),
