@@ -355,6 +355,37 @@ def test_streaming_windows_equal_window_spans():
         assert covered_bases(length, window, stride, min_window) == len(covered)
 
 
+def chunk_spans(length: int, window: int, overlap: int, k: int = 1) -> list[tuple[int, int]]:
+    """fgm.training.finetune.chunk_spans before it became window_spans(last_window="shifted"):
+    the reference the one windowing function must reproduce."""
+    if length <= window:
+        return [(0, length)]
+    step = max(k, ((window - overlap) // k) * k)
+    spans, start = [], 0
+    while start + window < length:
+        spans.append((start, start + window))
+        start += step
+    spans.append((max(0, length - window), length))
+    return spans
+
+
+def test_shifted_last_window_equals_old_chunk_spans():
+    rng = random.Random(1)
+    for _ in range(3000):
+        length = rng.randint(0, 400)
+        k = rng.randint(1, 6)
+        window = rng.randint(k, 80)
+        overlap = rng.randint(0, window - 1)
+        got = window_spans(length, window, window - overlap, frame=k, last_window="shifted")
+        assert got == chunk_spans(length, window, overlap, k), (length, window, overlap, k)
+    assert window_spans(100, 30, 15, frame=3, last_window="shifted") == [
+        (0, 30), (15, 45), (30, 60), (45, 75), (60, 90), (70, 100)]
+    with pytest.raises(ValueError, match="min_window"):
+        window_spans(100, 30, min_window=10, last_window="shifted")
+    with pytest.raises(ValueError, match="last_window"):
+        window_spans(100, 30, last_window="end")
+
+
 def test_iter_windows_match_genome(yeast):
     windows = list(iter_windows(bundled_genome(), 5_000, 3_000, chroms=["chrI", "chrVI"]))
     assert {w.chrom for w in windows} == {"chrI", "chrVI"}

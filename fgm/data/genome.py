@@ -49,7 +49,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Iterator, NamedTuple, Union
+from typing import BinaryIO, Callable, Iterable, Iterator, Literal, NamedTuple, Union
 
 logger = logging.getLogger(__name__)
 
@@ -815,51 +815,61 @@ def _check_window_args(window: int, stride: int | None, min_window: int | None) 
     return window, stride, min_window
 
 
-def _tail(length: int, window: int, stride: int, min_window: int) -> tuple[int, int, int]:
-    """(number of full windows, tail start, tail end); tail end == tail start: no tail."""
-    n_full = 0 if length < window else (length - window) // stride + 1
-    start = n_full * stride
-    covered = (n_full - 1) * stride + window if n_full else 0
-    if start < length and length - start >= min_window and length > covered:
-        return n_full, start, length
-    return n_full, start, start
-
-
 def window_spans(length: int, window: int, stride: int | None = None,
-                 min_window: int | None = None) -> list[tuple[int, int]]:
+                 min_window: int | None = None, *, frame: int = 1,
+                 last_window: Literal["partial", "shifted"] = "partial") -> list[tuple[int, int]]:
     """The (start, end) windows cut from a sequence of `length` bases.
 
-    Full windows start at 0, stride, 2*stride, ... while they fit. Then at most one partial
-    window: from the next stride position to the end of the sequence, kept when it holds at
-    least `min_window` bases (default window // 2) and adds bases no earlier window covers.
-    A sequence shorter than `min_window` gives no window. Everything else is dropped.
+    Windows of `window` bases start at 0, stride, 2*stride, ... (stride defaults to window: no
+    overlap). The end of the sequence depends on `last_window`:
+
+    * "partial" (corpus windows): full windows while they fit, then at most one shorter window
+      from the next stride position to the end, kept when it holds at least `min_window` bases
+      (default window // 2) and adds bases no earlier window covers. A sequence shorter than
+      `min_window` gives no window; what no window reaches is dropped.
+    * "shifted" (fine-tuning chunks): full windows while they end before the sequence end, then
+      one window moved back to end exactly there, so every base is covered and every window has
+      `window` bases; a sequence of at most `window` bases is the one window (0, length).
+      `min_window` does not apply.
+
+    `frame` rounds the stride down to a multiple of itself (at least one frame), so every start
+    but a shifted last one stays in the k-mer frame of the whole sequence (frame=k).
     """
+    if last_window not in ("partial", "shifted"):
+        raise ValueError(f"last_window must be 'partial' or 'shifted', got {last_window!r}")
+    if last_window == "shifted" and min_window is not None:
+        raise ValueError("min_window applies to last_window='partial' only")
     window, stride, min_window = _check_window_args(window, stride, min_window)
-    n_full, t0, t1 = _tail(length, window, stride, min_window)
-    spans = [(i * stride, i * stride + window) for i in range(n_full)]
-    if t1 > t0:
-        spans.append((t0, t1))
+    frame = int(frame)
+    if frame < 1:
+        raise ValueError(f"frame must be a positive number of bases, got {frame}")
+    stride = max(frame, stride // frame * frame)
+    if last_window == "shifted":
+        if length <= window:
+            return [(0, length)]
+        starts = [*range(0, length - window, stride), length - window]
+        return [(s, s + window) for s in starts]
+    spans = [(s, s + window) for s in range(0, length - window + 1, stride)]
+    start, covered = len(spans) * stride, spans[-1][1] if spans else 0
+    if length - start >= min_window and length > covered:
+        spans.append((start, length))
     return spans
 
 
 def count_windows(length: int, window: int, stride: int | None = None,
                   min_window: int | None = None) -> int:
-    """len(window_spans(...)) without building the list."""
-    window, stride, min_window = _check_window_args(window, stride, min_window)
-    n_full, t0, t1 = _tail(length, window, stride, min_window)
-    return n_full + (t1 > t0)
+    """len(window_spans(...))."""
+    return len(window_spans(length, window, stride, min_window))
 
 
 def covered_bases(length: int, window: int, stride: int | None = None,
                   min_window: int | None = None) -> int:
-    """How many bases of the sequence fall in at least one window."""
-    window, stride, min_window = _check_window_args(window, stride, min_window)
-    n_full, t0, t1 = _tail(length, window, stride, min_window)
-    if stride >= window:
-        return n_full * window + (t1 - t0)
-    if t1 > t0:
-        return t1
-    return (n_full - 1) * stride + window if n_full else 0
+    """How many bases of the sequence fall in at least one window of `window_spans(...)`."""
+    covered = reached = 0
+    for start, end in window_spans(length, window, stride, min_window):
+        covered += max(0, end - max(start, reached))
+        reached = max(reached, end)
+    return covered
 
 
 def _slide(chunks: Iterable[bytes], window: int, stride: int,
