@@ -433,3 +433,16 @@ def test_garbage_deflate_data_is_wrapped(tmp_path):
     with pytest.raises(GenomeFormatError, match="truncated or corrupt"):
         read_genome(write(tmp_path / "garbage.fa.gz", garbage))
 
+
+def test_nt_task_fasta_files_use_the_genome_reader(tmp_path):
+    from fgm.training.task_data import DataFormatError, column, read_split
+
+    path = write(tmp_path / "train.fna", ">s1|1 a description\nacgtn\nAC\n>s2|0\nRYAC\n")
+    ds = read_split(path)
+    assert column(ds, "sequence") == ["ACGTNAC", "NNAC"]  # the genome reader's alphabet
+    assert column(ds, "label") == ["1", "0"] and column(ds, "name") == ["s1", "s2"]
+    with pytest.raises(DataFormatError, match=r"no_label.fna: FASTA header '>s2' has no '\|label'"):
+        read_split(write(tmp_path / "no_label.fna", ">s1|1\nACGT\n>s2\nACGT\n"))
+    with pytest.raises(GenomeFormatError, match=r"record 's2\|0', line 5: invalid character '-' "
+                                                r"at column 3 \(alignment gaps"):
+        read_split(write(tmp_path / "gap.fna", ">s1|1\nACGT\n>s2|0\nACGT\nAC-GT\n"))
