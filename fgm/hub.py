@@ -11,12 +11,9 @@ MODEL_CARD_TEMPLATE = Path(__file__).resolve().parent / "model_card.md"
 
 
 def hub_offline() -> bool:
-    """Whether the user switched the Hugging Face Hub off (any of the offline variables, read now)."""
-    from huggingface_hub import constants
-
+    """Whether the user switched the Hugging Face Hub off: any of the offline variables, read at call time."""
     variables = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
-    truthy = {"1", "true", "yes", "on"}
-    return constants.HF_HUB_OFFLINE or any(os.environ.get(v, "").strip().lower() in truthy for v in variables)
+    return any(os.environ.get(v, "").strip().lower() in {"1", "true", "yes", "on"} for v in variables)
 
 
 def render_model_card(config, details: dict | None = None) -> str:

@@ -11,7 +11,6 @@ from fgm.data import bundled_genome
 from fgm.data.genome import (
     GenomeFormatError,
     ReadStats,
-    _slide,
     count_windows,
     covered_bases,
     detect_format,
@@ -65,15 +64,12 @@ def test_yeast_genome_streams_with_exact_size_and_names():
     assert index.total_length == 12_071_326
     assert index.bad_records == []
     assert all(r.n_count == 0 for r in index.records)
-    # the same through the streaming record API, chunk by chunk
+    # the same through the record API, one record at a time
     total, n_records = 0, 0
     for rec, info in zip(iter_records(bundled_genome()), index.records):
-        size = 0
-        for chunk in rec.chunks:
-            assert len(chunk) <= 1 << 20
-            size += len(chunk)
-        assert (rec.name, size) == (info.name, info.length)
-        total += size
+        assert (rec.name, len(rec.sequence), rec.index) == (info.name, info.length, info.index)
+        assert set(rec.sequence) == set("ACGT")
+        total += len(rec.sequence)
         n_records += 1
     assert (n_records, total) == (16, 12_071_326)
     assert index.lengths["chrI"] == 230_218
@@ -113,22 +109,22 @@ def test_plain_gzip_multimember_bz2_xz_agree(tmp_path, yeast):
         assert detect_format(path) == "fasta"
 
 
-def test_block_boundaries_do_not_matter(tmp_path):
+def test_line_layout_does_not_matter(tmp_path):
     # CRLF, blank lines, an unwrapped line, lowercase, IUPAC codes, no final newline
     text = (">a first\r\nACGTacgt\r\n\r\nRYSWKMBDHVn\r\n>b\nAC GT\tAC\n\n>c last record\n"
             + "acgt" * 50 + "\n>d\nTTTT")
     path = write(tmp_path / "t.fa", text)
     expected = {"a": "ACGTACGTNNNNNNNNNNN", "b": "ACGTAC", "c": "ACGT" * 50, "d": "TTTT"}
-    for chunk_size in (1, 2, 3, 5, 7, 64, 1 << 20):
-        got = {r.name: r.sequence() for r in iter_records(path, chunk_size=chunk_size)}
-        assert got == expected, chunk_size
-    # the error position too
-    bad = write(tmp_path / "bad.fa", ">a\nACGT\n>b\nACGTACGT\nACGTAC-T\nACGT\n")
-    for chunk_size in (1, 3, 4, 5, 16, 1 << 20):
+    records = list(iter_records(path))
+    assert {r.name: r.sequence for r in records} == expected
+    assert [r.description for r in records] == ["first", "", "last record", ""]
+    # the error position too, with CRLF line ends and after a space and a tab
+    for text, column in ((">a\nACGT\n>b\nACGTACGT\nACGTAC-T\nACGT\n", 7),
+                         (">a\r\nACGT\r\n>b\r\nACGTACGT\r\nAC GT\tAC-T\r\nACGT\r\n", 9)):
         with pytest.raises(GenomeFormatError) as err:
-            scan_genome(bad, chunk_size=chunk_size)
-        assert (err.value.record, err.value.line) == ("b", 5), chunk_size
-        assert "'-' at column 7" in str(err.value)
+            scan_genome(write(tmp_path / "bad.fa", text))
+        assert (err.value.record, err.value.line) == ("b", 5)
+        assert f"'-' at column {column}" in str(err.value)
 
 
 def test_lowercase_and_iupac_become_upper_acgtn(tmp_path):
@@ -182,8 +178,9 @@ def test_genbank_matches_fasta_slice(tmp_path, yeast):
         records = list(iter_records(path))
         # VERSION wins over ACCESSION and LOCUS; without both, the LOCUS name
         assert [r.name for r in records] == ["NC_001133.9", "chrVI_slice"]
+        # Biopython drops the DEFINITION's final period, as NCBI's FASTA headers do
         assert records[0].description == ("Saccharomyces cerevisiae S288C chromosome slice, "
-                                          "written for the FGM tests.")
+                                          "written for the FGM tests")
         assert read_genome(path) == {"NC_001133.9": s1, "chrVI_slice": s2}
     assert scan_genome(tmp_path / "y.gbk").lengths == {"NC_001133.9": 3_321, "chrVI_slice": 777}
 
@@ -216,6 +213,25 @@ def test_genbank_bad_character_names_line(tmp_path, yeast):
         read_genome(path)
     assert (err.value.record, err.value.line) == ("G1", origin + 4)
     assert "invalid character 'x' at column 21" in str(err.value)
+
+
+def test_genbank_record_not_closed_before_the_next_one(tmp_path, yeast):
+    # each record is cut at its LOCUS line before Biopython parses it: an unclosed record does
+    # not swallow the next one, and text between records is reported, not skipped
+    first = genbank_text("A1", yeast["chrI"][:300], version="NC_1.1")
+    locus = first.count("\n") + 1  # the LOCUS line of B2
+    text = (first + genbank_text("B2", yeast["chrI"][:500], close=False)
+            + genbank_text("C3", yeast["chrVI"][:200]) + "stray text\n"
+            + genbank_text("D4", yeast["chrVI"][:100]))
+    path = write(tmp_path / "open.gbk", text)
+    with pytest.raises(GenomeFormatError, match=f"record 'B2', line {locus}: the record is not closed"):
+        read_genome(path)
+    index = scan_genome(path, skip_bad_records=True)
+    assert index.lengths == {"NC_1.1": 300, "C3": 200, "D4": 100}
+    stray = text.splitlines().index("stray text") + 1
+    assert [(r.name, r.error) for r in index.bad_records] == [
+        ("B2", f"line {locus}: the record is not closed by '//' (truncated file?)"),
+        (None, f"line {stray}: expected a LOCUS line to start a GenBank record")]
 
 
 # ---------------------------------------------------------------------------- errors
@@ -305,7 +321,7 @@ def test_skip_bad_records_counts(tmp_path, yeast):
     with pytest.raises(GenomeFormatError):
         read_genome(path)
     stats = ReadStats()
-    got = {r.name: r.sequence() for r in iter_records(path, skip_bad_records=True, stats=stats)}
+    got = {r.name: r.sequence for r in iter_records(path, skip_bad_records=True, stats=stats)}
     assert got == {"good1": yeast["chrI"][:100], "good2": yeast["chrI"][100:250]}
     assert stats.skipped == 4
     index = scan_genome(path, skip_bad_records=True)
@@ -334,25 +350,56 @@ def test_window_spans_partial_window_rule():
         window_spans(10, 4, min_window=5)
 
 
-def test_streaming_windows_equal_window_spans():
+def test_windows_read_from_files_equal_window_spans(tmp_path):
     rng = random.Random(0)
-    for _ in range(300):
+    for case in range(300):
         length = rng.randint(0, 300)
         window = rng.randint(1, 40)
         stride = rng.randint(1, 50)
         min_window = rng.randint(1, window)
-        seq = bytes(rng.choice(b"ACGT") for _ in range(length))
-        cuts = sorted(rng.sample(range(1, length), min(length - 1, rng.randint(0, 8)))) if length > 1 else []
-        chunks = [seq[a:b] for a, b in zip([0, *cuts], [*cuts, length])] if length else []
-        got = list(_slide(iter(chunks), window, stride, min_window))
+        seq = "".join(rng.choice("ACGT") for _ in range(length))
         spans = window_spans(length, window, stride, min_window)
-        assert [(s, e) for s, e, _ in got] == spans
-        assert all(w == seq[s:e] for s, e, w in got)
+        if length:  # through a file with random line widths
+            path = write(tmp_path / f"r{case}.fa", fasta_text([("r", seq)], rng.randint(1, 80)))
+            got = list(iter_windows(path, window, stride, min_window=min_window))
+            assert [(w.start, w.end) for w in got] == spans
+            assert all(w.sequence == seq[w.start:w.end] for w in got)
         assert count_windows(length, window, stride, min_window) == len(spans)
         covered = set()
         for s, e in spans:
             covered.update(range(s, e))
         assert covered_bases(length, window, stride, min_window) == len(covered)
+
+
+def chunk_spans(length: int, window: int, overlap: int, k: int = 1) -> list[tuple[int, int]]:
+    """fgm.training.finetune.chunk_spans before it became window_spans(last_window="shifted"):
+    the reference the one windowing function must reproduce."""
+    if length <= window:
+        return [(0, length)]
+    step = max(k, ((window - overlap) // k) * k)
+    spans, start = [], 0
+    while start + window < length:
+        spans.append((start, start + window))
+        start += step
+    spans.append((max(0, length - window), length))
+    return spans
+
+
+def test_shifted_last_window_equals_old_chunk_spans():
+    rng = random.Random(1)
+    for _ in range(3000):
+        length = rng.randint(0, 400)
+        k = rng.randint(1, 6)
+        window = rng.randint(k, 80)
+        overlap = rng.randint(0, window - 1)
+        got = window_spans(length, window, window - overlap, frame=k, last_window="shifted")
+        assert got == chunk_spans(length, window, overlap, k), (length, window, overlap, k)
+    assert window_spans(100, 30, 15, frame=3, last_window="shifted") == [
+        (0, 30), (15, 45), (30, 60), (45, 75), (60, 90), (70, 100)]
+    with pytest.raises(ValueError, match="min_window"):
+        window_spans(100, 30, min_window=10, last_window="shifted")
+    with pytest.raises(ValueError, match="last_window"):
+        window_spans(100, 30, last_window="end")
 
 
 def test_iter_windows_match_genome(yeast):
@@ -385,3 +432,17 @@ def test_garbage_deflate_data_is_wrapped(tmp_path):
     garbage = data[:10] + bytes([0xFF] * 20) + data[-8:]
     with pytest.raises(GenomeFormatError, match="truncated or corrupt"):
         read_genome(write(tmp_path / "garbage.fa.gz", garbage))
+
+
+def test_nt_task_fasta_files_use_the_genome_reader(tmp_path):
+    from fgm.training.task_data import DataFormatError, column, read_split
+
+    path = write(tmp_path / "train.fna", ">s1|1 a description\nacgtn\nAC\n>s2|0\nRYAC\n")
+    ds = read_split(path)
+    assert column(ds, "sequence") == ["ACGTNAC", "NNAC"]  # the genome reader's alphabet
+    assert column(ds, "label") == ["1", "0"] and column(ds, "name") == ["s1", "s2"]
+    with pytest.raises(DataFormatError, match=r"no_label.fna: FASTA header '>s2' has no '\|label'"):
+        read_split(write(tmp_path / "no_label.fna", ">s1|1\nACGT\n>s2\nACGT\n"))
+    with pytest.raises(GenomeFormatError, match=r"record 's2\|0', line 5: invalid character '-' "
+                                                r"at column 3 \(alignment gaps"):
+        read_split(write(tmp_path / "gap.fna", ">s1|1\nACGT\n>s2|0\nACGT\nAC-GT\n"))

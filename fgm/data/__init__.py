@@ -1,6 +1,6 @@
 """Genome data: streaming readers (`fgm.data.genome`) and the corpus builder (`fgm.data.corpus`).
 
-The reader API is imported eagerly (standard library only); the corpus functions, which need
+The reader API is imported eagerly (it needs Biopython); the corpus functions, which need
 `datasets`, are imported on first use.
 """
 

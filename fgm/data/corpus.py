@@ -6,14 +6,14 @@ named in `val_chroms` / `test_chroms` (and exist only when some are named), `tra
 others, so no chromosome is in two splits. A chromosome name selects that record in every input
 file (several species may share names such as `chr4`).
 
-How it runs, in constant memory:
+How it runs, with one chromosome in memory at a time:
 
 1. Every file is scanned and validated once (`genome.scan_genome`): record names, lengths, bad
    records. Errors surface before any window is written, and requested chromosomes are checked.
-2. Each split is written by `datasets.Dataset.from_generator` from a generator that streams the
-   files again and cuts windows from a rolling buffer (`genome._slide`). Only the records of
-   that split are decoded; the rest are skipped at block speed. Arrow batches are capped at
-   about 64 MiB of sequence, whatever the window size.
+2. Each split is written by `datasets.Dataset.from_generator` from a generator that reads the
+   files again (`genome.iter_records`, selecting that split's records) and cuts each record into
+   windows (`genome.window_spans`). Arrow batches are capped at about 64 MiB of sequence,
+   whatever the window size.
 
 Windows (`genome.window_spans`): full windows at 0, stride, 2*stride, ...; then at most one
 partial window per chromosome, from the next stride position to the chromosome end, kept when it
@@ -37,15 +37,15 @@ from typing import Iterable
 
 from ..hub import hub_offline
 from .genome import (
-    DEFAULT_CHUNK_SIZE,
     PathLike,
+    ReadStats,
     _check_window_args,
-    _record_streams,
-    _slide,
     count_windows,
     covered_bases,
+    iter_records,
     resolve_genomes,
     scan_genome,
+    window_spans,
 )
 
 __all__ = [
@@ -213,7 +213,7 @@ def _file_identity(path: Path) -> list:
 
 
 def _generate_windows(files, window, stride, min_window, max_n_frac, skip_bad_records,
-                      chunk_size, total_bases, desc, progress):
+                      total_bases, desc, progress):
     """Rows of one split. `files`: ((source, path, (record indices, ...)), ...)."""
     from tqdm.auto import tqdm
 
@@ -221,19 +221,17 @@ def _generate_windows(files, window, stride, min_window, max_n_frac, skip_bad_re
     try:
         for source, path, indices in files:
             wanted = frozenset(indices)
-            streams = _record_streams(Path(path), lambda i, name: i in wanted, skip_bad_records,
-                                      chunk_size)
-            for rec, chunks in streams:
-                def counted(chunks=chunks):
-                    for chunk in chunks:
-                        bar.update(len(chunk))
-                        yield chunk
-
-                for start, end, seq in _slide(counted(), window, stride, min_window):
-                    if max_n_frac < 1.0 and seq.count(b"N") / (end - start) > max_n_frac:
+            # the scan counted and logged the bad records; a ReadStats of its own keeps them quiet
+            records = iter_records(path, select=lambda i, name: i in wanted,
+                                   skip_bad_records=skip_bad_records, stats=ReadStats())
+            for record in records:
+                for start, end in window_spans(len(record.sequence), window, stride, min_window):
+                    seq = record.sequence[start:end]
+                    if max_n_frac < 1.0 and seq.count("N") / (end - start) > max_n_frac:
                         continue
-                    yield {"sequence": seq.decode("ascii"), "chrom": rec.name, "start": start,
-                           "end": end, "source": source}
+                    yield {"sequence": seq, "chrom": record.name, "start": start, "end": end,
+                           "source": source}
+                bar.update(len(record.sequence))
     finally:
         bar.close()
 
@@ -251,7 +249,6 @@ def build_corpus(
     chroms: Iterable[str] | str | None = None,
     cache_dir: PathLike | None = None,
     progress: bool = True,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
 ):
     """Build a windowed genome corpus as a `datasets.DatasetDict`.
 
@@ -299,7 +296,7 @@ def build_corpus(
     try:
         for source, path in specs:
             indexes.append((source, path, scan_genome(path, skip_bad_records=skip_bad_records,
-                                                      chunk_size=chunk_size, progress=scan_bar)))
+                                                      progress=scan_bar)))
     finally:
         scan_bar.close()
     skipped = [f"{path}: {r.name if r.name else '(no record)'} ({r.error})"
@@ -377,7 +374,7 @@ def build_corpus(
                 gen_kwargs={
                     "files": files_arg, "window": window, "stride": stride,
                     "min_window": min_window, "max_n_frac": max_n_frac,
-                    "skip_bad_records": skip_bad_records, "chunk_size": chunk_size,
+                    "skip_bad_records": skip_bad_records,
                     "total_bases": total, "desc": f"{split} windows", "progress": progress,
                 },
                 split=split,

@@ -1,47 +1,59 @@
-"""Streaming genome readers: FASTA and GenBank, plain or compressed (gzip, bgzip, bz2, xz).
+"""Genome readers: FASTA and GenBank, plain or compressed (gzip, bgzip, bz2, xz), on Biopython.
 
-Memory stays bounded by the read block size (1 MiB by default) and the window size, never by the
-genome size: sequences are parsed block by block and handed on as chunks, so a 3 Gb human
-assembly streams through in constant memory. Parsing and validation run on whole blocks with
-`bytes.translate` / `bytes.find` (C speed); lines are only counted, never looped over in Python,
-except in GenBank files, which are read line by line.
+Library. Biopython parses the records: `SimpleFastaParser` for FASTA, `Bio.GenBank` for GenBank.
+It reads any text handle, so one reader covers every compression (detected here from the magic
+bytes), and it is the maintained GenBank parser. Measured on the bundled yeast genome (12 Mb,
+gzip; best of 3, in-process): SimpleFastaParser 0.10 s, pysam.FastxFile 0.04 s. pysam is faster
+but opens only what htslib opens (no bz2 / xz, no Python handles) and has no GenBank, so it would
+have been a second reader beside Biopython. Install size: biopython 22 MB (needs numpy, already a
+dependency), pysam 14 MB.
+
+Memory: one record at a time. A record's sequence is held whole while it is checked and handed on
+(a human chromosome 1 is 250 MB, a few times that at the peak), never the whole genome.
 
 Formats (detected from the content, the file extension as a fallback):
 
-* FASTA: `>name description` header lines, sequence lines of any width (one unwrapped line of
-  hundreds of megabases is fine), blank lines ignored, CRLF line endings accepted.
+* FASTA: `>name description` header lines, sequence lines of any width, blank lines ignored, CRLF
+  line endings accepted.
 * GenBank (.gb / .gbk / .gbff): one or more `LOCUS ... //` records; the sequence comes from the
-  ORIGIN section (position numbers and spaces removed). The record name is the VERSION
-  (accession.version, as in NCBI FASTA headers), else the first ACCESSION, else the LOCUS name;
-  the description is the DEFINITION. The base count must agree with the LOCUS line.
-* Compression is detected from the magic bytes: gzip and bgzip (bgzip is multi-member gzip),
-  bz2, xz. zstd is refused with a clear message.
+  ORIGIN section. The record name is the VERSION (accession.version, as in NCBI FASTA headers),
+  else the first ACCESSION, else the LOCUS name; the description is the DEFINITION (without its
+  final period, as in NCBI FASTA headers). The base count must agree with the LOCUS line.
+* Compression is detected from the magic bytes: gzip and bgzip (bgzip is multi-member gzip), bz2,
+  xz. zstd is refused with a clear message.
 
-Alphabet. Sequences are upper-cased (soft-masked lowercase bases become plain bases) and the
-IUPAC ambiguity codes R Y S W K M B D H V become N, so everything downstream only sees `ACGTN`.
-Every other character is an error that names the file, the record, the line, the column and the
-character; that includes alignment gaps `-` / `.`, the stop `*`, RNA's `U` and digits (apart from
-GenBank's ORIGIN position numbers). Spaces and tabs inside sequence lines are ignored.
+Alphabet: `fgm.kmers_fgm.NUCLEOTIDE_TABLE`, the one table of the project. Sequences are
+upper-cased (soft-masked lowercase bases become plain bases) and the IUPAC ambiguity codes
+R Y S W K M B D H V become N, so everything downstream only sees `ACGTN`. Every other character
+is an error that names the file, the record, the line, the column and the character; that
+includes alignment gaps `-` / `.`, the stop `*`, RNA's `U` and digits. Spaces and tabs inside
+sequence lines are ignored, and so are GenBank's ORIGIN position numbers (columns 1-10, which
+Biopython drops unread).
 
 Errors. Malformed input raises `GenomeFormatError` (a `ValueError`) naming the file, the record
 and the line: sequence before the first header, a record without sequence, a header without a
 name, a duplicate record name in one file, an invalid character, a GenBank record that is not
-closed by `//` or whose length disagrees with its LOCUS line, a truncated or corrupt compressed
-file. Nothing is skipped silently: with `skip_bad_records=True` a bad record is skipped and
-counted instead (`ReadStats`, `GenomeIndex.bad_records`, and a logged warning). A truncated or
-corrupt compressed file is always an error, since what is missing cannot be known.
+closed by `//`, has no ORIGIN or whose length disagrees with its LOCUS line, a truncated or
+corrupt compressed file. Biopython keeps no line numbers and passes some of these silently, so
+every record is checked here. FASTA lines are found by reading the file again, only once a
+record is bad, forward only (all the errors of a file cost one extra read at most); GenBank
+records are cut at their LOCUS lines here, so their lines are known, and Biopython parses one
+record's text at a time (a record it cannot parse is named by its LOCUS name). Nothing is skipped
+silently: with `skip_bad_records=True` a bad record is skipped and counted instead (`ReadStats`,
+`GenomeIndex.bad_records`, a logged warning). A truncated or corrupt compressed file is always an
+error, since what is missing cannot be known.
 
 Main entry points: `scan_genome` (validate a file and list its records and lengths),
-`iter_records` (records with streaming sequence chunks), `iter_windows` (fixed-size windows from
-a rolling buffer, over many files and species), `read_genome` (whole sequences, small genomes
-only), `window_spans` / `count_windows` (the window arithmetic), `resolve_genomes` (file,
-`source=file` and directory arguments).
+`iter_records` (records one at a time), `iter_windows` (fixed-size windows over many files and
+species), `read_genome` (whole genome, small genomes only), `window_spans` / `count_windows`
+(the window arithmetic), `resolve_genomes` (file, `source=file` and directory arguments).
 """
 
 from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import logging
 import lzma
 import os
@@ -49,13 +61,16 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Iterator, NamedTuple, Union
+from typing import BinaryIO, Callable, Iterable, Iterator, Literal, NamedTuple, TextIO, Union
+
+from Bio import GenBank
+from Bio.SeqIO.FastaIO import SimpleFastaParser
+
+from ..kmers_fgm import INVALID_BYTE, IUPAC_AMBIGUOUS, NUCLEOTIDE_TABLE
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "ALLOWED_CHARACTERS",
-    "DEFAULT_CHUNK_SIZE",
     "FASTA_EXTENSIONS",
     "GENBANK_EXTENSIONS",
     "GenomeFormatError",
@@ -65,6 +80,7 @@ __all__ = [
     "RecordInfo",
     "Window",
     "count_windows",
+    "covered_bases",
     "detect_format",
     "genome_stem",
     "iter_records",
@@ -77,38 +93,16 @@ __all__ = [
 ]
 
 PathLike = Union[str, os.PathLike]
-
-#: Read block size in bytes (decompressed); also the largest sequence chunk handed on.
-DEFAULT_CHUNK_SIZE = 1 << 20
-
-NUCLEOTIDES = "ACGTN"
-IUPAC_AMBIGUITY = "RYSWKMBDHV"
-#: Characters accepted in sequence data (either case); IUPAC ambiguity codes are read as N.
-ALLOWED_CHARACTERS = NUCLEOTIDES + IUPAC_AMBIGUITY
+Select = Callable[[int, str], bool]  # (record index, record name) -> read this record?
 
 FASTA_EXTENSIONS = (".fa", ".fasta", ".fna", ".fas", ".fsa", ".ffn", ".frn", ".mfa", ".seq")
 GENBANK_EXTENSIONS = (".gb", ".gbk", ".gbff", ".gbf", ".genbank")
 COMPRESSION_EXTENSIONS = (".gz", ".bgz", ".bgzf", ".bz2", ".xz")
 
-
-def _translation_table() -> bytes:
-    table = bytearray(range(256))
-    for c in NUCLEOTIDES.encode():
-        table[c] = table[c + 32] = c
-    for c in IUPAC_AMBIGUITY.encode():
-        table[c] = table[c + 32] = ord("N")
-    return bytes(table)
-
-
-_TABLE = _translation_table()  # valid characters -> ACGTN, anything else unchanged
-_WHITESPACE = b" \t\r\n\v\f"
-_DIGITS = b"0123456789"
-_ACGTN = b"ACGTN"
-_ALLOWED_CLASS = re.escape((ALLOWED_CHARACTERS + ALLOWED_CHARACTERS.lower()).encode())
-_BAD_FASTA = re.compile(rb"[^" + _ALLOWED_CLASS + rb" \t\r\n\v\f]")
-_BAD_GENBANK = re.compile(rb"[^" + _ALLOWED_CLASS + rb" \t\r\n\v\f0-9]")
-_NON_WHITESPACE = re.compile(rb"[^ \t\r\n\v\f]")
-_LOCUS_LENGTH = re.compile(rb"\s(\d+)\s+(bp|aa)\b", re.IGNORECASE)
+_WHITESPACE = " \t\r\n\v\f"
+_NUCLEOTIDES = "".join(chr(c) for c in range(256) if NUCLEOTIDE_TABLE[c] != INVALID_BYTE[0])
+_INVALID_CHARACTER = re.compile(f"[^{re.escape(_NUCLEOTIDES + _WHITESPACE)}]")  # to locate errors
+_GENBANK_SEQUENCE_COLUMN = 10  # ORIGIN lines: position number in columns 1-9, bases from column 11
 
 
 # --------------------------------------------------------------------------------------------
@@ -136,14 +130,13 @@ class GenomeFormatError(ValueError):
 
 @dataclass
 class RecordInfo:
-    """One record of a genome file, as seen by the parser."""
+    """One record of a genome file, as seen by the reader."""
 
     path: str
-    index: int  # 0-based position in the file (-1: data before the first record)
+    index: int  # 0-based position in the file (-1: text before the first record)
     name: str | None
     description: str
-    line: int  # line of the header (FASTA) or LOCUS line (GenBank)
-    length: int = 0  # bases (after validation; only complete for good records)
+    length: int = 0  # bases (good records only)
     n_count: int = 0  # N bases, IUPAC codes included
     error: str | None = None  # why the record is bad; None for a good record
 
@@ -187,22 +180,13 @@ class ReadStats:
 
 @dataclass
 class GenomeRecord:
-    """A record with its sequence as a stream of upper-case ACGTN string chunks.
-
-    `chunks` reads the file as it goes: consume it before advancing `iter_records` (what is
-    left unread is skipped when the iterator moves on).
-    """
+    """A good record: its upper-case ACGTN sequence and where it comes from."""
 
     name: str
     description: str
     path: str
     index: int
-    line: int
-    chunks: Iterator[str]
-
-    def sequence(self) -> str:
-        """The whole sequence (reads the rest of the record into memory)."""
-        return "".join(self.chunks)
+    sequence: str
 
 
 class Window(NamedTuple):
@@ -215,29 +199,6 @@ class Window(NamedTuple):
 
 # --------------------------------------------------------------------------------------------
 # files, compression and format detection
-
-
-def _show_char(byte: int) -> str:
-    return repr(chr(byte)) if 32 <= byte < 127 else f"'\\x{byte:02x}'"
-
-
-def _char_hint(byte: int) -> str:
-    ch = chr(byte)
-    if ch in "-.":
-        return " (alignment gaps are not genome sequence)"
-    if ch in "Uu":
-        return " (RNA: write T for U)"
-    if ch == "*" or ch.upper() in "EFIJLOPQXZ":
-        return " (not a nucleotide; is this a protein file?)"
-    if ch.isdigit():
-        return " (digits are not sequence)"
-    if ch == ">":
-        return " ('>' only starts a header at the beginning of a line)"
-    return ""
-
-
-def _allowed_text() -> str:
-    return f"allowed: {NUCLEOTIDES}, IUPAC codes {IUPAC_AMBIGUITY} (read as N), either case"
 
 
 def open_genome(path: PathLike) -> BinaryIO:
@@ -255,6 +216,12 @@ def open_genome(path: PathLike) -> BinaryIO:
         raise GenomeFormatError("zstd compression is not supported; decompress the file or "
                                 "recompress it with gzip / bgzip", path=path)
     return open(path, "rb")
+
+
+def _open_text(path: Path) -> TextIO:
+    """Text lines for Biopython. Only '\\n' ends a line ('\\r' is stripped with the other
+    whitespace); bytes that are not UTF-8 become U+FFFD, an invalid character in a sequence."""
+    return io.TextIOWrapper(open_genome(path), encoding="utf-8", errors="replace", newline="\n")
 
 
 _READ_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError)
@@ -294,508 +261,360 @@ def _is_genome_file(path: Path) -> bool:
     return path.is_file() and _strip_extensions(path.name)[1] != ""
 
 
-def detect_format(path: PathLike) -> str:
-    """'fasta' or 'genbank', from the first non-blank line, else from the file extension."""
-    path = Path(path)
+def _sniff(path: Path) -> tuple[str, int, str]:
+    """(format, number and text of the first non-blank line), from the first 64 KiB.
+
+    Reads no further than that line, so a damaged stream is mostly met later by the readers,
+    which can say where.
+    """
+    number, first, size = 0, "", 0
     try:
-        with open_genome(path) as fh:
-            head = fh.read(1 << 16)
+        with _open_text(path) as handle:
+            while size < 1 << 16 and not first:
+                text = handle.readline(1 << 16)
+                if not text:
+                    break
+                number, size = number + 1, size + len(text)
+                first = text if text.strip() else ""
     except _READ_ERRORS as exc:
         if not _is_decompression_error(exc):
             raise
         raise _compression_error(path, None, None, exc) from exc
-    first = b""
-    for raw in head.splitlines():
-        if raw.strip():
-            first = raw.lstrip()
-            break
-    if first.startswith(b">"):
-        return "fasta"
-    if first.startswith(b"LOCUS"):
-        return "genbank"
-    if not head.strip():
+    if first.startswith(">"):
+        return "fasta", number, first
+    if first.startswith("LOCUS"):
+        return "genbank", number, first
+    if not first:
         raise GenomeFormatError("the file is empty: no records", path=path)
     ext = _strip_extensions(path.name)[1]
     if ext in FASTA_EXTENSIONS:
-        return "fasta"  # the parser reports the missing header with its line
+        return "fasta", number, first  # the reader reports the text before the first header
     if ext in GENBANK_EXTENSIONS:
-        return "genbank"
-    shown = first[:60].decode("utf-8", "replace")
+        return "genbank", number, first
     raise GenomeFormatError(
-        f"cannot tell the format: the first line {shown!r} is neither a FASTA header ('>') nor "
-        f"a GenBank LOCUS line, and the extension is not one of "
-        f"{', '.join(FASTA_EXTENSIONS + GENBANK_EXTENSIONS)}", path=path, line=1)
+        f"cannot tell the format: the first line {first.strip()[:60]!r} is neither a FASTA header "
+        f"('>') nor a GenBank LOCUS line, and the extension is not one of "
+        f"{', '.join(FASTA_EXTENSIONS + GENBANK_EXTENSIONS)}", path=path, line=number)
+
+
+def detect_format(path: PathLike) -> str:
+    """'fasta' or 'genbank', from the first non-blank line, else from the file extension."""
+    return _sniff(Path(path))[0]
 
 
 # --------------------------------------------------------------------------------------------
-# parsers: generators of events
-#   ("start", RecordInfo)         a selected record begins
-#   ("data", bytes)               upper-case ACGTN sequence of the current record
-#   ("end", RecordInfo)           the current record is complete and valid
-#   ("bad", RecordInfo)           skip_bad_records: the record is bad (info.error says why)
-# Records that `select(index, name)` rejects produce no events and are not validated.
+# checks shared by both formats
 
-Select = Callable[[int, str], bool]
+Checked = Iterator[tuple[RecordInfo, Union[bytes, GenomeFormatError]]]  # what the readers yield
 
 
-class _Parser:
-    def __init__(self, path: Path, fh: BinaryIO, select: Select | None, skip_bad_records: bool,
-                 chunk_size: int):
+def _char_hint(char: str) -> str:
+    if char in "-.":
+        return " (alignment gaps are not genome sequence)"
+    if char in "Uu":
+        return " (RNA: write T for U)"
+    if char == "*" or char.upper() in "EFIJLOPQXZ":
+        return " (not a nucleotide; is this a protein file?)"
+    if char.isdigit():
+        return " (digits are not sequence)"
+    if char == ">":
+        return " ('>' only starts a header at the beginning of a line)"
+    if char == "\ufffd":
+        return " (bytes that are not UTF-8 text)"
+    return ""
+
+
+def _first_invalid(lines: Iterable[tuple[int, str]], column: int = 0):
+    """(line, 1-based column, character) of the first invalid character from `column` on, or
+    None."""
+    for number, text in lines:
+        found = _INVALID_CHARACTER.search(text, column)
+        if found is not None:
+            return number, found.start() + 1, found.group()
+    return None
+
+
+def _check_name(path: Path, info: RecordInfo, seen: dict[str, int],
+                line_of: Callable[[int], int]) -> None:
+    """A record needs a name no earlier record of the file has (`seen`: name -> index)."""
+    if not info.name:
+        raise GenomeFormatError("header line without a record name", path=path,
+                                line=line_of(info.index))
+    if info.name in seen:
+        first = line_of(seen[info.name])
+        raise GenomeFormatError(f"duplicate record name {info.name!r} (first at line {first})",
+                                path=path, record=info.name, line=line_of(info.index))
+    seen[info.name] = info.index
+
+
+def _checked_bases(path: Path, info: RecordInfo, sequence: str, line: Callable[[], int],
+                   invalid: Callable[[], tuple[int, int, str]]) -> bytes:
+    """The upper-case ACGTN bytes of `sequence`; fills in the record's length and N count.
+
+    `line` and `invalid` locate the record's first line and its first invalid character (in the
+    lines Biopython read the sequence from, so there is one); they are only called for a bad
+    record.
+    """
+    bases = sequence.encode("ascii", "replace").translate(NUCLEOTIDE_TABLE, _WHITESPACE.encode())
+    if INVALID_BYTE in bases:
+        number, column, char = invalid()
+        raise GenomeFormatError(
+            f"invalid character {char!r} at column {column}{_char_hint(char)}; allowed: ACGTN, "
+            f"IUPAC codes {IUPAC_AMBIGUOUS} (read as N), either case",
+            path=path, record=info.name, line=number)
+    if not bases:
+        raise GenomeFormatError("the record has no sequence", path=path, record=info.name,
+                                line=line())
+    info.length = len(bases)
+    info.n_count = bases.count(b"N")
+    return bases
+
+
+def _first_word(text: str) -> str | None:
+    words = text.split(None, 1)
+    return words[0] if words else None
+
+
+def _line_groups(path: Path, start: str) -> Iterator[list[tuple[int, str]]]:
+    """The file's (number, text) lines, grouped from each line that begins with `start` (a
+    record's first line) to the next one.
+
+    Text before the first record comes as a group of its own, from its first non-blank line. A
+    damaged compressed stream raises the located error: the last line read, and the record it
+    belongs to, named by the first word after `start`.
+    """
+    group: list[tuple[int, str]] = []
+    number = 0
+    try:
+        with _open_text(path) as handle:
+            for number, text in enumerate(handle, 1):
+                if text.startswith(start):
+                    if group:
+                        yield group
+                    group = [(number, text)]
+                elif group or text.strip():
+                    group.append((number, text))
+    except _READ_ERRORS as exc:
+        if not _is_decompression_error(exc):
+            raise
+        first = group[0][1] if group else ""
+        name = _first_word(first[len(start):]) if first.startswith(start) else None
+        raise _compression_error(path, name, number, exc) from exc
+    if group:
+        yield group
+
+
+# --------------------------------------------------------------------------------------------
+# FASTA: Biopython's SimpleFastaParser over the whole file
+
+
+class _FastaLines:
+    """Where FASTA records are, for error messages: the file read again alongside the parser.
+
+    Started by the first bad record and moving forward only, so all the errors of a file cost one
+    extra read at most; holds the header line numbers and the lines of one record.
+    """
+
+    def __init__(self, path: Path):
         self.path = path
-        self.fh = fh
-        self.select = select
-        self.skip = skip_bad_records
-        self.chunk_size = max(1, int(chunk_size))
-        self.lineno = 1
-        self.index = -1
-        self.rec: RecordInfo | None = None
-        self.selected = False
-        self.seen: dict[str, int] = {}
-        self.pending_error: BaseException | None = None
+        self.groups: Iterator[list[tuple[int, str]]] | None = None
+        self.header_lines: list[int] = []
+        self.sequence_lines: list[tuple[int, str]] = []
 
-    def read(self) -> bytes:
-        """Up to chunk_size bytes. A damaged compressed stream is reported on the call after the
-        one returning the data decoded before the damage, so the error names the record and
-        line where the file stops making sense."""
-        if self.pending_error is not None:
-            exc = self.pending_error
-            name = self.rec.name if self.rec is not None else None
-            raise _compression_error(self.path, name, self.lineno, exc) from exc
-        parts, size = [], 0
+    def _reach(self, index: int) -> None:
+        if self.groups is None:
+            self.groups = _line_groups(self.path, ">")
+        while len(self.header_lines) <= index:
+            group = next(self.groups, None)
+            if group is None:
+                return
+            if group[0][1].startswith(">"):  # not the text before the first header
+                self.header_lines.append(group[0][0])
+                self.sequence_lines = group[1:]
+
+    def header_line(self, index: int) -> int:
+        self._reach(index)
+        return self.header_lines[index]
+
+    def first_invalid(self, index: int) -> tuple[int, int, str] | None:
+        self._reach(index)
+        return _first_invalid(self.sequence_lines)
+
+    def read_to_end(self) -> None:
+        """Read on to where a damaged file stops: `_line_groups` raises the located error."""
+        self._reach(1 << 62)
+
+    def close(self) -> None:
+        if self.groups is not None:
+            self.groups.close()
+
+
+def _fasta_records(path: Path, first_line: int, first_text: str, select: Select | None) -> Checked:
+    """(info, ACGTN bytes) per good record, (info, located error) per bad one, in file order."""
+    if not first_text.startswith(">"):  # Biopython skips such text silently
+        yield (RecordInfo(str(path), -1, None, ""),
+               GenomeFormatError("sequence data before the first '>' header (is this a FASTA "
+                                 "file?)", path=path, line=first_line))
+    lines = _FastaLines(path)
+    seen: dict[str, int] = {}
+    try:
+        with _open_text(path) as handle:
+            for index, (title, sequence) in enumerate(SimpleFastaParser(handle)):
+                name, description = (title.split(None, 1) + ["", ""])[:2]
+                info = RecordInfo(str(path), index, name or None, description)
+                try:
+                    _check_name(path, info, seen, lines.header_line)
+                    if select is None or select(index, name):
+                        yield info, _checked_bases(path, info, sequence,
+                                                   lambda: lines.header_line(index),
+                                                   lambda: lines.first_invalid(index))
+                except GenomeFormatError as err:
+                    yield info, err
+    except _READ_ERRORS as exc:
+        if not _is_decompression_error(exc):
+            raise
+        lines.read_to_end()
+        raise _compression_error(path, None, None, exc) from exc
+    finally:
+        lines.close()
+
+
+# --------------------------------------------------------------------------------------------
+# GenBank: records cut at their LOCUS lines here, each parsed by Bio.GenBank
+
+
+def _genbank_name(record) -> str:
+    """VERSION, else the first ACCESSION, else the LOCUS name ('.' and 'unknown' are no name)."""
+    for name in (record.version, *record.accession[:1], record.locus):
+        if name and name not in (".", "unknown"):
+            return name
+    return ""
+
+
+def _genbank_records(path: Path, select: Select | None) -> Checked:
+    """(info, ACGTN bytes) per good record, (info, located error) per bad one, in file order."""
+    seen: dict[str, int] = {}
+    locus_lines: list[int] = []
+    for group in _line_groups(path, "LOCUS"):
+        start, locus = group[0]
+        if not locus.startswith("LOCUS"):
+            yield (RecordInfo(str(path), -1, None, ""),
+                   GenomeFormatError("expected a LOCUS line to start a GenBank record",
+                                     path=path, line=start))
+            continue
+        index = len(locus_lines)
+        locus_lines.append(start)
+        texts = [text for _, text in group]
+        end = next((i for i, text in enumerate(texts) if text.startswith("//")), None)
+        info = RecordInfo(str(path), index, _first_word(locus[len("LOCUS"):]), "")
         try:
-            while size < self.chunk_size:
-                data = self.fh.read1(self.chunk_size - size)
-                if not data:
-                    break
-                parts.append(data)
-                size += len(data)
-        except _READ_ERRORS as exc:
-            if not _is_decompression_error(exc):
-                raise
-            self.pending_error = exc
-            if not parts:
-                return self.read()
-        return b"".join(parts) if len(parts) != 1 else parts[0]
-
-    def fail(self, rec: RecordInfo, message: str, line: int | None):
-        """Strict: raise. Skip mode: mark the record bad and return the event to emit (or None)."""
-        if not self.skip:
-            raise GenomeFormatError(message, path=self.path, record=rec.name, line=line)
-        if rec.error is None:
-            rec.error = f"line {line}: {message}" if line is not None else message
-            if rec.index < 0 or self.selected:
-                return ("bad", rec)
-        return None
-
-    def new_record(self, name: str, description: str, line: int) -> list:
-        """Open record `name` (header at `line`): returns the events to emit."""
-        self.index += 1
-        rec = RecordInfo(str(self.path), self.index, name or None, description, line)
-        self.rec = rec
-        self.selected = self.select is None or self.select(self.index, name)
-        events = []
-        if not name:
-            ev = self.fail(rec, "header line without a record name", line)
-        elif name in self.seen:
-            ev = self.fail(rec, f"duplicate record name {name!r} (first at line {self.seen[name]})",
-                           line)
-        else:
-            self.seen[name] = line
-            ev = None
-            if self.selected:
-                events.append(("start", rec))
-        if ev is not None:
-            events.append(ev)
-        return events
-
-    def end_record(self, expected_length: int | None = None):
-        """Close the current record: returns the event to emit, or None."""
-        rec = self.rec
-        if rec is None or not self.selected or rec.error is not None:
-            return None
-        if rec.length == 0:
-            return self.fail(rec, "the record has no sequence", rec.line)
-        if expected_length is not None and rec.length != expected_length:
-            return self.fail(rec, f"the sequence has {rec.length} bases but the LOCUS line says "
-                                  f"{expected_length} bp", rec.line)
-        return ("end", rec)
-
-    def clean(self, data: bytes, delete: bytes) -> bytes | None:
-        """Upper-case ACGTN bytes, or None when `data` holds an invalid character."""
-        out = data.translate(_TABLE, delete)
-        if out.translate(None, _ACGTN):
-            return None
-        return out
-
-
-class _FastaParser(_Parser):
-    def events(self) -> Iterator[tuple]:
-        col = 0  # bytes already read on the current line
-        at_line_start = True
-        header: bytearray | None = None
-        header_line = 0
-        junk: RecordInfo | None = None  # data before the first header
-        while True:
-            block = self.read()
-            if not block:
-                break
-            pos, n = 0, len(block)
-            while pos < n:
-                if header is not None:  # inside a header line
-                    nl = block.find(b"\n", pos)
-                    if nl < 0:
-                        header += block[pos:]
-                        break
-                    header += block[pos:nl]
-                    pos = nl + 1
-                    yield from self._header(header, header_line)
-                    header = None
-                    self.lineno += 1
-                    col, at_line_start = 0, True
-                    continue
-                if at_line_start and block[pos] == 62:  # '>'
-                    ev = self.end_record()
-                    if ev is not None:
-                        yield ev
-                    header, header_line = bytearray(), self.lineno
-                    pos += 1
-                    continue
-                nxt = block.find(b"\n>", pos)
-                end = n if nxt < 0 else nxt + 1
-                seg = block[pos:end]
-                pos = end
-                rec = self.rec
-                if rec is None:
-                    if junk is None:
-                        m = _NON_WHITESPACE.search(seg)
-                        if m is not None:
-                            line = self.lineno + seg.count(b"\n", 0, m.start())
-                            junk = RecordInfo(str(self.path), -1, None, "", line)
-                            ev = self.fail(junk, "sequence data before the first '>' header "
-                                                 "(is this a FASTA file?)", line)
-                            if ev is not None:
-                                yield ev
-                elif self.selected and rec.error is None:
-                    out = self.clean(seg, _WHITESPACE)
-                    if out is None:
-                        ev = self._bad_char(seg, col, _BAD_FASTA)
-                        if ev is not None:
-                            yield ev
-                    elif out:
-                        rec.length += len(out)
-                        rec.n_count += out.count(b"N")
-                        yield ("data", out)
-                nls = seg.count(b"\n")
-                if nls:
-                    self.lineno += nls
-                    col = len(seg) - seg.rfind(b"\n") - 1
-                else:
-                    col += len(seg)
-                at_line_start = seg.endswith(b"\n")
-        if header is not None:  # header on the last line, no newline after it
-            yield from self._header(header, header_line)
-        ev = self.end_record()
-        if ev is not None:
-            yield ev
-
-    def _header(self, header: bytearray, line: int) -> list:
-        text = bytes(header).decode("utf-8", "replace").strip()
-        parts = text.split(None, 1)
-        name = parts[0] if parts else ""
-        description = parts[1] if len(parts) > 1 else ""
-        return self.new_record(name, description, line)
-
-    def _bad_char(self, seg: bytes, col: int, pattern: re.Pattern):
-        p = pattern.search(seg).start()
-        line = self.lineno + seg.count(b"\n", 0, p)
-        nl = seg.rfind(b"\n", 0, p)
-        column = col + p + 1 if nl < 0 else p - nl
-        byte = seg[p]
-        return self.fail(self.rec, f"invalid character {_show_char(byte)} at column {column}"
-                                   f"{_char_hint(byte)}; {_allowed_text()}", line)
-
-
-class _GenBankParser(_Parser):
-    def lines(self) -> Iterator[bytes]:
-        carry = b""
-        while True:
-            block = self.read()
-            if not block:
-                break
-            block = carry + block
-            parts = block.split(b"\n")
-            carry = parts.pop()
-            yield from parts
-        if carry:
-            yield carry
-
-    def events(self) -> Iterator[tuple]:
-        state = "out"  # out | head | seq
-        self.lineno = 0
-        locus_line = 0
-        locus_name = accession = version = ""
-        locus_length: int | None = None
-        definition: list[str] = []
-        last_key = b""
-        junk: RecordInfo | None = None
-        batch: list[bytes] = []
-        batch_size = 0
-        batch_line = 0
-        head_error: tuple[str, int] | None = None
-
-        def flush():
-            nonlocal batch, batch_size
-            lines, first = batch, batch_line
-            batch, batch_size = [], 0
-            rec = self.rec
-            out = self.clean(b"".join(lines), _WHITESPACE + _DIGITS)
-            if out is None:
-                for k, ln in enumerate(lines):
-                    if self.clean(ln, _WHITESPACE + _DIGITS) is None:
-                        p = _BAD_GENBANK.search(ln).start()
-                        byte = ln[p]
-                        return self.fail(rec, f"invalid character {_show_char(byte)} at column "
-                                              f"{p + 1}{_char_hint(byte)}; {_allowed_text()}",
-                                         first + k)
-            if out:
-                rec.length += len(out)
-                rec.n_count += out.count(b"N")
-                return ("data", out)
-            return None
-
-        def unterminated(line: int):
-            return self.fail(self.rec, f"the record starting at line {self.rec.line} is not closed "
-                                       f"by '//' (truncated file?)", line)
-
-        for raw in self.lines():
-            self.lineno += 1
-            if state == "seq":
-                if raw.startswith(b"//") or raw.startswith(b"LOCUS"):
-                    if batch:
-                        ev = flush()
-                        if ev is not None:
-                            yield ev
-                    if raw.startswith(b"LOCUS"):  # previous record not closed
-                        if self.selected:
-                            ev = unterminated(self.lineno)
-                            if ev is not None:
-                                yield ev
-                    else:
-                        ev = self.end_record(locus_length)
-                        if ev is not None:
-                            yield ev
-                        state = "out"
-                        continue
-                    state = "out"  # fall through: the LOCUS line opens a new record
-                elif self.selected and self.rec.error is None:
-                    if not batch:
-                        batch_line = self.lineno
-                    batch.append(raw)
-                    batch_size += len(raw)
-                    if batch_size >= self.chunk_size:
-                        ev = flush()
-                        if ev is not None:
-                            yield ev
-                    continue
-                else:
-                    continue
-            if state == "head":
-                if raw.startswith(b"ORIGIN") or raw.startswith(b"//") or raw.startswith(b"LOCUS"):
-                    name = version or accession or locus_name
-                    events = self.new_record(name, " ".join(definition), locus_line)
-                    yield from events
-                    rec = self.rec
-                    if head_error is not None and rec.error is None:
-                        ev = self.fail(rec, *head_error)
-                        if ev is not None:
-                            yield ev
-                    if raw.startswith(b"ORIGIN"):
-                        state = "seq"
-                        continue
-                    if raw.startswith(b"//"):
-                        if self.selected and rec.error is None:
-                            ev = self.fail(rec, "the record has no ORIGIN sequence section (CONTIG /"
-                                                " WGS master records are not supported)",
-                                           locus_line)
-                            if ev is not None:
-                                yield ev
-                        state = "out"
-                        continue
-                    if self.selected:  # LOCUS inside a header: previous record not closed
-                        ev = unterminated(self.lineno)
-                        if ev is not None:
-                            yield ev
-                    state = "out"  # fall through to open the new record
-                else:
-                    key = raw[:12].strip()
-                    value = raw[12:].strip().decode("utf-8", "replace")
-                    if key and not raw[:1].isspace():
-                        last_key = key
-                        token = value.split()[0] if value.split() else ""
-                        token = "" if token in (".", "unknown") else token
-                        if key == b"DEFINITION":
-                            definition = [value] if value else []
-                        elif key == b"ACCESSION":
-                            accession = token
-                        elif key == b"VERSION":
-                            version = token
-                    elif not key and last_key == b"DEFINITION" and value:
-                        definition.append(value)
-                    elif key:
-                        last_key = key
-                    continue
-            # state == "out"
-            if raw.startswith(b"LOCUS"):
-                state = "head"
-                locus_line = self.lineno
-                tokens = raw.split()
-                locus_name = tokens[1].decode("utf-8", "replace") if len(tokens) > 1 else ""
-                accession = version = ""
-                definition, last_key, head_error = [], b"LOCUS", None
-                m = _LOCUS_LENGTH.search(raw)
-                locus_length = int(m.group(1)) if m else None
-                if m and m.group(2).lower() == b"aa":
-                    head_error = ("a protein record (the LOCUS line says 'aa'), not DNA",
-                                  locus_line)
-                continue
-            if raw.strip() and junk is None:
-                junk = RecordInfo(str(self.path), -1, None, "", self.lineno)
-                saved, self.rec = self.rec, None
-                ev = self.fail(junk, "expected a LOCUS line to start a GenBank record",
-                               self.lineno)
-                self.rec = saved
-                if ev is not None:
-                    yield ev
-        # end of file
-        if state == "seq":
-            if batch:
-                ev = flush()
-                if ev is not None:
-                    yield ev
-            if self.selected:
-                ev = unterminated(self.lineno)
-                if ev is not None:
-                    yield ev
-        elif state == "head":
-            name = version or accession or locus_name
-            yield from self.new_record(name, " ".join(definition), locus_line)
-            if self.selected:
-                ev = unterminated(self.lineno)
-                if ev is not None:
-                    yield ev
-
-
-def _events(path: Path, select: Select | None, skip_bad_records: bool,
-            chunk_size: int) -> Iterator[tuple]:
-    fmt = detect_format(path)
-    with open_genome(path) as fh:
-        cls = _FastaParser if fmt == "fasta" else _GenBankParser
-        yield from cls(path, fh, select, skip_bad_records, chunk_size).events()
+            if end is None:
+                raise GenomeFormatError("the record is not closed by '//' (truncated file?)",
+                                        path=path, record=info.name, line=start)
+            origin = next((i for i, text in enumerate(texts) if text.startswith("ORIGIN")), None)
+            if origin is None:
+                raise GenomeFormatError("the record has no ORIGIN sequence section (CONTIG / WGS "
+                                        "master records are not supported)",
+                                        path=path, record=info.name, line=start)
+            try:
+                record = GenBank.read(io.StringIO("".join(texts[: end + 1])))
+            except ValueError as exc:
+                raise GenomeFormatError(f"Biopython cannot parse the record: {exc}", path=path,
+                                        record=info.name, line=start) from exc
+            info.name, info.description = _genbank_name(record) or None, record.definition
+            _check_name(path, info, seen, locus_lines.__getitem__)
+            if select is None or select(index, info.name):
+                if "PROTEIN" in record.residue_type:
+                    raise GenomeFormatError("a protein record (the LOCUS line says 'aa'), not DNA",
+                                            path=path, record=info.name, line=start)
+                bases = _checked_bases(
+                    path, info, record.sequence, lambda: start,
+                    lambda: _first_invalid(group[origin + 1:end], _GENBANK_SEQUENCE_COLUMN))
+                if record.size and len(bases) != int(record.size):
+                    raise GenomeFormatError(f"the sequence has {len(bases)} bases but the LOCUS "
+                                            f"line says {record.size} bp", path=path,
+                                            record=info.name, line=start)
+                yield info, bases
+        except GenomeFormatError as err:
+            yield info, err
+        trailing = [] if end is None else [n for n, text in group[end + 1:] if text.strip()]
+        if trailing:
+            yield (RecordInfo(str(path), -1, None, ""),
+                   GenomeFormatError("expected a LOCUS line to start a GenBank record",
+                                     path=path, line=trailing[0]))
 
 
 # --------------------------------------------------------------------------------------------
 # records
 
 
-def _warn_skipped(path, bad: list[RecordInfo]) -> None:
+def _checked_records(path: Path, select: Select | None, skip_bad_records: bool,
+                     bad: list[RecordInfo]) -> Iterator[tuple[RecordInfo, bytes]]:
+    """(info, ACGTN bytes) per good record. A bad record raises its `GenomeFormatError`, or with
+    `skip_bad_records` is appended to `bad`."""
+    fmt, first_line, first_text = _sniff(path)
+    if fmt == "fasta":
+        checked = _fasta_records(path, first_line, first_text, select)
+    else:
+        checked = _genbank_records(path, select)
+    for info, result in checked:
+        if isinstance(result, GenomeFormatError):
+            if not skip_bad_records:
+                raise result
+            where = "" if result.line is None else f"line {result.line}: "
+            info.error = where + result.reason
+            bad.append(info)
+        else:
+            yield info, result
+
+
+def _warn_skipped(path: Path, bad: list[RecordInfo]) -> None:
     if bad:
         names = ", ".join(repr(r.name) if r.name else "(no name)" for r in bad[:10])
         more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
         logger.warning("%s: skipped %d bad record(s): %s%s", path, len(bad), names, more)
 
 
-def scan_genome(path: PathLike, *, skip_bad_records: bool = False,
-                chunk_size: int = DEFAULT_CHUNK_SIZE, progress=None) -> GenomeIndex:
+def scan_genome(path: PathLike, *, skip_bad_records: bool = False, progress=None) -> GenomeIndex:
     """Read and validate a whole file: its records, their lengths and N counts.
 
-    Streams (constant memory). Raises `GenomeFormatError` on the first problem, or with
-    `skip_bad_records=True` lists the bad records in `GenomeIndex.bad_records`. `progress`, an
-    optional tqdm-like object, is updated with the bases read.
+    Raises `GenomeFormatError` on the first problem, or with `skip_bad_records=True` lists the
+    bad records in `GenomeIndex.bad_records`. `progress`, an optional tqdm-like object, is
+    updated with the bases read.
     """
     path = Path(path)
-    fmt = detect_format(path)
     records: list[RecordInfo] = []
     bad: list[RecordInfo] = []
-    for event in _events(path, None, skip_bad_records, chunk_size):
-        kind = event[0]
-        if kind == "data":
-            if progress is not None:
-                progress.update(len(event[1]))
-        elif kind == "end":
-            records.append(event[1])
-        elif kind == "bad":
-            bad.append(event[1])
+    for info, bases in _checked_records(path, None, skip_bad_records, bad):
+        records.append(info)
+        if progress is not None:
+            progress.update(len(bases))
     _warn_skipped(path, bad)
-    return GenomeIndex(path, fmt, records, bad)
-
-
-def _record_streams(path: Path, select: Select | None, skip_bad_records: bool,
-                    chunk_size: int) -> Iterator[tuple[RecordInfo, Iterator[bytes]]]:
-    """(record, iterator of ACGTN byte chunks) for the selected records, in file order.
-
-    In skip mode the caller must already have excluded bad records through `select` (their
-    problems may only show up after part of their sequence was handed on).
-    """
-    events = _events(path, select, skip_bad_records, chunk_size)
-
-    def chunks(rec: RecordInfo) -> Iterator[bytes]:
-        for event in events:
-            kind = event[0]
-            if kind == "data":
-                yield event[1]
-            elif kind == "end":
-                return
-            elif kind == "bad" and event[1] is rec:
-                raise GenomeFormatError(f"{rec.error} (the file changed while it was read?)",
-                                        path=path, record=rec.name)
-        raise GenomeFormatError("unexpected end of the record stream", path=path, record=rec.name)
-
-    for event in events:
-        if event[0] == "start":
-            rec = event[1]
-            stream = chunks(rec)
-            yield rec, stream
-            for _ in stream:  # skip what the consumer left unread
-                pass
-
-
-def _selected_streams(path: Path, skip_bad_records: bool, select: Select | None,
-                      stats: ReadStats | None, chunk_size: int):
-    if skip_bad_records:
-        index = scan_genome(path, skip_bad_records=True, chunk_size=chunk_size)
-        if stats is not None:
-            stats.bad_records.extend(index.bad_records)
-        bad = {r.index for r in index.bad_records}
-        if bad:
-            user_select = select
-
-            def select(i: int, name: str) -> bool:
-                return i not in bad and (user_select is None or user_select(i, name))
-
-    return _record_streams(path, select, skip_bad_records, chunk_size)
+    return GenomeIndex(path, detect_format(path), records, bad)
 
 
 def iter_records(path: PathLike, *, skip_bad_records: bool = False, select: Select | None = None,
-                 stats: ReadStats | None = None,
-                 chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[GenomeRecord]:
-    """Stream the records of one genome file (FASTA / GenBank, any supported compression).
+                 stats: ReadStats | None = None) -> Iterator[GenomeRecord]:
+    """The good records of one genome file (FASTA / GenBank, any supported compression), one at a
+    time, in file order.
 
-    Yields `GenomeRecord`s whose `chunks` iterate the upper-case ACGTN sequence in pieces of at
-    most `chunk_size` bases: memory is bounded by `chunk_size`, not by the genome. `select`
-    (`(index, name) -> bool`) picks records; the others are skipped without validation. Strict
-    by default: the first problem raises `GenomeFormatError`. With `skip_bad_records=True` the
-    file is validated first (an extra pass), bad records are skipped, logged and added to
-    `stats`.
+    `select` (`(index, name) -> bool`) picks records; the others are not checked beyond their
+    name. Strict by default: the first problem raises `GenomeFormatError`. With
+    `skip_bad_records=True` bad records are skipped and added to `stats`, or logged when no
+    `stats` is given.
     """
     path = Path(path)
-    for rec, chunks in _selected_streams(path, skip_bad_records, select, stats, chunk_size):
-        yield GenomeRecord(rec.name, rec.description, str(path), rec.index, rec.line,
-                           (c.decode("ascii") for c in chunks))
+    bad = [] if stats is None else stats.bad_records
+    for info, bases in _checked_records(path, select, skip_bad_records, bad):
+        yield GenomeRecord(info.name, info.description, str(path), info.index,
+                           bases.decode("ascii"))
+    if stats is None:
+        _warn_skipped(path, bad)
 
 
 def read_genome(path: PathLike, *, skip_bad_records: bool = False) -> dict[str, str]:
     """{name: sequence} for a whole file. Holds everything in memory: small genomes only."""
-    return {r.name: r.sequence() for r in iter_records(path, skip_bad_records=skip_bad_records)}
+    return {r.name: r.sequence for r in iter_records(path, skip_bad_records=skip_bad_records)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -815,82 +634,62 @@ def _check_window_args(window: int, stride: int | None, min_window: int | None) 
     return window, stride, min_window
 
 
-def _tail(length: int, window: int, stride: int, min_window: int) -> tuple[int, int, int]:
-    """(number of full windows, tail start, tail end); tail end == tail start: no tail."""
-    n_full = 0 if length < window else (length - window) // stride + 1
-    start = n_full * stride
-    covered = (n_full - 1) * stride + window if n_full else 0
-    if start < length and length - start >= min_window and length > covered:
-        return n_full, start, length
-    return n_full, start, start
-
-
 def window_spans(length: int, window: int, stride: int | None = None,
-                 min_window: int | None = None) -> list[tuple[int, int]]:
+                 min_window: int | None = None, *, frame: int = 1,
+                 last_window: Literal["partial", "shifted"] = "partial") -> list[tuple[int, int]]:
     """The (start, end) windows cut from a sequence of `length` bases.
 
-    Full windows start at 0, stride, 2*stride, ... while they fit. Then at most one partial
-    window: from the next stride position to the end of the sequence, kept when it holds at
-    least `min_window` bases (default window // 2) and adds bases no earlier window covers.
-    A sequence shorter than `min_window` gives no window. Everything else is dropped.
+    Windows of `window` bases start at 0, stride, 2*stride, ... (stride defaults to window: no
+    overlap). The end of the sequence depends on `last_window`:
+
+    * "partial" (corpus windows): full windows while they fit, then at most one shorter window
+      from the next stride position to the end, kept when it holds at least `min_window` bases
+      (default window // 2) and adds bases no earlier window covers. A sequence shorter than
+      `min_window` gives no window; what no window reaches is dropped.
+    * "shifted" (fine-tuning chunks): full windows while they end before the sequence end, then
+      one window moved back to end exactly there, so every base is covered and every window has
+      `window` bases; a sequence of at most `window` bases is the one window (0, length).
+      `min_window` does not apply.
+
+    `frame` rounds the stride down to a multiple of itself (at least one frame), so every start
+    but a shifted last one stays in the k-mer frame of the whole sequence (frame=k).
     """
+    if last_window not in ("partial", "shifted"):
+        raise ValueError(f"last_window must be 'partial' or 'shifted', got {last_window!r}")
+    if last_window == "shifted" and min_window is not None:
+        raise ValueError("min_window applies to last_window='partial' only")
     window, stride, min_window = _check_window_args(window, stride, min_window)
-    n_full, t0, t1 = _tail(length, window, stride, min_window)
-    spans = [(i * stride, i * stride + window) for i in range(n_full)]
-    if t1 > t0:
-        spans.append((t0, t1))
+    frame = int(frame)
+    if frame < 1:
+        raise ValueError(f"frame must be a positive number of bases, got {frame}")
+    stride = max(frame, stride // frame * frame)
+    if last_window == "shifted":
+        if length <= window:
+            return [(0, length)]
+        starts = [*range(0, length - window, stride), length - window]
+        return [(s, s + window) for s in starts]
+    spans = [(s, s + window) for s in range(0, length - window + 1, stride)]
+    start, covered = len(spans) * stride, spans[-1][1] if spans else 0
+    if length - start >= min_window and length > covered:
+        spans.append((start, length))
     return spans
 
 
 def count_windows(length: int, window: int, stride: int | None = None,
                   min_window: int | None = None) -> int:
-    """len(window_spans(...)) without building the list."""
-    window, stride, min_window = _check_window_args(window, stride, min_window)
-    n_full, t0, t1 = _tail(length, window, stride, min_window)
-    return n_full + (t1 > t0)
+    """len(window_spans(...))."""
+    return len(window_spans(length, window, stride, min_window))
 
 
 def covered_bases(length: int, window: int, stride: int | None = None,
                   min_window: int | None = None) -> int:
-    """How many bases of the sequence fall in at least one window."""
-    window, stride, min_window = _check_window_args(window, stride, min_window)
-    n_full, t0, t1 = _tail(length, window, stride, min_window)
-    if stride >= window:
-        return n_full * window + (t1 - t0)
-    if t1 > t0:
-        return t1
-    return (n_full - 1) * stride + window if n_full else 0
+    """How many bases of the sequence fall in at least one window of `window_spans(...)`."""
+    covered = reached = 0
+    for start, end in window_spans(length, window, stride, min_window):
+        covered += max(0, end - max(start, reached))
+        reached = max(reached, end)
+    return covered
 
-
-def _slide(chunks: Iterable[bytes], window: int, stride: int,
-           min_window: int) -> Iterator[tuple[int, int, bytes]]:
-    """Windows (start, end, bases) from a stream of chunks, through a rolling buffer.
-
-    Same spans as `window_spans`; the buffer never holds much more than one window plus one
-    chunk.
-    """
-    buf = b""
-    buf_start = 0  # sequence position of buf[0]
-    start = 0  # next window start
-    covered = 0
-    for chunk in chunks:
-        buf = buf + chunk if buf else chunk
-        buf_end = buf_start + len(buf)
-        while start + window <= buf_end:
-            i = start - buf_start
-            yield start, start + window, buf[i:i + window]
-            covered = start + window
-            start += stride
-        if start > buf_start:
-            cut = min(start - buf_start, len(buf))
-            buf = buf[cut:]
-            buf_start += cut
-    length = buf_start + len(buf)
-    if start < length and length - start >= min_window and length > covered:
-        yield start, length, buf[start - buf_start:]
-
-
-GenomeSpec = Union[PathLike, tuple]
 
 
 def resolve_genomes(genomes) -> list[tuple[str, Path]]:
@@ -932,20 +731,20 @@ def resolve_genomes(genomes) -> list[tuple[str, Path]]:
 
 def iter_windows(genomes, window: int, stride: int | None = None, *,
                  min_window: int | None = None, chroms: Iterable[str] | None = None,
-                 skip_bad_records: bool = False, stats: ReadStats | None = None,
-                 chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[Window]:
+                 skip_bad_records: bool = False,
+                 stats: ReadStats | None = None) -> Iterator[Window]:
     """Windows over one or many genome files (see `resolve_genomes` for `genomes`).
 
-    Streams: memory is bounded by `window + chunk_size`. Windows follow `window_spans`
-    (stride defaults to window; a last partial window is kept when >= min_window, default
-    window // 2). `chroms` restricts to these record names. Order: files as given, records in
-    file order, windows by start.
+    One record in memory at a time. Windows follow `window_spans` (stride defaults to window; a
+    last partial window is kept when >= min_window, default window // 2). `chroms` restricts to
+    these record names. Order: files as given, records in file order, windows by start.
     """
     window, stride, min_window = _check_window_args(window, stride, min_window)
     wanted = None if chroms is None else set(chroms)
     select = None if wanted is None else (lambda i, name: name in wanted)
     for source, path in resolve_genomes(genomes):
-        for rec, chunks in _selected_streams(Path(path), skip_bad_records, select, stats,
-                                             chunk_size):
-            for start, end, seq in _slide(chunks, window, stride, min_window):
-                yield Window(rec.name, start, end, seq.decode("ascii"), source)
+        for record in iter_records(path, skip_bad_records=skip_bad_records, select=select,
+                                   stats=stats):
+            seq = record.sequence
+            for start, end in window_spans(len(seq), window, stride, min_window):
+                yield Window(record.name, start, end, seq[start:end], source)

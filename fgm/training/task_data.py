@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.genome import iter_records
 from ..hub import hub_offline
 from .nt_tasks import NTTask
 
@@ -67,30 +68,17 @@ def _suffix(path: Path) -> str:
 
 
 def _read_fasta(path: Path):
-    import gzip
-
-    opener = gzip.open if path.name.endswith(".gz") else open
+    """NT FASTA files (`>name|label`), read by the genome reader (it locates bad sequences)."""
     names, sequences, labels = [], [], []
-    header, chunks = None, []
-    with opener(path, "rt") as handle:
-        for line in handle:
-            line = line.strip()
-            if not line:
-                continue
-            if line.startswith(">"):
-                if header is not None:
-                    names.append(header[0]), labels.append(header[1]), sequences.append("".join(chunks))
-                head = line[1:].split()[0] if line[1:].split() else ""
-                if "|" not in head:
-                    raise DataFormatError(
-                        f"{path}: FASTA header {line!r} has no '|label' suffix (expected '>name|label')"
-                    )
-                name, label = head.rsplit("|", 1)
-                header, chunks = (name, label), []
-            else:
-                chunks.append(line)
-    if header is not None:
-        names.append(header[0]), labels.append(header[1]), sequences.append("".join(chunks))
+    for record in iter_records(path):
+        name, bar, label = record.name.rpartition("|")
+        if not bar:
+            raise DataFormatError(
+                f"{path}: FASTA header '>{record.name}' has no '|label' suffix (expected '>name|label')"
+            )
+        names.append(name)
+        labels.append(label)
+        sequences.append(record.sequence)
     return {SEQUENCE: sequences, LABEL: labels, NAME: names}
 
 
