@@ -372,8 +372,8 @@ def test_windows_read_from_files_equal_window_spans(tmp_path):
 
 
 def chunk_spans(length: int, window: int, overlap: int, k: int = 1) -> list[tuple[int, int]]:
-    """fgm.training.finetune.chunk_spans before it became window_spans(last_window="shifted"):
-    the reference the one windowing function must reproduce."""
+    """fgm.training.finetune.chunk_spans before it became window_spans(last_window="shifted"), whose
+    last window now also starts in the k-mer frame (rounded up): the reference apart from that."""
     if length <= window:
         return [(0, length)]
     step = max(k, ((window - overlap) // k) * k)
@@ -393,9 +393,12 @@ def test_shifted_last_window_equals_old_chunk_spans():
         window = rng.randint(k, 80)
         overlap = rng.randint(0, window - 1)
         got = window_spans(length, window, window - overlap, frame=k, last_window="shifted")
-        assert got == chunk_spans(length, window, overlap, k), (length, window, overlap, k)
+        expected = chunk_spans(length, window, overlap, k)
+        expected[-1] = (-(-expected[-1][0] // k) * k, length)
+        assert got == expected, (length, window, overlap, k)
+        assert all(start % k == 0 and end - start <= window for start, end in got)
     assert window_spans(100, 30, 15, frame=3, last_window="shifted") == [
-        (0, 30), (15, 45), (30, 60), (45, 75), (60, 90), (70, 100)]
+        (0, 30), (15, 45), (30, 60), (45, 75), (60, 90), (72, 100)]
     with pytest.raises(ValueError, match="min_window"):
         window_spans(100, 30, min_window=10, last_window="shifted")
     with pytest.raises(ValueError, match="last_window"):

@@ -646,13 +646,13 @@ def window_spans(length: int, window: int, stride: int | None = None,
       from the next stride position to the end, kept when it holds at least `min_window` bases
       (default window // 2) and adds bases no earlier window covers. A sequence shorter than
       `min_window` gives no window; what no window reaches is dropped.
-    * "shifted" (fine-tuning chunks): full windows while they end before the sequence end, then
-      one window moved back to end exactly there, so every base is covered and every window has
-      `window` bases; a sequence of at most `window` bases is the one window (0, length).
-      `min_window` does not apply.
+    * "shifted" (fine-tuning chunks, embedding chunks): full windows while they end before the
+      sequence end, then one window moved back to end exactly there, its start rounded up into the
+      frame, so every base is covered and no window has more than `window` bases; a sequence of at
+      most `window` bases is the one window (0, length). `min_window` does not apply.
 
-    `frame` rounds the stride down to a multiple of itself (at least one frame), so every start
-    but a shifted last one stays in the k-mer frame of the whole sequence (frame=k).
+    `frame` rounds the stride down to a multiple of itself (at least one frame), so every start stays
+    in the k-mer frame of the whole sequence (frame=k): windows are tokenized as the whole sequence is.
     """
     if last_window not in ("partial", "shifted"):
         raise ValueError(f"last_window must be 'partial' or 'shifted', got {last_window!r}")
@@ -666,8 +666,8 @@ def window_spans(length: int, window: int, stride: int | None = None,
     if last_window == "shifted":
         if length <= window:
             return [(0, length)]
-        starts = [*range(0, length - window, stride), length - window]
-        return [(s, s + window) for s in starts]
+        starts = [*range(0, length - window, stride), -(-(length - window) // frame) * frame]
+        return [(s, min(s + window, length)) for s in starts]
     spans = [(s, s + window) for s in range(0, length - window + 1, stride)]
     start, covered = len(spans) * stride, spans[-1][1] if spans else 0
     if length - start >= min_window and length > covered:
