@@ -117,11 +117,9 @@ class Embedder:
 
     def spans(self, length: int) -> list[tuple[int, int, int, int]]:
         """(start, end, own_start, own_end) per chunk: the chunk, and the bases it contributes."""
-        from .training.finetune import chunk_spans
+        from .data.genome import window_spans
 
-        spans = chunk_spans(length, self.chunk, self.overlap, self.k)
-        if len(spans) > 1:  # the last chunk starts in the sequence's k-mer frame too, so its tokens match
-            spans[-1] = (-(-spans[-1][0] // self.k) * self.k, length)
+        spans = window_spans(length, self.chunk, self.chunk - self.overlap, frame=self.k, last_window="shifted")
         bounds = [0] + [(spans[i][1] + spans[i + 1][0]) // 2 for i in range(len(spans) - 1)] + [length]
         return [(a, b, bounds[i], bounds[i + 1]) for i, (a, b) in enumerate(spans)]
 
