@@ -59,7 +59,7 @@ def fasta_sequences(path):
     from .data.genome import iter_records
 
     for record in iter_records(path):
-        yield Sequence(record.name, record.name, 0, record.sequence())
+        yield Sequence(record.name, record.name, 0, record.sequence)
 
 
 def bed_sequences(path, genome, rename_chroms=None):
