@@ -39,10 +39,7 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 from transformers import EsmTokenizer  # noqa: E402
 
-from transformers.tokenization_utils_tokenizers import TokenizersBackend  # noqa: E402
-
-from fgm import tokenization_fgm  # noqa: E402
-from fgm.kmers_fgm import kmer_vocabulary  # noqa: E402
+from fgm.kmers_fgm import kmer_vocabulary, normalize_sequence  # noqa: E402
 from fgm.tokenization_fgm import FGMTokenizer  # noqa: E402
 
 GENOME = ROOT / "data" / "genomes" / "sacCer_S288C.fa.gz"
@@ -50,6 +47,7 @@ SPLICE = ROOT / "tests" / "data" / "nt" / "splice_sites_all" / "train.csv"
 MLM_SEQ_LEN = 1024  # tokens per pretraining example (fgm pretrain's default seq_len)
 # FGM small's CPU training rate at 1k tokens (benchmarks/results_training.md), to put encoding times in proportion.
 TRAIN_TOKENS_PER_S = 296
+PATHS_MEASURED_AT = "7a7d2d9"  # the last commit with the torch and ids-only __call__ paths, and their timings
 
 
 def read_chromosomes(path: Path) -> dict[str, str]:
@@ -74,26 +72,11 @@ def esm_nt_tokenizer(folder: str) -> EsmTokenizer:
     return EsmTokenizer(vocab_file, eos_token=None)  # NT v2: <cls> then the tokens, no <eos>
 
 
-def rust_ids_call(tokenizer, seqs, **kwargs):
-    """`tokenizer(seqs)` through FGM's `_encode_plus` override: Rust `encode_batch_fast` (no offsets), lazy
-    `Encoding`s; the torch path switched off."""
-    saved = tokenization_fgm._BULK_CALL_MIN_BASES
-    tokenization_fgm._BULK_CALL_MIN_BASES = float("inf")
-    try:
-        return tokenizer(seqs, **kwargs)
-    finally:
-        tokenization_fgm._BULK_CALL_MIN_BASES = saved
-
-
-def plain_call(tokenizer, seqs, **kwargs):
-    """FGM's validation, then transformers' stock `TokenizersBackend._encode_plus` (Rust `encode_batch`)."""
-    seqs = tokenizer._normalize_input(seqs, False, True, "")
-    saved = FGMTokenizer._encode_plus
-    FGMTokenizer._encode_plus = TokenizersBackend._encode_plus
-    try:
-        return tokenizer(seqs, **kwargs)
-    finally:
-        FGMTokenizer._encode_plus = saved
+def rust_ids(tokenizer, seqs):
+    """The Rust pipeline's floor for `tokenizer(seqs)`: FGM's validation, then `encode_batch_fast` (no offsets) and
+    the ids as lists, without `Encoding` objects: what a custom `__call__` could save at most."""
+    seqs = [normalize_sequence(s) for s in seqs]
+    return [e.ids for e in tokenizer.backend_tokenizer.encode_batch_fast(seqs)]
 
 
 def measure(cases: dict, repeats: dict[str, int]) -> dict[str, list[float]]:
@@ -144,8 +127,7 @@ def main(argv=None):
             same[name] = (
                 expected
                 == fgm(seqs)["input_ids"]
-                == rust_ids_call(fgm, seqs)["input_ids"]
-                == plain_call(fgm, seqs)["input_ids"]
+                == rust_ids(fgm, seqs)
                 == [t.tolist() for t in fgm.bulk_encode(seqs)]
             )
         same["chromosomes"] = [t.tolist() for t in fgm.bulk_encode(chroms)] == fgm(chroms)["input_ids"]
@@ -155,9 +137,7 @@ def main(argv=None):
                 "esm": lambda: esm(seqs),
                 "call": lambda: fgm(seqs),
                 "call_pt": lambda: fgm(seqs, padding=True, pad_to_multiple_of=8, return_tensors="pt"),
-                "rust_ids": lambda: rust_ids_call(fgm, seqs),
-                "plain": lambda: plain_call(fgm, seqs),
-                "plain_pt": lambda: plain_call(fgm, seqs, padding=True, pad_to_multiple_of=8, return_tensors="pt"),
+                "rust_ids": lambda: rust_ids(fgm, seqs),
                 "bulk": lambda: fgm.bulk_encode(seqs),
                 "bulk_1t": lambda: fgm.bulk_encode(seqs, num_threads=1),
             }
@@ -170,7 +150,6 @@ def main(argv=None):
                 {
                     "esm": lambda: [esm(c, return_tensors="pt")["input_ids"][0] for c in crops],
                     "call": lambda: [fgm(c, return_tensors="pt")["input_ids"][0] for c in crops],
-                    "plain": lambda: [plain_call(fgm, c, return_tensors="pt")["input_ids"][0] for c in crops],
                     "bulk": lambda: [fgm.bulk_encode([c])[0] for c in crops],
                 },
             ),
@@ -187,11 +166,9 @@ def main(argv=None):
 
     labels = {
         "esm": "(a) `EsmTokenizer` (NT 6-mer vocab)",
-        "call": "(b) `FGMTokenizer` as shipped (torch `_call_via_bulk` for batches >= 32 kb, else `rust_ids`)",
+        "call": "(b) `FGMTokenizer(batch)`: validation + `TokenizersBackend` (Rust `encode_batch`)",
         "call_pt": "(b) same, `padding=True, pad_to_multiple_of=8, return_tensors='pt'`",
-        "rust_ids": "(b) Rust ids-only override (`encode_batch_fast`, no offsets, lazy `Encoding`s)",
-        "plain": "(b) validation + stock `TokenizersBackend._encode_plus` (Rust `encode_batch`, offsets)",
-        "plain_pt": "(b) same, `padding=True, pad_to_multiple_of=8, return_tensors='pt'`",
+        "rust_ids": "floor of (b): validation + Rust `encode_batch_fast`, ids only, no `Encoding`s",
         "bulk": f"(c) `bulk_encode` (vectorized torch, {torch.get_num_threads()} threads)",
         "bulk_1t": "(c) `bulk_encode(..., num_threads=1)`",
     }
@@ -256,10 +233,20 @@ def main(argv=None):
         f"({'met' if max(long.values()) >= 100 else 'not met'}; {long['bulk']:.0f} with torch's threads, "
         f"{long['bulk_1t']:.0f} with 1).",
         "",
-        "The `(b)` rows other than the first two time the paths inside `FGMTokenizer.__call__` one at a time: "
-        "`rust_ids` switches the torch path off, `plain` replaces FGM's `_encode_plus` override by transformers' "
-        "own (after the same validation). The splice and 6 kb batches are over 32 kb, so the first row is the torch "
-        "path there; a single MLM crop (6 kb) takes `rust_ids`.",
+        "Notes:",
+        "- `tok(batch)` has one path: FGM's validation, then transformers' `TokenizersBackend` (Rust "
+        f"`encode_batch`). Up to commit {PATHS_MEASURED_AT} batches of >= 32 kb went through a torch "
+        "re-implementation of truncation, padding and special tokens (`_call_via_bulk`) and the others through an "
+        "ids-only Rust override with lazily built `Encoding`s (~330 + ~150 lines); that commit's "
+        "results_tokenizer.md times them on these workloads. On the NT task they saved at most tens of ms per "
+        "split, encoded once per fine-tuning run; on the 6 kb windows and per MLM example they were 2-3x faster "
+        "than the stock path (0.3-0.5 s per 3 Mbp), still well behind `bulk_encode`, which is what pretraining and "
+        "corpus code use. The `floor of (b)` row bounds what any custom `__call__` could gain.",
+        "- The Rust pipeline is `Split('N', isolated)` + `FixedLength(k)` pre-tokenizers and a WordPiece model "
+        "without continuation prefix (a short last chunk falls back to letters); character offsets cost it about "
+        "as much again as the ids.",
+        "- On this busy 2-core machine each multi-threaded torch op can wait milliseconds for the second core: "
+        "compare the `num_threads=1` rows.",
         "",
     ]
     text = "\n".join(lines)

@@ -261,8 +261,8 @@ def test_offsets_are_nucleotide_coordinates(tok):
         assert all(end - start == lengths[i] for (start, end), i in zip(spans, ids[1:]))
 
 
-def test_default_call_has_lazy_encodings(tok):
-    """The default path skips offsets in Rust; the Encoding helpers still work, computed on demand."""
+def test_batch_encoding_helpers(tok):
+    """The `BatchEncoding` helpers (tokens, chars, encodings) and pickling work on the tokenizer's output."""
     seqs = ["ACGTACGTA", "ACGNAC"]
     enc = tok(seqs, padding=True)
     assert enc.tokens(0) == ["<cls>", "ACGTAC", "G", "T", "A", "<pad>", "<pad>"]
@@ -292,65 +292,6 @@ def test_batch_padding_multiple_of_8(tok):
     assert single.tolist() == [[3, 728, 4105]]
     truncated = tok(seqs, truncation=True, max_length=4)["input_ids"]
     assert [len(t) for t in truncated] == [4, 4, 4]
-
-
-@pytest.mark.filterwarnings("ignore:`max_length` is ignored")
-def test_vectorized_call_path_matches_backend(monkeypatch):
-    """Large batches go through the torch encoder with truncation/padding redone in torch: same output as the
-    `tokenizers` backend over a grid of options (the backend path is the one that computes offsets)."""
-    import fgm.tokenization_fgm as module
-
-    monkeypatch.setattr(module, "_BULK_CALL_MIN_BASES", 0)
-    tok = FGMTokenizer()
-    rng = random.Random(4)
-    batch = ["", "ACGTA", "ACGTACGTACGTAC", "NNACGTACGTACGTACGTACNACGT"] + random_sequences(rng, 12, max_len=60)
-    grid = list(
-        itertools.product(
-            [batch, batch[2], [batch[3]]],  # batch, single string, batch of one
-            [True, False],  # add_special_tokens
-            [False, True, "max_length"],  # padding
-            [False, True, "only_first", "only_second"],  # truncation
-            [None, 1, 2, 5, 40],  # max_length
-            [None, 8],  # pad_to_multiple_of
-            ["right", "left"],  # padding side
-            ["right", "left"],  # truncation side
-            [None, "pt"],  # return_tensors
-        )
-    )
-    checked = 0
-    for text, special, padding, truncation, max_length, multiple, pad_side, trunc_side, tensors in rng.sample(
-        grid, 400
-    ):
-        if padding == "max_length" and max_length is None:
-            continue
-        kwargs = dict(
-            add_special_tokens=special,
-            padding=padding,
-            truncation=truncation,
-            max_length=max_length,
-            pad_to_multiple_of=multiple,
-            padding_side=pad_side,
-            return_tensors=tensors,
-            return_special_tokens_mask=True,
-            return_length=True,
-            return_token_type_ids=True,
-        )
-        tok.truncation_side = trunc_side
-        results = []
-        for offsets in (False, True):
-            try:
-                out = dict(tok(text, return_offsets_mapping=offsets, **kwargs))
-            except Exception as err:  # both paths must fail the same way
-                results.append(type(err))
-                continue
-            out.pop("offset_mapping", None)
-            results.append({key: (v.tolist() if torch.is_tensor(v) else v) for key, v in out.items()})
-        assert results[0] == results[1], kwargs
-        checked += 1
-    tok.truncation_side = "right"
-    assert checked > 300
-    enc = tok(batch[:3], padding=True)  # lazily computed Encodings behind the vectorized path too
-    assert enc.tokens(2) == ["<cls>", "ACGTAC", "GTACGT", "A", "C", "<pad>"] and enc.word_ids(0) == [None] * 6
 
 
 # ---------------------------------------------------------------------------------------------------------------
