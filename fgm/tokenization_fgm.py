@@ -1,7 +1,7 @@
 """FGM k-mer tokenizer: the Nucleotide Transformer v2 vocabulary, with strict nucleotide validation.
 
-Ships inside every FGM checkpoint with ``kmers_fgm.py`` (the vocabulary layout and the pure-torch k-mer helpers); it
-imports only the standard library, torch, transformers, tokenizers and that sibling module.
+Ships inside every FGM checkpoint with ``kmers_fgm.py`` (the alphabet, the vocabulary layout and the pure-torch
+k-mer encoder); it imports only the standard library, torch, transformers, tokenizers and that sibling module.
 
 Tokenization rule (NT's own algorithm)
     Split the sequence on ``N``; cut every N-free piece left to right into non-overlapping k-mers; a last chunk
@@ -28,11 +28,7 @@ from .kmers_fgm import (
     DEFAULT_MAX_BASES,
     IUPAC_AMBIGUOUS,
     SPECIAL_TOKENS,
-    _encode_framed,
-    _first_invalid,
-    _invalid_character_error,
-    _normalize_bytes,
-    _tables,
+    encode_sequences,
     kmer_vocabulary,
     normalize_sequence,
 )
@@ -96,14 +92,11 @@ def _normalize_one(seq: str, where: str, keep_special: bool) -> str:
     if not (keep_special and "<" in seq):
         return normalize_sequence(seq, where)
     pieces = _SPECIAL_PATTERN.split(seq)  # DNA, special, DNA, ...
-    offset = 0
+    start = 0
     for i, piece in enumerate(pieces):
         if i % 2 == 0:
-            try:
-                pieces[i] = normalize_sequence(piece)
-            except ValueError:
-                raise _invalid_character_error(seq, offset + _first_invalid(piece), where) from None
-        offset += len(piece)
+            pieces[i] = normalize_sequence(piece, where, start)
+        start += len(piece)
     return "".join(pieces)
 
 
@@ -228,49 +221,20 @@ class FGMTokenizer(TokenizersBackend):
     def bulk_encode(
         self, sequences: list[str], add_special_tokens: bool = True, num_threads: int | None = None
     ) -> list[torch.Tensor]:
-        """Vectorized torch tokenization of many sequences, for corpus building.
+        """Vectorized torch tokenization of many sequences, for corpus building (see ``encode_sequences``).
 
         Validates and normalizes exactly like ``__call__`` (same ``ValueError``s) and returns one 1-D ``LongTensor``
         of ids per sequence (``<cls>`` first when ``add_special_tokens``), identical to
-        ``self(sequences, add_special_tokens=...)["input_ids"]``; the tensors are views into one shared buffer.
-        Special-token strings inside the sequences are not supported here (they raise ``ValueError``).
+        ``self(sequences, add_special_tokens=...)["input_ids"]``. Special-token strings inside the sequences are not
+        supported here (they raise ``ValueError``).
 
         ``num_threads``: torch intra-op threads used during the call (restored afterwards; ``None``, the default,
         keeps the current setting). On an oversubscribed machine 1 thread encodes much faster (see
         ``benchmarks/results_tokenizer.md``), but switching the setting rebuilds torch's thread pool, which slows a
         training loop that tokenizes between steps by ~40%: so only corpus-building code should ask for it.
         """
-        if isinstance(sequences, str) or not isinstance(sequences, (list, tuple)):
-            raise TypeError("bulk_encode expects a list of str (one per sequence)")
-        if not sequences:
-            return []
         with _torch_threads(num_threads):
-            return self._bulk_encode(sequences, add_special_tokens)
-
-    def _bulk_encode(self, sequences, add_special_tokens: bool) -> list[torch.Tensor]:
-        """All sequences' ids in one pass: they are joined with ``N`` separators, which cannot change the k-mer
-        phase; each sequence's leading separator becomes its ``<cls>`` or is dropped."""
-        buffer = bytearray(b"N")
-        has_n = False
-        for i, seq in enumerate(sequences):
-            part = _normalize_bytes(seq, f" of sequence {i} in the batch")
-            has_n = has_n or b"N" in part
-            buffer += part
-            buffer += b"N"
-        lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
-        frame_pos = torch.zeros(len(sequences) + 1, dtype=torch.long)
-        torch.cumsum(lengths + 1, 0, out=frame_pos[1:])
-        codes = torch.frombuffer(buffer, dtype=torch.uint8)
-        # Without N inside the sequences the only N's are the separators, whose positions are known.
-        ids, n_pos, n_tok = _encode_framed(codes, self.k, _tables(self.k), None if has_n else frame_pos)
-        frame_tok = n_tok[torch.searchsorted(n_pos, frame_pos)] if has_n else n_tok
-        sizes = (frame_tok[1:] - frame_tok[:-1]).tolist()
-        if add_special_tokens:
-            ids[frame_tok[:-1]] = self.cls_token_id
-            return list(torch.split(ids[: int(frame_tok[-1])], sizes))
-        keep = torch.ones(len(ids), dtype=torch.bool)
-        keep[frame_tok] = False
-        return list(torch.split(ids[keep], [size - 1 for size in sizes]))
+            return encode_sequences(sequences, self.k, add_special_tokens)
 
     # -- saving --------------------------------------------------------------------------------------------------------
 

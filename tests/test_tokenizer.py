@@ -12,6 +12,7 @@ import torch
 from fgm.kmers_fgm import (
     SPECIAL_TOKENS,
     encode_nucleotides,
+    encode_sequences,
     ids_to_nucleotides,
     kmer_base_table,
     kmer_vocabulary,
@@ -181,6 +182,7 @@ def test_other_k_match_reference_and_round_trip(k):
     encoded = tok(seqs)["input_ids"]
     assert encoded == [[3] + nt_reference_ids(s, k, vocab) for s in seqs]
     assert [ids.tolist() for ids in tok.bulk_encode(seqs)] == encoded
+    assert [ids.tolist() for ids in encode_sequences(seqs, k, add_special_tokens=False)] == [e[1:] for e in encoded]
     assert [tok.decode(ids, skip_special_tokens=True) for ids in encoded] == seqs
     for s in seqs[:50]:
         codes = torch.frombuffer(bytearray(s, "ascii"), dtype=torch.uint8) if s else torch.zeros(0, dtype=torch.uint8)
