@@ -9,8 +9,9 @@ Tokenization rule (NT's own algorithm)
     ``[ACGT]{k}|[ACGTN]`` applied left to right. Lowercase (soft-masked) bases are read as uppercase, IUPAC ambiguity
     codes ``R Y S W K M B D H V`` (any case) are read as ``N``. Any other character (whitespace, digits, ``U``,
     ``-``, non-ASCII, ...) raises ``ValueError`` naming the character, its 0-based position and, in a batch, the
-    sequence index: never a silent ``<unk>``. With ``add_special_tokens=True`` only ``<cls>`` is prepended (NT v2
-    adds no ``<eos>``). Special-token strings such as ``<mask>`` may appear inside the text and are kept as tokens.
+    sequence index: never a silent ``<unk>``, and ``tokenizer.json`` loaded without this file raises too (see
+    ``FGMTokenizer``). With ``add_special_tokens=True`` only ``<cls>`` is prepended (NT v2 adds no ``<eos>``).
+    Special-token strings such as ``<mask>`` may appear inside the text and are kept as tokens.
 """
 
 from __future__ import annotations
@@ -35,16 +36,19 @@ from .kmers_fgm import (
 
 __all__ = ["FGMTokenizer"]
 
+# WordPiece's unknown token: deliberately not in the vocabulary, so that the Rust model raises on a chunk it cannot
+# spell instead of emitting <unk> (read by anyone who opens tokenizer.json: hence the wording).
+_STRICT_UNK = "<not a nucleotide>"
 _SPECIAL_PATTERN = re.compile("(" + "|".join(re.escape(t) for t in SPECIAL_TOKENS) + ")")
 
 
 def _build_backend(k: int) -> Tokenizer:
     """The Rust pipeline: split on N (each N isolated), cut the pieces into fixed chunks of k letters, and look the
     chunks up with a WordPiece model without continuation prefix, so a k-letter chunk is one k-mer token and a
-    shorter last chunk falls back to single letters (the vocabulary has no 2..k-1-mers). Input reaching it is
-    already validated and uppercased by FGMTokenizer (see ``normalize_sequence``)."""
+    shorter last chunk falls back to single letters (the vocabulary has no 2..k-1-mers). A chunk holding any other
+    character raises (``_STRICT_UNK``). FGMTokenizer validates and uppercases in Python before this runs."""
     vocab = {tok: i for i, tok in enumerate(kmer_vocabulary(k))}
-    model = WordPiece(vocab, unk_token="<unk>", continuing_subword_prefix="", max_input_chars_per_word=k)
+    model = WordPiece(vocab, unk_token=_STRICT_UNK, continuing_subword_prefix="", max_input_chars_per_word=k)
     backend = Tokenizer(model)
     backend.pre_tokenizer = pre_tokenizers.Sequence(
         [pre_tokenizers.Split("N", behavior="isolated"), pre_tokenizers.FixedLength(length=k)]
@@ -127,6 +131,14 @@ class FGMTokenizer(TokenizersBackend):
     - ``return_offsets_mapping=True`` gives character (nucleotide) spans in the input string; specials get (0, 0).
     - ``bulk_encode`` is a vectorized torch encoder for corpus building with identical ids.
     - ``model_max_length`` defaults to ``DEFAULT_MAX_BASES // k + k`` tokens (2**20 bases; 174,768 for k=6).
+
+    ``tokenizer.json`` used without this class (``tokenizers.Tokenizer.from_file``, ``PreTrainedTokenizerFast``,
+    ``TokenizersBackend.from_pretrained``) gives the same ids for valid input, reading lowercase and IUPAC codes as
+    this class does (the saved file has a normalizer for that). It cannot name the bad character, but it never emits
+    ``<unk>`` either: its WordPiece unknown token is not in the vocabulary, so any other character raises
+    ``Exception: WordPiece error: Missing [UNK] token from the vocabulary``. ``AutoTokenizer`` in a process without
+    the ``fgm`` package refuses to load the folder unless given ``trust_remote_code=True``, and then runs the
+    folder's copy of this file, with its ``ValueError``.
 
     Example::
 
@@ -241,7 +253,7 @@ class FGMTokenizer(TokenizersBackend):
     def _save_pretrained(self, save_directory, file_names, legacy_format=None, filename_prefix=None):
         """Save ``tokenizer.json`` with a normalizer added (uppercase, IUPAC codes -> N) and no padding or truncation
         left over from the last call, so that the file alone, used without this class, reads soft-masked and
-        ambiguous bases the same way."""
+        ambiguous bases the same way (and raises on anything else, see the class docstring)."""
         files = super()._save_pretrained(save_directory, file_names, legacy_format, filename_prefix)
         backend = Tokenizer.from_str(self._tokenizer.to_str())
         backend.normalizer = _standalone_normalizer()

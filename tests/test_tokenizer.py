@@ -3,7 +3,10 @@
 import gzip
 import itertools
 import json
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -315,6 +318,97 @@ def test_save_and_load_round_trip(tmp_path):
 
     standalone = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
     assert standalone.encode("acgtRYacgtacg").ids == tok("ACGTNNACGTACG")["input_ids"]
+
+
+INVALID_SAMPLES = ["ACGTXACGT", "ACG TAC", "ACGU", "AC-GT", "ACGT\u00e9", "ACGT1", "ACG<AC"]
+
+
+def test_tokenizer_json_alone_never_emits_unk(tmp_path):
+    """Loaded without FGMTokenizer, the saved tokenizer.json gives the same ids for valid input (lowercase and IUPAC
+    codes included) and raises on any other character instead of emitting <unk>."""
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
+    from transformers.tokenization_utils_tokenizers import TokenizersBackend
+
+    tok = FGMTokenizer()
+    tok.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "tokenizer.json").read_text())
+    assert saved["model"]["unk_token"] not in saved["model"]["vocab"]
+    file = str(tmp_path / "tokenizer.json")
+    loaded = {
+        "Tokenizer.from_file": Tokenizer.from_file(file),
+        "TokenizersBackend.from_pretrained": TokenizersBackend.from_pretrained(tmp_path),
+        "PreTrainedTokenizerFast": PreTrainedTokenizerFast(tokenizer_file=file),
+    }
+    valid = ["acgtRYacgtacg", "ACGTACGTAnNNACGTACGTAC", "AC<mask>GT"]
+    for name, other in loaded.items():
+        if isinstance(other, Tokenizer):
+            ids = [e.ids for e in other.encode_batch(valid)]
+        else:
+            ids = other(valid)["input_ids"]
+        assert ids == tok(valid)["input_ids"], name
+        for bad in INVALID_SAMPLES:
+            encode = other.encode if isinstance(other, Tokenizer) else other
+            with pytest.raises(Exception, match=r"Missing \[UNK\] token"):
+                encode(bad)
+    # FGMTokenizer's own backend (which gets validated, uppercased input) is just as strict.
+    assert tok.backend_tokenizer.encode("ACGTACGTA").ids == tok("ACGTACGTA")["input_ids"]
+    with pytest.raises(Exception, match=r"Missing \[UNK\] token"):
+        tok.backend_tokenizer.encode("ACGTXACGT")
+
+
+def test_loaders_without_fgm_fail_loudly(tmp_path):
+    """In a process where `fgm` cannot be imported, every way of loading a saved tokenizer raises on an invalid
+    character: the checkpoint's own FGMTokenizer (remote code) with its ValueError, the rest from tokenizer.json."""
+    FGMTokenizer().save_pretrained(tmp_path)
+    script = f"""
+import json, sys
+sys.modules["fgm"] = None
+from tokenizers import Tokenizer
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
+from transformers.tokenization_utils_tokenizers import TokenizersBackend
+folder = {str(tmp_path)!r}
+loaders = {{
+    "Tokenizer.from_file": lambda: Tokenizer.from_file(folder + "/tokenizer.json"),
+    "TokenizersBackend.from_pretrained": lambda: TokenizersBackend.from_pretrained(folder),
+    "PreTrainedTokenizerFast": lambda: PreTrainedTokenizerFast(tokenizer_file=folder + "/tokenizer.json"),
+    "AutoTokenizer": lambda: AutoTokenizer.from_pretrained(folder),
+    "AutoTokenizer trust_remote_code": lambda: AutoTokenizer.from_pretrained(folder, trust_remote_code=True),
+}}
+report = {{}}
+for name, load in loaders.items():
+    try:
+        tok = load()
+    except Exception as err:
+        report[name] = {{"load_error": str(err)}}
+        continue
+    encode = (lambda s: tok.encode(s).ids) if isinstance(tok, Tokenizer) else (lambda s: tok(s)["input_ids"])
+    errors = []
+    for bad in {INVALID_SAMPLES!r}:
+        try:
+            errors.append("no error: " + str(encode(bad)))
+        except Exception as err:
+            errors.append(str(err))
+    report[name] = {{"class": type(tok).__name__, "valid": encode("acgtRYacgtacg"), "errors": errors}}
+open("report.json", "w").write(json.dumps(report))
+"""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path, stdin=subprocess.DEVNULL
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    expected_ids = FGMTokenizer()("ACGTNNACGTACG")["input_ids"]
+    for name in ("Tokenizer.from_file", "TokenizersBackend.from_pretrained", "PreTrainedTokenizerFast"):
+        assert report[name]["valid"] == expected_ids, name
+        assert all("Missing [UNK] token" in err for err in report[name]["errors"]), (name, report[name])
+    assert "trust_remote_code" in report["AutoTokenizer"]["load_error"]  # refuses to load, asks for trust
+    remote = report["AutoTokenizer trust_remote_code"]
+    assert remote["class"] == "FGMTokenizer" and remote["valid"] == expected_ids
+    for bad, err in zip(INVALID_SAMPLES, remote["errors"]):
+        position = next(i for i, c in enumerate(bad) if c not in "ACGT")
+        assert err.startswith(f"Invalid character {bad[position]!r}") and f"at position {position}:" in err, err
 
 
 def test_auto_tokenizer_remote_code(tmp_path):
