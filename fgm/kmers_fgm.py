@@ -14,6 +14,12 @@ Alphabet
     ``normalize_sequence`` is the one place that decides what a nucleotide is: any other character raises
     ``ValueError`` naming it and its position.
 
+Public helpers
+    ``normalize_sequence`` (validation), ``encode_sequences`` (many strings to ids in one vectorized pass: what
+    ``FGMTokenizer.bulk_encode`` runs), ``encode_nucleotides`` / ``ids_to_nucleotides`` / ``reverse_complement_ids``
+    (uint8 bases <-> ids, any device), ``kmer_base_table`` / ``token_nucleotides_table`` (per-id tables for the
+    model). Names with a leading underscore are internal to this file.
+
 Base-index convention of the torch helpers (``kmer_base_table``): **"ACGT" order, A=0, C=1, G=2, T=3**, and -1 where
 a token has no base at that offset (special tokens, ``N``, offsets past the end of a single-letter token). This
 differs from the ATCG order in which the vocabulary enumerates k-mers; the tables translate between the two.
@@ -76,53 +82,39 @@ NUCLEOTIDE_TABLE = _build_translate_table()
 INVALID_BYTE = bytes([INVALID])
 
 
-def _invalid_character_error(seq: str, pos: int, where: str) -> ValueError:
-    char = seq[pos]
+def _invalid_character_error(char: str, pos: int, where: str) -> ValueError:
     return ValueError(
         f"Invalid character {char!r} (U+{ord(char):04X}) at position {pos}{where}: a DNA sequence may contain only "
         f"A, C, G, T, N (any case) and the IUPAC ambiguity codes {' '.join(IUPAC_AMBIGUOUS)} (read as N)."
     )
 
 
-def _translate(seq: str, where: str) -> tuple[bytes, bytes]:
+def _translate(seq: str, where: str, start: int = 0) -> tuple[bytes, bytes]:
     """``(ascii_bytes, normalized_bytes)`` of ``seq``; raises ValueError at the first non-nucleotide character."""
     try:
         raw = seq.encode("ascii")
     except UnicodeEncodeError as err:
-        raise _invalid_character_error(seq, err.start, where) from None
+        raise _invalid_character_error(seq[err.start], start + err.start, where) from None
     except AttributeError:
         raise TypeError(f"Expected a DNA sequence as str{where}, got {type(seq).__name__}") from None
     out = raw.translate(NUCLEOTIDE_TABLE)
     if out != raw:
         pos = out.find(INVALID_BYTE)
         if pos >= 0:
-            raise _invalid_character_error(seq, pos, where)
+            raise _invalid_character_error(seq[pos], start + pos, where)
     return raw, out
 
 
-def _normalize_bytes(seq: str, where: str = "") -> bytes:
-    """Uppercase ASCII bytes of ``seq`` with IUPAC codes mapped to N; raises ValueError on any other character."""
-    return _translate(seq, where)[1]
-
-
-def normalize_sequence(seq: str, where: str = "") -> str:
+def normalize_sequence(seq: str, where: str = "", start: int = 0) -> str:
     """Return ``seq`` uppercased with IUPAC ambiguity codes replaced by ``N`` (same length, so offsets carry over).
 
-    Raises ``ValueError`` naming the first invalid character and its 0-based position (``where`` is appended to the
-    message, e.g. ``" of sequence 3 in the batch"``). Cost: one ``encode``, one ``bytes.translate`` and one
-    comparison, all at C speed; an already-canonical string is returned as is.
+    Raises ``ValueError`` naming the first invalid character and its 0-based position, counted from ``start`` (the
+    position of ``seq`` in a longer text it was cut from); ``where`` is appended to the message, e.g.
+    ``" of sequence 3 in the batch"``. Cost: one ``encode``, one ``bytes.translate`` and one comparison, all at C
+    speed; an already-canonical string is returned as is.
     """
-    raw, out = _translate(seq, where)
+    raw, out = _translate(seq, where, start)
     return seq if out == raw else out.decode("ascii")
-
-
-def _first_invalid(seq: str) -> int:
-    """0-based position of the first invalid character of ``seq`` (assumes there is one)."""
-    try:
-        raw = seq.encode("ascii")
-    except UnicodeEncodeError as err:
-        return err.start
-    return raw.translate(NUCLEOTIDE_TABLE).find(INVALID_BYTE)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -300,6 +292,41 @@ def encode_nucleotides(codes: torch.Tensor, k: int = 6) -> torch.Tensor:
     frame = torch.full((1,), N_CODE, dtype=torch.uint8, device=codes.device)
     ids, _, _ = _encode_framed(torch.cat([frame, codes, frame]), k, tables)
     return ids[1:-1]
+
+
+def encode_sequences(sequences: list[str], k: int = 6, add_special_tokens: bool = True) -> list[torch.Tensor]:
+    """Validated, vectorized tokenization of many DNA strings (``FGMTokenizer.bulk_encode``), on the CPU.
+
+    Every string is normalized as by :func:`normalize_sequence` (same ``ValueError``s, which also name the
+    sequence's index), then all are encoded in one pass, joined by ``N`` separators: an ``N`` is its own token and
+    restarts the k-mer phase, so a separator cannot change a neighbour's tokens. Returns one 1-D ``LongTensor`` per
+    sequence, ``<cls>`` first when ``add_special_tokens``; the tensors are views into one shared buffer.
+    """
+    if isinstance(sequences, str) or not isinstance(sequences, (list, tuple)):
+        raise TypeError("expected a list of str (one per sequence)")
+    if not sequences:
+        return []
+    buffer = bytearray(b"N")
+    has_n = False
+    for i, seq in enumerate(sequences):
+        part = _translate(seq, f" of sequence {i} in the batch")[1]
+        has_n = has_n or b"N" in part
+        buffer += part
+        buffer += b"N"
+    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
+    frame_pos = torch.zeros(len(sequences) + 1, dtype=torch.long)
+    torch.cumsum(lengths + 1, 0, out=frame_pos[1:])
+    codes = torch.frombuffer(buffer, dtype=torch.uint8)
+    # Without N inside the sequences the only N's are the separators, whose positions are known.
+    ids, n_pos, n_tok = _encode_framed(codes, k, _tables(k), None if has_n else frame_pos)
+    frame_tok = n_tok[torch.searchsorted(n_pos, frame_pos)] if has_n else n_tok
+    sizes = (frame_tok[1:] - frame_tok[:-1]).tolist()
+    if add_special_tokens:  # the separator before each sequence becomes its <cls>
+        ids[frame_tok[:-1]] = SPECIAL_TOKENS.index("<cls>")
+        return list(torch.split(ids[: int(frame_tok[-1])], sizes))
+    keep = torch.ones(len(ids), dtype=torch.bool)
+    keep[frame_tok] = False
+    return list(torch.split(ids[keep], [size - 1 for size in sizes]))
 
 
 def ids_to_nucleotides(ids: torch.Tensor, k: int = 6) -> torch.Tensor:

@@ -3,7 +3,10 @@
 import gzip
 import itertools
 import json
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ import torch
 from fgm.kmers_fgm import (
     SPECIAL_TOKENS,
     encode_nucleotides,
+    encode_sequences,
     ids_to_nucleotides,
     kmer_base_table,
     kmer_vocabulary,
@@ -181,6 +185,7 @@ def test_other_k_match_reference_and_round_trip(k):
     encoded = tok(seqs)["input_ids"]
     assert encoded == [[3] + nt_reference_ids(s, k, vocab) for s in seqs]
     assert [ids.tolist() for ids in tok.bulk_encode(seqs)] == encoded
+    assert [ids.tolist() for ids in encode_sequences(seqs, k, add_special_tokens=False)] == [e[1:] for e in encoded]
     assert [tok.decode(ids, skip_special_tokens=True) for ids in encoded] == seqs
     for s in seqs[:50]:
         codes = torch.frombuffer(bytearray(s, "ascii"), dtype=torch.uint8) if s else torch.zeros(0, dtype=torch.uint8)
@@ -261,8 +266,8 @@ def test_offsets_are_nucleotide_coordinates(tok):
         assert all(end - start == lengths[i] for (start, end), i in zip(spans, ids[1:]))
 
 
-def test_default_call_has_lazy_encodings(tok):
-    """The default path skips offsets in Rust; the Encoding helpers still work, computed on demand."""
+def test_batch_encoding_helpers(tok):
+    """The `BatchEncoding` helpers (tokens, chars, encodings) and pickling work on the tokenizer's output."""
     seqs = ["ACGTACGTA", "ACGNAC"]
     enc = tok(seqs, padding=True)
     assert enc.tokens(0) == ["<cls>", "ACGTAC", "G", "T", "A", "<pad>", "<pad>"]
@@ -294,65 +299,6 @@ def test_batch_padding_multiple_of_8(tok):
     assert [len(t) for t in truncated] == [4, 4, 4]
 
 
-@pytest.mark.filterwarnings("ignore:`max_length` is ignored")
-def test_vectorized_call_path_matches_backend(monkeypatch):
-    """Large batches go through the torch encoder with truncation/padding redone in torch: same output as the
-    `tokenizers` backend over a grid of options (the backend path is the one that computes offsets)."""
-    import fgm.tokenization_fgm as module
-
-    monkeypatch.setattr(module, "_BULK_CALL_MIN_BASES", 0)
-    tok = FGMTokenizer()
-    rng = random.Random(4)
-    batch = ["", "ACGTA", "ACGTACGTACGTAC", "NNACGTACGTACGTACGTACNACGT"] + random_sequences(rng, 12, max_len=60)
-    grid = list(
-        itertools.product(
-            [batch, batch[2], [batch[3]]],  # batch, single string, batch of one
-            [True, False],  # add_special_tokens
-            [False, True, "max_length"],  # padding
-            [False, True, "only_first", "only_second"],  # truncation
-            [None, 1, 2, 5, 40],  # max_length
-            [None, 8],  # pad_to_multiple_of
-            ["right", "left"],  # padding side
-            ["right", "left"],  # truncation side
-            [None, "pt"],  # return_tensors
-        )
-    )
-    checked = 0
-    for text, special, padding, truncation, max_length, multiple, pad_side, trunc_side, tensors in rng.sample(
-        grid, 400
-    ):
-        if padding == "max_length" and max_length is None:
-            continue
-        kwargs = dict(
-            add_special_tokens=special,
-            padding=padding,
-            truncation=truncation,
-            max_length=max_length,
-            pad_to_multiple_of=multiple,
-            padding_side=pad_side,
-            return_tensors=tensors,
-            return_special_tokens_mask=True,
-            return_length=True,
-            return_token_type_ids=True,
-        )
-        tok.truncation_side = trunc_side
-        results = []
-        for offsets in (False, True):
-            try:
-                out = dict(tok(text, return_offsets_mapping=offsets, **kwargs))
-            except Exception as err:  # both paths must fail the same way
-                results.append(type(err))
-                continue
-            out.pop("offset_mapping", None)
-            results.append({key: (v.tolist() if torch.is_tensor(v) else v) for key, v in out.items()})
-        assert results[0] == results[1], kwargs
-        checked += 1
-    tok.truncation_side = "right"
-    assert checked > 300
-    enc = tok(batch[:3], padding=True)  # lazily computed Encodings behind the vectorized path too
-    assert enc.tokens(2) == ["<cls>", "ACGTAC", "GTACGT", "A", "C", "<pad>"] and enc.word_ids(0) == [None] * 6
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Saving and loading
 # ---------------------------------------------------------------------------------------------------------------
@@ -372,6 +318,97 @@ def test_save_and_load_round_trip(tmp_path):
 
     standalone = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
     assert standalone.encode("acgtRYacgtacg").ids == tok("ACGTNNACGTACG")["input_ids"]
+
+
+INVALID_SAMPLES = ["ACGTXACGT", "ACG TAC", "ACGU", "AC-GT", "ACGT\u00e9", "ACGT1", "ACG<AC"]
+
+
+def test_tokenizer_json_alone_never_emits_unk(tmp_path):
+    """Loaded without FGMTokenizer, the saved tokenizer.json gives the same ids for valid input (lowercase and IUPAC
+    codes included) and raises on any other character instead of emitting <unk>."""
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
+    from transformers.tokenization_utils_tokenizers import TokenizersBackend
+
+    tok = FGMTokenizer()
+    tok.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "tokenizer.json").read_text())
+    assert saved["model"]["unk_token"] not in saved["model"]["vocab"]
+    file = str(tmp_path / "tokenizer.json")
+    loaded = {
+        "Tokenizer.from_file": Tokenizer.from_file(file),
+        "TokenizersBackend.from_pretrained": TokenizersBackend.from_pretrained(tmp_path),
+        "PreTrainedTokenizerFast": PreTrainedTokenizerFast(tokenizer_file=file),
+    }
+    valid = ["acgtRYacgtacg", "ACGTACGTAnNNACGTACGTAC", "AC<mask>GT"]
+    for name, other in loaded.items():
+        if isinstance(other, Tokenizer):
+            ids = [e.ids for e in other.encode_batch(valid)]
+        else:
+            ids = other(valid)["input_ids"]
+        assert ids == tok(valid)["input_ids"], name
+        for bad in INVALID_SAMPLES:
+            encode = other.encode if isinstance(other, Tokenizer) else other
+            with pytest.raises(Exception, match=r"Missing \[UNK\] token"):
+                encode(bad)
+    # FGMTokenizer's own backend (which gets validated, uppercased input) is just as strict.
+    assert tok.backend_tokenizer.encode("ACGTACGTA").ids == tok("ACGTACGTA")["input_ids"]
+    with pytest.raises(Exception, match=r"Missing \[UNK\] token"):
+        tok.backend_tokenizer.encode("ACGTXACGT")
+
+
+def test_loaders_without_fgm_fail_loudly(tmp_path):
+    """In a process where `fgm` cannot be imported, every way of loading a saved tokenizer raises on an invalid
+    character: the checkpoint's own FGMTokenizer (remote code) with its ValueError, the rest from tokenizer.json."""
+    FGMTokenizer().save_pretrained(tmp_path)
+    script = f"""
+import json, sys
+sys.modules["fgm"] = None
+from tokenizers import Tokenizer
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
+from transformers.tokenization_utils_tokenizers import TokenizersBackend
+folder = {str(tmp_path)!r}
+loaders = {{
+    "Tokenizer.from_file": lambda: Tokenizer.from_file(folder + "/tokenizer.json"),
+    "TokenizersBackend.from_pretrained": lambda: TokenizersBackend.from_pretrained(folder),
+    "PreTrainedTokenizerFast": lambda: PreTrainedTokenizerFast(tokenizer_file=folder + "/tokenizer.json"),
+    "AutoTokenizer": lambda: AutoTokenizer.from_pretrained(folder),
+    "AutoTokenizer trust_remote_code": lambda: AutoTokenizer.from_pretrained(folder, trust_remote_code=True),
+}}
+report = {{}}
+for name, load in loaders.items():
+    try:
+        tok = load()
+    except Exception as err:
+        report[name] = {{"load_error": str(err)}}
+        continue
+    encode = (lambda s: tok.encode(s).ids) if isinstance(tok, Tokenizer) else (lambda s: tok(s)["input_ids"])
+    errors = []
+    for bad in {INVALID_SAMPLES!r}:
+        try:
+            errors.append("no error: " + str(encode(bad)))
+        except Exception as err:
+            errors.append(str(err))
+    report[name] = {{"class": type(tok).__name__, "valid": encode("acgtRYacgtacg"), "errors": errors}}
+open("report.json", "w").write(json.dumps(report))
+"""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path, stdin=subprocess.DEVNULL
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    expected_ids = FGMTokenizer()("ACGTNNACGTACG")["input_ids"]
+    for name in ("Tokenizer.from_file", "TokenizersBackend.from_pretrained", "PreTrainedTokenizerFast"):
+        assert report[name]["valid"] == expected_ids, name
+        assert all("Missing [UNK] token" in err for err in report[name]["errors"]), (name, report[name])
+    assert "trust_remote_code" in report["AutoTokenizer"]["load_error"]  # refuses to load, asks for trust
+    remote = report["AutoTokenizer trust_remote_code"]
+    assert remote["class"] == "FGMTokenizer" and remote["valid"] == expected_ids
+    for bad, err in zip(INVALID_SAMPLES, remote["errors"]):
+        position = next(i for i, c in enumerate(bad) if c not in "ACGT")
+        assert err.startswith(f"Invalid character {bad[position]!r}") and f"at position {position}:" in err, err
 
 
 def test_auto_tokenizer_remote_code(tmp_path):
