@@ -49,9 +49,9 @@ class BidirectionalMarkov:
         self.counts = np.zeros((4 ** (2 * order), 4), dtype=np.int64)
 
     def _keys(self, codes: np.ndarray, starts: np.ndarray) -> np.ndarray:
-        """Context key of the tokens starting at `starts`; -1 where the context or the base holds an N."""
+        """Context key of the tokens starting at `starts`; -1 where the context holds an N."""
         m, keys = self.order, np.zeros(len(starts), dtype=np.int64)
-        valid = codes[starts + self.offset] >= 0
+        valid = np.ones(len(starts), dtype=bool)
         for j in range(m):  # left bases, then right bases, most significant first
             for position in (starts - m + j, starts + self.gap + j):
                 base = codes[position]
@@ -68,7 +68,7 @@ class BidirectionalMarkov:
                 if not len(starts):
                     continue
                 keys = self._keys(codes, starts)
-                keep = keys >= 0
+                keep = (keys >= 0) & (codes[starts + self.offset] >= 0)
                 cells = keys[keep] * 4 + codes[starts[keep] + self.offset]
                 self.counts += np.bincount(cells, minlength=self.counts.size).reshape(self.counts.shape)
         return self
@@ -81,7 +81,7 @@ class BidirectionalMarkov:
             raise ValueError(f"contexts must have {width} characters (order {self.order}, gap {self.gap})")
         codes = encode_bases("".join(contexts))
         keys = self._keys(codes, np.arange(len(contexts)) * width + self.order)
-        counts = self.counts[np.maximum(keys, 0)] + 1
+        counts = np.where(keys[:, None] >= 0, self.counts[np.maximum(keys, 0)], 0) + 1  # N in the context: uniform
         return np.log(counts / counts.sum(1, keepdims=True))
 
 
