@@ -46,7 +46,7 @@ _ENTRY_POINTS = {
     "pretrain": "fgm.training.pretrain",
     "FinetuneConfig": "fgm.training.finetune",
     "finetune": "fgm.training.finetune",
-    "run_nt_benchmark": "fgm.training.finetune",
+    "run_nt_benchmark": "fgm.training.nt_benchmark",
     "push_checkpoint": "fgm.hub",
 }
 

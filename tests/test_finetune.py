@@ -127,12 +127,10 @@ def test_benchmark_nt_on_local_splice_fixture(checkpoint, tmp_path, monkeypatch)
     assert not (out / "splice_sites_all" / "model").exists()  # benchmark keeps no model unless asked
 
     # resumable: a task with results.json is not run again
-    import fgm.training.finetune as ft
-
     def must_not_run(cfg):
         raise AssertionError(f"task {cfg.task} was run again")
 
-    monkeypatch.setattr(ft, "finetune", must_not_run)
+    monkeypatch.setattr("fgm.training.nt_benchmark.finetune", must_not_run)
     _run(benchmark_cmd, argv)
     assert (out / "nt_benchmark_revised.md").read_text() == table
 

@@ -286,7 +286,7 @@ def test_hub_access_offline_fails_with_local_files_hint(monkeypatch):
 
 
 def test_published_numbers_are_cited_or_na(tmp_path):
-    from fgm.training.finetune import benchmark_table
+    from fgm.training.reports import benchmark_table
 
     row = {
         "task": "splice_sites_all",

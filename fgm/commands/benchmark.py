@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from fgm.training.finetune import run_nt_benchmark
+    from fgm.training.nt_benchmark import run_nt_benchmark
 
     payload = run_nt_benchmark(
         args.model,

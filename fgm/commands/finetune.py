@@ -174,7 +174,7 @@ def run(args) -> int:
         **training_overrides(args),
     )
     results = finetune(cfg)
-    from fgm.training.finetune import format_score
+    from fgm.training.reports import format_score
 
     metric = results["headline_metric"]
     print(

@@ -7,13 +7,12 @@ importing this package is cheap. `run_finetune` is `fgm.training.finetune.finetu
 from .finetune import (
     FinetuneConfig,
     SequenceTooLongError,
-    benchmark_tasks,
     chunk_spans,
     encode_split,
-    run_nt_benchmark,
 )
 from .finetune import finetune as run_finetune  # `fgm.training.finetune` stays the module
 from .metrics import classification_metrics, load_metric, make_compute_metrics, summarize_runs
+from .nt_benchmark import benchmark_tasks, run_nt_benchmark
 from .nt_tasks import BENCHMARKS, HUB_DATASETS, NT_TASKS, NTTask, get_task, list_tasks, resolve_tasks
 from .task_data import (
     DataFormatError,

@@ -16,13 +16,10 @@ Sequence length: a row longer than the model's maximum (`max_length` tokens, els
 `"truncate"` (cut to the maximum) or `"chunk"` (sliding windows, each labelled like its sequence
 while training; at evaluation the logits of a sequence's windows are averaged).
 
-`run_nt_benchmark` runs a list of NT tasks in sequence (resumable: a task whose `results.json`
-exists is skipped) and writes one table next to published numbers.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -40,23 +37,14 @@ from .metrics import (
     make_compute_metrics,
     summarize_runs,
 )
-from .nt_tasks import (
-    PUBLISHED_MODELS,
-    PUBLISHED_SOURCES,
-    REVISED,
-    NTTask,
-    get_task,
-    load_published,
-    published_score,
-    resolve_tasks,
-)
+from .nt_tasks import REVISED, NTTask, get_task
+from .reports import RESULTS_JSON, RESULTS_MD, results_markdown, write_json
 from .task_data import (
     LABEL,
     NAME,
     SEQUENCE,
     TaskData,
     column,
-    find_task_files,
     kfold_indices,
     load_task_data,
     split_train_validation,
@@ -65,7 +53,7 @@ from .task_data import (
 logger = logging.getLogger(__name__)
 
 LENGTH_MODES = ("error", "truncate", "chunk")
-RESULTS_JSON, RESULTS_MD, MODEL_DIR = "results.json", "results.md", "model"
+MODEL_DIR = "model"
 
 
 class SequenceTooLongError(ValueError):
@@ -529,70 +517,6 @@ def _is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def _json_default(value):
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serializable: {type(value)}")
-
-
-def _write_json(path: Path, payload: dict) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
-    os.replace(tmp, path)
-
-
-def format_score(summary: dict | None, digits: int = 3) -> str:
-    if not summary or summary.get("n", 0) == 0 or summary.get("mean") is None or math.isnan(summary["mean"]):
-        return "n/a"
-    return f"{summary['mean']:.{digits}f} ± {summary['two_sd']:.{digits}f}"
-
-
-def results_markdown(results: dict) -> str:
-    head = results["headline_metric"]
-    lines = [
-        f"# Fine-tuning results: {results['task']}",
-        "",
-        f"- model: `{results['model']}`",
-        f"- data: {results['data']['source']} (train {results['data']['n_train']}, "
-        f"validation {results['data']['n_validation'] or 'carved from train'}, test {results['data']['n_test']})",
-        f"- classes: {results['num_labels']} ({', '.join(results['label_names'])})",
-        f"- method: {results['config']['method']}; runs: {results['n_runs']} "
-        f"({results['config']['folds'] or 'no'} folds x {len(results['config']['seeds'])} seed(s)); "
-        f"reverse-complement averaging at test: {'yes' if results['config']['rc_average'] else 'no'}",
-        "",
-        "Test-set scores, mean ± 2 standard deviations over runs (F1: binary for 2 classes, macro for more).",
-        "",
-        "| metric | mean ± 2 sd | runs |",
-        "| --- | --- | --- |",
-    ]
-    for metric in REPORTED_METRICS:
-        label = f"**{metric}** (headline)" if metric == head else metric
-        lines.append(f"| {label} | {format_score(results['summary'][metric])} | {results['summary'][metric]['n']} |")
-    lines += [
-        "",
-        "| run | fold | seed | "
-        + " | ".join(f"test {m}" for m in REPORTED_METRICS)
-        + f" | validation {head} | epochs |",
-    ]
-    lines.append("| --- " * (5 + len(REPORTED_METRICS)) + "|")
-    for i, run in enumerate(results["runs"]):
-        scores = " | ".join(f"{run['test'][m]:.4f}" for m in REPORTED_METRICS)
-        val = run["validation"].get(head)
-        fold = "-" if run["fold"] is None else run["fold"]
-        lines.append(
-            f"| {i} | {fold} | {run['seed']} | {scores} | {val:.4f} | {run['epochs']:.2f} |"
-            if val is not None
-            else f"| {i} | {fold} | {run['seed']} | {scores} | n/a | {run['epochs']:.2f} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
 @contextmanager
 def _progress_bars(enabled: bool):
     """Hide the Hub / transformers progress bars (weights loading, shard writing) when quiet."""
@@ -686,142 +610,6 @@ def _finetune(cfg: FinetuneConfig) -> dict:
         "config": asdict(cfg),
     }
     if _is_main_process():
-        _write_json(out / RESULTS_JSON, results)
+        write_json(out / RESULTS_JSON, results)
         (out / RESULTS_MD).write_text(results_markdown(results))
     return results
-
-
-# --------------------------------------------------------------------------------------------- benchmark
-
-
-def benchmark_tasks(tasks, benchmark: str = REVISED, data_dir=None) -> list[NTTask]:
-    """Tasks to run: `all` (every task of the benchmark; with `data_dir`, those that have a folder
-    there) or a list of names."""
-    selected = resolve_tasks(tasks, benchmark)
-    wants_all = tasks == "all" or tasks == ["all"] or not tasks
-    if data_dir is not None and wants_all:
-        present = []
-        for task in selected:
-            try:
-                find_task_files(data_dir, task.name)
-                present.append(task)
-            except FileNotFoundError:
-                pass
-        missing = [t.name for t in selected if t not in present]
-        if not present:
-            raise FileNotFoundError(
-                f"{data_dir} has no task folders of the {benchmark} NT benchmark "
-                f"(e.g. {data_dir}/promoter_all/train.csv)"
-            )
-        if missing:
-            logger.warning("no data in %s for %d task(s), skipped: %s", data_dir, len(missing), ", ".join(missing))
-        selected = present
-    return selected
-
-
-def benchmark_table(
-    rows: list[dict], benchmark: str, sources: list[str] | None = None, model: str | None = None, data_dir=None
-) -> str:
-    """Markdown table: task, metric, FGM mean ± 2 sd, n test, then the published models."""
-    data = (
-        f"local files in `{data_dir}` (`<task>/train.*`, `<task>/test.*`); the published numbers refer to the "
-        "Hub datasets, so they are comparable only if these files are the NT data"
-        if data_dir
-        else "the NT datasets from the Hugging Face Hub"
-    )
-    lines = [
-        f"# NT benchmark ({benchmark} set)",
-        "",
-        *([f"- model: `{model}`"] if model else []),
-        f"- data: {data}",
-        "- FGM: test-set score of the task's headline metric, mean ± 2 standard deviations over runs "
-        "(folds x seeds); n test = test sequences.",
-        "- published columns: see the sources below; n/a = no published number available.",
-        "",
-        "| task | metric | FGM (mean ± 2 sd) | runs | n test | " + " | ".join(PUBLISHED_MODELS) + " |",
-        "| --- " * (5 + len(PUBLISHED_MODELS)) + "|",
-    ]
-    for row in rows:
-        published = []
-        for model in PUBLISHED_MODELS:
-            value = row["published"].get(model)
-            published.append("n/a" if value is None else f"{value:.3f}")
-        lines.append(
-            f"| {row['task']} | {row['metric']} | {format_score(row['score'])} | {row['score']['n']} "
-            f"| {row['n_test']} | " + " | ".join(published) + " |"
-        )
-    lines += ["", "Sources of the published numbers:", ""]
-    if sources is None:
-        sources = PUBLISHED_SOURCES.get(benchmark, ["none recorded for this benchmark set"])
-    lines += [f"- {source}" for source in sources]
-    return "\n".join(lines) + "\n"
-
-
-def run_nt_benchmark(
-    model: str,
-    tasks="all",
-    benchmark: str = REVISED,
-    data_dir=None,
-    output_dir="runs/nt_benchmark",
-    published=None,
-    **overrides,
-) -> dict:
-    """Fine-tune and score `model` on NT tasks in sequence; resumable task by task.
-
-    Each task writes `output_dir/<task>/results.json`; a task whose file exists is not run again.
-    With `data_dir`, task data comes from `data_dir/<task>/train.*` and `data_dir/<task>/test.*`
-    (see `fgm.training.task_data.find_task_files`), otherwise from the Hub.
-    `published`: optional CSV (task,model,value[,source]) of published numbers for the comparison
-    columns (see `fgm.training.nt_tasks.load_published`).
-    Writes `output_dir/nt_benchmark_<benchmark>.md` and `.json`; returns the JSON payload."""
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    overrides.setdefault("save_model", False)
-    selected = benchmark_tasks(tasks, benchmark, data_dir)
-    if published:
-        extra, sources = load_published(published)
-        sources = sources or [f"user-supplied file {published} (no source column)"]
-    else:
-        extra, sources = {}, list(PUBLISHED_SOURCES.get(benchmark, []))
-    rows = []
-    for i, task in enumerate(selected):
-        task_dir = out / task.name
-        results_path = task_dir / RESULTS_JSON
-        if results_path.exists():
-            logger.info("[%d/%d] %s: results exist (%s), skipped", i + 1, len(selected), task.name, results_path)
-            results = json.loads(results_path.read_text())
-        else:
-            logger.info("[%d/%d] %s: fine-tuning", i + 1, len(selected), task.name)
-            cfg = FinetuneConfig(
-                model=model,
-                output_dir=str(task_dir),
-                task=task.name,
-                benchmark=benchmark,
-                data_dir=data_dir,
-                **overrides,
-            )
-            results = finetune(cfg)
-        metric = task.headline_metric
-        rows.append(
-            {
-                "task": task.name,
-                "metric": metric,
-                "score": results["summary"][metric],
-                "all_metrics": results["summary"],
-                "n_test": results["data"]["n_test"],
-                "published": {m: published_score(benchmark, task.name, m, extra) for m in PUBLISHED_MODELS},
-            }
-        )
-    payload = {
-        "benchmark": benchmark,
-        "model": model,
-        "data_dir": str(data_dir) if data_dir else None,
-        "rows": rows,
-        "published_sources": sources,
-    }
-    table = benchmark_table(rows, benchmark, sources, model=model, data_dir=data_dir)
-    if _is_main_process():
-        _write_json(out / f"nt_benchmark_{benchmark}.json", payload)
-        (out / f"nt_benchmark_{benchmark}.md").write_text(table)
-    payload["table"] = table
-    return payload
