@@ -1,6 +1,5 @@
 """NT benchmark registry, task data loading/splitting, metrics and the offline Hub error (no training)."""
 
-import argparse
 import json
 from pathlib import Path
 
@@ -155,7 +154,6 @@ def test_integer_labels_names_and_schema_errors(tmp_path):
     data = load_task_data(train_file=tmp_path / "c.csv", test_file=tmp_path / "unseen.csv")
     assert data.label_names == ["NA", "maybe", "yes"]  # one mapping shared by every split
 
-
 def test_task_folder_layouts(tmp_path):
     files = find_task_files(NT_DIR, "splice_sites_all")
     assert files["train"].name == "train.csv" and files["test"].name == "test.csv" and "validation" not in files
@@ -263,7 +261,7 @@ def test_chunk_spans():
 # ------------------------------------------------------------------------------------------ offline errors
 
 
-def test_hub_access_offline_fails_with_local_files_hint(monkeypatch):
+def test_hub_access_offline_fails_with_local_files_hint(monkeypatch, tmp_path):
     import datasets.config
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -273,16 +271,14 @@ def test_hub_access_offline_fails_with_local_files_hint(monkeypatch):
         load_task_data(get_task("promoter_all"), cache_dir=None)
     message = str(info.value)
     assert "nucleotide_transformer_downstream_tasks_revised" in message and "promoter_all" in message
-    assert "--train-file" in message and "--test-file" in message and "--data-dir" in message
+    assert "--train_file" in message and "--test_file" in message and "--data_dir" in message
 
     # the same through the command
-    from fgm.commands import finetune as cmd
+    from fgm.cli import main
 
-    parser = argparse.ArgumentParser()
-    cmd.add_arguments(parser)
-    args = parser.parse_args(["--model", "unused", "--task", "promoter_all", "--output-dir", "/tmp/fgm_never_written"])
-    with pytest.raises(HubUnavailableError, match="--train-file"):
-        cmd.run(args)
+    with pytest.raises(HubUnavailableError, match="--train_file"):
+        main(["finetune", "--model_name_or_path", "unused", "--task", "promoter_all", "--output_dir",
+              str(tmp_path / "never_written")])
 
 
 def test_published_numbers_are_cited_or_na(tmp_path):

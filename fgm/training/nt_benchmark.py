@@ -1,17 +1,16 @@
 """The NT benchmark runner: fine-tune and score one checkpoint on a list of NT tasks, task by task.
 
-Each task is a `finetune` job writing `output_dir/<task>/results.json`; a task whose file exists is
+Each task is a `finetune` job writing `OUTPUT_DIR/<task>/results.json`; a task whose file exists is
 not run again, so an interrupted benchmark resumes where it stopped. The scores go into one table
-next to published numbers (`output_dir/nt_benchmark_<set>.md` and `.json`).
+next to published numbers (`OUTPUT_DIR/nt_benchmark_<set>.md` and `.json`).
 """
-
-from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from .finetune import FinetuneConfig, _is_main_process, finetune
+from .finetune import FinetuneModelArguments, FinetuningArguments, TaskArguments, TaskDataArguments, finetune
 from .nt_tasks import (
     PUBLISHED_MODELS,
     PUBLISHED_SOURCES,
@@ -25,6 +24,28 @@ from .reports import RESULTS_JSON, benchmark_table, write_json
 from .task_data import find_task_files
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BenchmarkArguments(TaskDataArguments):
+    """Which NT tasks to run, and published numbers to compare with."""
+
+    tasks: str = field(
+        default="all",
+        metadata={"help": "'all' (with --data_dir: every task that has a folder there) or comma-separated task names"},
+    )
+    published: str | None = field(
+        default=None, metadata={"help": "CSV task,model,value[,source] of published numbers to show"}
+    )
+
+
+@dataclass
+class BenchmarkTrainingArguments(FinetuningArguments):
+    """`FinetuningArguments` for the benchmark: the same options, but no model is kept unless asked."""
+
+    save_model: bool = field(
+        default=False, metadata={"help": "also keep each task's best fine-tuned model (default here: off)"}
+    )
 
 
 def benchmark_tasks(tasks, benchmark: str = REVISED, data_dir=None) -> list[NTTask]:
@@ -53,31 +74,25 @@ def benchmark_tasks(tasks, benchmark: str = REVISED, data_dir=None) -> list[NTTa
 
 
 def run_nt_benchmark(
-    model: str,
-    tasks="all",
-    benchmark: str = REVISED,
-    data_dir=None,
-    output_dir="runs/nt_benchmark",
-    published=None,
-    **overrides,
+    model_args: FinetuneModelArguments, benchmark_args: BenchmarkArguments, training_args: FinetuningArguments
 ) -> dict:
-    """Fine-tune and score `model` on NT tasks in sequence; resumable task by task.
+    """Fine-tune and score `model_args.model_name_or_path` on NT tasks in sequence; resumable task by task.
 
-    Each task writes `output_dir/<task>/results.json`; a task whose file exists is not run again.
-    With `data_dir`, task data comes from `data_dir/<task>/train.*` and `data_dir/<task>/test.*`
-    (see `fgm.training.task_data.find_task_files`), otherwise from the Hub.
-    `published`: optional CSV (task,model,value[,source]) of published numbers for the comparison
-    columns (see `fgm.training.nt_tasks.load_published`).
+    With `benchmark_args.data_dir`, task data comes from `data_dir/<task>/train.*` and
+    `data_dir/<task>/test.*` (see `fgm.training.task_data.find_task_files`), otherwise from the Hub.
+    `benchmark_args.published`: optional CSV (task,model,value[,source]) of published numbers for the
+    comparison columns (see `fgm.training.nt_tasks.load_published`).
     Writes `output_dir/nt_benchmark_<benchmark>.md` and `.json`; returns the JSON payload."""
-    out = Path(output_dir)
+    out = Path(training_args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    overrides.setdefault("save_model", False)
-    selected = benchmark_tasks(tasks, benchmark, data_dir)
-    if published:
-        extra, sources = load_published(published)
-        sources = sources or [f"user-supplied file {published} (no source column)"]
+    benchmark, data_dir = benchmark_args.benchmark, benchmark_args.data_dir
+    selected = benchmark_tasks(benchmark_args.tasks, benchmark, data_dir)
+    if benchmark_args.published:
+        extra, sources = load_published(benchmark_args.published)
+        sources = sources or [f"user-supplied file {benchmark_args.published} (no source column)"]
     else:
         extra, sources = {}, list(PUBLISHED_SOURCES.get(benchmark, []))
+    shared = {f.name: getattr(benchmark_args, f.name) for f in fields(TaskDataArguments)}
     rows = []
     for i, task in enumerate(selected):
         task_dir = out / task.name
@@ -87,15 +102,11 @@ def run_nt_benchmark(
             results = json.loads(results_path.read_text())
         else:
             logger.info("[%d/%d] %s: fine-tuning", i + 1, len(selected), task.name)
-            cfg = FinetuneConfig(
-                model=model,
-                output_dir=str(task_dir),
-                task=task.name,
-                benchmark=benchmark,
-                data_dir=data_dir,
-                **overrides,
+            results = finetune(
+                model_args,
+                TaskArguments(task=task.name, **shared),
+                replace(training_args, output_dir=str(task_dir)),
             )
-            results = finetune(cfg)
         metric = task.headline_metric
         rows.append(
             {
@@ -107,6 +118,7 @@ def run_nt_benchmark(
                 "published": {m: published_score(benchmark, task.name, m, extra) for m in PUBLISHED_MODELS},
             }
         )
+    model = model_args.model_name_or_path
     payload = {
         "benchmark": benchmark,
         "model": model,
@@ -115,7 +127,7 @@ def run_nt_benchmark(
         "published_sources": sources,
     }
     table = benchmark_table(rows, benchmark, sources, model=model, data_dir=data_dir)
-    if _is_main_process():
+    if training_args.should_save:
         write_json(out / f"nt_benchmark_{benchmark}.json", payload)
         (out / f"nt_benchmark_{benchmark}.md").write_text(table)
     payload["table"] = table

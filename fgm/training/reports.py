@@ -19,9 +19,9 @@ RESULTS_JSON, RESULTS_MD = "results.json", "results.md"
 
 
 def _json_default(value):
-    if isinstance(value, (np.integer,)):
+    if isinstance(value, np.integer):
         return int(value)
-    if isinstance(value, (np.floating,)):
+    if isinstance(value, np.floating):
         return float(value)
     if isinstance(value, np.ndarray):
         return value.tolist()
@@ -45,6 +45,8 @@ def format_score(summary: dict | None, digits: int = 3) -> str:
 
 def results_markdown(results: dict) -> str:
     head = results["headline_metric"]
+    arguments = results["arguments"]
+    training = arguments["training"]
     lines = [
         f"# Fine-tuning results: {results['task']}",
         "",
@@ -52,9 +54,9 @@ def results_markdown(results: dict) -> str:
         f"- data: {results['data']['source']} (train {results['data']['n_train']}, "
         f"validation {results['data']['n_validation'] or 'carved from train'}, test {results['data']['n_test']})",
         f"- classes: {results['num_labels']} ({', '.join(results['label_names'])})",
-        f"- method: {results['config']['method']}; runs: {results['n_runs']} "
-        f"({results['config']['folds'] or 'no'} folds x {len(results['config']['seeds'])} seed(s)); "
-        f"reverse-complement averaging at test: {'yes' if results['config']['rc_average'] else 'no'}",
+        f"- method: {arguments['model']['method']}; runs: {results['n_runs']} "
+        f"({training['folds'] or 'no'} folds x {len(training['seeds'])} seed(s)); "
+        f"reverse-complement averaging at test: {'yes' if arguments['data']['rc_average'] else 'no'}",
         "",
         "Test-set scores, mean ± 2 standard deviations over runs (F1: binary for 2 classes, macro for more).",
         "",
@@ -75,12 +77,14 @@ def results_markdown(results: dict) -> str:
         scores = " | ".join(f"{run['test'][m]:.4f}" for m in REPORTED_METRICS)
         val = run["validation"].get(head)
         fold = "-" if run["fold"] is None else run["fold"]
-        lines.append(
-            f"| {i} | {fold} | {run['seed']} | {scores} | {val:.4f} | {run['epochs']:.2f} |"
-            if val is not None
-            else f"| {i} | {fold} | {run['seed']} | {scores} | n/a | {run['epochs']:.2f} |"
-        )
+        val_text = "n/a" if val is None else f"{val:.4f}"
+        lines.append(f"| {i} | {fold} | {run['seed']} | {scores} | {val_text} | {run['epochs']:.2f} |")
     return "\n".join(lines) + "\n"
+
+
+def write_results(out: Path, results: dict) -> None:
+    write_json(out / RESULTS_JSON, results)
+    (out / RESULTS_MD).write_text(results_markdown(results))
 
 
 def benchmark_table(
@@ -107,8 +111,8 @@ def benchmark_table(
     ]
     for row in rows:
         published = []
-        for model in PUBLISHED_MODELS:
-            value = row["published"].get(model)
+        for name in PUBLISHED_MODELS:
+            value = row["published"].get(name)
             published.append("n/a" if value is None else f"{value:.3f}")
         lines.append(
             f"| {row['task']} | {row['metric']} | {format_score(row['score'])} | {row['score']['n']} "

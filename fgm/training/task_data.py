@@ -48,10 +48,10 @@ def local_files_hint(task_name: str | None = None) -> str:
     return (
         "Pass local files in the same schema instead (columns sequence,label[,name]; CSV, TSV, parquet, "
         "JSON lines, FASTA '>name|label' or a save_to_disk folder):\n"
-        "  fgm finetune --model CKPT --train-file train.csv --test-file test.csv "
-        "[--validation-file valid.csv] --output-dir DIR\n"
+        "  fgm finetune --model_name_or_path CKPT --train_file train.csv --test_file test.csv "
+        "[--validation_file valid.csv] --output_dir DIR\n"
         f"or, for the whole benchmark, a folder with one sub-folder per task ({task}/train.csv, {task}/test.csv):\n"
-        "  fgm benchmark nt --model CKPT --data-dir DIR"
+        "  fgm benchmark nt --model_name_or_path CKPT --data_dir DIR"
     )
 
 
@@ -422,7 +422,7 @@ def load_task_data(
     validation, label = None, None
     if train_file is not None or test_file is not None:
         if train_file is None or test_file is None:
-            raise ValueError("local data needs both --train-file and --test-file")
+            raise ValueError("local data needs both --train_file and --test_file")
         train, test = read_split(train_file, "train"), read_split(test_file, "test")
         if validation_file is not None:
             validation = read_split(validation_file, "validation")
@@ -435,7 +435,7 @@ def load_task_data(
         )
     elif data_dir is not None:
         if task is None:
-            raise ValueError("--data-dir needs a task name")
+            raise ValueError("--data_dir needs a task name")
         files = find_task_files(data_dir, task.name)
         train, test = read_split(files["train"], "train"), read_split(files["test"], "test")
         if "validation" in files:
@@ -451,7 +451,7 @@ def load_task_data(
         train, test = loaded["train"], loaded["test"]
         source = f"{hub_dataset or task.hub_dataset} ({task.name})"
     else:
-        raise ValueError("give an NT task name, or --train-file and --test-file.\n" + local_files_hint())
+        raise ValueError("give an NT task name, or --train_file and --test_file.\n" + local_files_hint())
 
     stats: dict = {}
     if dedup:
