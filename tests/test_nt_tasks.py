@@ -150,9 +150,22 @@ def test_integer_labels_names_and_schema_errors(tmp_path):
     (tmp_path / "bad.csv").write_text("seq,label\nACGT,1\n")
     with pytest.raises(DataFormatError, match="missing column"):
         read_split(tmp_path / "bad.csv")
-    (tmp_path / "unseen.csv").write_text("sequence,label\nACGT,maybe\n")
-    data = load_task_data(train_file=tmp_path / "c.csv", test_file=tmp_path / "unseen.csv")
-    assert data.label_names == ["NA", "maybe", "yes"]  # one mapping shared by every split
+    # the classes are the training split's: a test label it never shows is an error naming file, row and label
+    (tmp_path / "unseen.csv").write_text("sequence,label\nACGT,yes\nACGT,maybe\n")
+    with pytest.raises(DataFormatError, match=rf"{tmp_path / 'unseen.csv'}, row 1 \(name 'row1'\): label 'maybe'"):
+        load_task_data(train_file=tmp_path / "c.csv", test_file=tmp_path / "unseen.csv")
+    # ... unless the classes are given, in id order
+    data = load_task_data(train_file=tmp_path / "c.csv", test_file=tmp_path / "unseen.csv",
+                          label_names=["yes", "NA", "maybe"])
+    assert data.label_names == ["yes", "NA", "maybe"] and column(data.test, "label") == [0, 2]
+    (tmp_path / "ints.csv").write_text("sequence,label\nACGT,1\nACGA,7\n")
+    with pytest.raises(DataFormatError, match=r"ints.csv, row 1 \(name 'row1'\): label 7 is not one of the classes "
+                       r"\['0', '1', '2'\] \(those of the training data, .*a.csv\)"):
+        load_task_data(train_file=tmp_path / "a.csv", test_file=tmp_path / "ints.csv")
+    (tmp_path / "empty.csv").write_text("sequence,label\n")
+    with pytest.raises(DataFormatError, match="empty.csv: no rows"):
+        read_split(tmp_path / "empty.csv")
+
 
 def test_task_folder_layouts(tmp_path):
     files = find_task_files(NT_DIR, "splice_sites_all")

@@ -141,6 +141,11 @@ class TaskArguments(TaskDataArguments):
     validation_file: str | None = field(
         default=None, metadata={"help": "default: a validation split carved from the training file"}
     )
+    class_names: list[str] | None = field(
+        default=None,
+        metadata={"help": "the classes in id order (default: the labels of the training split); any other label "
+                  "is an error"},
+    )
 
     def __post_init__(self):
         if self.task is None and (self.train_file is None or self.test_file is None):
@@ -568,6 +573,7 @@ def _finetune(model_args, data_args, training_args) -> dict:
         data_dir=data_args.data_dir,
         hub_dataset=data_args.hub_dataset,
         dedup=data_args.dedup,
+        label_names=data_args.class_names,
     )
     # this job's settings: the method's learning rate and the task's headline metric unless given
     training_args = replace(
