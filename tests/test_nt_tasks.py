@@ -257,20 +257,6 @@ def test_summaries_and_chunk_averaging():
     assert averaged.tolist() == [[0.5, 1.5], [2.0, 0.0], [5.0, 1.0]]
 
 
-def test_chunk_spans():
-    from fgm.training.finetune import chunk_spans
-
-    assert chunk_spans(50, 60, 30, 3) == [(0, 50)]
-    spans = chunk_spans(100, 30, 15, 3)
-    assert spans[0] == (0, 30) and spans[-1][1] == 100
-    assert all(b - a == 30 for a, b in spans)
-    assert all(a % 3 == 0 for a, _ in spans[:-1])
-    covered = set()
-    for a, b in spans:
-        covered |= set(range(a, b))
-    assert covered == set(range(100))
-
-
 # ------------------------------------------------------------------------------------------ offline errors
 
 

@@ -10,7 +10,6 @@ from .finetune import (
     SequenceTooLongError,
     TaskArguments,
     TaskDataArguments,
-    chunk_spans,
     encode_split,
 )
 from .finetune import finetune as run_finetune  # `fgm.training.finetune` stays the module
@@ -62,7 +61,6 @@ __all__ = [
     "BenchmarkTrainingArguments",
     "SequenceTooLongError",
     "benchmark_tasks",
-    "chunk_spans",
     "encode_split",
     "run_finetune",
     "run_nt_benchmark",

@@ -32,6 +32,7 @@ import numpy as np
 from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
 from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
+from ..data.genome import window_spans
 from .metrics import (
     REPORTED_METRICS,
     average_logits_by_group,
@@ -263,21 +264,6 @@ def _special_count(tokenizer) -> int:
         return len(tokenizer("A" * k)["input_ids"]) - 1
 
 
-def chunk_spans(length: int, window: int, overlap: int, k: int = 1) -> list[tuple[int, int]]:
-    """[start, end) nucleotide windows of `window` bp covering a sequence of `length` bp, consecutive
-    windows sharing `overlap` bp; starts are multiples of `k` (same k-mer frame as the whole
-    sequence) except possibly the last window, which ends at the sequence end."""
-    if length <= window:
-        return [(0, length)]
-    step = max(k, ((window - overlap) // k) * k)
-    spans, start = [], 0
-    while start + window < length:
-        spans.append((start, start + window))
-        start += step
-    spans.append((max(0, length - window), length))
-    return spans
-
-
 @dataclass
 class EncodedSplit:
     """Token ids per row of a split: `rows[i]` is the list of token-id lists (one per chunk)."""
@@ -338,7 +324,8 @@ def encode_split(
         overlap = window // 2 if chunk_overlap is None else int(chunk_overlap)
         if not 0 <= overlap < window:
             raise ValueError(f"chunk overlap must be in [0, {window}) nucleotides, got {overlap}")
-        pieces = [sequences[i][a:b] for a, b in chunk_spans(len(sequences[i]), window, overlap, k)]
+        spans = window_spans(len(sequences[i]), window, window - overlap, frame=k, last_window="shifted")
+        pieces = [sequences[i][a:b] for a, b in spans]
         chunk_ids = tokenizer(pieces, add_special_tokens=True, truncation=True, max_length=max_tokens)["input_ids"]
         rows.append([list(c) for c in chunk_ids])
         n_chunked += 1
