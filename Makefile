@@ -24,7 +24,7 @@ test: install
 	$(PY) -m pytest -q tests
 
 demo: install
-	$(PY) -m fgm.cli demo --output-dir runs/demo
+	$(PY) -m fgm.cli demo --output_dir runs/demo
 
 bench: install
 	$(PY) benchmarks/bench_training.py --out benchmarks/results_training.md

@@ -18,7 +18,7 @@ import torch
 from .data import bundled_genome
 from .data.corpus import build_corpus, save_corpus
 from .training.baselines import kmer_frequency_baseline
-from .training.pretrain import pretrain
+from .training.pretrain import PretrainDataArguments, PretrainingArguments, PretrainModelArguments, pretrain
 
 # A small model that learns visibly within minutes on a 2-core CPU. It reads single nucleotides
 # (k=1): with NT's 6-mers the masked-LM task has 4,101 classes, and the few million tokens a CPU
@@ -62,21 +62,22 @@ def run_demo(output_dir="runs/demo", max_steps=1000, seq_len=200, batch_size=16,
     print(f"== 2/4 pretraining for {max_steps} steps (masked LM, HF Trainer)", flush=True)
     checkpoint = output_dir / "model"
     metrics = pretrain(
-        corpus,
-        str(checkpoint),
-        resume=True,
-        preset="tiny",
-        model_overrides=DEMO_MODEL,
-        k=DEMO_KMER,
-        seq_len=seq_len,
-        max_steps=max_steps,
-        batch_size=batch_size,
-        learning_rate=3e-3,
-        eval_steps=max(max_steps // 4, 1),
-        save_steps=max(max_steps // 4, 1),
-        logging_steps=50,
-        max_eval_windows=len(corpus["validation"]),
-        seed=seed,
+        PretrainModelArguments(preset="tiny", config_overrides=DEMO_MODEL, kmer_size=DEMO_KMER),
+        PretrainDataArguments(
+            corpus=str(output_dir / "corpus"), max_length=seq_len, max_eval_samples=len(corpus["validation"])
+        ),
+        PretrainingArguments(
+            output_dir=str(checkpoint),
+            resume_from_checkpoint="last",
+            max_steps=max_steps,
+            per_device_train_batch_size=batch_size,
+            per_device_eval_batch_size=batch_size,
+            learning_rate=3e-3,
+            eval_steps=max(max_steps // 4, 1),
+            save_steps=max(max_steps // 4, 1),
+            logging_steps=50,
+            seed=seed,
+        ),
     )
 
     print("== 3/4 baselines on the same masked validation tokens (the whole chrXV split)", flush=True)

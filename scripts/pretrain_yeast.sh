@@ -5,5 +5,6 @@
 set -euo pipefail
 OUT=${OUT:-runs/yeast-small}
 fgm corpus --out "$OUT/corpus" --window 6000 --val-chroms chrXV --test-chroms chrXVI --overwrite
-fgm pretrain --corpus "$OUT/corpus" --output-dir "$OUT/model" --preset small --seq-len 1000 \
-  --max-steps "${STEPS:-20000}" --batch-size "${BATCH:-16}" --learning-rate 5e-4 --resume "$@"
+fgm pretrain --corpus "$OUT/corpus" --output_dir "$OUT/model" --preset small --max_length 1000 \
+  --max_steps "${STEPS:-20000}" --per_device_train_batch_size "${BATCH:-16}" --learning_rate 5e-4 \
+  --resume_from_checkpoint last "$@"

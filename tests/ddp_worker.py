@@ -8,23 +8,22 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import yeast  # noqa: E402
+from fgm.training.pretrain import PretrainDataArguments, PretrainingArguments, PretrainModelArguments, build_trainer
 
-from fgm.training.pretrain import build_trainer  # noqa: E402
-
-out = Path(sys.argv[1])
+out, corpus = Path(sys.argv[1]), sys.argv[2]
 trainer = build_trainer(
-    yeast.corpus(window=300, train_count=64, validation_count=0),
-    str(out / "run"),
-    preset="tiny",
-    seq_len=48,
-    max_steps=3,
-    batch_size=4,
-    learning_rate=1e-3,
-    save_steps=3,
-    logging_steps=1,
-    ddp_backend="gloo",
+    PretrainModelArguments(preset="tiny"),
+    PretrainDataArguments(corpus=corpus, max_length=48),
+    PretrainingArguments(
+        output_dir=str(out / "run"),
+        max_steps=3,
+        per_device_train_batch_size=4,
+        learning_rate=1e-3,
+        save_steps=3,
+        logging_steps=1,
+        ddp_backend="gloo",
+        use_cpu=True,  # DDP over gloo on a machine without CUDA
+    ),
 )
 first_batch = next(iter(trainer.get_train_dataloader()))["input_ids"]
 initial = torch.cat([p.detach().flatten().clone() for p in trainer.model.parameters()])

@@ -1,11 +1,11 @@
 """Corpus builder (fgm.data.corpus) and the `fgm corpus` command, on the bundled real genomes."""
 
-import argparse
 import gzip
 import json
 
 import pytest
 from datasets import DatasetDict
+from transformers import HfArgumentParser
 
 from fgm.commands import corpus as corpus_cmd
 from fgm.data import bundled_genome
@@ -191,9 +191,8 @@ def test_push_to_hub_plumbing(small_corpus, monkeypatch):
 
 
 def parse(argv):
-    parser = argparse.ArgumentParser()
-    corpus_cmd.add_arguments(parser)
-    return parser.parse_args(argv)
+    (args,) = HfArgumentParser(corpus_cmd.ARGUMENTS).parse_args_into_dataclasses(argv, look_for_args_file=False)
+    return args
 
 
 def test_command_defaults_to_bundled_yeast(tmp_path, monkeypatch, capsys):

@@ -5,16 +5,17 @@ randomly initialised tiny model with a 3-mer tokenizer and <cls> pooling reaches
 0.8 in 4 epochs (about 20 s on 2 cores); the tests require > 0.5.
 """
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from transformers import HfArgumentParser
 
-from fgm.commands import benchmark as benchmark_cmd
+from fgm.cli import main
 from fgm.commands import finetune as finetune_cmd
-from fgm.training.finetune import FinetuneConfig, SequenceTooLongError, finetune
+from fgm.training.finetune import SequenceTooLongError, finetune
+from fgm.training.task_data import DataFormatError
 
 ROOT = Path(__file__).resolve().parents[1]
 NT_DIR = ROOT / "tests" / "data" / "nt"
@@ -22,7 +23,8 @@ SPLICE = NT_DIR / "splice_sites_all"
 PROMOTER = NT_DIR / "promoter_all"
 
 # settings that learn the splice task reliably (test MCC 0.83-0.86 over seeds 1-3)
-SPLICE_ARGS = ["--epochs", "4", "--learning-rate", "2e-3", "--batch-size", "64", "--seeds", "1", "--quiet"]
+SPLICE_ARGS = ["--num_train_epochs", "4", "--learning_rate", "2e-3", "--per_device_train_batch_size", "64",
+               "--seeds", "1", "--disable_tqdm", "True"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -55,27 +57,21 @@ def checkpoint(tmp_path_factory):
     return str(out)
 
 
-def _run(module, argv):
-    parser = argparse.ArgumentParser()
-    module.add_arguments(parser)
-    return module.run(parser.parse_args(argv))
-
-
 def test_finetune_splice_reaches_mcc(checkpoint, tmp_path):
     out = tmp_path / "splice"
-    _run(
-        finetune_cmd,
+    main(
         [
-            "--model",
+            "finetune",
+            "--model_name_or_path",
             checkpoint,
-            "--train-file",
+            "--train_file",
             str(SPLICE / "train.csv"),
-            "--test-file",
+            "--test_file",
             str(SPLICE / "test.csv"),
-            "--output-dir",
+            "--output_dir",
             str(out),
             *SPLICE_ARGS,
-        ],
+        ]
     )
     results = json.loads((out / "results.json").read_text())
     assert results["num_labels"] == 3 and results["label_names"] == ["ei", "ie", "n"]
@@ -102,18 +98,19 @@ def test_finetune_splice_reaches_mcc(checkpoint, tmp_path):
 def test_benchmark_nt_on_local_splice_fixture(checkpoint, tmp_path, monkeypatch):
     out = tmp_path / "bench"
     argv = [
+        "benchmark",
         "nt",
-        "--model",
+        "--model_name_or_path",
         checkpoint,
         "--tasks",
         "splice_sites_all",
-        "--data-dir",
+        "--data_dir",
         str(NT_DIR),
-        "--output-dir",
+        "--output_dir",
         str(out),
         *SPLICE_ARGS,
     ]
-    _run(benchmark_cmd, argv)
+    main(argv)
     table = (out / "nt_benchmark_revised.md").read_text()
     header = "| task | metric | FGM (mean ± 2 sd) | runs | n test | NT-v2 500M | DNABERT-2 | HyenaDNA |"
     assert header in table
@@ -127,34 +124,32 @@ def test_benchmark_nt_on_local_splice_fixture(checkpoint, tmp_path, monkeypatch)
     assert not (out / "splice_sites_all" / "model").exists()  # benchmark keeps no model unless asked
 
     # resumable: a task with results.json is not run again
-    import fgm.training.finetune as ft
+    def must_not_run(model_args, data_args, training_args):
+        raise AssertionError(f"task {data_args.task} was run again")
 
-    def must_not_run(cfg):
-        raise AssertionError(f"task {cfg.task} was run again")
-
-    monkeypatch.setattr(ft, "finetune", must_not_run)
-    _run(benchmark_cmd, argv)
+    monkeypatch.setattr("fgm.training.nt_benchmark.finetune", must_not_run)
+    main(argv)
     assert (out / "nt_benchmark_revised.md").read_text() == table
 
 
-def _promoter_config(checkpoint, out, **overrides):
+def _promoter_job(checkpoint, out, **overrides):
+    """The three argument dataclasses of a short promoter job; `overrides` go to the one with that field."""
     fields = dict(
-        model=checkpoint,
+        model_name_or_path=checkpoint,
         output_dir=str(out),
         train_file=str(PROMOTER / "train.tsv"),
         test_file=str(PROMOTER / "test.tsv"),
-        epochs=1,
-        batch_size=16,
+        num_train_epochs=1,
+        per_device_train_batch_size=16,
         learning_rate=1e-3,
-        progress=False,
+        disable_tqdm=True,
         save_model=False,
     )
-    fields.update(overrides)
-    return FinetuneConfig(**fields)
+    return HfArgumentParser(finetune_cmd.ARGUMENTS).parse_dict({**fields, **overrides})
 
 
 def test_kfold_runs(checkpoint, tmp_path):
-    results = finetune(_promoter_config(checkpoint, tmp_path / "kfold", folds=3, seeds=[5]))
+    results = finetune(*_promoter_job(checkpoint, tmp_path / "kfold", folds=3, seeds=[5]))
     assert results["n_runs"] == 3
     assert [r["fold"] for r in results["runs"]] == [0, 1, 2]
     assert sum(r["n_validation"] for r in results["runs"]) == 84  # the folds' validation parts cover train
@@ -168,7 +163,7 @@ def test_kfold_runs(checkpoint, tmp_path):
 
 def test_seeds_rc_average_and_saved_model(checkpoint, tmp_path):
     out = tmp_path / "seeds"
-    results = finetune(_promoter_config(checkpoint, out, seeds=[1, 2], rc_average=True, save_model=True))
+    results = finetune(*_promoter_job(checkpoint, out, seeds=[1, 2], rc_average=True, save_model=True))
     assert [r["seed"] for r in results["runs"]] == [1, 2] and results["summary"]["accuracy"]["n"] == 2
     config = json.loads((out / "model" / "config.json").read_text())
     assert config["rc_average"] is True  # reverse-complement averaging is switched on for inference
@@ -179,15 +174,15 @@ def test_seeds_rc_average_and_saved_model(checkpoint, tmp_path):
 def test_over_long_rows_error_truncate_and_chunk(checkpoint, tmp_path):
     # 57 nt promoters are 20 tokens with k=3 (<cls> + 19); a 10-token maximum makes every row too long
     with pytest.raises(SequenceTooLongError) as info:
-        finetune(_promoter_config(checkpoint, tmp_path / "err", max_length=10))
+        finetune(*_promoter_job(checkpoint, tmp_path / "err", max_length=10))
     message = str(info.value)
     assert "train row 0" in message and "promoter_ecoli_uci_1" in message and "57 nt" in message
-    assert "--truncate" in message and "--chunk" in message
+    assert "--length_mode truncate" in message and "--length_mode chunk" in message
 
-    truncated = finetune(_promoter_config(checkpoint, tmp_path / "trunc", max_length=10, length_mode="truncate"))
+    truncated = finetune(*_promoter_job(checkpoint, tmp_path / "trunc", max_length=10, length_mode="truncate"))
     assert truncated["data"]["truncated_rows"] == {"train": 84, "test": 22}
 
-    chunked = finetune(_promoter_config(checkpoint, tmp_path / "chunk", max_length=10, length_mode="chunk"))
+    chunked = finetune(*_promoter_job(checkpoint, tmp_path / "chunk", max_length=10, length_mode="chunk"))
     assert chunked["data"]["chunked_rows"] == {"train": 84, "test": 22}
     assert chunked["data"]["n_test"] == 22  # scored per sequence, the chunks' logits averaged
 
@@ -213,11 +208,55 @@ def test_lora(checkpoint, tmp_path):
         import peft  # noqa: F401
     except ImportError:
         with pytest.raises(ImportError, match="peft"):
-            finetune(_promoter_config(checkpoint, tmp_path / "lora", method="lora"))
+            finetune(*_promoter_job(checkpoint, tmp_path / "lora", method="lora"))
         return
-    results = finetune(_promoter_config(checkpoint, tmp_path / "lora", method="lora", save_model=True))
+    results = finetune(*_promoter_job(checkpoint, tmp_path / "lora", method="lora", save_model=True))
     assert results["n_runs"] == 1
     from transformers import AutoModelForSequenceClassification
 
     model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "lora" / "model", trust_remote_code=True)
     assert not any("lora" in name for name, _ in model.named_parameters())  # adapters merged for saving
+
+
+def test_bad_input_stops_with_errors_that_name_the_file_row_and_label(checkpoint, tmp_path):
+    """Through `fgm finetune` on a checkpoint written by plain `save_pretrained`: nothing is dropped or
+    guessed; every error names what is wrong and where."""
+    seqs = [line.split("\t")[0] for line in (PROMOTER / "train.tsv").read_text().splitlines()[1:21]]
+    good = tmp_path / "good.csv"  # integer labels 0 and 1
+    good.write_text("sequence,label\n" + "".join(f"{seq},{i % 2}\n" for i, seq in enumerate(seqs)))
+
+    def fgm_finetune(train, test):
+        main(["finetune", "--model_name_or_path", checkpoint, "--train_file", str(train), "--test_file", str(test),
+              "--output_dir", str(tmp_path / "out"), "--disable_tqdm", "True"])
+
+    header_only = tmp_path / "header_only.csv"
+    header_only.write_text("sequence,label\n")
+    with pytest.raises(DataFormatError, match=f"{header_only}: no rows"):
+        fgm_finetune(header_only, good)
+
+    unseen = tmp_path / "unseen.csv"
+    unseen.write_text(f"sequence,label\n{seqs[0]},1\n{seqs[1]},7\n")
+    with pytest.raises(DataFormatError) as info:
+        fgm_finetune(good, unseen)
+    message = str(info.value)
+    assert f"{unseen}, row 1" in message and "label 7" in message and "['0', '1']" in message
+    assert str(good) in message and "--class_names" in message
+
+    x_row = tmp_path / "x_row.csv"
+    x_row.write_text(good.read_text().replace(seqs[3], "ACGTXCGT" + seqs[3][8:]))
+    with pytest.raises(ValueError, match=r"train split: Invalid character 'X' \(U\+0058\) at position 4 of sequence 3"):
+        fgm_finetune(x_row, good)
+
+    no_label = tmp_path / "no_label.csv"
+    no_label.write_text(f"sequence,class\n{seqs[0]},1\n")
+    with pytest.raises(DataFormatError, match=rf"{no_label}: missing column\(s\) \['label'\]"):
+        fgm_finetune(good, no_label)
+
+    malformed = tmp_path / "malformed.csv"
+    malformed.write_text(f"sequence,label\n{seqs[0]},1\n{seqs[1]},0,extra\n")
+    with pytest.raises(DataFormatError, match=f"{malformed}: not a well-formed csv file.*line 3"):
+        fgm_finetune(malformed, good)
+
+    with pytest.raises(FileNotFoundError, match=f"data file not found: {tmp_path / 'missing.csv'}"):
+        fgm_finetune(tmp_path / "missing.csv", good)
+    assert not (tmp_path / "out" / "results.json").exists()

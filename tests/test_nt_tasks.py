@@ -1,6 +1,5 @@
 """NT benchmark registry, task data loading/splitting, metrics and the offline Hub error (no training)."""
 
-import argparse
 import json
 from pathlib import Path
 
@@ -151,9 +150,21 @@ def test_integer_labels_names_and_schema_errors(tmp_path):
     (tmp_path / "bad.csv").write_text("seq,label\nACGT,1\n")
     with pytest.raises(DataFormatError, match="missing column"):
         read_split(tmp_path / "bad.csv")
-    (tmp_path / "unseen.csv").write_text("sequence,label\nACGT,maybe\n")
-    data = load_task_data(train_file=tmp_path / "c.csv", test_file=tmp_path / "unseen.csv")
-    assert data.label_names == ["NA", "maybe", "yes"]  # one mapping shared by every split
+    # the classes are the training split's: a test label it never shows is an error naming file, row and label
+    (tmp_path / "unseen.csv").write_text("sequence,label\nACGT,yes\nACGT,maybe\n")
+    with pytest.raises(DataFormatError, match=rf"{tmp_path / 'unseen.csv'}, row 1 \(name 'row1'\): label 'maybe'"):
+        load_task_data(train_file=tmp_path / "c.csv", test_file=tmp_path / "unseen.csv")
+    # ... unless the classes are given, in id order
+    data = load_task_data(train_file=tmp_path / "c.csv", test_file=tmp_path / "unseen.csv",
+                          label_names=["yes", "NA", "maybe"])
+    assert data.label_names == ["yes", "NA", "maybe"] and column(data.test, "label") == [0, 2]
+    (tmp_path / "ints.csv").write_text("sequence,label\nACGT,1\nACGA,7\n")
+    with pytest.raises(DataFormatError, match=r"ints.csv, row 1 \(name 'row1'\): label 7 is not one of the classes "
+                       r"\['0', '1', '2'\] \(those of the training data, .*a.csv\)"):
+        load_task_data(train_file=tmp_path / "a.csv", test_file=tmp_path / "ints.csv")
+    (tmp_path / "empty.csv").write_text("sequence,label\n")
+    with pytest.raises(DataFormatError, match="empty.csv: no rows"):
+        read_split(tmp_path / "empty.csv")
 
 
 def test_task_folder_layouts(tmp_path):
@@ -246,24 +257,10 @@ def test_summaries_and_chunk_averaging():
     assert averaged.tolist() == [[0.5, 1.5], [2.0, 0.0], [5.0, 1.0]]
 
 
-def test_chunk_spans():
-    from fgm.training.finetune import chunk_spans
-
-    assert chunk_spans(50, 60, 30, 3) == [(0, 50)]
-    spans = chunk_spans(100, 30, 15, 3)
-    assert spans[0] == (0, 30) and spans[-1][1] == 100
-    assert all(b - a == 30 for a, b in spans)
-    assert all(a % 3 == 0 for a, _ in spans[:-1])
-    covered = set()
-    for a, b in spans:
-        covered |= set(range(a, b))
-    assert covered == set(range(100))
-
-
 # ------------------------------------------------------------------------------------------ offline errors
 
 
-def test_hub_access_offline_fails_with_local_files_hint(monkeypatch):
+def test_hub_access_offline_fails_with_local_files_hint(monkeypatch, tmp_path):
     import datasets.config
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -273,20 +270,18 @@ def test_hub_access_offline_fails_with_local_files_hint(monkeypatch):
         load_task_data(get_task("promoter_all"), cache_dir=None)
     message = str(info.value)
     assert "nucleotide_transformer_downstream_tasks_revised" in message and "promoter_all" in message
-    assert "--train-file" in message and "--test-file" in message and "--data-dir" in message
+    assert "--train_file" in message and "--test_file" in message and "--data_dir" in message
 
     # the same through the command
-    from fgm.commands import finetune as cmd
+    from fgm.cli import main
 
-    parser = argparse.ArgumentParser()
-    cmd.add_arguments(parser)
-    args = parser.parse_args(["--model", "unused", "--task", "promoter_all", "--output-dir", "/tmp/fgm_never_written"])
-    with pytest.raises(HubUnavailableError, match="--train-file"):
-        cmd.run(args)
+    with pytest.raises(HubUnavailableError, match="--train_file"):
+        main(["finetune", "--model_name_or_path", "unused", "--task", "promoter_all", "--output_dir",
+              str(tmp_path / "never_written")])
 
 
 def test_published_numbers_are_cited_or_na(tmp_path):
-    from fgm.training.finetune import benchmark_table
+    from fgm.training.reports import benchmark_table
 
     row = {
         "task": "splice_sites_all",

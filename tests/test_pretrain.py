@@ -12,11 +12,24 @@ import yeast
 
 from transformers import TrainerCallback
 
-from fgm.data.mlm import GenomeMLMCollator, MaskedGenomeWindows, mask_tokens, reverse_complement
+from fgm import FGMConfig, FGMModel
+from fgm.cli import main
+from fgm.data.mlm import MaskedGenomeWindows, mask_tokens, mlm_collator, reverse_complement
 from fgm.tokenization_fgm import FGMTokenizer
-from fgm.training.pretrain import build_trainer, pretrain
+from fgm.training.pretrain import (
+    PretrainDataArguments,
+    PretrainingArguments,
+    PretrainModelArguments,
+    build_trainer,
+)
 
 TOKENIZER = FGMTokenizer(k=6)
+
+
+def saved_corpus(folder, **sizes) -> str:
+    """A yeast corpus saved the way `fgm corpus` saves one, for `--corpus`."""
+    yeast.corpus(**sizes).save_to_disk(str(folder))
+    return str(folder)
 
 
 def test_masking_statistics_follow_the_80_10_10_rule():
@@ -57,22 +70,41 @@ def test_examples_crop_reverse_complement_and_are_reproducible():
 
 
 def test_collator_pads_to_multiple_of_8_and_packs_without_crosstalk():
-    examples = [{"input_ids": torch.arange(6, 6 + n), "labels": torch.full((n,), -100)} for n in (5, 11, 3)]
-    padded = GenomeMLMCollator(pad_token_id=1)(examples)
+    generator = torch.Generator().manual_seed(0)
+    examples = []
+    for n in (5, 11, 3):
+        nucleotides = torch.randint(6, len(TOKENIZER), (n - 1,), generator=generator)
+        ids = torch.cat([torch.tensor([TOKENIZER.cls_token_id]), nucleotides])
+        examples.append({"input_ids": ids, "labels": torch.where(torch.arange(n) == 2, ids, -100)})
+    padded = mlm_collator(TOKENIZER)(examples)
     assert padded["input_ids"].shape == (3, 16)
     assert padded["attention_mask"].sum(1).tolist() == [5, 11, 3]
-    assert (padded["input_ids"][0, 5:] == 1).all() and (padded["labels"][0, 5:] == -100).all()
-    packed = GenomeMLMCollator(pad_token_id=1, pack=True)(examples)
-    assert packed["input_ids"].shape == (1, 24)
-    assert packed["position_ids"][0, :19].tolist() == list(range(5)) + list(range(11)) + list(range(3))
-    assert packed["attention_mask"][0].sum() == 19
+    assert (padded["input_ids"][0, 5:] == TOKENIZER.pad_token_id).all() and (padded["labels"][0, 5:] == -100).all()
+    assert torch.equal(padded["labels"][1, :11], examples[1]["labels"])
+
+    packed = mlm_collator(TOKENIZER, padding_free=True)(examples)
+    assert packed["input_ids"].shape == (1, 19) and "attention_mask" not in packed  # no padding at all
+    assert packed["position_ids"][0].tolist() == list(range(5)) + list(range(11)) + list(range(3))
+    assert torch.equal(packed["labels"][0], torch.cat([e["labels"] for e in examples]))  # the scored tokens kept
+    # no cross-talk: each packed example gets exactly the hidden states it gets alone
+    torch.manual_seed(0)
+    model = FGMModel(FGMConfig.preset("tiny", vocab_size=len(TOKENIZER))).eval()
+    with torch.no_grad():
+        together = model(packed["input_ids"], position_ids=packed["position_ids"]).last_hidden_state[0]
+        alone = torch.cat([model(e["input_ids"][None]).last_hidden_state[0] for e in examples])
+    torch.testing.assert_close(together, alone, rtol=1e-5, atol=1e-5)
 
 
 def test_trainer_steps_lower_the_validation_loss(tmp_path):
-    corpus = yeast.corpus(window=600, train_count=200, validation_count=20)  # 20 % 16: a short last batch
+    # 20 validation windows % batch 16: a short last batch
+    corpus = saved_corpus(tmp_path / "corpus", window=600, train_count=200, validation_count=20)
     trainer = build_trainer(
-        corpus, str(tmp_path), preset="tiny", seq_len=64, max_steps=40, batch_size=16, learning_rate=3e-3,
-        eval_steps=1000, save_steps=1000, logging_steps=10,
+        PretrainModelArguments(preset="tiny"),
+        PretrainDataArguments(corpus=corpus, max_length=64),
+        PretrainingArguments(
+            output_dir=str(tmp_path / "run"), max_steps=40, per_device_train_batch_size=16,
+            per_device_eval_batch_size=16, learning_rate=3e-3, eval_steps=1000, save_steps=1000, logging_steps=10,
+        ),
     )
     before = trainer.evaluate()["eval_loss"]
     trainer.train()
@@ -94,34 +126,50 @@ class StopAt(TrainerCallback):
 
 
 def test_resume_continues_exactly(tmp_path):
-    corpus = yeast.corpus(window=600, train_count=64, validation_count=8)
-    settings = dict(preset="tiny", seq_len=64, max_steps=6, batch_size=8, learning_rate=2e-3, save_steps=3,
-                    eval_steps=1000, logging_steps=1, seed=7)
-    straight = build_trainer(corpus, str(tmp_path / "straight"), **settings)
+    corpus = saved_corpus(tmp_path / "corpus", window=600, train_count=64, validation_count=8)
+    settings = dict(max_steps=6, per_device_train_batch_size=8, learning_rate=2e-3, save_steps=3, eval_steps=1000,
+                    logging_steps=1, seed=7)
+
+    def trainer(output_dir):
+        return build_trainer(
+            PretrainModelArguments(preset="tiny"),
+            PretrainDataArguments(corpus=corpus, max_length=64),
+            PretrainingArguments(output_dir=str(output_dir), **settings),
+        )
+
+    straight = trainer(tmp_path / "straight")
     straight.train()
     losses = {e["step"]: e["loss"] for e in straight.state.log_history if "loss" in e}
 
-    interrupted = build_trainer(corpus, str(tmp_path / "resumed"), **settings)
+    interrupted = trainer(tmp_path / "resumed")
     interrupted.add_callback(StopAt(3))  # as if killed right after the first checkpoint
     interrupted.train()
     assert interrupted.state.global_step == 3
-    resumed = pretrain(corpus, str(tmp_path / "resumed"), resume=True, **settings)
-    state = json.loads((tmp_path / "resumed" / "checkpoint-6" / "trainer_state.json").read_text())
+    # the same run continued through the command line, every setting under its Trainer name
+    flags = [f"--{name}={value}" for name, value in settings.items()]
+    main(["pretrain", "--corpus", corpus, "--preset", "tiny", "--max_length", "64", "--output_dir",
+          str(tmp_path / "resumed"), "--resume_from_checkpoint", "last", *flags])
+    folder = tmp_path / "resumed" / "checkpoint-6"
+    state = json.loads((folder / "trainer_state.json").read_text())
     resumed_losses = {e["step"]: e["loss"] for e in state["log_history"] if "loss" in e}
     for step in (4, 5, 6):
         assert resumed_losses[step] == pytest.approx(losses[step], abs=1e-6), step
-    assert "eval_mlm_accuracy" in resumed
-    folder = tmp_path / "resumed" / "checkpoint-6"
+    final = json.loads((tmp_path / "resumed" / "final_results.json").read_text())
+    assert "eval_mlm_accuracy" in final
     for name in ("model.safetensors", "config.json", "tokenizer.json", "modeling_fgm.py", "README.md"):
         assert (folder / name).exists(), name
+    used = torch.load(folder / "training_args.bin", weights_only=False)  # the Trainer's own arguments
+    assert (used.seed, used.learning_rate, used.save_steps, used.max_steps) == (7, 2e-3, 3, 6)
+    assert used.lr_scheduler_type == "cosine" and used.warmup_steps == 0.05 and used.report_to == []
 
 
 def test_two_process_ddp_training_agrees(tmp_path):
     worker = Path(__file__).with_name("ddp_worker.py")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(worker.parent)}
+    path = os.pathsep.join([str(worker.parents[1]), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}  # the workers import this checkout's fgm
     run = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-         str(worker), str(tmp_path)],
+         str(worker), str(tmp_path), saved_corpus(tmp_path / "corpus", window=300, train_count=64, validation_count=0)],
         capture_output=True, text=True, env=env, timeout=600,
     )
     assert run.returncode == 0, run.stderr[-4000:]

@@ -4,60 +4,88 @@ Example:
     fgm corpus --out runs/yeast_corpus --window 6000 --val-chroms chrXV --test-chroms chrXVI
 """
 
-from __future__ import annotations
-
 import argparse
+from dataclasses import dataclass, field
 
 
-def _int(text: str) -> int:
-    """Integers with optional k / m suffixes and separators: 6000, 6k, 1m, 100_000."""
-    t = text.strip().lower().replace("_", "").replace(",", "")
-    scale = 1
-    if t.endswith(("k", "kb")):
-        scale, t = 1_000, t.rstrip("b")[:-1]
-    elif t.endswith(("m", "mb")):
-        scale, t = 1_000_000, t.rstrip("b")[:-1]
-    try:
-        return int(t) * scale
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number of bases: {text!r}") from None
+class Bases(int):
+    """A whole number of bases, also written with k / m suffixes and separators: 6000, 6k, 1m, 100_000."""
+
+    def __new__(cls, text):
+        if isinstance(text, int):
+            return super().__new__(cls, text)
+        t = text.strip().lower().replace("_", "").replace(",", "")
+        scale = 1
+        if t.endswith(("k", "kb")):
+            scale, t = 1_000, t.rstrip("b")[:-1]
+        elif t.endswith(("m", "mb")):
+            scale, t = 1_000_000, t.rstrip("b")[:-1]
+        try:
+            return super().__new__(cls, int(t) * scale)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number of bases: {text!r}") from None
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--genome", nargs="+", action="extend", metavar="FILE",
-        help="genome files (FASTA / GenBank, plain, gzip / bgzip, bz2, xz), directories of them, "
-             "or SOURCE=FILE to name the species in the `source` column; repeatable "
-             "(default: the bundled yeast S288C genome)")
-    parser.add_argument("--out", metavar="DIR",
-                        help="folder for the corpus (datasets save_to_disk)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace a corpus already saved in --out")
-    parser.add_argument("--window", type=_int, default=6000, help="window size in bases (6000)")
-    parser.add_argument("--stride", type=_int, default=None,
-                        help="step between window starts (default: the window size)")
-    parser.add_argument("--min-window", type=_int, default=None,
-                        help="keep a chromosome's last, partial window if it has at least this "
-                             "many bases (default: window // 2)")
-    parser.add_argument("--val-chroms", nargs="+", action="extend", default=[], metavar="CHROM",
-                        help="chromosomes of the validation split (space or comma separated)")
-    parser.add_argument("--test-chroms", nargs="+", action="extend", default=[], metavar="CHROM",
-                        help="chromosomes of the test split")
-    parser.add_argument("--chroms", nargs="+", action="extend", default=None, metavar="CHROM",
-                        help="use only these chromosomes (plus the validation / test ones)")
-    parser.add_argument("--max-n-frac", type=float, default=0.1,
-                        help="drop windows with a larger fraction of N (0.1)")
-    parser.add_argument("--skip-bad-records", action="store_true",
-                        help="skip and count malformed records instead of stopping")
-    parser.add_argument("--cache-dir", metavar="DIR",
-                        help="datasets cache folder for the build (default: the datasets cache)")
-    parser.add_argument("--push-to-hub", metavar="REPO",
-                        help="also publish the corpus as a Hub dataset (needs network and a token)")
-    parser.add_argument("--private", action="store_true", help="with --push-to-hub: private repo")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+@dataclass
+class CorpusArguments:
+    """Which genomes, how they are cut into windows, and where the corpus goes."""
+
+    genome: list[str] | None = field(
+        default=None,
+        metadata={
+            "action": "extend",
+            "metavar": "FILE",
+            "help": "genome files (FASTA / GenBank, plain, gzip / bgzip, bz2, xz), directories of them, or "
+            "SOURCE=FILE to name the species in the `source` column; repeatable (default: the bundled yeast "
+            "S288C genome)",
+        },
+    )
+    out: str | None = field(
+        default=None, metadata={"metavar": "DIR", "help": "folder for the corpus (datasets save_to_disk)"}
+    )
+    overwrite: bool = field(default=False, metadata={"help": "replace a corpus already saved in --out"})
+    window: Bases = field(default=6000, metadata={"help": "window size in bases"})
+    stride: Bases | None = field(
+        default=None, metadata={"help": "step between window starts (default: the window size)"}
+    )
+    min_window: Bases | None = field(
+        default=None,
+        metadata={"help": "keep a chromosome's last, partial window if it has at least this many bases "
+                  "(default: window // 2)"},
+    )
+    val_chroms: list[str] = field(
+        default_factory=list,
+        metadata={"action": "extend", "metavar": "CHROM",
+                  "help": "chromosomes of the validation split (space or comma separated)"},
+    )
+    test_chroms: list[str] = field(
+        default_factory=list, metadata={"action": "extend", "metavar": "CHROM", "help": "chromosomes of the test split"}
+    )
+    chroms: list[str] | None = field(
+        default=None,
+        metadata={"action": "extend", "metavar": "CHROM",
+                  "help": "use only these chromosomes (plus the validation / test ones)"},
+    )
+    max_n_frac: float = field(default=0.1, metadata={"help": "drop windows with a larger fraction of N"})
+    skip_bad_records: bool = field(
+        default=False, metadata={"help": "skip and count malformed records instead of stopping"}
+    )
+    cache_dir: str | None = field(
+        default=None,
+        metadata={"metavar": "DIR", "help": "datasets cache folder for the build (default: the datasets cache)"},
+    )
+    push_to_hub: str | None = field(
+        default=None,
+        metadata={"metavar": "REPO", "help": "also publish the corpus as a Hub dataset (needs network and a token)"},
+    )
+    private: bool = field(default=False, metadata={"help": "with --push-to-hub: private repo"})
+    quiet: bool = field(default=False, metadata={"help": "no progress bars"})
 
 
-def run(args: argparse.Namespace) -> int:
+ARGUMENTS = (CorpusArguments,)
+
+
+def run(args: CorpusArguments) -> int:
     from ..data import bundled_genome
     from ..data.corpus import build_corpus, corpus_summary, push_corpus_to_hub, save_corpus
     from ..data.genome import GenomeFormatError

@@ -1,15 +1,20 @@
 """`fgm demo`: the whole path on the bundled yeast genome (see fgm/demo.py)."""
 
-
-def add_arguments(parser):
-    parser.add_argument("--output-dir", default="runs/demo")
-    parser.add_argument("--max-steps", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
+from dataclasses import dataclass, field
 
 
-def run(args):
+@dataclass
+class DemoArguments:
+    output_dir: str = field(default="runs/demo", metadata={"help": "corpus, checkpoint and summary.json go here"})
+    max_steps: int = field(default=1000, metadata={"help": "pretraining steps"})
+    seed: int = field(default=0, metadata={"help": "seed of the model's weights, the crops and the masks"})
+
+
+ARGUMENTS = (DemoArguments,)
+
+
+def run(args: DemoArguments) -> int:
     from ..demo import run_demo
 
     summary = run_demo(args.output_dir, max_steps=args.max_steps, seed=args.seed)
-    if not (summary["beats_kmer_frequency_baseline"] and summary["fresh_process_logits_identical"]):
-        return 1
+    return 0 if summary["beats_kmer_frequency_baseline"] and summary["fresh_process_logits_identical"] else 1

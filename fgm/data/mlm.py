@@ -1,4 +1,4 @@
-"""Masked-LM examples from genome windows, and the collator that batches them.
+"""Masked-LM examples from genome windows, and the transformers collators that batch them.
 
 Every random choice for an example (crop start, reverse complement, which tokens are masked and how)
 comes from a generator seeded by (seed, epoch, index). So a run resumed from a checkpoint sees exactly
@@ -9,6 +9,7 @@ import hashlib
 
 import torch
 from torch.utils.data import Dataset
+from transformers import DataCollatorForTokenClassification, DataCollatorWithFlattening
 
 COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
 
@@ -81,39 +82,14 @@ class MaskedGenomeWindows(Dataset):
         return {"input_ids": input_ids, "labels": labels}
 
 
-class GenomeMLMCollator:
-    """Pads examples to a multiple of `pad_to_multiple_of`, or packs them into one row.
+def mlm_collator(tokenizer, padding_free: bool = False):
+    """The transformers collator for these examples, whose labels are already masked (-100 = not scored).
 
-    Packing concatenates the examples and restarts `position_ids` at each, so the model keeps them
-    apart (no attention across examples) while no compute is spent on padding.
+    Padding (`DataCollatorForTokenClassification`): rows padded to a multiple of 8 with <pad>, labels
+    with -100. Padding-free (`DataCollatorWithFlattening`): the batch becomes one row with no padding
+    and `position_ids` restarting at 0 at each example, which FGM reads as separate sequences (no
+    attention across them); it sets the first label of each example to -100, always <cls>'s anyway.
     """
-
-    def __init__(self, pad_token_id: int, pad_to_multiple_of: int = 8, pack: bool = False):
-        self.pad_token_id, self.multiple, self.pack = pad_token_id, pad_to_multiple_of, pack
-
-    def _pad(self, rows: list[torch.Tensor], value: int, width: int) -> torch.Tensor:
-        out = torch.full((len(rows), width), value, dtype=torch.long)
-        for i, row in enumerate(rows):
-            out[i, : len(row)] = row
-        return out
-
-    def _width(self, length: int) -> int:
-        return -(-length // self.multiple) * self.multiple
-
-    def __call__(self, examples: list[dict]) -> dict:
-        ids = [torch.as_tensor(e["input_ids"]) for e in examples]
-        labels = [torch.as_tensor(e["labels"]) for e in examples] if "labels" in examples[0] else None
-        if self.pack:
-            positions = [torch.cat([torch.arange(len(i)) for i in ids])]
-            ids = [torch.cat(ids)]
-            labels = [torch.cat(labels)] if labels is not None else None
-        width = self._width(max(len(i) for i in ids))
-        batch = {
-            "input_ids": self._pad(ids, self.pad_token_id, width),
-            "attention_mask": self._pad([torch.ones_like(i) for i in ids], 0, width),
-        }
-        if self.pack:
-            batch["position_ids"] = self._pad(positions, 0, width)
-        if labels is not None:
-            batch["labels"] = self._pad(labels, -100, width)
-        return batch
+    if padding_free:
+        return DataCollatorWithFlattening()
+    return DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8)

@@ -1,19 +1,20 @@
-"""Training: NT benchmark registry, task data, metrics and fine-tuning.
+"""Training: NT benchmark registry, task data, metrics, pretraining, fine-tuning and the benchmark runner.
 
-Heavy imports (torch, transformers, datasets, fgm.modeling_fgm) happen inside the functions, so
-importing this package is cheap. `run_finetune` is `fgm.training.finetune.finetune`.
+Importing it imports transformers' `TrainingArguments`, which the argument dataclasses extend.
+`run_finetune` is `fgm.training.finetune.finetune`.
 """
 
 from .finetune import (
-    FinetuneConfig,
+    FinetuneModelArguments,
+    FinetuningArguments,
     SequenceTooLongError,
-    benchmark_tasks,
-    chunk_spans,
+    TaskArguments,
+    TaskDataArguments,
     encode_split,
-    run_nt_benchmark,
 )
 from .finetune import finetune as run_finetune  # `fgm.training.finetune` stays the module
 from .metrics import classification_metrics, load_metric, make_compute_metrics, summarize_runs
+from .nt_benchmark import BenchmarkArguments, BenchmarkTrainingArguments, benchmark_tasks, run_nt_benchmark
 from .nt_tasks import BENCHMARKS, HUB_DATASETS, NT_TASKS, NTTask, get_task, list_tasks, resolve_tasks
 from .task_data import (
     DataFormatError,
@@ -52,10 +53,14 @@ __all__ = [
     "load_metric",
     "make_compute_metrics",
     "summarize_runs",
-    "FinetuneConfig",
+    "FinetuneModelArguments",
+    "FinetuningArguments",
+    "TaskArguments",
+    "TaskDataArguments",
+    "BenchmarkArguments",
+    "BenchmarkTrainingArguments",
     "SequenceTooLongError",
     "benchmark_tasks",
-    "chunk_spans",
     "encode_split",
     "run_finetune",
     "run_nt_benchmark",

@@ -1,13 +1,17 @@
 """Fine-tuning `FGMForSequenceClassification` with the Hugging Face `Trainer`, the NT-benchmark way.
 
-`finetune(FinetuneConfig(...))` loads a task (NT task from the Hub, a benchmark folder, or local
-files), tokenizes it with the checkpoint's tokenizer, and trains one model per seed (or per fold
-and seed with `folds >= 2`), each with early stopping on its validation split
+`finetune(model_args, data_args, training_args)` loads a task (an NT task from the Hub, a benchmark
+folder, or local files), tokenizes it with the checkpoint's tokenizer, and trains one model per seed
+(or per fold and seed with `folds >= 2`), each with early stopping on its validation split
 (`EarlyStoppingCallback`, `load_best_model_at_end`). Every run is scored on the test split; the
 results are the mean and 2 standard deviations over runs (as the NT paper reports its ten folds).
 
+The arguments are three dataclasses, parsed by `HfArgumentParser` in `fgm finetune`:
+`FinetuneModelArguments` (checkpoint, full or LoRA), `TaskArguments` (data and sequence lengths) and
+`FinetuningArguments`, the `TrainingArguments` with fine-tuning defaults and the run plan.
+
 Outputs in `output_dir`:
-- `results.json`: configuration, data summary, per-run test/validation metrics and the summary;
+- `results.json`: arguments, data summary, per-run test/validation metrics and the summary;
 - `results.md`: the same as a markdown table;
 - `model/`: the best run's model (by validation headline metric), a Hub-loadable checkpoint.
 
@@ -15,24 +19,20 @@ Sequence length: a row longer than the model's maximum (`max_length` tokens, els
 `tokenizer.model_max_length`) is an error that names the row, unless `length_mode` is
 `"truncate"` (cut to the maximum) or `"chunk"` (sliding windows, each labelled like its sequence
 while training; at evaluation the logits of a sequence's windows are averaged).
-
-`run_nt_benchmark` runs a list of NT tasks in sequence (resumable: a task whose `results.json`
-exists is skipped) and writes one table next to published numbers.
 """
 
-from __future__ import annotations
-
-import json
 import logging
 import math
-import os
 import shutil
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
+from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
+from ..data.genome import window_spans
 from .metrics import (
     REPORTED_METRICS,
     average_logits_by_group,
@@ -40,23 +40,14 @@ from .metrics import (
     make_compute_metrics,
     summarize_runs,
 )
-from .nt_tasks import (
-    PUBLISHED_MODELS,
-    PUBLISHED_SOURCES,
-    REVISED,
-    NTTask,
-    get_task,
-    load_published,
-    published_score,
-    resolve_tasks,
-)
+from .nt_tasks import BENCHMARKS, REVISED, get_task
+from .reports import write_results
 from .task_data import (
     LABEL,
     NAME,
     SEQUENCE,
     TaskData,
     column,
-    find_task_files,
     kfold_indices,
     load_task_data,
     split_train_validation,
@@ -65,82 +56,175 @@ from .task_data import (
 logger = logging.getLogger(__name__)
 
 LENGTH_MODES = ("error", "truncate", "chunk")
-RESULTS_JSON, RESULTS_MD, MODEL_DIR = "results.json", "results.md", "model"
+MODEL_DIR = "model"
 
 
 class SequenceTooLongError(ValueError):
     """A row is longer than the model's maximum input and neither truncation nor chunking was asked."""
 
 
+# ------------------------------------------------------------------------------------------- arguments
+
+
 @dataclass
-class FinetuneConfig:
-    """Everything one fine-tuning job needs; the CLI maps its flags onto these fields."""
+class FinetuneModelArguments:
+    """The checkpoint to fine-tune, and whether all its weights train or LoRA adapters do."""
 
-    model: str
-    output_dir: str
-    # data: an NT task (Hub, or `data_dir/<task>/`) or local files
-    task: str | None = None
-    benchmark: str = REVISED
-    hub_dataset: str | None = None
-    train_file: str | None = None
-    test_file: str | None = None
-    validation_file: str | None = None
-    data_dir: str | None = None
-    dedup: bool = False
-    # method
-    method: str = "full"  # "full" | "lora"
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.05
-    lora_target_modules: list[str] | None = None
-    # optimisation
-    learning_rate: float | None = None  # default 1e-4 (full) / 5e-4 (LoRA)
-    batch_size: int = 32
-    eval_batch_size: int = 64
-    epochs: float = 3.0
-    max_steps: int = -1
-    warmup: float = 0.05  # fraction of steps (< 1) or a step count
-    weight_decay: float = 0.01
-    lr_scheduler: str = "linear"
-    bf16: bool = False
-    gradient_checkpointing: bool = False
-    # runs and validation
-    seeds: list[int] = field(default_factory=lambda: [42])
-    folds: int = 0  # >= 2: k-fold cross-validation of the training set
-    validation_fraction: float = 0.1
-    split_seed: int = 42
-    patience: int = 3
-    eval_steps: int | None = None  # None: evaluate (and early-stop) once per epoch
-    metric: str | None = None  # early-stopping metric; default: the task's headline metric (else mcc)
-    # inference and lengths
-    rc_average: bool = False
-    max_length: int | None = None  # tokens, including special tokens
-    length_mode: str = "error"  # "error" | "truncate" | "chunk"
-    chunk_overlap: int | None = None  # nucleotides shared by consecutive chunks (default: half a chunk)
-    # output and housekeeping
-    save_model: bool = True
-    keep_checkpoints: bool = False
-    num_workers: int = 0
-    logging_steps: int = 50
-    progress: bool = True
+    _argument_group_name = "model"
 
-    def __post_init__(self):
-        if self.method not in ("full", "lora"):
-            raise ValueError(f"method must be 'full' or 'lora', got {self.method!r}")
-        if self.length_mode not in LENGTH_MODES:
-            raise ValueError(f"length_mode must be one of {LENGTH_MODES}, got {self.length_mode!r}")
-        if isinstance(self.seeds, int):
-            self.seeds = [self.seeds]
-        if not self.seeds:
-            raise ValueError("give at least one seed")
-        if self.folds == 1 or self.folds < 0:
-            raise ValueError(f"folds must be 0 (no cross-validation) or >= 2, got {self.folds}")
+    model_name_or_path: str = field(
+        metadata={"help": "pretrained checkpoint folder or Hub id (masked-LM or classifier)"}
+    )
+    method: str = field(
+        default="full", metadata={"choices": ("full", "lora"), "help": "full fine-tuning or LoRA adapters (needs peft)"}
+    )
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank"})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha"})
+    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
+    lora_target_modules: list[str] | None = field(
+        default=None, metadata={"help": "linear layers to adapt (default: every encoder linear layer)"}
+    )
 
     @property
-    def lr(self) -> float:
-        if self.learning_rate is not None:
-            return self.learning_rate
+    def default_learning_rate(self) -> float:
         return 5e-4 if self.method == "lora" else 1e-4
+
+
+@dataclass
+class TaskDataArguments:
+    """Where NT tasks come from and how their sequences reach the model (`fgm finetune`, `fgm benchmark nt`)."""
+
+    _argument_group_name = "data"
+
+    benchmark: str = field(default=REVISED, metadata={"choices": BENCHMARKS, "help": "NT task set"})
+    data_dir: str | None = field(
+        default=None,
+        metadata={"help": "local task folders DIR/<task>/train.<ext> and DIR/<task>/test.<ext> instead of the Hub"},
+    )
+    dedup: bool = field(
+        default=False,
+        metadata={"help": "drop repeated sequences in each split and training rows that occur in the test split"},
+    )
+    max_length: int | None = field(
+        default=None,
+        metadata={
+            "help": "maximum tokens per input, special tokens included (default: the tokenizer's model_max_length)"
+        },
+    )
+    length_mode: str = field(
+        default="error",
+        metadata={
+            "choices": LENGTH_MODES,
+            "help": "a row longer than --max_length: stop with an error naming it, truncate it, or chunk it into "
+            "sliding windows whose logits are averaged",
+        },
+    )
+    chunk_overlap: int | None = field(
+        default=None, metadata={"help": "nucleotides shared by consecutive chunks (default: half a chunk)"}
+    )
+    rc_average: bool = field(
+        default=False, metadata={"help": "average the logits of each test sequence and its reverse complement"}
+    )
+
+
+@dataclass
+class TaskArguments(TaskDataArguments):
+    """One task: an NT task by name, or local files in the NT schema (`sequence, label[, name]`)."""
+
+    task: str | None = field(
+        default=None, metadata={"help": "NT task name, e.g. promoter_all (from the Hub unless --data_dir)"}
+    )
+    hub_dataset: str | None = field(default=None, metadata={"help": "override the Hub dataset of the task"})
+    train_file: str | None = field(
+        default=None, metadata={"help": "CSV / TSV / parquet / JSON lines / FASTA '>name|label' / save_to_disk folder"}
+    )
+    test_file: str | None = field(default=None, metadata={"help": "same formats as --train_file"})
+    validation_file: str | None = field(
+        default=None, metadata={"help": "default: a validation split carved from the training file"}
+    )
+    class_names: list[str] | None = field(
+        default=None,
+        metadata={"help": "the classes in id order (default: the labels of the training split); any other label "
+                  "is an error"},
+    )
+
+    def __post_init__(self):
+        if self.task is None and (self.train_file is None or self.test_file is None):
+            raise ValueError("give --task NAME (NT benchmark) or both --train_file and --test_file")
+
+
+@dataclass
+class FinetuningArguments(TrainingArguments):
+    """`TrainingArguments` with fine-tuning defaults (where they differ from Trainer's, the help says so)
+    and the run plan: one run per seed, or per fold and seed."""
+
+    _argument_group_name = "training (Trainer options, fine-tuning defaults)"
+
+    learning_rate: float | None = field(
+        default=None, metadata={"help": "peak learning rate; default 1e-4 for full fine-tuning, 5e-4 for LoRA "
+                                "(Trainer's default: 5e-5)"}
+    )
+    per_device_train_batch_size: int = field(default=32, metadata={"help": "Trainer's default: 8"})
+    per_device_eval_batch_size: int = field(default=64, metadata={"help": "Trainer's default: 8"})
+    warmup_steps: float = field(
+        default=0.05, metadata={"help": "warmup steps, or a fraction (< 1) of all steps (Trainer's default: 0)"}
+    )
+    weight_decay: float = field(default=0.01, metadata={"help": "Trainer's default: 0"})
+    eval_strategy: IntervalStrategy | str = field(
+        default="epoch", metadata={"help": "when to evaluate and early-stop: epoch or steps (Trainer's default: no)"}
+    )
+    save_strategy: SaveStrategy | str = field(
+        default="epoch", metadata={"help": "must match --eval_strategy (Trainer's default: steps)"}
+    )
+    logging_steps: float = field(default=50, metadata={"help": "Trainer's default: 500"})
+    load_best_model_at_end: bool = field(
+        default=True, metadata={"help": "test the best validated checkpoint of each run (Trainer's default: False)"}
+    )
+    metric_for_best_model: str | None = field(
+        default=None,
+        metadata={
+            "choices": REPORTED_METRICS,
+            "help": "early-stopping metric and headline of the results (default: the task's headline metric, "
+            "else mcc; Trainer's: loss)",
+        },
+    )
+    save_total_limit: int | None = field(default=1, metadata={"help": "Trainer's default: no limit"})
+    save_only_model: bool = field(
+        default=True, metadata={"help": "run checkpoints hold weights only (Trainer's default: False)"}
+    )
+    # the run plan
+    seeds: list[int] | None = field(
+        default=None, metadata={"help": "one run per seed (default: one run, with --seed)"}
+    )
+    folds: int = field(
+        default=0, metadata={"help": "k-fold cross-validation of the training set (NT paper: 10); 0: no folds"}
+    )
+    validation_fraction: float = field(
+        default=0.1, metadata={"help": "validation split carved from train when there is no validation file"}
+    )
+    split_seed: int = field(default=42, metadata={"help": "seed of the validation split and the folds"})
+    early_stopping_patience: int = field(
+        default=3, metadata={"help": "evaluations without improvement before stopping"}
+    )
+    keep_checkpoints: bool = field(default=False, metadata={"help": "keep each run's Trainer checkpoints"})
+    save_model: bool = field(
+        default=True, metadata={"help": "keep the best run's fine-tuned model in OUTPUT_DIR/model"}
+    )
+
+    def __post_init__(self):
+        if self.metric_for_best_model not in (None, *REPORTED_METRICS):
+            raise ValueError(
+                f"metric_for_best_model must be one of {REPORTED_METRICS}, got {self.metric_for_best_model!r}"
+            )
+        if self.folds == 1 or self.folds < 0:
+            raise ValueError(f"folds must be 0 (no cross-validation) or >= 2, got {self.folds}")
+        if self.seeds == []:
+            raise ValueError("give at least one seed")
+        self.seeds = list(self.seeds or [self.seed])
+        task_metric = self.metric_for_best_model is None
+        super().__post_init__()
+        if task_metric:  # keep it unset (Trainer would pick the loss): `finetune` fills in the task's metric
+            self.metric_for_best_model = self.greater_is_better = None
 
 
 # ------------------------------------------------------------------------------------------ tokenization
@@ -178,21 +262,6 @@ def _special_count(tokenizer) -> int:
     except Exception:  # noqa: BLE001
         k = _kmer_size(tokenizer)
         return len(tokenizer("A" * k)["input_ids"]) - 1
-
-
-def chunk_spans(length: int, window: int, overlap: int, k: int = 1) -> list[tuple[int, int]]:
-    """[start, end) nucleotide windows of `window` bp covering a sequence of `length` bp, consecutive
-    windows sharing `overlap` bp; starts are multiples of `k` (same k-mer frame as the whole
-    sequence) except possibly the last window, which ends at the sequence end."""
-    if length <= window:
-        return [(0, length)]
-    step = max(k, ((window - overlap) // k) * k)
-    spans, start = [], 0
-    while start + window < length:
-        spans.append((start, start + window))
-        start += step
-    spans.append((max(0, length - window), length))
-    return spans
 
 
 @dataclass
@@ -243,8 +312,8 @@ def encode_split(
             raise SequenceTooLongError(
                 f"{split} row {i} (0-based; name {names[i]!r}): {len(sequences[i])} nt -> {len(ids)} tokens, "
                 "longer than the "
-                f"model maximum of {max_tokens} tokens. Pass --truncate to cut such rows, --chunk to average "
-                "sliding windows, or a larger --max-length if the model supports it."
+                f"model maximum of {max_tokens} tokens. Pass --length_mode truncate to cut such rows, --length_mode "
+                "chunk to average sliding windows, or a larger --max_length if the model supports it."
             )
         if length_mode == "truncate":
             cut = tokenizer(sequences[i], add_special_tokens=True, truncation=True, max_length=max_tokens)["input_ids"]
@@ -255,7 +324,8 @@ def encode_split(
         overlap = window // 2 if chunk_overlap is None else int(chunk_overlap)
         if not 0 <= overlap < window:
             raise ValueError(f"chunk overlap must be in [0, {window}) nucleotides, got {overlap}")
-        pieces = [sequences[i][a:b] for a, b in chunk_spans(len(sequences[i]), window, overlap, k)]
+        spans = window_spans(len(sequences[i]), window, window - overlap, frame=k, last_window="shifted")
+        pieces = [sequences[i][a:b] for a, b in spans]
         chunk_ids = tokenizer(pieces, add_special_tokens=True, truncation=True, max_length=max_tokens)["input_ids"]
         rows.append([list(c) for c in chunk_ids])
         n_chunked += 1
@@ -264,28 +334,6 @@ def encode_split(
     if n_chunked:
         logger.info("%s: split %d long rows into sliding chunks of <= %d tokens", split, n_chunked, max_tokens)
     return EncodedSplit(split, rows, np.asarray(column(ds, LABEL), dtype=np.int64), n_chunked, n_truncated)
-
-
-class PadCollator:
-    """Right-pads `input_ids` with the pad id and builds the attention mask."""
-
-    def __init__(self, pad_token_id: int):
-        self.pad_token_id = int(pad_token_id)
-
-    def __call__(self, features):
-        import torch
-
-        width = max(len(f["input_ids"]) for f in features)
-        ids = torch.full((len(features), width), self.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(features), width), dtype=torch.long)
-        for row, f in enumerate(features):
-            n = len(f["input_ids"])
-            ids[row, :n] = torch.as_tensor(f["input_ids"], dtype=torch.long)
-            mask[row, :n] = 1
-        batch = {"input_ids": ids, "attention_mask": mask}
-        if "labels" in features[0]:
-            batch["labels"] = torch.as_tensor([int(f["labels"]) for f in features], dtype=torch.long)
-        return batch
 
 
 # ------------------------------------------------------------------------------------------------ models
@@ -343,14 +391,6 @@ def _unwrap(model):
     return model
 
 
-def _pad_token_id(tokenizer, model) -> int:
-    if tokenizer.pad_token_id is not None:
-        return int(tokenizer.pad_token_id)
-    config = getattr(model, "config", None)  # a peft wrapper exposes the base model's config
-    pad = getattr(config, "pad_token_id", None)
-    return int(pad) if pad is not None else 0
-
-
 def save_finetuned(model, tokenizer, out_dir, details: dict | None = None) -> Path:
     """A Hub-loadable checkpoint folder (weights, config with id2label, tokenizer, remote code, model card)."""
     from fgm.hub import write_model_card
@@ -365,37 +405,30 @@ def save_finetuned(model, tokenizer, out_dir, details: dict | None = None) -> Pa
 # ------------------------------------------------------------------------------------------------- runs
 
 
-def _plan_runs(cfg: FinetuneConfig, data: TaskData) -> list[dict]:
+def _plan_runs(args: FinetuningArguments, data: TaskData) -> list[dict]:
     """One entry per training run: fold (or None), seed, train indices, validation source."""
     n = len(data.train)
     labels = np.asarray(column(data.train, LABEL))
     runs = []
-    if cfg.folds >= 2:
+    if args.folds >= 2:
         if data.validation is not None:
             logger.warning(
                 "k-fold cross-validation ignores the given validation file (each fold validates on its held-out part)"
             )
-        for fold, (train_idx, val_idx) in enumerate(kfold_indices(labels, cfg.folds, cfg.split_seed)):
-            for seed in cfg.seeds:
+        for fold, (train_idx, val_idx) in enumerate(kfold_indices(labels, args.folds, args.split_seed)):
+            for seed in args.seeds:
                 runs.append({"fold": fold, "seed": seed, "train": train_idx, "validation": ("train", val_idx)})
     elif data.validation is not None:
-        for seed in cfg.seeds:
+        for seed in args.seeds:
             runs.append({"fold": None, "seed": seed, "train": np.arange(n), "validation": ("validation", None)})
     else:
         train_ds, val_ds = split_train_validation(
-            data.train.add_column("_row", list(range(n))), cfg.validation_fraction, cfg.split_seed
+            data.train.add_column("_row", list(range(n))), args.validation_fraction, args.split_seed
         )
         train_idx, val_idx = np.asarray(column(train_ds, "_row")), np.asarray(column(val_ds, "_row"))
-        for seed in cfg.seeds:
+        for seed in args.seeds:
             runs.append({"fold": None, "seed": seed, "train": train_idx, "validation": ("train", val_idx)})
     return runs
-
-
-def _headline(cfg: FinetuneConfig, task: NTTask | None) -> str:
-    metric = cfg.metric or (task.headline_metric if task else "mcc")
-    if metric not in REPORTED_METRICS:
-        raise ValueError(f"metric must be one of {REPORTED_METRICS}, got {metric!r}")
-    return metric
 
 
 @contextmanager
@@ -414,19 +447,17 @@ def _transformers_verbosity(level: int | None):
         hf_logging.set_verbosity(previous)
 
 
-def _train_one(cfg, run, data, encoded, tokenizer, headline, run_dir, first_run: bool = True):
-    import torch
-    from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, TrainingArguments, set_seed
-
-    set_seed(run["seed"])
+def _train_one(model_args, data_args, args, run, data, encoded, tokenizer, first_run: bool = True):
+    """Train one run with its own `TrainingArguments` (`args`: output folder and seed of the run)."""
+    set_seed(args.seed)
     # the "newly initialised classifier" load report is worth seeing once, not once per fold
-    with _transformers_verbosity(None if first_run and cfg.progress else logging.ERROR):
-        model = load_classifier(cfg.model, data)
+    with _transformers_verbosity(None if first_run and not args.disable_tqdm else logging.ERROR):
+        model = load_classifier(model_args.model_name_or_path, data)
     model.config.rc_average = False  # reverse-complement averaging is a test-time option only
-    if cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
-    if cfg.method == "lora":
-        model = apply_lora(model, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_target_modules)
+    if model_args.method == "lora":
+        model = apply_lora(
+            model, model_args.lora_r, model_args.lora_alpha, model_args.lora_dropout, model_args.lora_target_modules
+        )
 
     train_ds, _ = encoded["train"].select(run["train"])
     source, val_idx = run["validation"]
@@ -436,55 +467,22 @@ def _train_one(cfg, run, data, encoded, tokenizer, headline, run_dir, first_run:
         val_ds, val_groups = encoded["validation"].all()
     test_ds, test_groups = encoded["test"].all()
 
-    strategy = "steps" if cfg.eval_steps else "epoch"
-    args = TrainingArguments(
-        output_dir=str(run_dir),
-        per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.eval_batch_size,
-        learning_rate=cfg.lr,
-        num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps,
-        warmup_steps=cfg.warmup,
-        weight_decay=cfg.weight_decay,
-        lr_scheduler_type=cfg.lr_scheduler,
-        eval_strategy=strategy,
-        save_strategy=strategy,
-        eval_steps=cfg.eval_steps,
-        save_steps=cfg.eval_steps,
-        logging_strategy="steps",
-        logging_steps=cfg.logging_steps,
-        load_best_model_at_end=True,
-        metric_for_best_model=headline,
-        greater_is_better=True,
-        save_total_limit=1,
-        save_only_model=True,
-        seed=run["seed"],
-        data_seed=run["seed"],
-        bf16=cfg.bf16,
-        dataloader_num_workers=cfg.num_workers,
-        report_to="none",
-        disable_tqdm=not cfg.progress,
-        use_cpu=not torch.cuda.is_available(),
-    )
-    pad_id = _pad_token_id(tokenizer, model)
     trainer = Trainer(
         model=model,
         args=args,
-        data_collator=PadCollator(pad_id),
         train_dataset=train_ds,
         eval_dataset=val_ds,
+        processing_class=tokenizer,  # the default collator pads with it (DataCollatorWithPadding)
         compute_metrics=make_compute_metrics(data.num_labels, val_groups if encoded_has_chunks(encoded) else None),
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=cfg.patience)],
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience)],
     )
-    if not cfg.progress:
-        trainer.remove_callback(PrinterCallback)
     trainer.train()
     validation = {
         k.removeprefix("eval_"): v for k, v in trainer.evaluate().items() if k.removeprefix("eval_") in REPORTED_METRICS
     }
 
     model = _unwrap(trainer.model)
-    model.config.rc_average = bool(cfg.rc_average)
+    model.config.rc_average = bool(data_args.rc_average)
     trainer.model = model
     trainer.compute_metrics = None  # test rows are scored below, per sequence (chunks averaged)
     logits = trainer.predict(test_ds).predictions
@@ -505,8 +503,8 @@ def _train_one(cfg, run, data, encoded, tokenizer, headline, run_dir, first_run:
         "steps": int(state.global_step),
         "epochs": float(state.epoch or 0.0),
     }
-    if not cfg.keep_checkpoints:
-        shutil.rmtree(run_dir, ignore_errors=True)
+    if not args.keep_checkpoints:
+        shutil.rmtree(args.output_dir, ignore_errors=True)
     return info, model
 
 
@@ -524,78 +522,9 @@ def _best_step(state) -> int | None:
     return None
 
 
-def _is_main_process() -> bool:
-    """Only rank 0 writes results and models when launched with torchrun / accelerate."""
-    return int(os.environ.get("RANK", "0")) == 0
-
-
-def _json_default(value):
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serializable: {type(value)}")
-
-
-def _write_json(path: Path, payload: dict) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
-    os.replace(tmp, path)
-
-
-def format_score(summary: dict | None, digits: int = 3) -> str:
-    if not summary or summary.get("n", 0) == 0 or summary.get("mean") is None or math.isnan(summary["mean"]):
-        return "n/a"
-    return f"{summary['mean']:.{digits}f} ± {summary['two_sd']:.{digits}f}"
-
-
-def results_markdown(results: dict) -> str:
-    head = results["headline_metric"]
-    lines = [
-        f"# Fine-tuning results: {results['task']}",
-        "",
-        f"- model: `{results['model']}`",
-        f"- data: {results['data']['source']} (train {results['data']['n_train']}, "
-        f"validation {results['data']['n_validation'] or 'carved from train'}, test {results['data']['n_test']})",
-        f"- classes: {results['num_labels']} ({', '.join(results['label_names'])})",
-        f"- method: {results['config']['method']}; runs: {results['n_runs']} "
-        f"({results['config']['folds'] or 'no'} folds x {len(results['config']['seeds'])} seed(s)); "
-        f"reverse-complement averaging at test: {'yes' if results['config']['rc_average'] else 'no'}",
-        "",
-        "Test-set scores, mean ± 2 standard deviations over runs (F1: binary for 2 classes, macro for more).",
-        "",
-        "| metric | mean ± 2 sd | runs |",
-        "| --- | --- | --- |",
-    ]
-    for metric in REPORTED_METRICS:
-        label = f"**{metric}** (headline)" if metric == head else metric
-        lines.append(f"| {label} | {format_score(results['summary'][metric])} | {results['summary'][metric]['n']} |")
-    lines += [
-        "",
-        "| run | fold | seed | "
-        + " | ".join(f"test {m}" for m in REPORTED_METRICS)
-        + f" | validation {head} | epochs |",
-    ]
-    lines.append("| --- " * (5 + len(REPORTED_METRICS)) + "|")
-    for i, run in enumerate(results["runs"]):
-        scores = " | ".join(f"{run['test'][m]:.4f}" for m in REPORTED_METRICS)
-        val = run["validation"].get(head)
-        fold = "-" if run["fold"] is None else run["fold"]
-        lines.append(
-            f"| {i} | {fold} | {run['seed']} | {scores} | {val:.4f} | {run['epochs']:.2f} |"
-            if val is not None
-            else f"| {i} | {fold} | {run['seed']} | {scores} | n/a | {run['epochs']:.2f} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
 @contextmanager
 def _progress_bars(enabled: bool):
-    """Hide the Hub / transformers progress bars (weights loading, shard writing) when quiet."""
+    """Hide the Hub / transformers progress bars (weights loading, shard writing) with --disable_tqdm."""
     if enabled:
         yield
         return
@@ -610,62 +539,72 @@ def _progress_bars(enabled: bool):
             hf_logging.enable_progress_bar()
 
 
-def finetune(cfg: FinetuneConfig) -> dict:
-    """Run the fine-tuning job described by `cfg`; returns the results dictionary (also written as
-    `results.json` / `results.md` in `cfg.output_dir`)."""
-    with _progress_bars(cfg.progress):
-        return _finetune(cfg)
+def finetune(
+    model_args: FinetuneModelArguments, data_args: TaskArguments, training_args: FinetuningArguments
+) -> dict:
+    """Run the fine-tuning job; returns the results dictionary (also written as `results.json` /
+    `results.md` in `training_args.output_dir`)."""
+    with _progress_bars(not training_args.disable_tqdm):
+        return _finetune(model_args, data_args, training_args)
 
 
-def _finetune(cfg: FinetuneConfig) -> dict:
-    out = Path(cfg.output_dir)
+def _finetune(model_args, data_args, training_args) -> dict:
+    out = Path(training_args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    task = get_task(cfg.task, cfg.benchmark) if cfg.task else None
+    task = get_task(data_args.task, data_args.benchmark) if data_args.task else None
     data = load_task_data(
         task,
-        train_file=cfg.train_file,
-        test_file=cfg.test_file,
-        validation_file=cfg.validation_file,
-        data_dir=cfg.data_dir,
-        hub_dataset=cfg.hub_dataset,
-        dedup=cfg.dedup,
+        train_file=data_args.train_file,
+        test_file=data_args.test_file,
+        validation_file=data_args.validation_file,
+        data_dir=data_args.data_dir,
+        hub_dataset=data_args.hub_dataset,
+        dedup=data_args.dedup,
+        label_names=data_args.class_names,
     )
-    headline = _headline(cfg, task)
-    tokenizer = load_tokenizer(cfg.model)
-    max_tokens = model_max_tokens(tokenizer, cfg.max_length)
+    # this job's settings: the method's learning rate and the task's headline metric unless given
+    training_args = replace(
+        training_args,
+        learning_rate=training_args.learning_rate or model_args.default_learning_rate,
+        metric_for_best_model=training_args.metric_for_best_model or (task.headline_metric if task else "mcc"),
+    )
+    headline = training_args.metric_for_best_model
+    tokenizer = load_tokenizer(model_args.model_name_or_path)
+    max_tokens = model_max_tokens(tokenizer, data_args.max_length)
     encoded = {
-        split: encode_split(tokenizer, ds, split, max_tokens, cfg.length_mode, cfg.chunk_overlap)
+        split: encode_split(tokenizer, ds, split, max_tokens, data_args.length_mode, data_args.chunk_overlap)
         for split, ds in (("train", data.train), ("test", data.test), ("validation", data.validation))
         if ds is not None
     }
-    runs = _plan_runs(cfg, data)
+    runs = _plan_runs(training_args, data)
     logger.info("%s: %d run(s), %d train / %d test rows", data.name, len(runs), len(data.train), len(data.test))
 
     infos, best_val = [], -math.inf
     for i, run in enumerate(runs):
         tag = f"fold{run['fold']}_seed{run['seed']}" if run["fold"] is not None else f"seed{run['seed']}"
-        info, model = _train_one(cfg, run, data, encoded, tokenizer, headline, out / "runs" / tag, first_run=i == 0)
+        run_args = replace(training_args, output_dir=str(out / "runs" / tag), seed=run["seed"])
+        info, model = _train_one(model_args, data_args, run_args, run, data, encoded, tokenizer, first_run=i == 0)
         infos.append(info)
         logger.info("run %d/%d (%s): test %s = %.4f", i + 1, len(runs), tag, headline, info["test"][headline])
         val = info["validation"].get(headline, -math.inf)
-        if cfg.save_model and val > best_val and _is_main_process():
+        if training_args.save_model and val > best_val and training_args.should_save:
             best_val = val
             details = {
                 "task": data.name,
-                "base checkpoint": cfg.model,
-                "method": cfg.method,
+                "base checkpoint": model_args.model_name_or_path,
+                "method": model_args.method,
                 "run": tag,
                 f"test {headline}": f"{info['test'][headline]:.4f}",
             }
             save_finetuned(model, tokenizer, out / MODEL_DIR, details)
         del model
-    if (out / "runs").exists() and not cfg.keep_checkpoints:
+    if (out / "runs").exists() and not training_args.keep_checkpoints:
         shutil.rmtree(out / "runs", ignore_errors=True)
 
     results = {
         "task": data.name,
         "benchmark": task.benchmark if task else None,
-        "model": cfg.model,
+        "model": model_args.model_name_or_path,
         "headline_metric": headline,
         "num_labels": data.num_labels,
         "label_names": data.label_names,
@@ -682,146 +621,9 @@ def _finetune(cfg: FinetuneConfig) -> dict:
         "n_runs": len(infos),
         "runs": infos,
         "summary": {m: summarize_runs(r["test"][m] for r in infos) for m in REPORTED_METRICS},
-        "model_dir": str(out / MODEL_DIR) if cfg.save_model else None,
-        "config": asdict(cfg),
+        "model_dir": str(out / MODEL_DIR) if training_args.save_model else None,
+        "arguments": {"model": asdict(model_args), "data": asdict(data_args), "training": training_args.to_dict()},
     }
-    if _is_main_process():
-        _write_json(out / RESULTS_JSON, results)
-        (out / RESULTS_MD).write_text(results_markdown(results))
+    if training_args.should_save:
+        write_results(out, results)
     return results
-
-
-# --------------------------------------------------------------------------------------------- benchmark
-
-
-def benchmark_tasks(tasks, benchmark: str = REVISED, data_dir=None) -> list[NTTask]:
-    """Tasks to run: `all` (every task of the benchmark; with `data_dir`, those that have a folder
-    there) or a list of names."""
-    selected = resolve_tasks(tasks, benchmark)
-    wants_all = tasks == "all" or tasks == ["all"] or not tasks
-    if data_dir is not None and wants_all:
-        present = []
-        for task in selected:
-            try:
-                find_task_files(data_dir, task.name)
-                present.append(task)
-            except FileNotFoundError:
-                pass
-        missing = [t.name for t in selected if t not in present]
-        if not present:
-            raise FileNotFoundError(
-                f"{data_dir} has no task folders of the {benchmark} NT benchmark "
-                f"(e.g. {data_dir}/promoter_all/train.csv)"
-            )
-        if missing:
-            logger.warning("no data in %s for %d task(s), skipped: %s", data_dir, len(missing), ", ".join(missing))
-        selected = present
-    return selected
-
-
-def benchmark_table(
-    rows: list[dict], benchmark: str, sources: list[str] | None = None, model: str | None = None, data_dir=None
-) -> str:
-    """Markdown table: task, metric, FGM mean ± 2 sd, n test, then the published models."""
-    data = (
-        f"local files in `{data_dir}` (`<task>/train.*`, `<task>/test.*`); the published numbers refer to the "
-        "Hub datasets, so they are comparable only if these files are the NT data"
-        if data_dir
-        else "the NT datasets from the Hugging Face Hub"
-    )
-    lines = [
-        f"# NT benchmark ({benchmark} set)",
-        "",
-        *([f"- model: `{model}`"] if model else []),
-        f"- data: {data}",
-        "- FGM: test-set score of the task's headline metric, mean ± 2 standard deviations over runs "
-        "(folds x seeds); n test = test sequences.",
-        "- published columns: see the sources below; n/a = no published number available.",
-        "",
-        "| task | metric | FGM (mean ± 2 sd) | runs | n test | " + " | ".join(PUBLISHED_MODELS) + " |",
-        "| --- " * (5 + len(PUBLISHED_MODELS)) + "|",
-    ]
-    for row in rows:
-        published = []
-        for model in PUBLISHED_MODELS:
-            value = row["published"].get(model)
-            published.append("n/a" if value is None else f"{value:.3f}")
-        lines.append(
-            f"| {row['task']} | {row['metric']} | {format_score(row['score'])} | {row['score']['n']} "
-            f"| {row['n_test']} | " + " | ".join(published) + " |"
-        )
-    lines += ["", "Sources of the published numbers:", ""]
-    if sources is None:
-        sources = PUBLISHED_SOURCES.get(benchmark, ["none recorded for this benchmark set"])
-    lines += [f"- {source}" for source in sources]
-    return "\n".join(lines) + "\n"
-
-
-def run_nt_benchmark(
-    model: str,
-    tasks="all",
-    benchmark: str = REVISED,
-    data_dir=None,
-    output_dir="runs/nt_benchmark",
-    published=None,
-    **overrides,
-) -> dict:
-    """Fine-tune and score `model` on NT tasks in sequence; resumable task by task.
-
-    Each task writes `output_dir/<task>/results.json`; a task whose file exists is not run again.
-    With `data_dir`, task data comes from `data_dir/<task>/train.*` and `data_dir/<task>/test.*`
-    (see `fgm.training.task_data.find_task_files`), otherwise from the Hub.
-    `published`: optional CSV (task,model,value[,source]) of published numbers for the comparison
-    columns (see `fgm.training.nt_tasks.load_published`).
-    Writes `output_dir/nt_benchmark_<benchmark>.md` and `.json`; returns the JSON payload."""
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    overrides.setdefault("save_model", False)
-    selected = benchmark_tasks(tasks, benchmark, data_dir)
-    if published:
-        extra, sources = load_published(published)
-        sources = sources or [f"user-supplied file {published} (no source column)"]
-    else:
-        extra, sources = {}, list(PUBLISHED_SOURCES.get(benchmark, []))
-    rows = []
-    for i, task in enumerate(selected):
-        task_dir = out / task.name
-        results_path = task_dir / RESULTS_JSON
-        if results_path.exists():
-            logger.info("[%d/%d] %s: results exist (%s), skipped", i + 1, len(selected), task.name, results_path)
-            results = json.loads(results_path.read_text())
-        else:
-            logger.info("[%d/%d] %s: fine-tuning", i + 1, len(selected), task.name)
-            cfg = FinetuneConfig(
-                model=model,
-                output_dir=str(task_dir),
-                task=task.name,
-                benchmark=benchmark,
-                data_dir=data_dir,
-                **overrides,
-            )
-            results = finetune(cfg)
-        metric = task.headline_metric
-        rows.append(
-            {
-                "task": task.name,
-                "metric": metric,
-                "score": results["summary"][metric],
-                "all_metrics": results["summary"],
-                "n_test": results["data"]["n_test"],
-                "published": {m: published_score(benchmark, task.name, m, extra) for m in PUBLISHED_MODELS},
-            }
-        )
-    payload = {
-        "benchmark": benchmark,
-        "model": model,
-        "data_dir": str(data_dir) if data_dir else None,
-        "rows": rows,
-        "published_sources": sources,
-    }
-    table = benchmark_table(rows, benchmark, sources, model=model, data_dir=data_dir)
-    if _is_main_process():
-        _write_json(out / f"nt_benchmark_{benchmark}.json", payload)
-        (out / f"nt_benchmark_{benchmark}.md").write_text(table)
-    payload["table"] = table
-    return payload

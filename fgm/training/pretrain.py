@@ -2,23 +2,130 @@
 
 The same code runs on one CPU, one GPU, or many GPUs and nodes under `accelerate launch` / `torchrun`
 (DDP or FSDP come from the launcher and TrainingArguments, not from code here). Every checkpoint
-folder is a complete Hub-loadable model; `resume=True` continues from the last one exactly.
+folder is a complete Hub-loadable model; `--resume_from_checkpoint last` continues from the last one
+exactly.
+
+The arguments are three dataclasses, parsed by `HfArgumentParser` in `fgm pretrain`:
+`PretrainModelArguments` (a new preset model, or a checkpoint to continue), `PretrainDataArguments`
+(the corpus and the examples) and `PretrainingArguments`, the `TrainingArguments` with pretraining
+defaults.
 """
 
-import math
+import json
+import logging
 import os
 import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers.trainer_utils import IntervalStrategy, SchedulerType, get_last_checkpoint
 
-from ..configuration_fgm import FGMConfig
-from ..data.mlm import GenomeMLMCollator, MaskedGenomeWindows
+from ..configuration_fgm import PRESETS, FGMConfig
+from ..data.corpus import load_corpus
+from ..data.mlm import MaskedGenomeWindows, mlm_collator
 from ..hub import write_model_card
 from ..modeling_fgm import FGMForMaskedLM
 from ..tokenization_fgm import FGMTokenizer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PretrainModelArguments:
+    """The model to pretrain: a new one from a preset, or a checkpoint to continue from."""
+
+    _argument_group_name = "model"
+
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={"help": "continue pretraining this checkpoint (folder or Hub id) instead of a new --preset model"},
+    )
+    preset: str = field(default="small", metadata={"choices": tuple(PRESETS), "help": "size of a new model"})
+    config_overrides: dict | str | None = field(
+        default=None, metadata={"help": 'JSON config fields of a new model, e.g. \'{"sliding_window": 256}\''}
+    )
+    kmer_size: int = field(default=6, metadata={"help": "k-mer size of a new model's tokenizer (6: NT-compatible)"})
+    attn_implementation: str = field(
+        default="sdpa", metadata={"help": "eager | sdpa | flex_attention | flash_attention_2"}
+    )
+
+    def __post_init__(self):
+        if isinstance(self.config_overrides, str):
+            self.config_overrides = json.loads(self.config_overrides)
+        if self.model_name_or_path and self.config_overrides:
+            raise ValueError("--config_overrides shapes a new --preset model; it cannot change --model_name_or_path")
+
+
+@dataclass
+class PretrainDataArguments:
+    """The corpus, and how its windows become training examples."""
+
+    _argument_group_name = "data"
+
+    corpus: str = field(metadata={"help": "folder written by `fgm corpus`, or a Hub dataset name"})
+    max_length: int = field(default=1000, metadata={"help": "tokens per example, <cls> included"})
+    padding_free: bool = field(
+        default=False,
+        metadata={"help": "flatten each batch into one row (position_ids restart per example) instead of padding"},
+    )
+    max_eval_samples: int = field(default=256, metadata={"help": "validation windows scored at each evaluation"})
+
+
+@dataclass
+class PretrainingArguments(TrainingArguments):
+    """`TrainingArguments` with pretraining defaults; where they differ from Trainer's, the help says so."""
+
+    _argument_group_name = "training (Trainer options, pretraining defaults)"
+
+    max_steps: int = field(default=1000, metadata={"help": "Trainer's default: -1 (3 epochs)"})
+    learning_rate: float = field(default=5e-4, metadata={"help": "peak learning rate (Trainer's default: 5e-5)"})
+    lr_scheduler_type: SchedulerType | str = field(default="cosine", metadata={"help": "Trainer's default: linear"})
+    warmup_steps: float = field(
+        default=0.05, metadata={"help": "warmup steps, or a fraction (< 1) of all steps (Trainer's default: 0)"}
+    )
+    weight_decay: float = field(default=0.01, metadata={"help": "Trainer's default: 0"})
+    eval_strategy: IntervalStrategy | str = field(
+        default="steps", metadata={"help": "Trainer's default: no; off when the corpus has no validation split"}
+    )
+    eval_steps: float | None = field(default=200, metadata={"help": "Trainer's default: --logging_steps"})
+    save_steps: float = field(default=200, metadata={"help": "Trainer's default: 500"})
+    save_total_limit: int | None = field(default=3, metadata={"help": "Trainer's default: no limit"})
+    logging_steps: float = field(default=20, metadata={"help": "Trainer's default: 500"})
+    logging_first_step: bool = field(default=True, metadata={"help": "Trainer's default: False"})
+    include_num_input_tokens_seen: str = field(
+        default="non_padding",
+        metadata={
+            "choices": ("non_padding", "all", "no"),
+            "help": "count input tokens, for the logged tokens_per_second (Trainer's default: no)",
+        },
+    )
+    bf16: bool | None = field(
+        default=None,
+        metadata={
+            "help": "bfloat16 mixed precision; default: on where CUDA supports it, --bf16 False to turn it off "
+            "(Trainer's default: off)",
+            "nargs": "?",
+            "const": True,
+        },
+    )
+    resume_from_checkpoint: str | None = field(
+        default=None,
+        metadata={"help": "continue from this checkpoint folder, or `last`: the newest checkpoint-N in "
+                  "--output_dir (a fresh start when there is none)"},
+    )
+
+    def __post_init__(self):
+        if self.bf16 is None:
+            self.bf16 = not self.use_cpu and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        super().__post_init__()
+
+    def checkpoint_to_resume(self) -> str | None:
+        if self.resume_from_checkpoint != "last":
+            return self.resume_from_checkpoint
+        return get_last_checkpoint(self.output_dir) if os.path.isdir(self.output_dir) else None
 
 
 class EpochCallback(TrainerCallback):
@@ -41,7 +148,7 @@ class ModelCardCallback(TrainerCallback):
         write_model_card(folder, config, {**self.details, "steps trained": steps})
 
     def on_save(self, args, state, control, model=None, **kwargs):
-        if state.is_world_process_zero:
+        if args.should_save:
             self.write(Path(args.output_dir) / f"checkpoint-{state.global_step}", model.config, state.global_step)
 
 
@@ -89,93 +196,50 @@ def build_model(preset: str, tokenizer: FGMTokenizer, attn_implementation="sdpa"
 
 
 def build_trainer(
-    corpus,
-    output_dir: str,
-    preset: str = "small",
-    model_overrides: dict | None = None,
-    init_from: str | None = None,
-    k: int = 6,
-    seq_len: int = 1000,
-    max_steps: int = 1000,
-    batch_size: int = 8,
-    grad_accum: int = 1,
-    learning_rate: float = 5e-4,
-    warmup_ratio: float = 0.05,
-    weight_decay: float = 0.01,
-    seed: int = 0,
-    gradient_checkpointing: bool = False,
-    pack: bool = False,
-    eval_steps: int = 200,
-    save_steps: int = 200,
-    logging_steps: int = 20,
-    max_eval_windows: int = 256,
-    attn_implementation: str = "sdpa",
-    save_total_limit: int | None = 3,
-    **training_args,
+    model_args: PretrainModelArguments, data_args: PretrainDataArguments, training_args: PretrainingArguments
 ) -> GenomeTrainer:
-    """A Trainer ready to pretrain `FGMForMaskedLM` on a corpus (`DatasetDict` with train/validation)."""
-    torch.manual_seed(seed)
-    if init_from:
-        tokenizer = FGMTokenizer.from_pretrained(init_from)
-        model = FGMForMaskedLM.from_pretrained(init_from)
-        model.set_attn_implementation(attn_implementation)
+    """A Trainer ready to pretrain `FGMForMaskedLM` on a corpus (train and optional validation split)."""
+    corpus = load_corpus(data_args.corpus)
+    set_seed(training_args.seed)  # before the model's weights are drawn
+    if model_args.model_name_or_path:
+        tokenizer = FGMTokenizer.from_pretrained(model_args.model_name_or_path)
+        model = FGMForMaskedLM.from_pretrained(model_args.model_name_or_path)
+        model.set_attn_implementation(model_args.attn_implementation)
     else:
-        tokenizer = FGMTokenizer(k=k)
-        model = build_model(preset, tokenizer, attn_implementation, **(model_overrides or {}))
-    train = MaskedGenomeWindows(corpus["train"], tokenizer, seq_len, train=True, seed=seed)
+        tokenizer = FGMTokenizer(k=model_args.kmer_size)
+        model = build_model(
+            model_args.preset, tokenizer, model_args.attn_implementation, **(model_args.config_overrides or {})
+        )
+    seed, length = training_args.seed, data_args.max_length
+    train = MaskedGenomeWindows(corpus["train"], tokenizer, length, train=True, seed=seed)
     evaluation = None
     if "validation" in corpus and len(corpus["validation"]):
-        rows = corpus["validation"].select(range(min(max_eval_windows, len(corpus["validation"]))))
-        evaluation = MaskedGenomeWindows(rows, tokenizer, seq_len, train=False, seed=seed)
-    use_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    # Launched as several processes on a machine without CUDA: DDP over gloo needs use_cpu.
-    if not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        training_args.setdefault("use_cpu", True)
-    args = TrainingArguments(
-        output_dir=output_dir,
-        max_steps=max_steps,
-        per_device_train_batch_size=batch_size,
-        per_device_eval_batch_size=batch_size,
-        gradient_accumulation_steps=grad_accum,
-        learning_rate=learning_rate,
-        lr_scheduler_type="cosine",
-        warmup_steps=math.ceil(warmup_ratio * max_steps),
-        weight_decay=weight_decay,
-        seed=seed,
-        data_seed=seed,
-        bf16=use_bf16,
-        gradient_checkpointing=gradient_checkpointing,
-        eval_strategy="steps" if evaluation is not None else "no",
-        eval_steps=eval_steps,
-        save_strategy="steps",
-        save_steps=save_steps,
-        save_total_limit=save_total_limit,
-        logging_steps=logging_steps,
-        logging_first_step=True,
-        include_num_input_tokens_seen="non_padding",
-        remove_unused_columns=False,
-        report_to="none",
-        dataloader_num_workers=0,
-        **training_args,
-    )
+        rows = corpus["validation"].select(range(min(data_args.max_eval_samples, len(corpus["validation"]))))
+        evaluation = MaskedGenomeWindows(rows, tokenizer, length, train=False, seed=seed)
+    elif training_args.eval_strategy != IntervalStrategy.NO:
+        logger.warning("%s has no validation split: training without evaluation", data_args.corpus)
+        training_args = replace(training_args, eval_strategy="no")
     sources = corpus["train"].unique("source") if "source" in corpus["train"].column_names else ["(not recorded)"]
+    warmup = training_args.warmup_steps
+    warmup = f"{warmup:.0%}" if warmup < 1 else f"{int(warmup)} steps"
     details = {
         "training genomes": ", ".join(sorted(sources)),
         "corpus windows (train)": len(corpus["train"]),
-        "sequence length (tokens)": seq_len,
-        "batch size x accumulation": f"{batch_size} x {grad_accum}",
-        "learning rate (cosine, warmup)": f"{learning_rate} ({warmup_ratio:.0%})",
-        "max steps": max_steps,
+        "sequence length (tokens)": length,
+        "batch size x accumulation": f"{training_args.per_device_train_batch_size} x "
+        f"{training_args.gradient_accumulation_steps}",
+        f"learning rate ({training_args.lr_scheduler_type.value}, warmup)": f"{training_args.learning_rate} ({warmup})",
+        "max steps": training_args.max_steps,
         "seed": seed,
-        "precision": "bf16" if use_bf16 else "fp32",
+        "precision": "bf16" if training_args.bf16 else "fp32",
         "masking": "15% of nucleotide tokens, 80/10/10, random crops and strands",
     }
     return GenomeTrainer(
         model=model,
-        args=args,
+        args=training_args,
         train_dataset=train,
         eval_dataset=evaluation,
-        data_collator=GenomeMLMCollator(tokenizer.pad_token_id, pack=pack),
+        data_collator=mlm_collator(tokenizer, data_args.padding_free),
         processing_class=tokenizer,
         compute_metrics=masked_lm_metrics,
         preprocess_logits_for_metrics=preprocess_logits_for_metrics,
@@ -183,15 +247,17 @@ def build_trainer(
     )
 
 
-def pretrain(corpus, output_dir: str, resume: bool = False, **kwargs) -> dict:
+def pretrain(
+    model_args: PretrainModelArguments, data_args: PretrainDataArguments, training_args: PretrainingArguments
+) -> dict:
     """Train, evaluate, and save a complete checkpoint in `output_dir`; returns the final metrics."""
-    trainer = build_trainer(corpus, output_dir, **kwargs)
-    last_checkpoint = resume and any(Path(output_dir).glob("checkpoint-*"))
-    metrics = dict(trainer.train(resume_from_checkpoint=True if last_checkpoint else None).metrics)
+    trainer = build_trainer(model_args, data_args, training_args)
+    output_dir = training_args.output_dir
+    metrics = dict(trainer.train(resume_from_checkpoint=training_args.checkpoint_to_resume()).metrics)
     if trainer.eval_dataset is not None:
         metrics.update(trainer.evaluate())
     trainer.save_model(output_dir)
-    if trainer.is_world_process_zero():
+    if training_args.should_save:
         card = next(c for c in trainer.callback_handler.callbacks if isinstance(c, ModelCardCallback))
         card.write(output_dir, trainer.model.config, trainer.state.global_step)
     trainer.log_metrics("final", metrics)

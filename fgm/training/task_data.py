@@ -49,10 +49,10 @@ def local_files_hint(task_name: str | None = None) -> str:
     return (
         "Pass local files in the same schema instead (columns sequence,label[,name]; CSV, TSV, parquet, "
         "JSON lines, FASTA '>name|label' or a save_to_disk folder):\n"
-        "  fgm finetune --model CKPT --train-file train.csv --test-file test.csv "
-        "[--validation-file valid.csv] --output-dir DIR\n"
+        "  fgm finetune --model_name_or_path CKPT --train_file train.csv --test_file test.csv "
+        "[--validation_file valid.csv] --output_dir DIR\n"
         f"or, for the whole benchmark, a folder with one sub-folder per task ({task}/train.csv, {task}/test.csv):\n"
-        "  fgm benchmark nt --model CKPT --data-dir DIR"
+        "  fgm benchmark nt --model_name_or_path CKPT --data_dir DIR"
     )
 
 
@@ -89,7 +89,10 @@ def _read_table(path: Path):
     if suffix in (".csv", ".csv.gz", ".tsv", ".tsv.gz"):
         sep = "\t" if suffix.startswith(".tsv") else ","
         # keep_default_na=False: a label such as "NA" or "n" must stay a string, not become NaN
-        frame = pd.read_csv(path, sep=sep, dtype={SEQUENCE: str, NAME: str}, keep_default_na=False)
+        try:
+            frame = pd.read_csv(path, sep=sep, dtype={SEQUENCE: str, NAME: str}, keep_default_na=False)
+        except pd.errors.ParserError as err:
+            raise DataFormatError(f"{path}: not a well-formed {suffix.lstrip('.')} file: {err}") from err
     elif suffix == ".parquet":
         frame = pd.read_parquet(path)
     elif suffix in (".jsonl", ".json"):
@@ -123,6 +126,8 @@ def _normalize(ds, source):
     from datasets import Dataset
 
     _check_schema(ds.column_names, source)
+    if len(ds) == 0:
+        raise DataFormatError(f"{source}: no rows (a header only?); every split needs at least one sequence")
     columns = {SEQUENCE: [str(s).strip() for s in column(ds, SEQUENCE)], LABEL: column(ds, LABEL)}
     empty = [i for i, s in enumerate(columns[SEQUENCE]) if not s]
     if empty:
@@ -257,30 +262,41 @@ def _as_int(value):
     return None
 
 
-def encode_labels(splits: dict, label_names: list[str] | None = None):
-    """Map the `label` column of every split to integer ids with one shared mapping.
+def training_classes(labels: list, source) -> list[str]:
+    """The classes of a training split: integer (or integer-like) labels are class ids 0..K-1, named
+    "0".."K-1"; other labels are strings in sorted order."""
+    as_ints = [_as_int(v) for v in labels]
+    if all(v is not None for v in as_ints):
+        if min(as_ints) < 0:
+            raise DataFormatError(f"{source}: negative label {min(as_ints)}; integer labels must be class ids 0..K-1")
+        return [str(i) for i in range(max(as_ints) + 1)]
+    return sorted({str(v) for v in labels})
 
-    Integer (or integer-like) labels are kept as ids, names "0".."K-1"; other labels become strings
-    mapped in sorted order. `label_names` forces a mapping (e.g. a checkpoint's id2label).
-    Returns (splits with int64 labels, label_names)."""
-    raw = {name: column(ds, LABEL) for name, ds in splits.items()}
-    every = [v for values in raw.values() for v in values]
+
+def encode_labels(splits: dict, label_names: list[str] | None = None, sources: dict | None = None):
+    """Map the `label` column of every split to integer ids with the classes of the `train` split
+    (`training_classes`), or with `label_names`, the classes given explicitly in id order.
+
+    A label that is not a class is an error naming the split's file (`sources[split]`), row and
+    label: a class the training data never shows cannot be learned, and quietly adding it would
+    change the model's number of classes. Returns (splits with int64 labels, label_names)."""
+    sources = sources or {}
     if label_names is None:
-        as_ints = [_as_int(v) for v in every]
-        if all(v is not None for v in as_ints):
-            if min(as_ints) < 0:
-                raise DataFormatError(f"negative label {min(as_ints)}; integer labels must be class ids 0..K-1")
-            label_names = [str(i) for i in range(max(as_ints) + 1)]
-        else:
-            label_names = sorted({str(v) for v in every})
+        label_names = training_classes(column(splits["train"], LABEL), sources.get("train", "train"))
+        origin = f"those of the training data, {sources.get('train', 'train')}"
+    else:
+        origin = "from --class_names"
     index = {name: i for i, name in enumerate(label_names)}
     out = {}
     for split, ds in splits.items():
-        ids = []
-        for row, value in enumerate(raw[split]):
+        ids, names = [], column(ds, NAME)
+        for row, value in enumerate(column(ds, LABEL)):
             key = str(_as_int(value)) if _as_int(value) is not None and str(_as_int(value)) in index else str(value)
             if key not in index:
-                raise DataFormatError(f"{split} row {row}: label {value!r} is not one of {label_names}")
+                raise DataFormatError(
+                    f"{sources.get(split, split)}, row {row} (name {names[row]!r}): label {value!r} is not one of "
+                    f"the classes {label_names} ({origin}); if it is a class, list every class with --class_names"
+                )
             ids.append(index[key])
         out[split] = ds.remove_columns(LABEL).add_column(LABEL, np.asarray(ids, dtype=np.int64))
     return out, list(label_names)
@@ -403,17 +419,21 @@ def load_task_data(
     hub_dataset: str | None = None,
     dedup: bool = False,
     cache_dir: str | None = None,
+    label_names: list[str] | None = None,
 ) -> TaskData:
     """Load one task: local files (train_file + test_file), a benchmark folder (data_dir + task), or
     the Hub (task only). `dedup` removes repeated sequences within each split (dropping sequences
-    with conflicting labels) and training rows that also occur in the test split."""
+    with conflicting labels) and training rows that also occur in the test split. The classes are
+    those of the training split unless `label_names` lists them (see `encode_labels`)."""
     validation, label = None, None
     if train_file is not None or test_file is not None:
         if train_file is None or test_file is None:
-            raise ValueError("local data needs both --train-file and --test-file")
+            raise ValueError("local data needs both --train_file and --test_file")
         train, test = read_split(train_file, "train"), read_split(test_file, "test")
+        files = {"train": train_file, "test": test_file}
         if validation_file is not None:
             validation = read_split(validation_file, "validation")
+            files["validation"] = validation_file
         source = f"{train_file} / {test_file}"
         train_path = Path(train_file)
         label = (
@@ -423,7 +443,7 @@ def load_task_data(
         )
     elif data_dir is not None:
         if task is None:
-            raise ValueError("--data-dir needs a task name")
+            raise ValueError("--data_dir needs a task name")
         files = find_task_files(data_dir, task.name)
         train, test = read_split(files["train"], "train"), read_split(files["test"], "test")
         if "validation" in files:
@@ -431,6 +451,7 @@ def load_task_data(
         elif "dict" in files:
             try:
                 validation = read_split(files["dict"], "validation")
+                files["validation"] = files["dict"]
             except DataFormatError:
                 validation = None
         source = str(Path(data_dir) / task.name)
@@ -438,8 +459,9 @@ def load_task_data(
         loaded = load_hub_task(task, hub_dataset, cache_dir=cache_dir)
         train, test = loaded["train"], loaded["test"]
         source = f"{hub_dataset or task.hub_dataset} ({task.name})"
+        files = {split: f"{source} [{split}]" for split in ("train", "test")}
     else:
-        raise ValueError("give an NT task name, or --train-file and --test-file.\n" + local_files_hint())
+        raise ValueError("give an NT task name, or --train_file and --test_file.\n" + local_files_hint())
 
     stats: dict = {}
     if dedup:
@@ -452,7 +474,7 @@ def load_task_data(
     splits = {"train": train, "test": test}
     if validation is not None:
         splits["validation"] = validation
-    splits, names = encode_labels(splits)
+    splits, names = encode_labels(splits, label_names, sources=files)
     data = TaskData(
         splits["train"],
         splits["test"],
