@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import field
+
 FALLBACK_CONTEXT = 6000  # bases, for checkpoints that record no training context
 
 
@@ -28,3 +30,8 @@ def training_context(tokenizer) -> int:
     if tokenizer.model_max_length >= DEFAULT_MAX_BASES // k + k:  # the tokenizer's capacity, not a training length
         return FALLBACK_CONTEXT
     return (tokenizer.model_max_length - 1) * k
+
+
+def checkpoint_argument(help: str, **kwargs):
+    """The dataclass field every command names its checkpoint with: --model_name_or_path, or --model."""
+    return field(**kwargs, metadata={"aliases": ["--model"], "help": help})

@@ -147,6 +147,8 @@ def vep_metrics(labels, scores, bootstrap: int = 1000, seed: int = 0, tail: floa
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     labels, ranking = np.asarray(labels), -np.asarray(scores, dtype=float)
+    if len(set(labels.tolist())) != 2:
+        raise ValueError(f"the set needs variants of both labels (0 and 1), it has only {sorted(set(labels.tolist()))}")
     return {
         "n": len(labels),
         "positives": int(labels.sum()),
