@@ -54,6 +54,10 @@ _ENTRY_POINTS = {
     "BenchmarkArguments": "fgm.training.nt_benchmark",
     "BenchmarkTrainingArguments": "fgm.training.nt_benchmark",
     "run_nt_benchmark": "fgm.training.nt_benchmark",
+    "score_variants": "fgm.variants",
+    "run_vep_benchmark": "fgm.variants.benchmark",
+    "embed": "fgm.embed",
+    "context_scan": "fgm.context",
     "push_checkpoint": "fgm.hub",
 }
 

@@ -16,7 +16,12 @@ COMMANDS = {
     "corpus": ("corpus", "build a genome corpus (datasets) from FASTA / GenBank files"),
     "pretrain": ("pretrain", "masked-LM pretraining with the Hugging Face Trainer"),
     "finetune": ("finetune", "fine-tune on a sequence classification task (NT benchmark or local files)"),
-    "benchmark nt": ("benchmark", "fine-tune and score a checkpoint on the whole NT benchmark, task by task"),
+    "benchmark nt": ("benchmark_nt", "fine-tune and score a checkpoint on the whole NT benchmark, task by task"),
+    "score-variants": ("score_variants", "zero-shot effect scores for the variants of a VCF"),
+    "embed": ("embed", "embeddings of FASTA records, BED regions or a sequence table"),
+    "benchmark vep": ("benchmark_vep", "zero-shot scores against labelled variants: AUROC, AUPRC, odds ratio"),
+    "context-scan": ("context_scan", "masked-LM loss against context size at fixed positions, with baselines"),
+    "push": ("push", "upload a checkpoint folder to the Hub, results in its model card"),
     "demo": ("demo", "end-to-end demo on the bundled yeast genome"),
 }
 

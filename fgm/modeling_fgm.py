@@ -29,7 +29,7 @@ from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.utils.generic import can_return_tuple
 
 from .configuration_fgm import FGMConfig
-from .kmers_fgm import kmer_base_table, reverse_complement_ids
+from .kmers_fgm import kmer_base_table, nucleotide_marginals, reverse_complement_ids
 
 PADDING_SEGMENT = -1
 
@@ -434,13 +434,8 @@ class FGMForMaskedLM(FGMPreTrainedModel):
         probability of tokens carrying each base at offset p, renormalized over tokens that reach p.
         """
         hidden = self.model(input_ids, attention_mask, position_ids, return_dict=True).last_hidden_state
-        logits = self.decoder(self.head(hidden))
-        bases, lengths = kmer_base_table(self.config.kmer_size)
-        bases, lengths = bases.to(logits.device), lengths.to(logits.device)
-        one_hot = F.one_hot(bases.clamp(min=0), 4).float() * (bases >= 0)[..., None]  # (V, k, 4)
-        probs = logits.float().softmax(-1) @ one_hot.flatten(1)  # (B, T, k*4)
-        probs = probs.unflatten(-1, (self.config.kmer_size, 4))
-        probs = probs / probs.sum(-1, keepdim=True).clamp(min=1e-12)
+        probs = nucleotide_marginals(self.decoder(self.head(hidden)), self.config.kmer_size)
+        lengths = kmer_base_table(self.config.kmer_size)[1].to(input_ids.device)
         token_lengths = lengths[input_ids].masked_fill(input_ids == self.config.mask_token_id, self.config.kmer_size)
         valid = torch.arange(self.config.kmer_size, device=input_ids.device) < token_lengths[..., None]
         if attention_mask is not None:

@@ -4,26 +4,9 @@ Example:
     fgm corpus --out runs/yeast_corpus --window 6000 --val-chroms chrXV --test-chroms chrXVI
 """
 
-import argparse
 from dataclasses import dataclass, field
 
-
-class Bases(int):
-    """A whole number of bases, also written with k / m suffixes and separators: 6000, 6k, 1m, 100_000."""
-
-    def __new__(cls, text):
-        if isinstance(text, int):
-            return super().__new__(cls, text)
-        t = text.strip().lower().replace("_", "").replace(",", "")
-        scale = 1
-        if t.endswith(("k", "kb")):
-            scale, t = 1_000, t.rstrip("b")[:-1]
-        elif t.endswith(("m", "mb")):
-            scale, t = 1_000_000, t.rstrip("b")[:-1]
-        try:
-            return super().__new__(cls, int(t) * scale)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number of bases: {text!r}") from None
+from . import Bases
 
 
 @dataclass

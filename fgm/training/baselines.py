@@ -7,9 +7,10 @@
 
 import math
 
+import numpy as np
 import torch
 
-from ..data.mlm import reverse_complement
+from ..kmers_fgm import reverse_complement
 
 
 def kmer_frequency_baseline(train_rows, eval_examples, tokenizer, batch_size: int = 256) -> dict:
@@ -30,3 +31,62 @@ def kmer_frequency_baseline(train_rows, eval_examples, tokenizer, batch_size: in
         "kmer_frequency_perplexity": math.exp(float(-probabilities[labels].log().mean())),
         "masked_tokens": len(labels),
     }
+
+
+class BidirectionalMarkov:
+    """P(base | `order` bases left of the masked token, `order` bases right of it): the best a model can do
+    from local context alone, scored under the same masking as FGM.
+
+    The masked token spans `gap` bases (k for k-mer models, 1 for single nucleotides); the scored base is
+    at `offset` inside it. Counts come from the training sequences on both strands, every position,
+    with add-one smoothing; order 0 is the base frequencies.
+    """
+
+    def __init__(self, order: int, gap: int = 1, offset: int = 0):
+        if not 0 <= offset < gap or order < 0:
+            raise ValueError(f"need order >= 0 and 0 <= offset < gap, got order={order}, gap={gap}, offset={offset}")
+        self.order, self.gap, self.offset = order, gap, offset
+        self.counts = np.zeros((4 ** (2 * order), 4), dtype=np.int64)
+
+    def _keys(self, codes: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """Context key of the tokens starting at `starts`; -1 where the context holds an N."""
+        m, keys = self.order, np.zeros(len(starts), dtype=np.int64)
+        valid = np.ones(len(starts), dtype=bool)
+        for j in range(m):  # left bases, then right bases, most significant first
+            for position in (starts - m + j, starts + self.gap + j):
+                base = codes[position]
+                valid &= base >= 0
+                keys = keys * 4 + np.maximum(base, 0)
+        return np.where(valid, keys, -1)
+
+    def fit(self, sequences) -> "BidirectionalMarkov":
+        """Add the counts of these sequences and of their reverse complements."""
+        for sequence in sequences:
+            for strand in (sequence, reverse_complement(sequence)):
+                codes = encode_bases(strand)
+                starts = np.arange(self.order, len(codes) - self.gap - self.order + 1)
+                if not len(starts):
+                    continue
+                keys = self._keys(codes, starts)
+                keep = (keys >= 0) & (codes[starts + self.offset] >= 0)
+                cells = keys[keep] * 4 + codes[starts[keep] + self.offset]
+                self.counts += np.bincount(cells, minlength=self.counts.size).reshape(self.counts.shape)
+        return self
+
+    def log_probs(self, contexts: list[str]) -> np.ndarray:
+        """ln P(A, C, G, T) for each context string: `order` bases, the masked token's `gap` bases (any
+        letters: they are not looked at), `order` bases."""
+        width = 2 * self.order + self.gap
+        if any(len(c) != width for c in contexts):
+            raise ValueError(f"contexts must have {width} characters (order {self.order}, gap {self.gap})")
+        codes = encode_bases("".join(contexts))
+        keys = self._keys(codes, np.arange(len(contexts)) * width + self.order)
+        counts = np.where(keys[:, None] >= 0, self.counts[np.maximum(keys, 0)], 0) + 1  # N in the context: uniform
+        return np.log(counts / counts.sum(1, keepdims=True))
+
+
+def encode_bases(sequence: str) -> np.ndarray:
+    """A C G T -> 0 1 2 3, anything else (N) -> -1, as int64."""
+    table = np.full(256, -1, dtype=np.int64)
+    table[np.frombuffer(b"ACGT", dtype=np.uint8)] = np.arange(4)
+    return table[np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)]

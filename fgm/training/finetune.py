@@ -32,6 +32,7 @@ import numpy as np
 from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
 from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
+from ..checkpoints import checkpoint_argument
 from ..data.genome import window_spans
 from .metrics import (
     REPORTED_METRICS,
@@ -72,9 +73,7 @@ class FinetuneModelArguments:
 
     _argument_group_name = "model"
 
-    model_name_or_path: str = field(
-        metadata={"help": "pretrained checkpoint folder or Hub id (masked-LM or classifier)"}
-    )
+    model_name_or_path: str = checkpoint_argument("pretrained checkpoint folder or Hub id (masked-LM or classifier)")
     method: str = field(
         default="full", metadata={"choices": ("full", "lora"), "help": "full fine-tuning or LoRA adapters (needs peft)"}
     )

@@ -23,6 +23,7 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import IntervalStrategy, SchedulerType, get_last_checkpoint
 
+from ..checkpoints import checkpoint_argument
 from ..configuration_fgm import PRESETS, FGMConfig
 from ..data.corpus import load_corpus
 from ..data.mlm import MaskedGenomeWindows, mlm_collator
@@ -39,9 +40,8 @@ class PretrainModelArguments:
 
     _argument_group_name = "model"
 
-    model_name_or_path: str | None = field(
-        default=None,
-        metadata={"help": "continue pretraining this checkpoint (folder or Hub id) instead of a new --preset model"},
+    model_name_or_path: str | None = checkpoint_argument(
+        "continue pretraining this checkpoint (folder or Hub id) instead of a new --preset model", default=None
     )
     preset: str = field(default="small", metadata={"choices": tuple(PRESETS), "help": "size of a new model"})
     config_overrides: dict | str | None = field(
@@ -211,6 +211,7 @@ def build_trainer(
             model_args.preset, tokenizer, model_args.attn_implementation, **(model_args.config_overrides or {})
         )
     seed, length = training_args.seed, data_args.max_length
+    tokenizer.model_max_length = length  # saved with the checkpoint: the context it was trained at
     train = MaskedGenomeWindows(corpus["train"], tokenizer, length, train=True, seed=seed)
     evaluation = None
     if "validation" in corpus and len(corpus["validation"]):

@@ -1,0 +1,324 @@
+"""`fgm context-scan`: masked-LM loss at the same positions for every context size.
+
+Scored positions are a fixed, seeded sample of the held-out sequence (a corpus split, or chromosomes of
+a genome). Each position is scored alone: in a window of each context size centred on it, the token
+holding it is replaced by <mask>, and the model's probability of the true base at the position
+(`nucleotide_marginals`) gives the loss in nats per base, the accuracy and the perplexity (exp of the
+mean loss, at most 4). Token-level loss (the k-mer objective) is reported too.
+
+The scored token is identical across context sizes: every window starts in the k-mer frame of the
+largest one, and positions whose largest window holds an N (which restarts the frame) or does not fit
+in its sequence are excluded and counted. Windows longer than the checkpoint's training context are
+marked as extrapolation.
+
+Honest baselines: bidirectional Markov models of orders 0..6 (`BidirectionalMarkov`) fitted on the
+training split, scored at the same positions under the same masking. Intervals are 95% bootstrap
+intervals over positions (the same resamples for every row). Each context size is saved as it
+finishes (`context_<bases>.npz`), so an interrupted scan resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..kmers_fgm import BASES, nucleotide_marginals
+
+MARKOV_ORDERS = tuple(range(7))
+
+
+@dataclass
+class Segment:
+    """A contiguous stretch of a chromosome."""
+
+    chrom: str
+    start: int
+    sequence: str
+
+
+def corpus_segments(rows) -> list[Segment]:
+    """Contiguous runs of a corpus split's windows (`chrom, start, end, sequence[, source]`), merged."""
+    order = sorted(range(len(rows)), key=lambda i: (rows[i].get("source", ""), rows[i]["chrom"], rows[i]["start"]))
+    segments: list[Segment] = []
+    last = None
+    for i in order:
+        row = rows[i]
+        key = (row.get("source", ""), row["chrom"])
+        if last is not None and last[0] == key and row["start"] <= last[1]:
+            overlap = last[1] - row["start"]
+            segments[-1].sequence += row["sequence"][overlap:]
+        else:
+            segments.append(Segment(row["chrom"], row["start"], row["sequence"]))
+        last = (key, max(row["end"], last[1] if last and last[0] == key else 0))
+    return segments
+
+
+def genome_segments(path, chroms=None) -> list[Segment]:
+    """Whole records of a FASTA / GenBank file (only `chroms` when given)."""
+    from ..data.genome import iter_records
+
+    wanted = None if chroms is None else set(chroms)
+    segments = [Segment(r.name, 0, r.sequence) for r in iter_records(path) if wanted is None or r.name in wanted]
+    if wanted is not None and wanted - {s.chrom for s in segments}:
+        raise ValueError(f"{path} has no record(s) {sorted(wanted - {s.chrom for s in segments})}")
+    return segments
+
+
+def choose_positions(segments: list[Segment], largest: int, n: int, seed: int):
+    """`n` positions (segment index, offset) whose largest window fits and holds no N, drawn with `seed`;
+    and the count of positions excluded for each reason."""
+    candidates, excluded = [], {"too_near_an_end": 0, "n_in_window": 0}
+    for index, segment in enumerate(segments):
+        length = len(segment.sequence)
+        first, last = largest // 2, length - (largest - largest // 2)  # window [p - largest//2, ...) fits
+        if last < first:
+            excluded["too_near_an_end"] += length
+            continue
+        excluded["too_near_an_end"] += length - (last - first + 1)
+        n_before = np.concatenate([[0], np.cumsum(np.frombuffer(segment.sequence.encode(), np.uint8) == ord("N"))])
+        starts = np.arange(first, last + 1) - largest // 2
+        clean = n_before[starts + largest] == n_before[starts]
+        excluded["n_in_window"] += int((~clean).sum())
+        candidates.append(np.stack([np.full(int(clean.sum()), index), np.arange(first, last + 1)[clean]], 1))
+    pool = np.concatenate(candidates) if candidates else np.zeros((0, 2), dtype=np.int64)
+    if len(pool) < n:
+        raise ValueError(f"only {len(pool)} positions have room for a {largest:,}-base window without N; ask "
+                         "for fewer positions or smaller contexts")
+    chosen = pool[np.sort(np.random.default_rng(seed).choice(len(pool), n, replace=False))]
+    return [tuple(map(int, p)) for p in chosen], excluded
+
+
+def window_start(position: int, context: int, largest: int, k: int) -> int:
+    """Start of the `context`-base window around `position`: centred within k bases, in the k-mer frame of
+    the largest window, so the position's token is the same in every window."""
+    return position - largest // 2 + (largest - context) // 2 // k * k
+
+
+@torch.no_grad()
+def score_windows(model, tokenizer, windows: list[str], indices: list[int], batch_size: int = 8):
+    """Per window: (base loss, base correct, token loss, token correct, token span) at the base `indices[i]`
+    of `windows[i]`, its token masked."""
+    device, k = next(model.parameters()).device, model.config.kmer_size
+    out = []
+    for first in range(0, len(windows), batch_size):
+        texts, where = windows[first : first + batch_size], indices[first : first + batch_size]
+        encoded = tokenizer(texts, padding=True, return_offsets_mapping=True, return_tensors="pt")
+        offsets = encoded.pop("offset_mapping")
+        labels = torch.full_like(encoded["input_ids"], -100)
+        spans, bases = [], []
+        for row, index in enumerate(where):
+            starts, ends = offsets[row, :, 0], offsets[row, :, 1]
+            token = int(torch.nonzero((starts <= index) & (ends > index))[0])
+            labels[row, token] = encoded["input_ids"][row, token]
+            encoded["input_ids"][row, token] = tokenizer.mask_token_id
+            spans.append((int(starts[token]), int(ends[token])))
+            bases.append((index - int(starts[token]), BASES.index(texts[row][index])))
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            logits = model(**{key: v.to(device) for key, v in encoded.items()}, labels=labels.to(device)).logits
+        if logits.dim() == 3:
+            logits = logits[labels.to(device) != -100]
+        token_log_probs = logits.float().log_softmax(-1).cpu()
+        marginals = nucleotide_marginals(logits, k).clamp(min=1e-30).log().cpu()
+        truth = labels[labels != -100]
+        for row, ((offset, base), span) in enumerate(zip(bases, spans)):
+            base_log_probs = marginals[row, offset]
+            out.append((-float(base_log_probs[base]), int(base_log_probs.argmax()) == base,
+                        -float(token_log_probs[row, truth[row]]), int(token_log_probs[row].argmax()) == int(truth[row]),
+                        span))
+    return out
+
+
+def bootstrap(values: dict[str, np.ndarray], n: int, seed: int) -> dict[str, dict]:
+    """Mean loss, accuracy and perplexity with 95% intervals; `values` maps a row name to (loss, correct)
+    arrays over the same positions, resampled identically for every row."""
+    rng = np.random.default_rng(seed)
+    n_positions = len(next(iter(values.values()))[0])
+    samples = rng.integers(0, n_positions, (n, n_positions))
+    summary = {}
+    for name, (loss, correct) in values.items():
+        losses, accuracies = loss[samples].mean(1), correct[samples].mean(1)
+        summary[name] = {
+            "loss": [float(loss.mean()), *np.percentile(losses, [2.5, 97.5]).tolist()],
+            "accuracy": [float(correct.mean()), *np.percentile(accuracies, [2.5, 97.5]).tolist()],
+            "perplexity": [float(np.exp(loss.mean())), *np.exp(np.percentile(losses, [2.5, 97.5])).tolist()],
+        }
+    return summary
+
+
+def markov_scores(train_sequences, segments, positions, spans, orders) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(loss, correct) per Markov order at the scored positions, their tokens masked as for the model."""
+    from ..training.baselines import BidirectionalMarkov, encode_bases
+
+    scores = {}
+    for order in orders:
+        loss, correct = np.zeros(len(positions)), np.zeros(len(positions), dtype=bool)
+        by_shape: dict[tuple[int, int], list[int]] = {}
+        for i, ((segment, position), (start, end)) in enumerate(zip(positions, spans)):
+            by_shape.setdefault((end - start, position - start), []).append(i)
+        for (gap, offset), rows in by_shape.items():
+            model = BidirectionalMarkov(order, gap, offset).fit(train_sequences)
+            contexts = []
+            for i in rows:
+                (segment, position), (start, end) = positions[i], spans[i]
+                contexts.append(segments[segment].sequence[start - order : end + order])
+            log_probs = model.log_probs(contexts)
+            truth = encode_bases("".join(segments[positions[i][0]].sequence[positions[i][1]] for i in rows))
+            loss[rows] = -log_probs[np.arange(len(rows)), truth]
+            correct[rows] = log_probs.argmax(1) == truth
+        scores[f"Markov order {order}"] = (loss, correct)
+    return scores
+
+
+def context_scan(
+    model,
+    output_dir,
+    contexts: list[int],
+    *,
+    corpus=None,
+    split: str = "test",
+    genome=None,
+    chroms=None,
+    positions: int = 2000,
+    seed: int = 0,
+    markov_orders=MARKOV_ORDERS,
+    batch_size: int = 8,
+    n_bootstrap: int = 1000,
+    device: str | None = None,
+    progress: bool = True,
+) -> dict:
+    """Scan `model` (a checkpoint, or a `(model, tokenizer)` pair) over `contexts` (bases) on a held-out
+    split of `corpus` (its train split fits the Markov baselines) or on `chroms` of `genome` (the other
+    records fit them). Writes `scan.json`, `scan.md`, `scan.png` and one `context_<bases>.npz` per size
+    to `output_dir`; returns the results."""
+    from tqdm.auto import tqdm
+
+    from ..checkpoints import load_checkpoint, training_context
+
+    if (corpus is None) == (genome is None):
+        raise ValueError("give either a corpus (with a split) or a genome (with chroms)")
+    contexts = sorted(set(int(c) for c in contexts))
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model, tokenizer = model if isinstance(model, tuple) else load_checkpoint(model, device=device)
+    k, trained = model.config.kmer_size, training_context(tokenizer)
+    if corpus is not None:
+        from ..data.corpus import load_corpus
+
+        data = load_corpus(corpus) if isinstance(corpus, (str, Path)) else corpus
+        if split not in data:
+            raise ValueError(f"the corpus has no {split!r} split (it has {list(data)})")
+        held_out = corpus_segments(data[split].to_list())
+        train = [row["sequence"] for row in data["train"]] if "train" in data else []
+    else:
+        held_out = genome_segments(genome, chroms)
+        train = [s.sequence for s in genome_segments(genome) if s.chrom not in {h.chrom for h in held_out}]
+    chosen, excluded = choose_positions(held_out, contexts[-1], positions, seed)
+
+    per_context, spans = {}, None
+    for context in contexts:
+        saved = output_dir / f"context_{context}.npz"
+        if saved.exists() and np.load(saved)["positions"].tolist() == [list(p) for p in chosen]:
+            arrays = dict(np.load(saved))
+        else:
+            starts = [window_start(p, context, contexts[-1], k) for _, p in chosen]
+            windows = [held_out[s].sequence[a : a + context] for (s, _), a in zip(chosen, starts)]
+            rows = []
+            for first in tqdm(range(0, len(windows), 256), desc=f"context {context:,}", disable=not progress):
+                rows += score_windows(model, tokenizer, windows[first : first + 256],
+                                      [p - a for (_, p), a in zip(chosen[first : first + 256], starts[first : first + 256])],
+                                      batch_size)
+            arrays = {
+                "positions": np.array(chosen),
+                "base_loss": np.array([r[0] for r in rows]),
+                "base_correct": np.array([r[1] for r in rows]),
+                "token_loss": np.array([r[2] for r in rows]),
+                "token_correct": np.array([r[3] for r in rows]),
+                "token_spans": np.array([(a + r[4][0], a + r[4][1]) for a, r in zip(starts, rows)]),
+            }
+            np.savez(saved, **arrays)
+        if spans is not None and not np.array_equal(spans, arrays["token_spans"]):
+            raise RuntimeError(f"the scored tokens differ at context {context}: a frame bug, please report it")
+        spans = arrays["token_spans"]
+        per_context[context] = arrays
+
+    rows = {f"context {c}": (a["base_loss"], a["base_correct"]) for c, a in per_context.items()}
+    rows.update(markov_scores(train, held_out, chosen, [tuple(s) for s in spans], markov_orders))
+    summary = bootstrap(rows, n_bootstrap, seed)
+    results = {
+        "model": str(getattr(model, "name_or_path", "")),
+        "kmer_size": k,
+        "training_context": trained,
+        "positions": len(chosen),
+        "excluded": excluded,
+        "seed": seed,
+        "contexts": [
+            {"context": c, "tokens": c // k + 1, "extrapolation": c > trained,
+             "token_loss": float(a["token_loss"].mean()), "token_accuracy": float(a["token_correct"].mean()),
+             **summary[f"context {c}"]}
+            for c, a in per_context.items()
+        ],
+        "baselines": [{"name": name, **summary[name]} for name in summary if name.startswith("Markov")],
+    }
+    (output_dir / "scan.json").write_text(json.dumps(results, indent=2) + "\n")
+    (output_dir / "scan.md").write_text(scan_table(results))
+    plot_scans({"": results}, output_dir / "scan.png")
+    return results
+
+
+def _interval(values, digits=4) -> str:
+    return f"{values[0]:.{digits}f} [{values[1]:.{digits}f}, {values[2]:.{digits}f}]"
+
+
+def scan_table(results: dict) -> str:
+    """Markdown: the model at each context, then the Markov baselines on the same positions."""
+    lines = [
+        f"Masked-LM scores at {results['positions']:,} positions (seed {results['seed']}), each scored alone with "
+        f"its token masked; 95% bootstrap intervals. Training context: {results['training_context']:,} bases.",
+        "",
+        "| context (bases) | tokens | loss (nats/base) | accuracy | perplexity | token loss |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in results["contexts"]:
+        label = f"{row['context']:,}" + (" (extrapolation)" if row["extrapolation"] else "")
+        lines.append(f"| {label} | {row['tokens']:,} | {_interval(row['loss'])} | {_interval(row['accuracy'])} | "
+                     f"{_interval(row['perplexity'], 3)} | {row['token_loss']:.4f} |")
+    for row in results["baselines"]:
+        lines.append(f"| {row['name']} | | {_interval(row['loss'])} | {_interval(row['accuracy'])} | "
+                     f"{_interval(row['perplexity'], 3)} | |")
+    excluded = ", ".join(f"{n:,} {reason.replace('_', ' ')}" for reason, n in results["excluded"].items())
+    return "\n".join(lines) + f"\n\nPositions excluded from the draw: {excluded}.\n"
+
+
+def best_baseline(results: dict) -> dict:
+    """The Markov baseline with the lowest loss."""
+    return min(results["baselines"], key=lambda row: row["loss"][0])
+
+
+def plot_scans(scans: dict[str, dict], path) -> None:
+    """Loss per base against context, one line per scan (label -> results), with the best Markov baseline."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6.4, 4.2))
+    for label, results in scans.items():
+        rows = results["contexts"]
+        x = [r["context"] for r in rows]
+        axis.plot(x, [r["loss"][0] for r in rows], marker="o", label=label or "model")
+        axis.fill_between(x, [r["loss"][1] for r in rows], [r["loss"][2] for r in rows], alpha=0.2)
+        trained = results["training_context"]
+        axis.axvline(trained, color=axis.lines[-1].get_color(), linestyle=":", linewidth=0.8)
+    baseline = best_baseline(next(iter(scans.values())))
+    axis.axhline(baseline["loss"][0], color="grey", linestyle="--", label=f"best baseline ({baseline['name']})")
+    axis.set_xscale("log", base=2)
+    axis.set_xlabel("context (bases); dotted: training context")
+    axis.set_ylabel("masked-LM loss (nats per base)")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)

@@ -1,0 +1,237 @@
+"""`fgm benchmark vep`: how well zero-shot scores separate labelled variants.
+
+A labelled set has the columns `chrom, pos, ref, alt, label` (pos 1-based; label 1 / True for the
+positive class: pathogenic, rare, deleterious). Sources: a local CSV / TSV / parquet file, a Hub
+dataset (e.g. songlab/clinvar, songlab/gnomad_balanced; offline, a Hub name fails with the local-file
+hint), or the bundled `yeast_stop_vs_synonymous` set built from the bundled yeast genome and CDS
+coordinates: in-silico SNVs that create a stop codon (positives) against synonymous ones.
+
+Low scores mean "less likely than the reference", so every metric ranks by -score:
+- AUROC and AUPRC with bootstrap 95% intervals (AUPRC's baseline is the positive fraction);
+- the tail odds ratio: odds of a positive label among the lowest-scoring `tail` fraction of variants
+  against the rest (for allele-frequency sets: rare vs common), with Woolf's 95% interval and
+  Fisher's exact p-value.
+Variants that are not SNVs are counted and left out; a REF that differs from the genome is an error.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .scoring import SNV, VariantScorer
+from .vcf import classify
+
+BUNDLED_SETS = ("yeast_stop_vs_synonymous",)
+COLUMNS = ("chrom", "pos", "ref", "alt", "label")
+
+
+# ------------------------------------------------------------------------------------------------ data
+
+
+def yeast_stop_vs_synonymous(n_per_class: int = 500, seed: int = 0):
+    """Balanced stop-gain (label 1) and synonymous (label 0) SNVs in yeast CDS that start with ATG, end with a
+    stop codon and have no other stop (the first and last codons left out), drawn with `seed` from genes
+    taken in random order until each class has 20 times the candidates needed."""
+    import pandas as pd
+    from Bio.Data.CodonTable import standard_dna_table
+
+    from ..data import bundled_genome
+    from ..data.reference import ReferenceGenome
+    from ..kmers_fgm import reverse_complement
+
+    code, stops = standard_dna_table.forward_table, set(standard_dna_table.stop_codons)
+    mutations = {  # sense codon -> [(offset, alt, label)]: 1 stop-gain, 0 synonymous
+        codon: [(o, alt, int(m in stops)) for o in range(3) for alt in "ACGT" if alt != codon[o]
+                for m in [codon[:o] + alt + codon[o + 1 :]] if m in stops or code.get(m) == aa]
+        for codon, aa in code.items()
+    }
+    complement = dict(zip("ACGT", "TGCA"))
+    rows = {0: [], 1: []}
+    genome_path = bundled_genome()
+    rng = np.random.default_rng(seed)
+    with gzip.open(genome_path.with_name("sacCer_S288C.cds.bed.gz"), "rt") as bed:
+        lines = bed.read().splitlines()
+    with ReferenceGenome(genome_path) as genome:
+        for line in (lines[i] for i in rng.permutation(len(lines))):  # genes in random order, until enough
+            if min(len(rows[0]), len(rows[1])) >= 20 * n_per_class:
+                break
+            chrom, start, end, gene, _, strand = line.split()[:6]
+            start, end = int(start), int(end)
+            cds = genome.fetch(chrom, start, end)
+            cds = reverse_complement(cds) if strand == "-" else cds
+            codons = [cds[i : i + 3] for i in range(0, len(cds), 3)]
+            if len(cds) % 3 or codons[0] != "ATG" or codons[-1] not in stops or stops & set(codons[:-1]):
+                continue
+            for c in range(1, len(codons) - 1):
+                for offset, alt, label in mutations.get(codons[c], ()):
+                    i = 3 * c + offset  # index in the CDS as read on its strand
+                    if strand == "+":
+                        rows[label].append((chrom, start + i + 1, codons[c][offset], alt, label, gene))
+                    else:
+                        rows[label].append((chrom, end - i, complement[codons[c][offset]], complement[alt], label, gene))
+    picked = [rows[label][i] for label in (1, 0) for i in sorted(rng.choice(len(rows[label]), n_per_class, replace=False))]
+    return pd.DataFrame(picked, columns=[*COLUMNS, "gene"]), genome_path
+
+
+def load_labelled_set(dataset, split: str = "test"):
+    """A pandas DataFrame with the `chrom, pos, ref, alt, label` columns, from a file or the Hub."""
+    import pandas as pd
+
+    from ..hub import hub_offline
+
+    path = Path(dataset)
+    if path.is_file():
+        if path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, sep="\t" if path.suffix in (".tsv", ".txt") or path.name.endswith(".tsv.gz") else ",")
+    elif "/" in str(dataset) and not path.exists():
+        if hub_offline():
+            raise FileNotFoundError(
+                f"{dataset!r} is not a local file and the Hugging Face Hub is offline. Download the set once "
+                f"(datasets.load_dataset({str(dataset)!r}, split={split!r}).to_parquet('set.parquet')) and pass "
+                "the file: --dataset set.parquet (columns chrom, pos, ref, alt, label)"
+            )
+        from datasets import load_dataset
+
+        frame = load_dataset(str(dataset), split=split).to_pandas()
+    else:
+        raise FileNotFoundError(f"labelled variant set not found: {dataset!r} (a CSV / TSV / parquet file, a Hub "
+                                f"dataset name, or one of {BUNDLED_SETS})")
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{dataset}: missing column(s) {missing}; found {list(frame.columns)}")
+    labels = frame["label"].astype(str).str.lower().map({"1": 1, "true": 1, "0": 0, "false": 0})
+    if labels.isna().any():
+        bad = frame.loc[labels.isna(), "label"].iloc[0]
+        raise ValueError(f"{dataset}: labels must be 0/1 or True/False, found {bad!r} (row {labels.isna().idxmax()})")
+    frame = frame.assign(label=labels.astype(int), chrom=frame["chrom"].astype(str), pos=frame["pos"].astype(int))
+    return frame[list(COLUMNS)].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------------------------ metrics
+
+
+def bootstrap_interval(metric, labels, scores, n: int = 1000, seed: int = 0) -> tuple[float, float, float]:
+    """The metric and its 95% percentile interval over `n` resamplings of the variants."""
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n):
+        sample = rng.integers(0, len(labels), len(labels))
+        if labels[sample].min() != labels[sample].max():
+            values.append(metric(labels[sample], scores[sample]))
+    low, high = np.percentile(values, [2.5, 97.5])
+    return float(metric(labels, scores)), float(low), float(high)
+
+
+def tail_odds_ratio(labels, scores, tail: float) -> dict:
+    """Odds of a positive among the lowest-scoring `tail` fraction against the rest."""
+    from scipy.stats import fisher_exact
+
+    in_tail = np.zeros(len(scores), dtype=bool)
+    in_tail[np.argsort(scores, kind="stable")[: max(1, int(round(tail * len(scores))))]] = True
+    a, b = int((labels[in_tail] == 1).sum()), int((labels[in_tail] == 0).sum())
+    c, d = int((labels[~in_tail] == 1).sum()), int((labels[~in_tail] == 0).sum())
+    odds = (a + 0.5) * (d + 0.5) / ((b + 0.5) * (c + 0.5))  # Haldane-Anscombe: finite with empty cells
+    spread = 1.96 * math.sqrt(sum(1 / (x + 0.5) for x in (a, b, c, d)))
+    return {"tail": tail, "odds_ratio": odds, "low": odds * math.exp(-spread), "high": odds * math.exp(spread),
+            "p_value": float(fisher_exact([[a, b], [c, d]])[1]), "table": [[a, b], [c, d]]}
+
+
+def vep_metrics(labels, scores, bootstrap: int = 1000, seed: int = 0, tail: float = 0.1) -> dict:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    labels, ranking = np.asarray(labels), -np.asarray(scores, dtype=float)
+    if len(set(labels.tolist())) != 2:
+        raise ValueError(f"the set needs variants of both labels (0 and 1), it has only {sorted(set(labels.tolist()))}")
+    return {
+        "n": len(labels),
+        "positives": int(labels.sum()),
+        "auroc": bootstrap_interval(roc_auc_score, labels, ranking, bootstrap, seed),
+        "auprc": bootstrap_interval(average_precision_score, labels, ranking, bootstrap, seed),
+        "auprc_baseline": float(labels.mean()),
+        "tail_odds_ratio": tail_odds_ratio(labels, np.asarray(scores, dtype=float), tail),
+    }
+
+
+# ------------------------------------------------------------------------------------------------ runner
+
+
+def run_vep_benchmark(
+    model,
+    dataset,
+    output_dir,
+    genome=None,
+    window: int | None = None,
+    frames: str = "all",
+    strands: str = "both",
+    rename_chroms: str | None = None,
+    split: str = "test",
+    bootstrap: int = 1000,
+    tail: float = 0.1,
+    batch_size: int = 8,
+    device: str | None = None,
+    seed: int = 0,
+) -> dict:
+    """Score a labelled set with `model` and write `scores.parquet`, `results.json` and `results.md` to
+    `output_dir`; returns the results."""
+    from ..checkpoints import load_checkpoint, training_context
+    from ..data.reference import ReferenceGenome
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if dataset in BUNDLED_SETS:
+        frame, genome = yeast_stop_vs_synonymous(seed=seed)
+    else:
+        frame = load_labelled_set(dataset, split)
+        if genome is None:
+            raise ValueError(f"{dataset}: pass the reference genome its coordinates refer to (genome=...)")
+    model, tokenizer = model if isinstance(model, tuple) else load_checkpoint(model, device=device)
+    window = window or training_context(tokenizer)
+    reasons = [classify(str(r).upper(), str(a).upper()) for r, a in zip(frame["ref"], frame["alt"])]
+    snvs = frame[[r is None for r in reasons]].reset_index(drop=True)
+    with ReferenceGenome(genome, rename_chroms) as reference:
+        for row in snvs.itertuples():
+            base = reference.fetch(row.chrom, row.pos - 1, row.pos)
+            if base != row.ref.upper():
+                raise ValueError(f"{dataset}, row {row.Index} ({row.chrom}:{row.pos}): REF is {row.ref!r} but "
+                                 f"{genome} has {base!r}; is the set on another assembly?")
+        scorer = VariantScorer(model, tokenizer, window, frames, strands, batch_size)
+        scores = scorer.score(reference, [SNV(r.chrom, r.pos, r.ref.upper(), r.alt.upper()) for r in snvs.itertuples()])
+    snvs = snvs.assign(score=np.nanmean(scores, axis=1), score_forward=scores[:, 0], score_reverse=scores[:, 1])
+    snvs.to_parquet(output_dir / "scores.parquet", index=False)
+    results = {
+        "dataset": str(dataset),
+        "model": str(getattr(model, "name_or_path", "")),
+        "genome": str(genome),
+        "window": window,
+        "frames": frames,
+        "strands": strands,
+        "skipped_not_snv": len(frame) - len(snvs),
+        **vep_metrics(snvs["label"].to_numpy(), snvs["score"].to_numpy(), bootstrap, seed, tail),
+    }
+    (output_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (output_dir / "results.md").write_text(results_table([results]))
+    return results
+
+
+def results_table(results: list[dict]) -> str:
+    """Markdown: one row per set, metrics with 95% intervals."""
+    lines = [
+        "| set | variants (positives) | AUROC [95% CI] | AUPRC [95% CI] (baseline) | tail OR [95% CI] | window | frames |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        auroc, auprc, tail = r["auroc"], r["auprc"], r["tail_odds_ratio"]
+        lines.append(
+            f"| {r['dataset']} | {r['n']} ({r['positives']}) | {auroc[0]:.3f} [{auroc[1]:.3f}, {auroc[2]:.3f}] | "
+            f"{auprc[0]:.3f} [{auprc[1]:.3f}, {auprc[2]:.3f}] ({r['auprc_baseline']:.3f}) | "
+            f"{tail['odds_ratio']:.2f} [{tail['low']:.2f}, {tail['high']:.2f}] (lowest {tail['tail']:.0%}) | "
+            f"{r['window']:,} | {r['frames']} |"
+        )
+    return "\n".join(lines) + "\n"

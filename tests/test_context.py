@@ -1,0 +1,104 @@
+"""The long-context study's measuring tools on yeast windows: the scan scores the same positions and tokens at
+every size and equals a direct model call, the Markov baselines count what they claim, and scans resume."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yeast
+from datasets import Dataset, DatasetDict
+
+import fgm.context.scan as scan
+from fgm import FGMConfig, FGMForMaskedLM, FGMTokenizer
+from fgm.context.scan import Segment, choose_positions, context_scan, corpus_segments, window_start
+from fgm.training.baselines import BidirectionalMarkov
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return DatasetDict({"train": Dataset.from_list(yeast.windows("chrIII", 4000, 20)),
+                        "test": Dataset.from_list(yeast.windows("chrVI", 3000, 12))})
+
+
+def tiny(k):
+    tokenizer = FGMTokenizer(k=k)
+    torch.manual_seed(k)
+    return FGMForMaskedLM(FGMConfig.preset("tiny", vocab_size=len(tokenizer), kmer_size=k)).eval(), tokenizer
+
+
+def test_corpus_windows_merge_into_contiguous_segments():
+    rows = [dict(w, source="y") for w in yeast.windows("chrVI", 1000, 5)]
+    rows = rows[:2] + rows[3:]  # a window dropped (say, too many N): two segments
+    segments = corpus_segments(rows[::-1])
+    assert [(s.chrom, s.start, len(s.sequence)) for s in segments] == [("chrVI", 0, 2000), ("chrVI", 3000, 2000)]
+    assert segments[1].sequence == yeast.chromosome("chrVI")[3000:5000]
+
+
+def test_positions_leave_room_for_the_largest_window_and_skip_n():
+    sequence = yeast.chromosome("chrI")[:3000]
+    with_n = sequence[:1500] + "N" + sequence[1501:]
+    chosen, excluded = choose_positions([Segment("a", 0, sequence), Segment("b", 0, with_n)], 1000, 300, seed=1)
+    assert excluded == {"too_near_an_end": 2 * 999, "n_in_window": 1000}
+    assert all(500 <= p <= 2500 for _, p in chosen)
+    assert all(not (s == 1 and abs(p - 1500) < 501) or p - 500 > 1500 or p + 500 <= 1500 for s, p in chosen)
+    assert chosen == choose_positions([Segment("a", 0, sequence), Segment("b", 0, with_n)], 1000, 300, seed=1)[0]
+    with pytest.raises(ValueError, match="only 0 positions have room"):
+        choose_positions([Segment("a", 0, sequence[:900])], 1000, 1, seed=0)
+
+
+@pytest.mark.parametrize("k", [1, 6])
+def test_scan_scores_the_same_tokens_at_every_size_and_equals_a_direct_call(tmp_path, corpus, k):
+    model, tokenizer = tiny(k)
+    contexts = [60, 300, 1200]
+    results = context_scan((model, tokenizer), tmp_path, contexts, corpus=corpus, positions=24, seed=3,
+                           markov_orders=(0, 2), n_bootstrap=50, progress=False)
+    saved = [np.load(tmp_path / f"context_{c}.npz") for c in contexts]
+    for a in saved[1:]:
+        assert np.array_equal(a["positions"], saved[0]["positions"]) and np.array_equal(a["token_spans"], saved[0]["token_spans"])
+    # one position at the middle size, computed directly: dense logits, softmax, marginal by vocabulary strings
+    segment = corpus_segments(corpus["test"].to_list())[0]
+    (_, position), context = saved[1]["positions"][5], contexts[1]
+    start = window_start(int(position), context, contexts[-1], k)
+    window = segment.sequence[start : start + context]
+    encoded = tokenizer(window, return_offsets_mapping=True)
+    index = int(position) - start
+    token = next(t for t, (a, b) in enumerate(encoded["offset_mapping"]) if a <= index < b)
+    ids = torch.tensor([encoded["input_ids"]])
+    ids[0, token] = tokenizer.mask_token_id
+    with torch.no_grad():
+        softmax = model(input_ids=ids).logits[0, token].softmax(-1)
+    vocabulary = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    offset = index - encoded["offset_mapping"][token][0]
+    reach = [v for v, t in enumerate(vocabulary) if len(t) > offset and t[offset] in "ACGT"]
+    true = [v for v in reach if vocabulary[v][offset] == window[index]]
+    assert saved[1]["base_loss"][5] == pytest.approx(float(-torch.log(softmax[true].sum() / softmax[reach].sum())), abs=1e-5)
+    assert [row["context"] for row in results["contexts"]] == contexts
+    assert [row["extrapolation"] for row in results["contexts"]] == [False, False, False]
+    assert {row["name"] for row in results["baselines"]} == {"Markov order 0", "Markov order 2"}
+    table = (tmp_path / "scan.md").read_text()
+    assert "| 1,200 |" in table and "Markov order 2" in table and (tmp_path / "scan.png").stat().st_size > 1000
+
+
+def test_scan_resumes_from_the_saved_context_sizes(tmp_path, corpus, monkeypatch):
+    model = tiny(1)
+    first = context_scan(model, tmp_path, [64, 256], corpus=corpus, positions=16, markov_orders=(1,), n_bootstrap=20,
+                         progress=False)
+    monkeypatch.setattr(scan, "score_windows", lambda *a, **k: pytest.fail("a saved context size was scored again"))
+    again = context_scan(model, tmp_path, [64, 256], corpus=corpus, positions=16, markov_orders=(1,), n_bootstrap=20,
+                         progress=False)
+    assert json.dumps(again) == json.dumps(first)
+
+
+def test_markov_counts_both_strands_and_predicts_from_the_masked_neighbourhood():
+    model = BidirectionalMarkov(order=1, gap=2, offset=1).fit(["ACGTA"])
+    # tokens of 2 bases with one base of context each side, both strands (reverse complement TACGT):
+    # ACGTA: A[CG]T -> G (key A,T), C[GT]A -> T (key C,A); TACGT: T[AC]G -> C (key T,G), A[CG]T -> G (key A,T)
+    probabilities = np.exp(model.log_probs(["AxxT", "CxxA", "TxxG", "GxxG"]))
+    np.testing.assert_allclose(probabilities[0], np.array([1, 1, 3, 1]) / 6)  # G seen twice after add-one
+    np.testing.assert_allclose(probabilities[1], np.array([1, 1, 1, 2]) / 5)
+    np.testing.assert_allclose(probabilities[2], np.array([1, 2, 1, 1]) / 5)
+    np.testing.assert_allclose(probabilities[3], np.full(4, 0.25))  # an unseen context: uniform
+    order0 = np.exp(BidirectionalMarkov(0).fit(["AAAC"]).log_probs(["A"]))[0]
+    np.testing.assert_allclose(order0, np.array([3 + 1, 1 + 1, 1 + 1, 3 + 1]) / 12)  # AAAC and GTTT, add-one
+    np.testing.assert_allclose(np.exp(model.log_probs(["NxxT"]))[0], np.full(4, 0.25))  # N in the context

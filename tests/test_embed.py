@@ -1,0 +1,147 @@
+"""Embeddings: chunked == unchunked where the model's reach allows it, lengths, strands, inputs, formats,
+and bounded activations for a chromosome-length input."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yeast
+from safetensors.numpy import load_file
+
+from fgm import FGMConfig, FGMForMaskedLM, FGMTokenizer
+from fgm.embed import Embedder, Sequence, embed, embed_pieces
+from fgm.kmers_fgm import reverse_complement
+
+CHR_I = yeast.chromosome("chrI")
+
+
+def local_model(k, layer_types=("sliding_attention",) * 3, window=8):
+    """A tiny model whose tokens see at most len(layer_types) * window // 2 tokens either side (all sliding)."""
+    tokenizer = FGMTokenizer(k=k)
+    torch.manual_seed(0)
+    config = FGMConfig.preset("tiny", vocab_size=len(tokenizer), kmer_size=k, layer_types=list(layer_types),
+                              num_hidden_layers=len(layer_types), sliding_window=window)
+    return FGMForMaskedLM(config).eval(), tokenizer
+
+
+def per_nucleotide(model, sequence, **options):
+    pieces = embed_pieces(Embedder(*model, **options), Sequence("s", None, 0, sequence), "per-nucleotide", False)
+    return torch.cat([vectors for vectors, _ in pieces])
+
+
+@pytest.mark.parametrize("k, chunk, overlap", [(1, 120, 40), (6, 600, 200)])
+def test_chunked_equals_unchunked_when_the_overlap_exceeds_the_reach(k, chunk, overlap):
+    model = local_model(k)  # reach: 3 layers x 4 tokens = 12 tokens = 12 k bases either side
+    sequence = CHR_I[10_000 : 10_000 + 2_503]
+    whole = per_nucleotide(model, sequence, chunk=4_000)
+    chunked = per_nucleotide(model, sequence, chunk=chunk, overlap=overlap, batch_size=3)
+    assert whole.shape == chunked.shape == (len(sequence), 64), "one vector per base"
+    torch.testing.assert_close(chunked, whole, atol=2e-5, rtol=1e-4)
+    glob = local_model(k, ("sliding_attention", "sliding_attention", "full_attention"))
+    assert not torch.allclose(per_nucleotide(glob, sequence, chunk=chunk, overlap=overlap),
+                              per_nucleotide(glob, sequence, chunk=4_000), atol=1e-3), "a global layer sees everything"
+
+
+def test_rc_average_is_strand_symmetric():
+    model = local_model(6, ("sliding_attention", "full_attention"), window=16)
+    sequence = CHR_I[5_000:5_900]
+    embedder = Embedder(*model, chunk=1_000)
+
+    def run(seq, pooling):
+        return torch.cat([v for v, _ in embed_pieces(embedder, Sequence("s", None, 0, seq), pooling, True)])
+
+    torch.testing.assert_close(run(sequence, "per-nucleotide"), run(reverse_complement(sequence), "per-nucleotide").flip(0))
+    torch.testing.assert_close(run(sequence, "mean"), run(reverse_complement(sequence), "mean"))
+    assert not torch.allclose(run(sequence, "mean"), torch.cat([v for v, _ in embed_pieces(
+        embedder, Sequence("s", None, 0, sequence), "mean", False)])), "averaging changes the vector"
+    with pytest.raises(ValueError, match="not defined for per-token"):
+        next(embed_pieces(embedder, Sequence("s", None, 0, sequence), "per-token", True))
+
+
+def test_every_input_and_format_gives_the_same_vectors(tmp_path):
+    model = local_model(6, ("sliding_attention", "full_attention"), window=16)
+    records = {"a": CHR_I[1_000:1_700], "b": CHR_I[3_000:4_234]}
+    fasta = tmp_path / "x.fa"
+    fasta.write_text("".join(f">{n}\n{s}\n" for n, s in records.items()))
+    genome = tmp_path / "chrI.fa"
+    genome.write_text(">chrI\n" + "\n".join(CHR_I[i : i + 60] for i in range(0, 6_000, 60)) + "\n")
+    bed = tmp_path / "x.bed"
+    bed.write_text("chrI\t1000\t1700\ta\nchrI\t3000\t4234\tb\n")
+    table = tmp_path / "x.tsv"
+    table.write_text("id\tsequence\n" + "".join(f"{n}\t{s}\n" for n, s in records.items()))
+
+    options = dict(chunk=600, overlap=150, progress=False)
+    embed(model, tmp_path / "f.safetensors", fasta=fasta, **options)
+    embed(model, tmp_path / "b.npy", bed=bed, genome=genome, **options)
+    embed(model, tmp_path / "t.parquet", sequences=table, **options)
+    saved = load_file(tmp_path / "f.safetensors")
+    npy = np.load(tmp_path / "b.npy")
+    parquet = pd.read_parquet(tmp_path / "t.parquet")
+    assert saved["embeddings"].shape == npy.shape == (2, 64)
+    np.testing.assert_allclose(saved["embeddings"], npy, atol=1e-6)
+    np.testing.assert_allclose(np.stack(parquet["embedding"]), npy, atol=1e-6)
+    index = pd.read_csv(tmp_path / "b.index.tsv", sep="\t")
+    assert index[["id", "chrom", "start", "end"]].values.tolist() == [["a", "chrI", 1000, 1700], ["b", "chrI", 3000, 4234]]
+
+    embed(model, tmp_path / "n.parquet", bed=bed, genome=genome, pooling="per-nucleotide", **options)
+    embed(model, tmp_path / "n.safetensors", fasta=fasta, pooling="per-nucleotide", **options)
+    rows = pd.read_parquet(tmp_path / "n.parquet")
+    saved = load_file(tmp_path / "n.safetensors")
+    assert saved["offsets"].tolist() == [0, 700, 1934]
+    assert rows["position"].tolist() == list(range(1000, 1700)) + list(range(3000, 4234))
+    np.testing.assert_allclose(np.stack(rows["embedding"]), saved["embeddings"], atol=1e-6)
+
+    embed(model, tmp_path / "k.npy", fasta=fasta, pooling="per-token", **options)
+    spans = np.load(tmp_path / "k.token_spans.npy")
+    assert np.load(tmp_path / "k.npy").shape == (len(spans), 64)
+    assert spans[0].tolist() == [0, 6] and (spans[:, 1] - spans[:, 0] <= 6).all()
+    from safetensors import safe_open
+
+    with safe_open(tmp_path / "f.safetensors", "np") as handle:
+        metadata = handle.metadata()
+    assert json.loads(metadata["records"]) == [["a", "a", 0, 700], ["b", "b", 0, 1234]]
+    assert json.loads(metadata["fgm_embed"])["chunk"] == 600
+
+
+def test_bad_inputs_are_located(tmp_path):
+    model = local_model(1)
+    table = tmp_path / "x.tsv"
+    table.write_text("id\tsequence\nok\tACGT\nbroken\tACGXT\n")
+    with pytest.raises(ValueError, match="'X'.*position 3.*broken"):
+        embed(model, tmp_path / "o.npy", sequences=table, progress=False)
+    assert not (tmp_path / "o.npy").exists(), "nothing half-written"
+    genome = tmp_path / "g.fa"
+    genome.write_text(">chrI\n" + CHR_I[:600] + "\n")
+    bed = tmp_path / "x.bed"
+    bed.write_text("chrI\t10\t50\nchrI\t70\t20\n")
+    with pytest.raises(ValueError, match=r"x.bed, line 2: expected .*0 <= start < end"):
+        embed(model, tmp_path / "o.npy", bed=bed, genome=genome, progress=False)
+    bed.write_text("chrI\t500\t700\n")
+    with pytest.raises(ValueError, match=r"x.bed, line 1: .*outside the contig"):
+        embed(model, tmp_path / "o.npy", bed=bed, genome=genome, progress=False)
+    table.write_text("id\tsequence\nlong\tACGTACGT\n")
+    with pytest.raises(ValueError, match="long: cls pooling needs the whole sequence in one chunk"):
+        embed(model, tmp_path / "o.npy", sequences=table, pooling="cls", chunk=4, overlap=0, progress=False)
+    assert not list(tmp_path.glob("o.npy*")), "no output and no partial file after an error"
+
+
+def test_a_chromosome_streams_with_bounded_activations(tmp_path, monkeypatch):
+    model, tokenizer = local_model(6, ("sliding_attention", "full_attention"), window=16)
+    seen = []
+    forward = type(model.model).forward
+
+    def spy(self, input_ids=None, **kwargs):
+        seen.append(tuple(input_ids.shape))
+        return forward(self, input_ids=input_ids, **kwargs)
+
+    monkeypatch.setattr(type(model.model), "forward", spy)
+    fasta = tmp_path / "chrI.fa"
+    fasta.write_text(">chrI\n" + CHR_I + "\n")
+    summary = embed((model, tokenizer), tmp_path / "chrI.npy", fasta=fasta, pooling="per-nucleotide", chunk=3_000,
+                    overlap=600, batch_size=4, progress=False)
+    array = np.load(tmp_path / "chrI.npy", mmap_mode="r")
+    assert array.shape == (len(CHR_I), 64) and summary["sequences"] == 1
+    # at most a chunk of tokens per row (k-mers, up to k - 1 tail letters, <cls>), batch_size rows per call
+    assert max(width for _, width in seen) <= 3_000 // 6 + 6 and max(rows for rows, _ in seen) <= 4
