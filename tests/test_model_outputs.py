@@ -3,7 +3,7 @@
 import torch
 
 from fgm.configuration_fgm import FGMConfig
-from fgm.data.mlm import reverse_complement
+from fgm.kmers_fgm import reverse_complement
 from fgm.modeling_fgm import FGMForMaskedLM, FGMForSequenceClassification
 from fgm.kmers_fgm import kmer_vocabulary
 from fgm.tokenization_fgm import FGMTokenizer

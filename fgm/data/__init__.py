@@ -1,35 +1,10 @@
-"""Genome data: streaming readers (`fgm.data.genome`) and the corpus builder (`fgm.data.corpus`).
-
-The reader API is imported eagerly (it needs Biopython); the corpus functions, which need
-`datasets`, are imported on first use.
-"""
+"""Genome data: streaming readers (`fgm.data.genome`), indexed reference access (`fgm.data.reference`),
+the corpus builder (`fgm.data.corpus`) and masked-LM examples (`fgm.data.mlm`); here, the bundled genomes."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-
-from .genome import (
-    GenomeFormatError,
-    GenomeIndex,
-    GenomeRecord,
-    ReadStats,
-    RecordInfo,
-    Window,
-    count_windows,
-    detect_format,
-    genome_stem,
-    iter_records,
-    iter_windows,
-    open_genome,
-    read_genome,
-    resolve_genomes,
-    scan_genome,
-    window_spans,
-)
-
-_CORPUS_NAMES = ("build_corpus", "save_corpus", "load_corpus", "push_corpus_to_hub",
-                 "corpus_summary", "corpus_features", "CorpusSummary", "SplitSummary")
 
 #: Bundled genomes, relative to the data folder (data/genomes in the source repository).
 BUNDLED_GENOMES = {
@@ -61,33 +36,4 @@ def bundled_genome(name: str = "sacCer_S288C") -> Path:
     return path
 
 
-def __getattr__(name):
-    if name in _CORPUS_NAMES:
-        from . import corpus
-
-        return getattr(corpus, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = [
-    "BUNDLED_GENOMES",
-    "GenomeFormatError",
-    "GenomeIndex",
-    "GenomeRecord",
-    "ReadStats",
-    "RecordInfo",
-    "Window",
-    "bundled_data_dir",
-    "bundled_genome",
-    "count_windows",
-    "detect_format",
-    "genome_stem",
-    "iter_records",
-    "iter_windows",
-    "open_genome",
-    "read_genome",
-    "resolve_genomes",
-    "scan_genome",
-    "window_spans",
-    *_CORPUS_NAMES,
-]
+__all__ = ["BUNDLED_GENOMES", "bundled_data_dir", "bundled_genome"]

@@ -11,12 +11,7 @@ import torch
 from torch.utils.data import Dataset
 from transformers import DataCollatorForTokenClassification, DataCollatorWithFlattening
 
-COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
-
-
-def reverse_complement(sequence: str) -> str:
-    return sequence.translate(COMPLEMENT)[::-1]
-
+from ..kmers_fgm import reverse_complement
 
 def example_generator(seed: int, epoch: int, index: int) -> torch.Generator:
     digest = hashlib.blake2b(f"{seed}/{epoch}/{index}".encode(), digest_size=8).digest()
