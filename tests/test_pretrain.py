@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,9 @@ from fgm.training.pretrain import (
     PretrainDataArguments,
     PretrainingArguments,
     PretrainModelArguments,
+    StopAfterStep,
     build_trainer,
+    pretrain,
 )
 
 TOKENIZER = FGMTokenizer(k=6)
@@ -181,3 +184,40 @@ def test_two_process_ddp_training_agrees(tmp_path):
     assert ranks[0]["moved"] > 0
     checkpoints = sorted(p.name for p in (tmp_path / "run").glob("checkpoint-*"))
     assert checkpoints == ["checkpoint-3"]
+
+
+def test_max_length_schedule_grows_the_examples_in_phases_and_resumes_exactly(tmp_path, monkeypatch):
+    corpus = saved_corpus(tmp_path / "corpus", window=600, train_count=64, validation_count=8)
+    seen = []
+    original = MaskedGenomeWindows.__getitem__
+
+    def recording(self, index):
+        seen.append(self.seq_len)
+        return original(self, index)
+
+    monkeypatch.setattr(MaskedGenomeWindows, "__getitem__", recording)
+    settings = dict(max_steps=6, per_device_train_batch_size=4, learning_rate=2e-3, save_steps=100, eval_steps=1000,
+                    logging_steps=1, seed=3, report_to="none")
+    data = PretrainDataArguments(corpus=corpus, max_length=64, max_length_schedule="24:0.5")
+    assert data.phases(6) == [(24, 3), (64, 6)]
+    straight = tmp_path / "straight"
+    pretrain(PretrainModelArguments(preset="tiny"), data, PretrainingArguments(output_dir=str(straight), **settings))
+    second = seen.index(64)  # phase 1 may fetch one batch ahead (accelerate's look-ahead) that it never trains on
+    assert second >= 12 and set(seen[:second]) == {24} and set(seen[second : second + 12]) == {64}
+    assert (straight / "checkpoint-3").is_dir(), "the phase ends with a checkpoint"
+    losses = {e["step"]: e["loss"] for e in json.loads((straight / "checkpoint-6" / "trainer_state.json").read_text())[
+        "log_history"] if "loss" in e}
+
+    resumed = tmp_path / "resumed"
+    trainer = build_trainer(PretrainModelArguments(preset="tiny"), replace(data, max_length=24),
+                            PretrainingArguments(output_dir=str(resumed), **settings))
+    trainer.add_callback(StopAfterStep(3))
+    trainer.train()  # phase 1, as if killed right after its checkpoint
+    pretrain(PretrainModelArguments(preset="tiny"), data,
+             PretrainingArguments(output_dir=str(resumed), resume_from_checkpoint="last", **settings))
+    again = {e["step"]: e["loss"] for e in json.loads((resumed / "checkpoint-6" / "trainer_state.json").read_text())[
+        "log_history"] if "loss" in e}
+    assert again == pytest.approx(losses, abs=1e-6)
+    for schedule in ("64:0.5", "32:0.5,24:0.7", "24:1.2", "24"):
+        with pytest.raises(ValueError, match="max_length_schedule"):
+            replace(data, max_length_schedule=schedule).phases(6)

@@ -72,6 +72,31 @@ class PretrainDataArguments:
         metadata={"help": "flatten each batch into one row (position_ids restart per example) instead of padding"},
     )
     max_eval_samples: int = field(default=256, metadata={"help": "validation windows scored at each evaluation"})
+    max_length_schedule: str | None = field(
+        default=None,
+        metadata={"help": "short to long inside one run: 'LENGTH:FRACTION,...', e.g. '256:0.25,512:0.5' trains the "
+                  "first 25%% of --max_steps at 256 tokens, up to 50%% at 512, then at --max_length; every phase "
+                  "ends with a checkpoint, from which the next one continues"},
+    )
+
+    def phases(self, max_steps: int) -> list[tuple[int, int]]:
+        """(max_length, last step) of each phase of the schedule, the last phase at `max_length`."""
+        if not self.max_length_schedule:
+            return [(self.max_length, max_steps)]
+        if max_steps <= 0:
+            raise ValueError("--max_length_schedule needs --max_steps: its fractions are of the steps")
+        phases = []
+        for part in self.max_length_schedule.split(","):
+            try:
+                length, fraction = part.split(":")
+                phases.append((int(length), round(float(fraction) * max_steps)))
+            except ValueError:
+                raise ValueError(f"--max_length_schedule: {part!r} is not LENGTH:FRACTION") from None
+        lengths, ends = [p[0] for p in phases] + [self.max_length], [p[1] for p in phases] + [max_steps]
+        if lengths != sorted(set(lengths)) or ends != sorted(set(ends)) or ends[0] < 1:
+            raise ValueError(f"--max_length_schedule {self.max_length_schedule!r}: lengths must grow up to --max_length "
+                             f"({self.max_length}) and fractions grow within (0, 1), each phase at least one step")
+        return list(zip(lengths, ends))
 
 
 @dataclass
@@ -136,6 +161,17 @@ class EpochCallback(TrainerCallback):
 
     def on_epoch_begin(self, args, state, control, **kwargs):
         self.dataset.set_epoch(int(state.epoch + 1e-6))
+
+
+class StopAfterStep(TrainerCallback):
+    """Ends a phase of a length schedule with a checkpoint at its last step."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= self.step:
+            control.should_save = control.should_training_stop = True
 
 
 class ModelCardCallback(TrainerCallback):
@@ -251,10 +287,19 @@ def build_trainer(
 def pretrain(
     model_args: PretrainModelArguments, data_args: PretrainDataArguments, training_args: PretrainingArguments
 ) -> dict:
-    """Train, evaluate, and save a complete checkpoint in `output_dir`; returns the final metrics."""
-    trainer = build_trainer(model_args, data_args, training_args)
+    """Train (phase by phase with a `max_length_schedule`), evaluate, and save a complete checkpoint in
+    `output_dir`; returns the final metrics."""
     output_dir = training_args.output_dir
-    metrics = dict(trainer.train(resume_from_checkpoint=training_args.checkpoint_to_resume()).metrics)
+    resume = training_args.checkpoint_to_resume()
+    done = json.loads((Path(resume) / "trainer_state.json").read_text())["global_step"] if resume else 0
+    for length, last_step in data_args.phases(training_args.max_steps):
+        if last_step <= done and last_step < training_args.max_steps:  # a finished phase (the last always runs)
+            continue
+        trainer = build_trainer(model_args, replace(data_args, max_length=length), training_args)
+        if last_step < training_args.max_steps:
+            trainer.add_callback(StopAfterStep(last_step))
+        metrics = dict(trainer.train(resume_from_checkpoint=resume).metrics)
+        resume, done = os.path.join(output_dir, f"checkpoint-{last_step}"), last_step
     if trainer.eval_dataset is not None:
         metrics.update(trainer.evaluate())
     trainer.save_model(output_dir)
