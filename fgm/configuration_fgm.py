@@ -27,6 +27,14 @@ AUTO_MAP = {
 }
 
 
+def rope_theta_for_context(tokens: int) -> float:
+    """A RoPE base large enough for `tokens` of context: the lower bound 0.0424 * tokens**1.628 that Men et al.
+    (2024, "Base of RoPE Bounds Context Length") fitted on LLMs, and never below the usual 10,000. About
+    32,000 for 4k tokens, 950,000 for 32k, 1.4e7 for 167k (1 Mb of 6-mers), 2.5e8 for 1M (1 Mb of single
+    nucleotides)."""
+    return float(max(10_000.0, round(0.0424 * tokens**1.628, -3)))
+
+
 def default_layer_types(num_hidden_layers: int, global_every: int = 3) -> list[str]:
     """ModernBERT recipe: two sliding-window layers, then one full layer, repeated."""
     return [
