@@ -58,6 +58,8 @@ _ENTRY_POINTS = {
     "run_vep_benchmark": "fgm.variants.benchmark",
     "embed": "fgm.embed",
     "context_scan": "fgm.context",
+    "context_study": "fgm.context",
+    "long_range_probe": "fgm.context",
     "push_checkpoint": "fgm.hub",
 }
 

@@ -21,6 +21,8 @@ COMMANDS = {
     "embed": ("embed", "embeddings of FASTA records, BED regions or a sequence table"),
     "benchmark vep": ("benchmark_vep", "zero-shot scores against labelled variants: AUROC, AUPRC, odds ratio"),
     "context-scan": ("context_scan", "masked-LM loss against context size at fixed positions, with baselines"),
+    "context-study": ("context_study", "one model per training context, same token budget, scanned together"),
+    "benchmark long-range": ("benchmark_long_range", "fine-tuned accuracy on a two-motif probe against distance"),
     "push": ("push", "upload a checkpoint folder to the Hub, results in its model card"),
     "demo": ("demo", "end-to-end demo on the bundled yeast genome"),
 }

@@ -173,7 +173,7 @@ def test_load_hub_name_offline_fails_clearly(monkeypatch, tmp_path):
         with pytest.raises(FileNotFoundError) as err:
             load_corpus(name)
         msg = str(err.value)
-        assert name in msg and "offline" in msg and "local folder" in msg and "--out" in msg
+        assert name in msg and "offline" in msg and "local folder" in msg and "--output_dir" in msg
 
 
 def test_push_to_hub_plumbing(small_corpus, monkeypatch):
@@ -196,7 +196,7 @@ def parse(argv):
 
 
 def test_command_defaults_to_bundled_yeast(tmp_path, monkeypatch, capsys):
-    args = parse(["--out", str(tmp_path / "out"), "--window", "6k", "--val-chroms", "chrVI",
+    args = parse(["--output_dir", str(tmp_path / "out"), "--window", "6k", "--val-chroms", "chrVI",
                   "--test-chroms", "chrIII", "--chroms", "chrI,chrVI", "chrIII",
                   "--cache-dir", str(tmp_path / "cache"), "--quiet"])
     assert args.genome is None and args.window == 6000 and args.max_n_frac == 0.1
@@ -229,7 +229,7 @@ def test_command_defaults_to_bundled_yeast(tmp_path, monkeypatch, capsys):
 def test_command_reports_input_errors_in_one_line(tmp_path):
     bad = tmp_path / "bad.fa"
     bad.write_text(">a\nACGT\n>b\nACGTQ\n")
-    argv = ["--genome", str(bad), "--out", str(tmp_path / "out"), "--window", "2",
+    argv = ["--genome", str(bad), "--output_dir", str(tmp_path / "out"), "--window", "2",
             "--cache-dir", str(tmp_path / "cache"), "--quiet"]
     with pytest.raises(SystemExit) as err:
         corpus_cmd.run(parse(argv))
@@ -238,7 +238,7 @@ def test_command_reports_input_errors_in_one_line(tmp_path):
     assert corpus_cmd.run(parse(argv + ["--skip-bad-records"])) == 0
     assert load_corpus(tmp_path / "out")["train"]["sequence"] == ["AC", "GT"]
     with pytest.raises(SystemExit, match="'chrXX' not found"):
-        corpus_cmd.run(parse(["--out", str(tmp_path / "o2"), "--val-chroms", "chrXX", "--quiet"]))
+        corpus_cmd.run(parse(["--output_dir", str(tmp_path / "o2"), "--val-chroms", "chrXX", "--quiet"]))
 
 
 def test_bundled_genome_missing_is_clear(monkeypatch, tmp_path):

@@ -1,7 +1,7 @@
 """`fgm corpus`: build a windowed genome corpus (datasets) from FASTA / GenBank files.
 
 Example:
-    fgm corpus --out runs/yeast_corpus --window 6000 --val-chroms chrXV --test-chroms chrXVI
+    fgm corpus --output_dir runs/yeast_corpus --window 6000 --val-chroms chrXV --test-chroms chrXVI
 """
 
 from dataclasses import dataclass, field
@@ -23,10 +23,10 @@ class CorpusArguments:
             "S288C genome)",
         },
     )
-    out: str | None = field(
+    output_dir: str | None = field(
         default=None, metadata={"metavar": "DIR", "help": "folder for the corpus (datasets save_to_disk)"}
     )
-    overwrite: bool = field(default=False, metadata={"help": "replace a corpus already saved in --out"})
+    overwrite: bool = field(default=False, metadata={"help": "replace a corpus already saved in --output_dir"})
     window: Bases = field(default=6000, metadata={"help": "window size in bases"})
     stride: Bases | None = field(
         default=None, metadata={"help": "step between window starts (default: the window size)"}
@@ -77,8 +77,8 @@ def run(args: CorpusArguments) -> int:
         import datasets
 
         datasets.disable_progress_bars()
-    if not args.out and not args.push_to_hub:
-        raise SystemExit("fgm corpus: error: give --out DIR and/or --push-to-hub REPO")
+    if not args.output_dir and not args.push_to_hub:
+        raise SystemExit("fgm corpus: error: give --output_dir DIR and/or --push_to_hub REPO")
     try:
         genomes = args.genome or [bundled_genome()]
         corpus = build_corpus(
@@ -96,8 +96,8 @@ def run(args: CorpusArguments) -> int:
         )
         if args.quiet:
             print(corpus_summary(corpus).table())
-        if args.out:
-            out = save_corpus(corpus, args.out, overwrite=args.overwrite)
+        if args.output_dir:
+            out = save_corpus(corpus, args.output_dir, overwrite=args.overwrite)
             print(f"saved corpus to {out}")
         if args.push_to_hub:
             push_corpus_to_hub(corpus, args.push_to_hub, private=True if args.private else None)

@@ -5,6 +5,8 @@
 `long_range_probe` (a synthetic task whose label needs two motifs a given distance apart).
 """
 
+from .probe import long_range_probe
 from .scan import context_scan
+from .study import context_study
 
-__all__ = ["context_scan"]
+__all__ = ["context_scan", "context_study", "long_range_probe"]

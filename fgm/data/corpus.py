@@ -455,7 +455,7 @@ def load_corpus(path_or_name: PathLike, *, split: str | None = None, **load_data
                                  f"--out`) nor a folder of dataset files: {exc}") from exc
     elif target.exists():
         raise ValueError(f"{target} is a file; a corpus is a folder written by save_corpus "
-                         f"(`fgm corpus --out DIR`)")
+                         f"(`fgm corpus --output_dir DIR`)")
     else:
         name = str(path_or_name)
         if hub_offline():
@@ -463,14 +463,14 @@ def load_corpus(path_or_name: PathLike, *, split: str | None = None, **load_data
                 f"{name!r} is not a local folder, and the Hugging Face Hub is offline "
                 f"(HF_HUB_OFFLINE / HF_DATASETS_OFFLINE is set), so it cannot be downloaded as a "
                 f"Hub dataset. Pass the path of a folder written by save_corpus or "
-                f"`fgm corpus --out DIR`, or unset the offline variables to use the Hub.")
+                f"`fgm corpus --output_dir DIR`, or unset the offline variables to use the Hub.")
         try:
             data = load_dataset(name, **load_dataset_kwargs)
         except Exception as exc:
             raise FileNotFoundError(
                 f"{name!r} is not a local folder, and loading it as a Hub dataset failed "
                 f"({type(exc).__name__}: {exc}). Pass the path of a folder written by save_corpus "
-                f"or `fgm corpus --out DIR`, or check the dataset id and your connection.") from exc
+                f"or `fgm corpus --output_dir DIR`, or check the dataset id and your connection.") from exc
     if isinstance(data, Dataset):
         data = DatasetDict({"train": data})
     for split_name, ds in data.items():

@@ -1,0 +1,76 @@
+"""`fgm context-study`: one model per training context, same token budget, scanned and reported together.
+
+    fgm corpus --output_dir runs/study/corpus --window 16k --val_chroms chrXV --test_chroms chrXVI
+    fgm context-study --corpus runs/study/corpus --train_contexts 1k,4k --eval_contexts 250,1k,4k,16k \
+        --tokens 4m --output_dir runs/study
+
+Every model is pretrained on --tokens tokens with otherwise identical settings (the batch shrinks as the
+context grows, so each step sees --tokens_per_step tokens), the same RoPE base and seed, then scanned at
+every evaluation context with the Markov baselines; --vep adds a zero-shot VEP score per model. Report:
+OUTPUT_DIR/study.md, study.json, study.png. The model and Trainer options are those of `fgm pretrain`
+(here with the small CPU-scale defaults of `fgm demo`'s model); scripts/context_study_gpu.sh reaches 1 Mb.
+"""
+
+from dataclasses import dataclass, field
+
+from ..training.pretrain import PretrainingArguments, PretrainModelArguments
+from . import Bases, bases_list
+
+
+@dataclass
+class ContextStudyArguments:
+    _argument_group_name = "study"
+
+    corpus: str = field(metadata={"help": "a corpus from `fgm corpus` whose windows hold the longest training context"})
+    train_contexts: list[str] = field(default_factory=lambda: ["1k", "4k"], metadata={"help": "bases, e.g. 1k,8k,64k"})
+    eval_contexts: list[str] = field(
+        default_factory=lambda: ["250", "1k", "4k", "16k"], metadata={"help": "bases (default: the training contexts)"})
+    tokens: Bases = field(default=2_000_000, metadata={"help": "tokens each model trains on (k / m suffixes work)"})
+    tokens_per_step: int = field(default=4096, metadata={"help": "tokens per optimizer step, for every model"})
+    split: str = field(default="test", metadata={"help": "held-out corpus split the scans score"})
+    positions: int = field(default=1000, metadata={"help": "scored positions per scan"})
+    vep: str | None = field(default=None, metadata={"help": "a VEP set per model, e.g. yeast_stop_vs_synonymous"})
+    vep_genome: str | None = field(default=None, metadata={"help": "the reference of a --vep set that needs one"})
+    bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples for the intervals"})
+
+
+@dataclass
+class StudyModelArguments(PretrainModelArguments):
+    """The models' shape; defaults: `fgm demo`'s CPU-scale model (Pretrain's defaults: the small preset, 6-mers)."""
+
+    preset: str = field(default="tiny", metadata={"help": "size of the models (pretrain's default: small)"})
+    config_overrides: dict | str | None = field(
+        default='{"num_hidden_layers": 4, "hidden_size": 128, "num_attention_heads": 4, "intermediate_size": 320, '
+                '"sliding_window": 64}',
+        metadata={"help": "JSON config fields (default: fgm demo's model)"})
+    kmer_size: int = field(default=1, metadata={"help": "k-mer size (pretrain's default: 6)"})
+
+
+@dataclass
+class StudyTrainingArguments(PretrainingArguments):
+    """Trainer options for every model (the study sets steps, batch sizes and output folders itself)."""
+
+    output_dir: str = field(default="runs/context_study", metadata={"help": "the study's folder"})
+    learning_rate: float = field(default=3e-3, metadata={"help": "peak learning rate (pretrain's default: 5e-4)"})
+    eval_strategy: str = field(default="no", metadata={"help": "the scans evaluate (pretrain's default: steps)"})
+    save_steps: float = field(default=500, metadata={"help": "pretrain's default: 200"})
+    logging_steps: float = field(default=50, metadata={"help": "pretrain's default: 20"})
+
+
+ARGUMENTS = (ContextStudyArguments, StudyModelArguments, StudyTrainingArguments)
+
+
+def run(study: ContextStudyArguments, model_args: StudyModelArguments, training_args: StudyTrainingArguments) -> int:
+    from pathlib import Path
+
+    from ..context.study import context_study
+
+    context_study(
+        study.corpus, training_args.output_dir, bases_list(study.train_contexts), study.tokens,
+        bases_list(study.eval_contexts), model_args=model_args, training_args=training_args,
+        tokens_per_step=study.tokens_per_step, split=study.split, positions=study.positions, vep=study.vep,
+        vep_genome=study.vep_genome, seed=training_args.seed, n_bootstrap=study.bootstrap,
+        progress=not training_args.disable_tqdm,
+    )
+    print(Path(training_args.output_dir, "study.md").read_text())
+    return 0
