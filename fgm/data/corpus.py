@@ -452,7 +452,7 @@ def load_corpus(path_or_name: PathLike, *, split: str | None = None, **load_data
                 data = load_dataset(str(target), **load_dataset_kwargs)
             except Exception as exc:
                 raise ValueError(f"{target} is neither a saved corpus (save_corpus / `fgm corpus "
-                                 f"--out`) nor a folder of dataset files: {exc}") from exc
+                                 f"--output_dir`) nor a folder of dataset files: {exc}") from exc
     elif target.exists():
         raise ValueError(f"{target} is a file; a corpus is a folder written by save_corpus "
                          f"(`fgm corpus --output_dir DIR`)")
