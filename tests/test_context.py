@@ -12,6 +12,7 @@ from datasets import Dataset, DatasetDict
 import fgm.context.scan as scan
 from fgm import FGMConfig, FGMForMaskedLM, FGMTokenizer
 from fgm.context.scan import Segment, choose_positions, context_scan, corpus_segments, window_start
+from fgm.kmers_fgm import reverse_complement
 from fgm.training.baselines import BidirectionalMarkov
 
 
@@ -102,3 +103,79 @@ def test_markov_counts_both_strands_and_predicts_from_the_masked_neighbourhood()
     order0 = np.exp(BidirectionalMarkov(0).fit(["AAAC"]).log_probs(["A"]))[0]
     np.testing.assert_allclose(order0, np.array([3 + 1, 1 + 1, 1 + 1, 3 + 1]) / 12)  # AAAC and GTTT, add-one
     np.testing.assert_allclose(np.exp(model.log_probs(["NxxT"]))[0], np.full(4, 0.25))  # N in the context
+
+
+# ------------------------------------------------------------------------------------------------- study
+
+
+def test_study_trains_each_context_on_the_same_budget_and_reports_them_together(tmp_path):
+    from transformers import AutoConfig
+
+    from fgm.context.study import context_study
+    from fgm.training.pretrain import PretrainingArguments, PretrainModelArguments
+
+    DatasetDict({"train": Dataset.from_list(yeast.windows("chrIII", 600, 30)),
+                 "test": Dataset.from_list(yeast.windows("chrVI", 3000, 4))}).save_to_disk(tmp_path / "corpus")
+    corpus = str(tmp_path / "corpus")
+    model_args = PretrainModelArguments(preset="tiny", kmer_size=1)
+    training_args = PretrainingArguments(output_dir=str(tmp_path), eval_strategy="no", save_steps=1000, logging_steps=1,
+                                         disable_tqdm=True, report_to="none", learning_rate=3e-3)
+    study = context_study(corpus, tmp_path / "study", [60, 240], tokens=2_400, eval_contexts=[60, 240, 480],
+                          model_args=model_args, training_args=training_args, tokens_per_step=480, positions=16,
+                          n_bootstrap=20, progress=False)
+    runs = {r["train_context"]: r for r in study["runs"]}
+    assert (runs[60]["batch_size"], runs[60]["steps"]) == (7, 5) and (runs[240]["batch_size"], runs[240]["steps"]) == (1, 9)
+    assert all(0 <= 2_400 - r["tokens"] < r["batch_size"] * r["tokens_per_example"] for r in runs.values()), (
+        "the same token budget for every context, short of it by less than one step")
+    marks = {c: [row["extrapolation"] for row in r["scan"]["contexts"]] for c, r in runs.items()}
+    assert marks == {60: [False, True, True], 240: [False, False, True]}
+    first, second = (np.load(tmp_path / "study" / f"train_{c}" / "scan" / "context_480.npz") for c in (60, 240))
+    assert np.array_equal(first["positions"], second["positions"]), "every model is scored at the same positions"
+    thetas = {AutoConfig.from_pretrained(tmp_path / "study" / f"train_{c}").rope_theta for c in (60, 240)}
+    assert len(thetas) == 1, "one RoPE base for every model"
+    table = (tmp_path / "study" / "study.md").read_text()
+    assert "| 60 | 5 x 7 |" in table and "| 240 | 9 x 1 |" in table and "*" in table and "Best baseline" in table
+    assert (tmp_path / "study" / "study.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="fewer than the 1,000-base training context"):
+        context_study(corpus, tmp_path / "again", [1000], tokens=100, model_args=model_args, training_args=training_args)
+
+
+# ------------------------------------------------------------------------------------------------- probe
+
+
+def test_probe_data_is_reproducible_and_holds_the_motifs_where_it_says():
+    from fgm.context.probe import FLANK, MOTIF_LENGTH, probe_data, probe_length
+
+    genome = [yeast.chromosome("chrI"), yeast.chromosome("chrVI")]
+    data = probe_data(genome, 300, 40, 10, seed=5)
+    assert data == probe_data(genome, 300, 40, 10, seed=5)
+    assert data != probe_data(genome, 300, 40, 10, seed=6)
+    rows = data["train"] + data["test"]
+    assert [r["label"] for r in rows] == [i % 2 for i in range(50)]
+    for row in rows:
+        sequence = row["sequence"]
+        assert len(sequence) == probe_length(300)
+        first, second = sequence[FLANK : FLANK + MOTIF_LENGTH], sequence[FLANK + 300 : FLANK + 300 + MOTIF_LENGTH]
+        assert (first == second) == bool(row["label"])
+        between = sequence[FLANK + MOTIF_LENGTH : FLANK + 300]
+        assert any(between in s or reverse_complement(between) in s for s in genome), "a real genomic background"
+
+
+def test_long_range_benchmark_runs_and_resumes(tmp_path, monkeypatch):
+    import fgm.training.finetune as finetuning
+    from fgm.context.probe import long_range_probe
+    from fgm.training.finetune import FinetuningArguments
+
+    model, tokenizer = tiny(1)
+    model.save_pretrained(tmp_path / "ckpt")
+    tokenizer.save_pretrained(tmp_path / "ckpt")
+    args = FinetuningArguments(output_dir=str(tmp_path / "probe"), num_train_epochs=1, per_device_train_batch_size=8,
+                               disable_tqdm=True, report_to="none", save_model=False, learning_rate=1e-3)
+    report = long_range_probe(tmp_path / "ckpt", tmp_path / "probe", [16, 48], n_train=40, n_test=16,
+                              training_args=args)
+    assert [r["distance"] for r in report["rows"]] == [16, 48]
+    assert all(0 <= r["accuracy"]["mean"] <= 1 and r["n_test"] == 16 for r in report["rows"])
+    assert "| 48 | 120 |" in (tmp_path / "probe" / "long_range.md").read_text()
+    monkeypatch.setattr(finetuning, "finetune", lambda *a, **k: pytest.fail("a finished distance ran again"))
+    assert long_range_probe(tmp_path / "ckpt", tmp_path / "probe", [16, 48], n_train=40, n_test=16,
+                            training_args=args) == report
