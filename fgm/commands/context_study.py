@@ -36,13 +36,9 @@ class ContextStudyArguments:
 
 @dataclass
 class StudyModelArguments(PretrainModelArguments):
-    """The models' shape; defaults: `fgm demo`'s CPU-scale model (Pretrain's defaults: the small preset, 6-mers)."""
+    """The models' shape; defaults: `fgm demo`'s CPU-scale model, single nucleotides (pretrain's: small, 6-mers)."""
 
-    preset: str = field(default="tiny", metadata={"help": "size of the models (pretrain's default: small)"})
-    config_overrides: dict | str | None = field(
-        default='{"num_hidden_layers": 4, "hidden_size": 128, "num_attention_heads": 4, "intermediate_size": 320, '
-                '"sliding_window": 64}',
-        metadata={"help": "JSON config fields (default: fgm demo's model)"})
+    preset: str = field(default="demo", metadata={"help": "size of the models (pretrain's default: small)"})
     kmer_size: int = field(default=1, metadata={"help": "k-mer size (pretrain's default: 6)"})
 
 

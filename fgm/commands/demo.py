@@ -17,4 +17,4 @@ def run(args: DemoArguments) -> int:
     from ..demo import run_demo
 
     summary = run_demo(args.output_dir, max_steps=args.max_steps, seed=args.seed)
-    return 0 if summary["beats_kmer_frequency_baseline"] and summary["fresh_process_logits_identical"] else 1
+    return 0 if summary["fresh_process_logits_identical"] else 1  # not beating a baseline is a result, not a failure
