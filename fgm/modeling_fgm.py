@@ -8,6 +8,8 @@ Sliding-window layers cost O(n * window) on every attention backend:
 - `flash_attention_2` / `_3` / `_4`: flash-attn's own `window_size`; padded and packed batches go as the
   real tokens only, in variable-length sequences (cu_seqlens).
 Packed sequences (position_ids restarting at 0) and padding never attend to each other.
+With no `attn_implementation` requested, a model takes the newest flash build installed for its CUDA GPU,
+else sdpa (`best_attn_implementation`); flash runs only on CUDA tensors in fp16 / bf16, sdpa elsewhere.
 
 Ships inside every FGM checkpoint (remote code), so it imports only torch, transformers and its sibling files.
 """
@@ -27,10 +29,13 @@ from transformers.modeling_outputs import (
     TokenClassifierOutput,
 )
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.utils import logging
 from transformers.utils.generic import can_return_tuple, is_flash_attention_requested
 
 from .configuration_fgm import FGMConfig
 from .kmers_fgm import kmer_base_table, reverse_complement_ids
+
+logger = logging.get_logger(__name__)
 
 PADDING_SEGMENT = -1
 
@@ -52,6 +57,17 @@ def segment_ids(attention_mask: torch.Tensor | None, position_ids: torch.Tensor 
     if attention_mask is not None:
         segments = segments.masked_fill(~attention_mask.bool(), PADDING_SEGMENT)
     return segments
+
+
+def activation_dtype(hidden_states: torch.Tensor) -> torch.dtype:
+    """The dtype the layers compute in: autocast's where it is on, else the hidden states'."""
+    device = hidden_states.device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else hidden_states.dtype
+
+
+def flash_can_run(hidden_states: torch.Tensor) -> bool:
+    """Flash kernels take CUDA tensors in fp16 / bf16 (half-precision weights, or autocast to them)."""
+    return hidden_states.device.type == "cuda" and activation_dtype(hidden_states) in (torch.float16, torch.bfloat16)
 
 
 def neighbour_blocks(x: torch.Tensor, block: int, fill: float = 0) -> torch.Tensor:
@@ -223,6 +239,14 @@ class AttentionMasks:
         batch, seq_len, _ = hidden_states.shape
         device = hidden_states.device
         self.backend = config._attn_implementation or "eager"
+        if is_flash_attention_requested(requested_attention_implementation=self.backend) and not flash_can_run(
+            hidden_states
+        ):
+            logger.warning_once(
+                f"{self.backend} needs CUDA tensors in fp16 / bf16 (half-precision weights or autocast); "
+                "running sdpa, which computes the same attention, instead."
+            )
+            self.backend = "sdpa"
         half = config.sliding_window // 2
         padded = attention_mask is not None and not bool(attention_mask.bool().all())
         packed = position_ids is not None and bool((position_ids[:, 1:] == 0).any())
@@ -356,6 +380,28 @@ class FGMEncoderLayer(GradientCheckpointingLayer):
         return hidden_states + self.dropout(self.mlp(self.mlp_norm(hidden_states)))
 
 
+# Flash builds, newest first, with the oldest GPU generation (CUDA major version) each runs on.
+FLASH_BUILDS = (
+    ("flash_attention_4", "is_flash_attn_4_available", 9),
+    ("flash_attention_3", "is_flash_attn_3_available", 8),
+    ("flash_attention_2", "is_flash_attn_2_available", 8),
+)
+
+
+def best_attn_implementation() -> str:
+    """The fastest attention backend installed here: on a CUDA GPU the newest flash-attn build it runs
+    (flash_attention_4, then 3, then 2); otherwise sdpa."""
+    if not torch.cuda.is_available():
+        return "sdpa"
+    import transformers.utils
+
+    major = torch.cuda.get_device_capability()[0]
+    for name, available, min_major in FLASH_BUILDS:
+        if major >= min_major and getattr(transformers.utils, available, lambda: False)():
+            return name
+    return "sdpa"
+
+
 class FGMPreTrainedModel(PreTrainedModel):
     config_class = FGMConfig
     config: FGMConfig
@@ -374,6 +420,11 @@ class FGMPreTrainedModel(PreTrainedModel):
         if isinstance(module, (FGMAttention, FGMMLP)):
             std = self.config.initializer_range / math.sqrt(2.0 * self.config.num_hidden_layers)
             nn.init.normal_(module.Wo.weight, mean=0.0, std=std)
+
+    def get_correct_attn_implementation(self, requested_attention: str | None, is_init_check: bool = False) -> str:
+        """With no `attn_implementation` requested, take `best_attn_implementation()` instead of transformers' sdpa.
+        Flash kernels need CUDA tensors in fp16 / bf16: elsewhere the model runs sdpa (see `flash_can_run`)."""
+        return super().get_correct_attn_implementation(requested_attention or best_attn_implementation(), is_init_check)
 
 
 class FGMModel(FGMPreTrainedModel):

@@ -314,9 +314,11 @@ class StandInFlash:
 
 @pytest.fixture(params=list(FLASH_OPTIONS))
 def flash(request, monkeypatch):
-    """The stand-in kernels loaded where transformers keeps the flash functions it has imported."""
+    """The stand-in kernels loaded where transformers keeps the flash functions it has imported, and FGM told
+    that these (CPU, fp32) tensors may go to a flash kernel."""
     stand_in = StandInFlash(request.param, head_dim=tiny().hidden_size // tiny().num_attention_heads)
     stand_in.name = request.param
+    monkeypatch.setattr(modeling, "flash_can_run", lambda hidden_states: True)
     loaded = {
         "_loaded_implementation": request.param,
         "_flash_fn": stand_in.dense,
@@ -381,6 +383,53 @@ def test_flash_path_gradients_match_eager(flash):
         model(ids, mask, positions, labels=labels).loss.backward()
         grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
     torch.testing.assert_close(grads[1], grads[0], atol=1e-6, rtol=1e-4)
+
+
+def test_flash_configured_model_runs_sdpa_where_flash_cannot(padded_batch):
+    """CPU tensors (or fp32 without autocast) never reach a flash kernel: the model runs sdpa instead."""
+    ids, mask = padded_batch
+    assert not modeling.flash_can_run(torch.zeros(1))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert modeling.activation_dtype(torch.zeros(1)) == torch.bfloat16
+    with torch.no_grad():
+        expected = build(FGMModel, tiny(), "eager")(ids, attention_mask=mask).last_hidden_state
+        out = flash_model(FGMModel, "flash_attention_2")(ids, attention_mask=mask).last_hidden_state
+    torch.testing.assert_close(real(out, mask), real(expected, mask), atol=1e-5, rtol=1e-5)
+
+
+# --------------------------------------------------------------------------------------------------
+# Default backend, torch.compile, autocast
+# --------------------------------------------------------------------------------------------------
+
+
+def test_best_attn_implementation_prefers_the_newest_flash_the_gpu_runs(monkeypatch):
+    import transformers.utils
+
+    installed = set()
+    for name, check, _ in modeling.FLASH_BUILDS:
+        monkeypatch.setattr(transformers.utils, check, lambda name=name: name in installed)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    installed.update(name for name, _, _ in modeling.FLASH_BUILDS)
+    assert modeling.best_attn_implementation() == "sdpa"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for capability, present, expected in [
+        ((9, 0), {"flash_attention_4", "flash_attention_3", "flash_attention_2"}, "flash_attention_4"),
+        ((10, 0), {"flash_attention_4"}, "flash_attention_4"),
+        ((9, 0), {"flash_attention_3", "flash_attention_2"}, "flash_attention_3"),
+        ((8, 0), {"flash_attention_4", "flash_attention_2"}, "flash_attention_2"),  # FA4 needs Hopper or newer
+        ((8, 0), set(), "sdpa"),
+    ]:
+        installed.clear()
+        installed.update(present)
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None, c=capability: c)
+        assert modeling.best_attn_implementation() == expected, (capability, present)
+
+
+def test_models_default_to_the_best_attn_implementation(monkeypatch):
+    assert FGMModel(tiny()).config._attn_implementation == modeling.best_attn_implementation()
+    monkeypatch.setattr(modeling, "best_attn_implementation", lambda: "flex_attention")
+    assert FGMForMaskedLM(tiny()).config._attn_implementation == "flex_attention"
+    assert FGMModel(tiny(attn_implementation="eager")).config._attn_implementation == "eager"
 
 
 def test_window_covering_the_sequence_equals_full_attention(padded_batch):
