@@ -232,7 +232,10 @@ def flex_block_mask(segments, batch: int, seq_len: int, half: int | None, device
 class AttentionMasks:
     """What the attention layers of one forward pass need, per layer type, built once: a layout that
     reshapes queries, keys and values around the attention call (or None), and the call's arguments.
-    An all-ones `attention_mask` and `position_ids` that never restart count as absent (cheaper masks).
+
+    Outside torch.compile, an all-ones `attention_mask` and `position_ids` that never restart count as
+    absent (cheaper masks); while compiling, that data-dependent check would break the graph, so given
+    inputs are always honoured there (same results).
     """
 
     def __init__(self, config: FGMConfig, attention_mask, position_ids, hidden_states: torch.Tensor):
@@ -248,8 +251,9 @@ class AttentionMasks:
             )
             self.backend = "sdpa"
         half = config.sliding_window // 2
-        padded = attention_mask is not None and not bool(attention_mask.bool().all())
-        packed = position_ids is not None and bool((position_ids[:, 1:] == 0).any())
+        static = torch.compiler.is_compiling()
+        padded = attention_mask is not None and (static or not bool(attention_mask.bool().all()))
+        packed = position_ids is not None and (static or bool((position_ids[:, 1:] == 0).any()))
         segments = segment_ids(attention_mask if padded else None, position_ids if packed else None)
         # A window that covers the whole sequence is full attention: take the cheaper path.
         sliding_is_full = seq_len - 1 <= half

@@ -432,6 +432,23 @@ def test_models_default_to_the_best_attn_implementation(monkeypatch):
     assert FGMModel(tiny(attn_implementation="eager")).config._attn_implementation == "eager"
 
 
+@pytest.mark.parametrize("backend", ["eager", "sdpa"])
+def test_compiles_as_one_graph_with_padding_and_packing(backend, padded_batch):
+    """While compiling, masks follow which inputs are given, not their values (no host sync, no graph break),
+    with the same outputs as the uncompiled model, which skips an all-ones mask."""
+    ids, mask = padded_batch
+    model = build(FGMModel, tiny(), backend)
+    torch._dynamo.reset()
+    compiled = torch.compile(model, fullgraph=True, backend="eager")
+    positions = torch.cat([torch.arange(30), torch.arange(45)]).expand(len(ids), -1)
+    for inputs in ({"attention_mask": mask}, {"attention_mask": torch.ones_like(mask)}, {"position_ids": positions}):
+        keep = inputs.get("attention_mask", torch.ones_like(mask)).bool()
+        with torch.no_grad():
+            expected = model(ids, **inputs).last_hidden_state
+            out = compiled(ids, **inputs).last_hidden_state
+        torch.testing.assert_close(out[keep], expected[keep], atol=1e-5, rtol=1e-5)
+
+
 def test_window_covering_the_sequence_equals_full_attention(padded_batch):
     ids, mask = padded_batch
     sliding = build(FGMModel, tiny(layer_types=["sliding_attention"] * 3, sliding_window=160), "eager")
