@@ -299,6 +299,14 @@ def eager_attention_forward(module, query, key, value, attention_mask, scaling, 
 # --------------------------------------------------------------------------------------------------
 
 
+class FGMRMSNorm(nn.RMSNorm):
+    """RMSNorm in the input's dtype: under autocast a bf16 input would otherwise meet the fp32 weight and fall
+    off torch's fused kernel ("Mismatch dtype between input and weight")."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.rms_norm(x, self.normalized_shape, self.weight.to(x.dtype), self.eps)
+
+
 class FGMRotaryEmbedding(nn.Module):
     """RoPE angles from position ids; computed on the fly so no buffer depends on the maximum length."""
 
@@ -373,9 +381,9 @@ class FGMMLP(nn.Module):
 class FGMEncoderLayer(GradientCheckpointingLayer):
     def __init__(self, config: FGMConfig, layer_idx: int):
         super().__init__()
-        self.attn_norm = nn.RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.attn_norm = FGMRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
         self.attn = FGMAttention(config, layer_idx)
-        self.mlp_norm = nn.RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.mlp_norm = FGMRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
         self.mlp = FGMMLP(config)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
@@ -437,7 +445,7 @@ class FGMModel(FGMPreTrainedModel):
         self.embeddings = nn.Embedding(config.vocab_size, config.hidden_size)
         self.dropout = nn.Dropout(config.hidden_dropout)
         self.layers = nn.ModuleList(FGMEncoderLayer(config, i) for i in range(config.num_hidden_layers))
-        self.final_norm = nn.RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.final_norm = FGMRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
         self.rotary = FGMRotaryEmbedding(config)
         self.gradient_checkpointing = False
         self.post_init()
@@ -474,7 +482,7 @@ class FGMModel(FGMPreTrainedModel):
                 position_ids = torch.arange(seq_len, device=hidden_states.device).expand(batch, -1)
             else:
                 position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
-        rotary = self.rotary(position_ids, hidden_states.dtype)
+        rotary = self.rotary(position_ids, activation_dtype(hidden_states))
 
         hidden_states = self.dropout(hidden_states)
         if output_hidden_states is None:
@@ -497,7 +505,7 @@ class FGMPredictionHead(nn.Module):
     def __init__(self, config: FGMConfig):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size, bias=False)
-        self.norm = nn.RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.norm = FGMRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
 
     def forward(self, x):
         return self.norm(F.gelu(self.dense(x)))

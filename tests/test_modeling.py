@@ -449,6 +449,38 @@ def test_compiles_as_one_graph_with_padding_and_packing(backend, padded_batch):
         torch.testing.assert_close(out[keep], expected[keep], atol=1e-5, rtol=1e-5)
 
 
+AUTOCAST = textwrap.dedent(
+    """
+    import json, warnings, torch
+    from fgm.configuration_fgm import FGMConfig
+    from fgm.modeling_fgm import FGMForMaskedLM
+
+    warnings.simplefilter("always")
+    torch.manual_seed(0)
+    model = FGMForMaskedLM(FGMConfig.preset("tiny"))
+    ids = torch.randint(6, 4107, (2, 300))
+    labels = ids.masked_fill(torch.rand(ids.shape) > 0.15, -100)
+    with torch.no_grad():
+        reference = model(ids).logits
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(ids, labels=labels)
+        logits = model(ids).logits
+    out.loss.backward()
+    print(json.dumps({"dtype": str(logits.dtype), "error": ((logits.float() - reference).norm() / reference.norm()).item()}))
+    """
+)
+
+
+def test_bf16_autocast_keeps_norms_on_the_fused_kernel():
+    """Under autocast the MLM head's RMSNorm sees a bf16 input: its weight follows, so torch's fused kernel runs
+    (no "Mismatch dtype" fallback warning), and the logits stay within bf16 rounding of fp32's."""
+    run = subprocess.run([sys.executable, "-c", AUTOCAST], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Mismatch dtype" not in run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["dtype"] == "torch.bfloat16" and result["error"] < 2e-2, result
+
+
 def test_window_covering_the_sequence_equals_full_attention(padded_batch):
     ids, mask = padded_batch
     sliding = build(FGMModel, tiny(layer_types=["sliding_attention"] * 3, sliding_window=160), "eager")
