@@ -40,8 +40,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from peers import REPO, build_model, fgm_source_hash, make_batch
+
 GIB = 1024**3
-REPO = Path(__file__).resolve().parent.parent
 
 MODEL_LABELS = {
     "fgm": "FGM small",
@@ -63,86 +64,6 @@ RENDER_ARGS = ("warmup", "steps_desc", "mem_cap_gb", "timeout", "timeout_16k", "
 def current_rss_bytes() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def build_model(name: str):
-    import torch
-
-    torch.manual_seed(0)
-    if name.startswith("fgm"):
-        sys.path.insert(0, str(REPO))
-        from fgm.configuration_fgm import FGMConfig
-        from fgm.modeling_fgm import FGMForMaskedLM
-
-        overrides = {}
-        if name == "fgm-sliding":
-            overrides["layer_types"] = ["sliding_attention"] * 12
-        config = FGMConfig.preset("small", **overrides)
-        config._attn_implementation = "sdpa"
-        model = FGMForMaskedLM(config)
-        if name == "fgm-gc":
-            # transformers >= 5.2x renames it activation_checkpointing_enable (the old name warns).
-            getattr(model, "activation_checkpointing_enable", model.gradient_checkpointing_enable)()
-    elif name == "modernbert":
-        from transformers import ModernBertConfig, ModernBertForMaskedLM
-
-        config = ModernBertConfig(
-            vocab_size=4107,
-            hidden_size=512,
-            num_hidden_layers=12,
-            num_attention_heads=8,
-            intermediate_size=1088,
-            local_attention=128,
-            global_attn_every_n_layers=3,
-            max_position_embeddings=32768,
-            sparse_prediction=True,
-            pad_token_id=1,
-            cls_token_id=3,
-            sep_token_id=4,
-            eos_token_id=4,
-            bos_token_id=5,
-        )
-        config._attn_implementation = "sdpa"
-        model = ModernBertForMaskedLM(config)
-    elif name == "esm":
-        from transformers import EsmConfig, EsmForMaskedLM
-
-        config = EsmConfig(
-            vocab_size=4107,
-            hidden_size=512,
-            num_hidden_layers=12,
-            num_attention_heads=8,
-            intermediate_size=1632,
-            position_embedding_type="rotary",
-            emb_layer_norm_before=False,
-            token_dropout=False,
-            hidden_dropout_prob=0.0,
-            attention_probs_dropout_prob=0.0,
-            layer_norm_eps=1e-12,
-            max_position_embeddings=32768,
-            tie_word_embeddings=False,
-            pad_token_id=1,
-            mask_token_id=2,
-        )
-        config._attn_implementation = "sdpa"
-        model = EsmForMaskedLM(config)
-    else:
-        raise SystemExit(f"unknown model {name!r}; choose from {sorted(MODEL_LABELS)}")
-    return model
-
-
-def make_batch(length: int, seed: int = 0):
-    """<cls> + random 6-mer ids (6..4101); 15% of the positions masked and labelled."""
-    import torch
-
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(6, 6 + 4**6, (1, length), generator=g)
-    ids[:, 0] = 3
-    labels = torch.full_like(ids, -100)
-    positions = torch.randperm(length - 1, generator=g)[: round(0.15 * length)] + 1
-    labels[0, positions] = ids[0, positions]
-    ids[0, positions] = 2
-    return ids, labels
 
 
 def machine_busy_seconds() -> float:
@@ -318,17 +239,6 @@ def merge_rounds(runs: list[dict]) -> dict:
                   wall=sum(r["wall"] for r in runs))
     merged["s_per_step"] = statistics.median(merged["times"])
     return merged
-
-
-def fgm_source_hash() -> str:
-    """sha256 (12 hex digits) of the FGM model code, so a results file says which code it measured."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for name in ("modeling_fgm.py", "configuration_fgm.py"):
-        path = REPO / "fgm" / name
-        digest.update(path.read_bytes() if path.exists() else b"")
-    return digest.hexdigest()[:12]
 
 
 def machine_info() -> dict:

@@ -5,8 +5,11 @@ Sliding-window layers cost O(n * window) on every attention backend:
 - `eager`, `sdpa` (and any other dense backend): block-local attention, each block of `window / 2`
   queries attends to its own and the two neighbouring key blocks, masked to the exact window;
 - `flex_attention`: a block-sparse `BlockMask` built directly from the band of key blocks;
-- `flash_attention_2`: flash-attn's own `window_size`, unpadded with cu_seqlens.
+- `flash_attention_2` / `_3` / `_4`: flash-attn's own `window_size`; padded and packed batches go as the
+  real tokens only, in variable-length sequences (cu_seqlens).
 Packed sequences (position_ids restarting at 0) and padding never attend to each other.
+With no `attn_implementation` requested, a model takes the newest flash build installed for its CUDA GPU,
+else sdpa (`best_attn_implementation`); flash runs only on CUDA tensors in fp16 / bf16, sdpa elsewhere.
 
 Ships inside every FGM checkpoint (remote code), so it imports only torch, transformers and its sibling files.
 """
@@ -26,10 +29,13 @@ from transformers.modeling_outputs import (
     TokenClassifierOutput,
 )
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
-from transformers.utils.generic import can_return_tuple
+from transformers.utils import logging
+from transformers.utils.generic import can_return_tuple, is_flash_attention_requested
 
 from .configuration_fgm import FGMConfig
 from .kmers_fgm import kmer_base_table, nucleotide_marginals, reverse_complement_ids
+
+logger = logging.get_logger(__name__)
 
 PADDING_SEGMENT = -1
 
@@ -39,19 +45,29 @@ PADDING_SEGMENT = -1
 # --------------------------------------------------------------------------------------------------
 
 
-def segment_ids(attention_mask: torch.Tensor | None, position_ids: torch.Tensor | None, packed: bool):
-    """Which sequence each token belongs to (B, n), padding = -1; None when every row is one whole sequence.
-
-    Packed rows mark each sequence start by a position id of 0.
-    """
-    padded = attention_mask is not None and not bool(attention_mask.bool().all())
-    if not (packed or padded):
+def segment_ids(attention_mask: torch.Tensor | None, position_ids: torch.Tensor | None):
+    """Which sequence each token belongs to (B, n), padding = -1; None when both are None (one whole
+    sequence per row). Packed rows (`position_ids` given) mark each sequence start by a position id of 0."""
+    if attention_mask is None and position_ids is None:
         return None
-    reference = position_ids if packed else attention_mask
-    segments = torch.cumsum(position_ids == 0, dim=-1) if packed else torch.zeros_like(reference, dtype=torch.long)
+    if position_ids is not None:
+        segments = torch.cumsum(position_ids == 0, dim=-1)
+    else:
+        segments = torch.zeros_like(attention_mask, dtype=torch.long)
     if attention_mask is not None:
         segments = segments.masked_fill(~attention_mask.bool(), PADDING_SEGMENT)
     return segments
+
+
+def activation_dtype(hidden_states: torch.Tensor) -> torch.dtype:
+    """The dtype the layers compute in: autocast's where it is on, else the hidden states'."""
+    device = hidden_states.device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else hidden_states.dtype
+
+
+def flash_can_run(hidden_states: torch.Tensor) -> bool:
+    """Flash kernels take CUDA tensors in fp16 / bf16 (half-precision weights, or autocast to them)."""
+    return hidden_states.device.type == "cuda" and activation_dtype(hidden_states) in (torch.float16, torch.bfloat16)
 
 
 def neighbour_blocks(x: torch.Tensor, block: int, fill: float = 0) -> torch.Tensor:
@@ -105,79 +121,167 @@ class LocalBlocks:
         return output.reshape(batch, self.num_blocks * self.half, -1, dim)[:, : self.seq_len]
 
 
-def flex_band_block_mask(segments, batch: int, seq_len: int, half: int | None, device):
-    """A flex-attention BlockMask for full (half=None) or sliding attention within segments.
+class VarlenTokens:
+    """Flash layout for padded or packed batches: the real tokens of all rows one after another, as one
+    row of variable-length sequences that flash attention keeps apart by `cu_seqlens`.
 
-    The sliding band is built from block indices directly, never as an n x n mask.
+    Built once per forward pass (one host sync, for the lengths flash needs on the host); padding
+    is dropped, never computed, and comes back as zeros.
     """
-    from torch.nn.attention.flex_attention import BlockMask, and_masks, create_block_mask
 
-    def same_segment(b, h, q_idx, kv_idx):
-        return segments[b, q_idx] == segments[b, kv_idx]
+    def __init__(self, segments: torch.Tensor):
+        self.batch, self.seq_len = segments.shape
+        flat = segments.flatten()
+        self.indices = torch.nonzero(flat >= 0).flatten()
+        real, row = flat[self.indices], self.indices // self.seq_len
+        starts = F.pad((real[1:] != real[:-1]) | (row[1:] != row[:-1]), (1, 0), value=True)
+        cu_seqlens = F.pad(torch.nonzero(starts).flatten(), (0, 1), value=len(real)).to(torch.int32)
+        max_length = int(cu_seqlens.diff().max())
+        self.kwargs = {
+            "cu_seq_lens_q": cu_seqlens,
+            "cu_seq_lens_k": cu_seqlens,
+            "max_length_q": max_length,
+            "max_length_k": max_length,
+        }
 
-    def in_window(b, h, q_idx, kv_idx):
-        return (q_idx - kv_idx <= half) & (kv_idx - q_idx <= half)
+    def split(self, query, key, value):
+        """(B, H, n, D) -> (1, H, real tokens, D)."""
 
-    if half is None:
-        mask_mod = same_segment
-    elif segments is None:
-        mask_mod = in_window
-    else:
-        mask_mod = and_masks(in_window, same_segment)
+        def gather(x):
+            return x.transpose(1, 2).flatten(0, 1)[self.indices].transpose(0, 1)[None]
 
-    if half is None:
-        if segments is None:
-            return None
-        return create_block_mask(mask_mod, batch, None, seq_len, seq_len, device=device)
-    block = 128
-    num_blocks = math.ceil(seq_len / block)
-    reach = math.ceil(half / block)
-    first = (torch.arange(num_blocks, device=device) - reach).clamp(min=0)
-    last = (torch.arange(num_blocks, device=device) + reach).clamp(max=num_blocks - 1)
-    kv_indices = (first[:, None] + torch.arange(2 * reach + 1, device=device)).clamp(max=num_blocks - 1)
+        return gather(query), gather(key), gather(value)
+
+    def merge(self, output: torch.Tensor) -> torch.Tensor:
+        """(1, real tokens, H, D), as flash returns it -> (B, n, H, D), zeros at padding."""
+        full = output.new_zeros(self.batch * self.seq_len, *output.shape[2:])
+        return full.index_copy(0, self.indices, output[0]).view(self.batch, self.seq_len, *output.shape[2:])
+
+
+FLEX_BLOCK = 128
+
+
+def flex_block_mask(segments, batch: int, seq_len: int, half: int | None, device):
+    """A flex-attention BlockMask for full (half=None) or sliding (|i - j| <= half) attention within segments.
+
+    Real tokens attend to real tokens of their own sequence; a padding token attends only to itself (so its
+    output stays finite without any block of padding being computed). The block lists are derived from
+    per-block summaries, never from an n x n mask: only the key blocks within reach of each query block are
+    considered (2 * ceil(half / 128) + 1 of them in sliding layers), so the work is O(n x window).
+    As torch's BlockMask requires, the index tables have one column per key block (unused ones are 0).
+    Blocks whose every pair is allowed are listed as full (no mask_mod call); the others as partial.
+    """
+    from torch.nn.attention.flex_attention import BlockMask
+
+    num_blocks = math.ceil(seq_len / FLEX_BLOCK)
+    reach = num_blocks - 1 if half is None else min(math.ceil(half / FLEX_BLOCK), num_blocks - 1)
+    offsets = torch.arange(-reach, reach + 1, device=device)
+    query_blocks = torch.arange(num_blocks, device=device)
+    key_blocks = query_blocks[:, None] + offsets  # (nb, C) candidate key blocks of each query block
+    allowed = (key_blocks >= 0) & (key_blocks < num_blocks)
+    key_blocks = key_blocks.clamp(0, num_blocks - 1)
+    inside = query_blocks < seq_len // FLEX_BLOCK  # blocks that lie wholly inside the sequence
+    full = allowed & inside[:, None] & inside[key_blocks]
+    if half is not None:
+        full = full & (offsets.abs() * FLEX_BLOCK + FLEX_BLOCK - 1 <= half)
+    allowed, full = allowed[None], full[None]
+
+    # Padded to whole blocks, so that mask_mod reads stay in bounds on every kernel.
+    padded = F.pad(
+        torch.zeros(batch, seq_len, dtype=torch.long, device=device) if segments is None else segments,
+        (0, num_blocks * FLEX_BLOCK - seq_len),
+        value=PADDING_SEGMENT,
+    )
+    limit = torch.tensor(seq_len if half is None else half, device=device)
+
+    def mask_mod(b, h, q_idx, kv_idx):
+        query_segment = padded[b, q_idx]
+        same_sequence = (query_segment == padded[b, kv_idx]) & ((query_segment >= 0) | (q_idx == kv_idx))
+        return same_sequence & ((q_idx - kv_idx).abs() <= limit)
+
+    if segments is not None:
+        # Segment ids never decrease along a row's real tokens, so two blocks share a sequence
+        # exactly when their ranges of segment ids overlap.
+        blocks = padded.view(batch, num_blocks, FLEX_BLOCK)
+        real = blocks >= 0
+        low = blocks.masked_fill(~real, torch.iinfo(blocks.dtype).max).amin(-1)
+        high = blocks.amax(-1)
+        overlap = (low[:, key_blocks] <= high[:, :, None]) & (low[:, :, None] <= high[:, key_blocks])
+        allowed = allowed & (overlap | (offsets == 0))  # the diagonal block holds each padding token's self
+        pure = real.all(-1) & (low == high)  # one sequence, no padding
+        full = full & pure[:, :, None] & pure[:, key_blocks] & (low[:, :, None] == low[:, key_blocks])
+
+    def ordered(selected):
+        """(B', nb, C) selection -> counts (B', 1, nb) and indices (B', 1, nb, nb), ascending, zero-filled."""
+        counts = selected.sum(-1)
+        order = torch.argsort((~selected).to(torch.int8), dim=-1, stable=True)
+        indices = torch.gather(key_blocks.expand_as(selected), -1, order)[..., :num_blocks]
+        indices = F.pad(indices, (0, num_blocks - indices.shape[-1]))
+        indices = indices.masked_fill(torch.arange(num_blocks, device=device) >= counts[..., None], 0)
+        return counts.to(torch.int32)[:, None], indices.to(torch.int32)[:, None]
+
     return BlockMask.from_kv_blocks(
-        (last - first + 1).int()[None, None],
-        kv_indices.int()[None, None],
-        BLOCK_SIZE=block,
+        *ordered(allowed & ~full),
+        *ordered(full),
+        BLOCK_SIZE=FLEX_BLOCK,
         mask_mod=mask_mod,
         seq_lengths=(seq_len, seq_len),
     )
 
 
 class AttentionMasks:
-    """Everything the attention layers of one forward pass need, per layer type, built once."""
+    """What the attention layers of one forward pass need, per layer type, built once: a layout that
+    reshapes queries, keys and values around the attention call (or None), and the call's arguments.
 
-    def __init__(self, config: FGMConfig, attention_mask, position_ids, packed: bool, batch: int, seq_len: int, device):
+    Outside torch.compile, an all-ones `attention_mask` and `position_ids` that never restart count as
+    absent (cheaper masks); while compiling, that data-dependent check would break the graph, so given
+    inputs are always honoured there (same results).
+    """
+
+    def __init__(self, config: FGMConfig, attention_mask, position_ids, hidden_states: torch.Tensor):
+        batch, seq_len, _ = hidden_states.shape
+        device = hidden_states.device
         self.backend = config._attn_implementation or "eager"
-        self.half = config.sliding_window // 2
-        segments = segment_ids(attention_mask, position_ids, packed)
-        # A window that covers the whole sequence is full attention: take the cheaper path.
-        sliding_is_full = seq_len - 1 <= self.half
-        self.for_type = {}
-        if self.backend.startswith("flash"):
-            varlen = {}
-            if packed:
-                varlen["position_ids"] = position_ids if attention_mask is None else position_ids.masked_fill(
-                    ~attention_mask.bool(), 0
-                )
-            elif segments is not None:
-                varlen["attention_mask"] = attention_mask
-            self.for_type["full_attention"] = {"sliding_window": None, **varlen}
-            self.for_type["sliding_attention"] = {"sliding_window": None if sliding_is_full else self.half + 1, **varlen}
-        elif self.backend == "flex_attention":
-            full = flex_band_block_mask(segments, batch, seq_len, None, device)
-            self.for_type["full_attention"] = {"attention_mask": full}
-            self.for_type["sliding_attention"] = {
-                "attention_mask": full if sliding_is_full else flex_band_block_mask(segments, batch, seq_len, self.half, device)
-            }
-        else:
-            dense = None if segments is None else (segments[:, None, :, None] == segments[:, None, None, :])
-            self.for_type["full_attention"] = {"attention_mask": dense}
-            self.for_type["sliding_attention"] = (
-                {"attention_mask": dense}
-                if sliding_is_full
-                else {"local_blocks": LocalBlocks(segments, batch, config.num_attention_heads, seq_len, self.half, device)}
+        if is_flash_attention_requested(requested_attention_implementation=self.backend) and not flash_can_run(
+            hidden_states
+        ):
+            logger.warning_once(
+                f"{self.backend} needs CUDA tensors in fp16 / bf16 (half-precision weights or autocast); "
+                "running sdpa, which computes the same attention, instead."
             )
+            self.backend = "sdpa"
+        half = config.sliding_window // 2
+        static = torch.compiler.is_compiling()
+        padded = attention_mask is not None and (static or not bool(attention_mask.bool().all()))
+        packed = position_ids is not None and (static or bool((position_ids[:, 1:] == 0).any()))
+        segments = segment_ids(attention_mask if padded else None, position_ids if packed else None)
+        # A window that covers the whole sequence is full attention: take the cheaper path.
+        sliding_is_full = seq_len - 1 <= half
+        if is_flash_attention_requested(requested_attention_implementation=self.backend):
+            # transformers' flash API: window_size = (sliding_window - 1, sliding_window - 1), i.e. |i - j| <= half.
+            layout = None if segments is None else VarlenTokens(segments)
+            varlen = {"attention_mask": None, **({} if layout is None else layout.kwargs)}
+            full = (layout, {"sliding_window": None, **varlen})
+            sliding = (layout, {"sliding_window": None if sliding_is_full else half + 1, **varlen})
+        elif self.backend == "flex_attention":
+            full = (None, {"attention_mask": flex_block_mask(segments, batch, seq_len, None, device)})
+            sliding = full if sliding_is_full else (
+                None, {"attention_mask": flex_block_mask(segments, batch, seq_len, half, device)}
+            )
+        else:
+            if segments is None:
+                dense = None
+            elif packed:
+                dense = segments[:, None, :, None] == segments[:, None, None, :]
+            else:  # padding only: masking the padding keys is enough (what padding queries see does not matter)
+                dense = segments[:, None, None, :] >= 0
+            full = (None, {"attention_mask": dense})
+            if sliding_is_full:
+                sliding = full
+            else:
+                blocks = LocalBlocks(segments, batch, config.num_attention_heads, seq_len, half, device)
+                sliding = (blocks, {"attention_mask": blocks.mask})
+        self.for_type = {"full_attention": full, "sliding_attention": sliding}
 
 
 def eager_attention_forward(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
@@ -193,6 +297,14 @@ def eager_attention_forward(module, query, key, value, attention_mask, scaling, 
 # --------------------------------------------------------------------------------------------------
 # Model
 # --------------------------------------------------------------------------------------------------
+
+
+class FGMRMSNorm(nn.RMSNorm):
+    """RMSNorm in the input's dtype: under autocast a bf16 input would otherwise meet the fp32 weight and fall
+    off torch's fused kernel ("Mismatch dtype between input and weight")."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.rms_norm(x, self.normalized_shape, self.weight.to(x.dtype), self.eps)
 
 
 class FGMRotaryEmbedding(nn.Module):
@@ -243,17 +355,13 @@ class FGMAttention(nn.Module):
         query, key = apply_rotary(query, cos, sin), apply_rotary(key, cos, sin)
 
         attention: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(masks.backend, eager_attention_forward)
-        layer_masks = dict(masks.for_type[self.attention_type])
-        local_blocks = layer_masks.pop("local_blocks", None)
+        layout, arguments = masks.for_type[self.attention_type]
+        if layout is not None:
+            query, key, value = layout.split(query, key, value)
         dropout = self.config.attention_dropout if self.training else 0.0
-        if local_blocks is not None:
-            query, key, value = local_blocks.split(query, key, value)
-            output, _ = attention(
-                self, query, key, value, local_blocks.mask, scaling=self.scaling, dropout=dropout, **kwargs
-            )
-            output = local_blocks.merge(output)
-        else:
-            output, _ = attention(self, query, key, value, scaling=self.scaling, dropout=dropout, **layer_masks, **kwargs)
+        output, _ = attention(self, query, key, value, scaling=self.scaling, dropout=dropout, **arguments, **kwargs)
+        if layout is not None:
+            output = layout.merge(output)
         return self.Wo(output.reshape(batch, seq_len, -1))
 
 
@@ -273,15 +381,37 @@ class FGMMLP(nn.Module):
 class FGMEncoderLayer(GradientCheckpointingLayer):
     def __init__(self, config: FGMConfig, layer_idx: int):
         super().__init__()
-        self.attn_norm = nn.RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.attn_norm = FGMRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
         self.attn = FGMAttention(config, layer_idx)
-        self.mlp_norm = nn.RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.mlp_norm = FGMRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
         self.mlp = FGMMLP(config)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
     def forward(self, hidden_states, rotary=None, masks=None, **kwargs):
         hidden_states = hidden_states + self.dropout(self.attn(self.attn_norm(hidden_states), rotary, masks, **kwargs))
         return hidden_states + self.dropout(self.mlp(self.mlp_norm(hidden_states)))
+
+
+# Flash builds, newest first, with the oldest GPU generation (CUDA major version) each runs on.
+FLASH_BUILDS = (
+    ("flash_attention_4", "is_flash_attn_4_available", 9),
+    ("flash_attention_3", "is_flash_attn_3_available", 8),
+    ("flash_attention_2", "is_flash_attn_2_available", 8),
+)
+
+
+def best_attn_implementation() -> str:
+    """The fastest attention backend installed here: on a CUDA GPU the newest flash-attn build it runs
+    (flash_attention_4, then 3, then 2); otherwise sdpa."""
+    if not torch.cuda.is_available():
+        return "sdpa"
+    import transformers.utils
+
+    major = torch.cuda.get_device_capability()[0]
+    for name, available, min_major in FLASH_BUILDS:
+        if major >= min_major and getattr(transformers.utils, available, lambda: False)():
+            return name
+    return "sdpa"
 
 
 class FGMPreTrainedModel(PreTrainedModel):
@@ -303,6 +433,11 @@ class FGMPreTrainedModel(PreTrainedModel):
             std = self.config.initializer_range / math.sqrt(2.0 * self.config.num_hidden_layers)
             nn.init.normal_(module.Wo.weight, mean=0.0, std=std)
 
+    def get_correct_attn_implementation(self, requested_attention: str | None, is_init_check: bool = False) -> str:
+        """With no `attn_implementation` requested, take `best_attn_implementation()` instead of transformers' sdpa.
+        Flash kernels need CUDA tensors in fp16 / bf16: elsewhere the model runs sdpa (see `flash_can_run`)."""
+        return super().get_correct_attn_implementation(requested_attention or best_attn_implementation(), is_init_check)
+
 
 class FGMModel(FGMPreTrainedModel):
     def __init__(self, config: FGMConfig):
@@ -310,7 +445,7 @@ class FGMModel(FGMPreTrainedModel):
         self.embeddings = nn.Embedding(config.vocab_size, config.hidden_size)
         self.dropout = nn.Dropout(config.hidden_dropout)
         self.layers = nn.ModuleList(FGMEncoderLayer(config, i) for i in range(config.num_hidden_layers))
-        self.final_norm = nn.RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.final_norm = FGMRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
         self.rotary = FGMRotaryEmbedding(config)
         self.gradient_checkpointing = False
         self.post_init()
@@ -341,14 +476,13 @@ class FGMModel(FGMPreTrainedModel):
         batch, seq_len, _ = hidden_states.shape
         if attention_mask is not None and attention_mask.shape != (batch, seq_len):
             raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)}, expected {(batch, seq_len)}")
-        packed = position_ids is not None and bool((position_ids[:, 1:] == 0).any())
+        masks = AttentionMasks(self.config, attention_mask, position_ids, hidden_states)
         if position_ids is None:
             if attention_mask is None:
                 position_ids = torch.arange(seq_len, device=hidden_states.device).expand(batch, -1)
             else:
                 position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
-        masks = AttentionMasks(self.config, attention_mask, position_ids, packed, batch, seq_len, hidden_states.device)
-        rotary = self.rotary(position_ids, hidden_states.dtype)
+        rotary = self.rotary(position_ids, activation_dtype(hidden_states))
 
         hidden_states = self.dropout(hidden_states)
         if output_hidden_states is None:
@@ -371,7 +505,7 @@ class FGMPredictionHead(nn.Module):
     def __init__(self, config: FGMConfig):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size, bias=False)
-        self.norm = nn.RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.norm = FGMRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
 
     def forward(self, x):
         return self.norm(F.gelu(self.dense(x)))
