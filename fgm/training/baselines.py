@@ -38,16 +38,17 @@ class BidirectionalMarkov:
 
     def fit(self, sequences) -> "BidirectionalMarkov":
         """Add the counts of these sequences and of their reverse complements."""
+        cells = []
         for sequence in sequences:
             for strand in (sequence, reverse_complement(sequence)):
                 codes = encode_bases(strand)
                 starts = np.arange(self.order, len(codes) - self.gap - self.order + 1)
-                if not len(starts):
-                    continue
                 keys = self._keys(codes, starts)
                 keep = (keys >= 0) & (codes[starts + self.offset] >= 0)
-                cells = keys[keep] * 4 + codes[starts[keep] + self.offset]
-                self.counts += np.bincount(cells, minlength=self.counts.size).reshape(self.counts.shape)
+                cells.append(keys[keep] * 4 + codes[starts[keep] + self.offset])
+        if cells:  # one count over every cell: a table of 4**(2 * order + 1) counts is built once
+            counts = np.bincount(np.concatenate(cells), minlength=self.counts.size)
+            self.counts += counts.reshape(self.counts.shape)
         return self
 
     def log_probs(self, contexts: list[str]) -> np.ndarray:
