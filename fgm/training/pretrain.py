@@ -48,8 +48,10 @@ class PretrainModelArguments:
         default=None, metadata={"help": 'JSON config fields of a new model, e.g. \'{"sliding_window": 256}\''}
     )
     kmer_size: int = field(default=6, metadata={"help": "k-mer size of a new model's tokenizer (6: NT-compatible)"})
-    attn_implementation: str = field(
-        default="sdpa", metadata={"help": "eager | sdpa | flex_attention | flash_attention_2"}
+    attn_implementation: str | None = field(
+        default=None,
+        metadata={"help": "eager | sdpa | flex_attention | flash_attention_2 | flash_attention_3 | flash_attention_4 "
+                  "(default: the newest flash build installed for the GPU, else sdpa)"},
     )
 
     def __post_init__(self):
@@ -224,10 +226,11 @@ def masked_lm_metrics(eval_prediction) -> dict:
     }
 
 
-def build_model(preset: str, tokenizer: FGMTokenizer, attn_implementation="sdpa", **overrides) -> FGMForMaskedLM:
+def build_model(preset: str, tokenizer: FGMTokenizer, attn_implementation=None, **overrides) -> FGMForMaskedLM:
     config = FGMConfig.preset(preset, vocab_size=len(tokenizer), kmer_size=tokenizer.k, **overrides)
     model = FGMForMaskedLM(config)
-    model.set_attn_implementation(attn_implementation)
+    if attn_implementation:
+        model.set_attn_implementation(attn_implementation)
     return model
 
 
@@ -239,8 +242,7 @@ def build_trainer(
     set_seed(training_args.seed)  # before the model's weights are drawn
     if model_args.model_name_or_path:
         tokenizer = FGMTokenizer.from_pretrained(model_args.model_name_or_path)
-        model = FGMForMaskedLM.from_pretrained(model_args.model_name_or_path)
-        model.set_attn_implementation(model_args.attn_implementation)
+        model = FGMForMaskedLM.from_pretrained(model_args.model_name_or_path, attn_implementation=model_args.attn_implementation)
     else:
         tokenizer = FGMTokenizer(k=model_args.kmer_size)
         model = build_model(
