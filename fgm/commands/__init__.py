@@ -3,8 +3,8 @@
 import argparse
 
 
-class Bases(int):
-    """A whole number of bases, also written with k / m suffixes and separators: 6000, 6k, 1.5k, 1m, 100_000."""
+class Size(int):
+    """A whole number of bases or tokens, also written with k / m suffixes and separators: 6000, 6k, 1.5k, 1m, 100_000."""
 
     def __new__(cls, text):
         if isinstance(text, int):
@@ -20,11 +20,11 @@ class Bases(int):
         except ValueError:
             value = None
         if value is None or value != int(value) or value < 0:
-            raise argparse.ArgumentTypeError(f"not a whole number of bases: {text!r}") from None
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
         return super().__new__(cls, int(value))
 
 
 def bases_list(values) -> list[int]:
     """Sizes in bases, space- or comma-separated: ["1k,4k", "16k"] -> [1000, 4000, 16000]."""
     values = [values] if isinstance(values, str) else values
-    return [Bases(part) for value in values for part in str(value).split(",") if part.strip()]
+    return [Size(part) for value in values for part in str(value).split(",") if part.strip()]

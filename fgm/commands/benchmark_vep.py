@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from ..checkpoints import checkpoint_argument
 from ..variants.scoring import FRAMES, STRANDS
-from . import Bases
+from . import Size
 
 
 @dataclass
@@ -25,7 +25,7 @@ class VepBenchmarkArguments:
     output_dir: str = field(default="runs/vep", metadata={"help": "where results.md, results.json and scores go"})
     genome: str | None = field(default=None, metadata={"help": "reference FASTA the set's coordinates refer to"})
     split: str = field(default="test", metadata={"help": "split of a Hub dataset"})
-    window: Bases | None = field(default=None, metadata={"help": "bases of context (default: the training context)"})
+    window: Size | None = field(default=None, metadata={"help": "bases of context (default: the training context)"})
     frames: str = field(default="all", metadata={"choices": FRAMES, "help": "k-mer frames averaged"})
     strands: str = field(default="both", metadata={"choices": STRANDS, "help": "strands averaged"})
     rename_chroms: str | None = field(default=None, metadata={"help": "add-chr, strip-chr, or a two-column file"})

@@ -14,7 +14,7 @@ OUTPUT_DIR/study.md, study.json, study.png. The model and Trainer options are th
 from dataclasses import dataclass, field
 
 from ..training.pretrain import PretrainingArguments, PretrainModelArguments
-from . import Bases, bases_list
+from . import Size, bases_list
 
 
 @dataclass
@@ -25,8 +25,8 @@ class ContextStudyArguments:
     train_contexts: list[str] = field(default_factory=lambda: ["1k", "4k"], metadata={"help": "bases, e.g. 1k,8k,64k"})
     eval_contexts: list[str] = field(
         default_factory=lambda: ["250", "1k", "4k", "16k"], metadata={"help": "bases (default: the training contexts)"})
-    tokens: Bases = field(default=2_000_000, metadata={"help": "tokens each model trains on (k / m suffixes work)"})
-    tokens_per_step: int = field(default=4096, metadata={"help": "tokens per optimizer step, for every model"})
+    tokens: Size = field(default=2_000_000, metadata={"help": "tokens each model trains on (k / m suffixes work)"})
+    tokens_per_step: Size = field(default=4096, metadata={"help": "tokens per optimizer step, for every model"})
     split: str = field(default="test", metadata={"help": "held-out corpus split the scans score"})
     positions: int = field(default=1000, metadata={"help": "scored positions per scan"})
     vep: str | None = field(default=None, metadata={"help": "a VEP set per model, e.g. yeast_stop_vs_synonymous"})

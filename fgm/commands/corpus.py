@@ -6,7 +6,7 @@ Example:
 
 from dataclasses import dataclass, field
 
-from . import Bases
+from . import Size
 
 
 @dataclass
@@ -27,11 +27,11 @@ class CorpusArguments:
         default=None, metadata={"metavar": "DIR", "help": "folder for the corpus (datasets save_to_disk)"}
     )
     overwrite: bool = field(default=False, metadata={"help": "replace a corpus already saved in --output_dir"})
-    window: Bases = field(default=6000, metadata={"help": "window size in bases"})
-    stride: Bases | None = field(
+    window: Size = field(default=6000, metadata={"help": "window size in bases"})
+    stride: Size | None = field(
         default=None, metadata={"help": "step between window starts (default: the window size)"}
     )
-    min_window: Bases | None = field(
+    min_window: Size | None = field(
         default=None,
         metadata={"help": "keep a chromosome's last, partial window if it has at least this many bases "
                   "(default: window // 2)"},

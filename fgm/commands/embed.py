@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ..checkpoints import checkpoint_argument
 from ..embed import POOLINGS
-from . import Bases
+from . import Size
 
 
 @dataclass
@@ -27,9 +27,9 @@ class EmbedArguments:
     sequences: str | None = field(default=None, metadata={"help": "TSV / CSV with id and sequence columns"})
     pooling: str = field(default="mean", metadata={"choices": POOLINGS, "help": "what one vector stands for"})
     layer: int = field(default=-1, metadata={"help": "hidden state: 0 embedding layer, -1 last layer (after the norm)"})
-    chunk: Bases | None = field(
+    chunk: Size | None = field(
         default=None, metadata={"help": "bases per chunk (default: the checkpoint's training context)"})
-    overlap: Bases | None = field(default=None, metadata={"help": "bases shared by neighbouring chunks (default: chunk / 4)"})
+    overlap: Size | None = field(default=None, metadata={"help": "bases shared by neighbouring chunks (default: chunk / 4)"})
     rc_average: bool = field(default=False, metadata={"help": "average with the reverse complement's vectors"})
     output_format: str | None = field(
         default=None, metadata={"choices": ("safetensors", "parquet", "npy"), "help": "default: from the file name"})

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from ..checkpoints import checkpoint_argument
 from ..variants.scoring import FRAMES, STRANDS
-from . import Bases
+from . import Size
 
 
 @dataclass
@@ -24,7 +24,7 @@ class ScoreVariantsArguments:
     genome: str = field(metadata={"help": "reference FASTA, plain or bgzip (a .fai / .gzi index is built if missing)"})
     vcf: str = field(metadata={"help": "variants: VCF or BCF, plain, gzip or bgzip"})
     output: str = field(metadata={"help": "output file: .tsv, .parquet, .vcf, .vcf.gz or .bcf"})
-    window: Bases | None = field(
+    window: Size | None = field(
         default=None, metadata={"help": "bases of context around each variant (default: the checkpoint's training "
                                 "context)"})
     frames: str = field(default="all", metadata={"choices": FRAMES, "help": "k-mer frames averaged (see above)"})

@@ -25,7 +25,7 @@ MOTIF_LENGTH, N_MOTIFS, FLANK = 8, 8, 32
 
 
 def probe_length(distance: int) -> int:
-    """Bases of a probe sequence: the flanks, the distance and the second motif."""
+    """Size of a probe sequence: the flanks, the distance and the second motif."""
     return distance + MOTIF_LENGTH + 2 * FLANK
 
 

@@ -97,7 +97,7 @@ class ReferenceGenome:
         raise ContigNotFoundError(f"contig {name!r} is not in {self.path} (its contigs: {shown}).{hint}")
 
     def fetch(self, chrom: str, start: int, end: int) -> str:
-        """Bases [start, end) of `chrom` (0-based), upper case with IUPAC codes read as N."""
+        """Size [start, end) of `chrom` (0-based), upper case with IUPAC codes read as N."""
         contig = self.contig(chrom)
         length = self.lengths[contig]
         if not 0 <= start <= end <= length:
