@@ -52,7 +52,7 @@ def reload_in_fresh_process(folder: Path, sequence: str) -> dict:
 
 
 def run_demo(output_dir="runs/demo", max_steps=1000, max_length=200, batch_size=16, window=1200, seed=0,
-             positions=10_000) -> dict:
+             positions=10_000, mlm_probability=0.15, learning_rate=3e-3) -> dict:
     output_dir = Path(output_dir)
     started = time.perf_counter()
     print("== 1/4 corpus: bundled yeast genome, chrXV validation, chrXVI test", flush=True)
@@ -63,13 +63,13 @@ def run_demo(output_dir="runs/demo", max_steps=1000, max_length=200, batch_size=
     checkpoint = output_dir / "model"
     pretrain(
         PretrainModelArguments(preset="demo", kmer_size=DEMO_KMER),
-        PretrainDataArguments(corpus=str(output_dir / "corpus"), max_length=max_length),
+        PretrainDataArguments(corpus=str(output_dir / "corpus"), max_length=max_length, mlm_probability=mlm_probability),
         PretrainingArguments(
             output_dir=str(checkpoint),
             resume_from_checkpoint="last",
             max_steps=max_steps,
             per_device_train_batch_size=batch_size,
-            learning_rate=3e-3,
+            learning_rate=learning_rate,
             eval_strategy="no",  # step 3 scores the model, position by position
             save_steps=max(max_steps // 4, 1),
             logging_steps=50,

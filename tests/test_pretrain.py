@@ -221,3 +221,19 @@ def test_max_length_schedule_grows_the_examples_in_phases_and_resumes_exactly(tm
     for schedule in ("64:0.5", "32:0.5,24:0.7", "24:1.2", "24"):
         with pytest.raises(ValueError, match="max_length_schedule"):
             replace(data, max_length_schedule=schedule).phases(6)
+
+
+def test_loader_workers_give_the_same_batches_and_losses(tmp_path):
+    corpus = saved_corpus(tmp_path / "corpus", window=600, train_count=48, validation_count=0)
+    losses = []
+    for workers in (0, 2):
+        trainer = build_trainer(
+            PretrainModelArguments(preset="tiny"),
+            PretrainDataArguments(corpus=corpus, max_length=64),
+            PretrainingArguments(output_dir=str(tmp_path / f"w{workers}"), max_steps=8, per_device_train_batch_size=8,
+                                 logging_steps=1, save_steps=100, seed=5, dataloader_num_workers=workers,
+                                 report_to="none", disable_tqdm=True),
+        )
+        trainer.train()
+        losses.append([e["loss"] for e in trainer.state.log_history if "loss" in e])
+    assert len(losses[0]) == 8 and losses[0] == pytest.approx(losses[1], abs=1e-6)
