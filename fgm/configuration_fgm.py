@@ -12,7 +12,7 @@ LAYER_TYPES = ("full_attention", "sliding_attention")
 PRESETS = {
     "tiny": dict(num_hidden_layers=3, hidden_size=64, num_attention_heads=4, intermediate_size=128, sliding_window=16),
     # trains in minutes on a 2-core CPU: `fgm demo` and the CPU-scale `fgm context-study`
-    "demo": dict(num_hidden_layers=4, hidden_size=128, num_attention_heads=4, intermediate_size=320, sliding_window=64),
+    "demo": dict(num_hidden_layers=4, hidden_size=128, num_attention_heads=4, intermediate_size=320, sliding_window=16),
     "small": dict(num_hidden_layers=12, hidden_size=512, num_attention_heads=8, intermediate_size=1088),
     "base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=2816),
     "large": dict(num_hidden_layers=24, hidden_size=1024, num_attention_heads=16, intermediate_size=3328),

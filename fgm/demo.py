@@ -51,8 +51,10 @@ def reload_in_fresh_process(folder: Path, sequence: str) -> dict:
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-def run_demo(output_dir="runs/demo", max_steps=1000, max_length=200, batch_size=16, window=1200, seed=0,
-             positions=10_000, mlm_probability=0.15, learning_rate=3e-3) -> dict:
+def run_demo(output_dir="runs/demo", max_steps=2000, max_length=200, batch_size=16, window=1200, seed=0,
+             positions=10_000, mlm_probability=0.3, learning_rate=1e-3) -> dict:
+    """The whole path; settings tuned on chrXV single-position scores: a 16-token window, 30% masking (more
+    predictions per CPU-second) and a learning rate of 1e-3 (3e-3 plateaued below the order-4 Markov model)."""
     output_dir = Path(output_dir)
     started = time.perf_counter()
     print("== 1/4 corpus: bundled yeast genome, chrXV validation, chrXVI test", flush=True)
@@ -95,8 +97,8 @@ def run_demo(output_dir="runs/demo", max_steps=1000, max_length=200, batch_size=
         here = model(**tokenizer([probe], return_tensors="pt")).logits[0, :4, :8]
 
     model_row = scan["contexts"][0]
-    by_loss = min(scan["baselines"], key=lambda b: b["loss"][0])
     by_accuracy = max(scan["baselines"], key=lambda b: b["accuracy"][0])
+    versus = model_row["vs_best_baseline"]  # paired, against the baseline of lowest loss (best perplexity)
     summary = {
         "checkpoint": str(checkpoint),
         "steps": max_steps,
@@ -104,10 +106,11 @@ def run_demo(output_dir="runs/demo", max_steps=1000, max_length=200, batch_size=
         "accuracy": model_row["accuracy"],
         "perplexity": model_row["perplexity"],
         "baselines": scan["baselines"],
-        "best_baseline_by_perplexity": by_loss["name"],
+        "best_baseline_by_perplexity": versus["reference"],
         "best_baseline_by_accuracy": by_accuracy["name"],
-        "beats_best_baseline": model_row["loss"][0] < by_loss["loss"][0]
-        and model_row["accuracy"][0] > by_accuracy["accuracy"][0],
+        "loss_minus_best_baseline": versus["loss"],
+        "beats_best_baseline": versus["loss"][0] < 0 and model_row["accuracy"][0] > by_accuracy["accuracy"][0],
+        "beats_beyond_resampling_noise": versus["loss"][2] < 0,
         "fresh_process_class": reloaded["class"],
         "fresh_process_logits_identical": torch.equal(here, torch.tensor(reloaded["logits"])),
         "minutes": round((time.perf_counter() - started) / 60, 1),
@@ -129,9 +132,17 @@ def print_summary(summary: dict) -> None:
     print(row("FGM", summary["accuracy"], summary["perplexity"]))
     for baseline in summary["baselines"]:
         print(row(baseline["name"], baseline["accuracy"], baseline["perplexity"]))
-    verdict = "yes" if summary["beats_best_baseline"] else "NO: the model does not beat it"
+    difference = summary["loss_minus_best_baseline"]
+    if not summary["beats_best_baseline"]:
+        verdict = "NO: the model does not beat it"
+    elif summary["beats_beyond_resampling_noise"]:
+        verdict = "yes, beyond resampling noise"
+    else:
+        verdict = "yes, but within resampling noise"
     print(f"\nbeats the best Markov baseline ({summary['best_baseline_by_perplexity']} by perplexity, "
           f"{summary['best_baseline_by_accuracy']} by accuracy): {verdict}")
+    print(f"loss minus the best baseline's   {difference[0]:+.4f} [{difference[1]:+.4f}, {difference[2]:+.4f}] nats per "
+          "base (paired, same positions)")
     print(f"fresh-process reload             {summary['fresh_process_class']}")
     print(f"identical logits after reload    {summary['fresh_process_logits_identical']}")
     print(f"wall time                        {summary['minutes']} min")

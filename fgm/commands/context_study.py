@@ -27,6 +27,7 @@ class ContextStudyArguments:
         default_factory=lambda: ["250", "1k", "4k", "16k"], metadata={"help": "bases (default: the training contexts)"})
     tokens: Size = field(default=2_000_000, metadata={"help": "tokens each model trains on (k / m suffixes work)"})
     tokens_per_step: Size = field(default=4096, metadata={"help": "tokens per optimizer step, for every model"})
+    mlm_probability: float = field(default=0.3, metadata={"help": "masked fraction (pretrain's default: 0.15)"})
     split: str = field(default="test", metadata={"help": "held-out corpus split the scans score"})
     positions: int = field(default=1000, metadata={"help": "scored positions per scan"})
     vep: str | None = field(default=None, metadata={"help": "a VEP set per model, e.g. yeast_stop_vs_synonymous"})
@@ -47,7 +48,7 @@ class StudyTrainingArguments(PretrainingArguments):
     """Trainer options for every model (the study sets steps, batch sizes and output folders itself)."""
 
     output_dir: str = field(default="runs/context_study", metadata={"help": "the study's folder"})
-    learning_rate: float = field(default=3e-3, metadata={"help": "peak learning rate (pretrain's default: 5e-4)"})
+    learning_rate: float = field(default=1e-3, metadata={"help": "peak learning rate (pretrain's default: 5e-4)"})
     eval_strategy: str = field(default="no", metadata={"help": "the scans evaluate (pretrain's default: steps)"})
     save_steps: float = field(default=500, metadata={"help": "pretrain's default: 200"})
     logging_steps: float = field(default=50, metadata={"help": "pretrain's default: 20"})
@@ -64,9 +65,9 @@ def run(study: ContextStudyArguments, model_args: StudyModelArguments, training_
     context_study(
         study.corpus, training_args.output_dir, bases_list(study.train_contexts), study.tokens,
         bases_list(study.eval_contexts), model_args=model_args, training_args=training_args,
-        tokens_per_step=study.tokens_per_step, split=study.split, positions=study.positions, vep=study.vep,
-        vep_genome=study.vep_genome, seed=training_args.seed, n_bootstrap=study.bootstrap,
-        progress=not training_args.disable_tqdm,
+        tokens_per_step=study.tokens_per_step, mlm_probability=study.mlm_probability, split=study.split,
+        positions=study.positions, vep=study.vep, vep_genome=study.vep_genome, seed=training_args.seed,
+        n_bootstrap=study.bootstrap, progress=not training_args.disable_tqdm,
     )
     print(Path(training_args.output_dir, "study.md").read_text())
     return 0

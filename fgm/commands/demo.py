@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 @dataclass
 class DemoArguments:
     output_dir: str = field(default="runs/demo", metadata={"help": "corpus, checkpoint and summary.json go here"})
-    max_steps: int = field(default=1000, metadata={"help": "pretraining steps"})
+    max_steps: int = field(default=2000, metadata={"help": "pretraining steps"})
     seed: int = field(default=0, metadata={"help": "seed of the model's weights, the crops and the masks"})
 
 

@@ -135,9 +135,7 @@ def score_windows(model, tokenizer, windows: list[str], indices: list[int], batc
 def bootstrap(values: dict[str, np.ndarray], n: int, seed: int) -> dict[str, dict]:
     """Mean loss, accuracy and perplexity with 95% intervals; `values` maps a row name to (loss, correct)
     arrays over the same positions, resampled identically for every row."""
-    rng = np.random.default_rng(seed)
-    n_positions = len(next(iter(values.values()))[0])
-    samples = rng.integers(0, n_positions, (n, n_positions))
+    samples = _resamples(values, n, seed)
     summary = {}
     for name, (loss, correct) in values.items():
         losses, accuracies = loss[samples].mean(1), correct[samples].mean(1)
@@ -147,6 +145,23 @@ def bootstrap(values: dict[str, np.ndarray], n: int, seed: int) -> dict[str, dic
             "perplexity": [float(np.exp(loss.mean())), *np.exp(np.percentile(losses, [2.5, 97.5])).tolist()],
         }
     return summary
+
+
+def _resamples(values: dict, n: int, seed: int) -> np.ndarray:
+    n_positions = len(next(iter(values.values()))[0])
+    return np.random.default_rng(seed).integers(0, n_positions, (n, n_positions))
+
+
+def paired_difference(values: dict[str, np.ndarray], row: str, reference: str, n: int, seed: int) -> dict:
+    """`row` minus `reference` on the same positions: loss and accuracy differences with 95% paired bootstrap
+    intervals (a loss interval below 0 means `row` is better beyond resampling noise)."""
+    samples = _resamples(values, n, seed)
+    (loss, correct), (ref_loss, ref_correct) = values[row], values[reference]
+    out = {"reference": reference}
+    for name, a, b in (("loss", loss, ref_loss), ("accuracy", correct, ref_correct)):
+        diff = a.astype(float) - b.astype(float)
+        out[name] = [float(diff.mean()), *np.percentile(diff[samples].mean(1), [2.5, 97.5]).tolist()]
+    return out
 
 
 def markov_scores(train_sequences, segments, positions, spans, orders) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -248,6 +263,8 @@ def context_scan(
     rows = {f"context {c}": (a["base_loss"], a["base_correct"]) for c, a in per_context.items()}
     rows.update(markov_scores(train, held_out, chosen, [tuple(s) for s in spans], markov_orders))
     summary = bootstrap(rows, n_bootstrap, seed)
+    best = min((name for name in summary if name.startswith("Markov")), key=lambda name: summary[name]["loss"][0],
+               default=None)
     results = {
         "model": str(getattr(model, "name_or_path", "")),
         "kmer_size": k,
@@ -258,7 +275,8 @@ def context_scan(
         "contexts": [
             {"context": c, "tokens": c // k + 1, "extrapolation": c > trained,
              "token_loss": float(a["token_loss"].mean()), "token_accuracy": float(a["token_correct"].mean()),
-             **summary[f"context {c}"]}
+             **summary[f"context {c}"],
+             **({"vs_best_baseline": paired_difference(rows, f"context {c}", best, n_bootstrap, seed)} if best else {})}
             for c, a in per_context.items()
         ],
         "baselines": [{"name": name, **summary[name]} for name in summary if name.startswith("Markov")],
@@ -277,18 +295,20 @@ def scan_table(results: dict) -> str:
     """Markdown: the model at each context, then the Markov baselines on the same positions."""
     lines = [
         f"Masked-LM scores at {results['positions']:,} positions (seed {results['seed']}), each scored alone with "
-        f"its token masked; 95% bootstrap intervals. Training context: {results['training_context']:,} bases.",
+        f"its token masked; 95% bootstrap intervals. Training context: {results['training_context']:,} bases. The "
+        "last column is the paired difference to the best Markov baseline on the same positions (below 0: better).",
         "",
-        "| context (bases) | tokens | loss (nats/base) | accuracy | perplexity | token loss |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| context (bases) | tokens | loss (nats/base) | accuracy | perplexity | token loss | loss - best baseline's |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in results["contexts"]:
         label = f"{row['context']:,}" + (" (extrapolation)" if row["extrapolation"] else "")
+        versus = _interval(row["vs_best_baseline"]["loss"]) if "vs_best_baseline" in row else ""
         lines.append(f"| {label} | {row['tokens']:,} | {_interval(row['loss'])} | {_interval(row['accuracy'])} | "
-                     f"{_interval(row['perplexity'], 3)} | {row['token_loss']:.4f} |")
+                     f"{_interval(row['perplexity'], 3)} | {row['token_loss']:.4f} | {versus} |")
     for row in results["baselines"]:
         lines.append(f"| {row['name']} | | {_interval(row['loss'])} | {_interval(row['accuracy'])} | "
-                     f"{_interval(row['perplexity'], 3)} | |")
+                     f"{_interval(row['perplexity'], 3)} | | |")
     excluded = ", ".join(f"{n:,} {reason.replace('_', ' ')}" for reason, n in results["excluded"].items())
     return "\n".join(lines) + f"\n\nPositions excluded from the draw: {excluded}.\n"
 
@@ -313,8 +333,9 @@ def plot_scans(scans: dict[str, dict], path) -> None:
         axis.fill_between(x, [r["loss"][1] for r in rows], [r["loss"][2] for r in rows], alpha=0.2)
         trained = results["training_context"]
         axis.axvline(trained, color=axis.lines[-1].get_color(), linestyle=":", linewidth=0.8)
-    baseline = best_baseline(next(iter(scans.values())))
-    axis.axhline(baseline["loss"][0], color="grey", linestyle="--", label=f"best baseline ({baseline['name']})")
+    if next(iter(scans.values()))["baselines"]:
+        baseline = best_baseline(next(iter(scans.values())))
+        axis.axhline(baseline["loss"][0], color="grey", linestyle="--", label=f"best baseline ({baseline['name']})")
     axis.set_xscale("log", base=2)
     axis.set_xlabel("context (bases); dotted: training context")
     axis.set_ylabel("masked-LM loss (nats per base)")

@@ -31,6 +31,7 @@ def context_study(
     model_args=None,
     training_args=None,
     tokens_per_step: int = 16_384,
+    mlm_probability: float = 0.15,
     split: str = "test",
     positions: int = 1000,
     vep: str | None = None,
@@ -69,7 +70,7 @@ def context_study(
         folder = output_dir / f"train_{context}"
         pretrain(
             model_args,
-            PretrainDataArguments(corpus=str(corpus), max_length=length),
+            PretrainDataArguments(corpus=str(corpus), max_length=length, mlm_probability=mlm_probability),
             replace(training_args, output_dir=str(folder), max_steps=steps, per_device_train_batch_size=batch,
                     per_device_eval_batch_size=batch, resume_from_checkpoint="last", seed=seed),
         )
