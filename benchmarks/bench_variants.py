@@ -85,6 +85,7 @@ def main():
     fgm = build_model("fgm", "small").to(device).eval()
     esm = build_model("esm", "small", max_positions=20_000).to(device).eval()
     rows = []
+    started = time.perf_counter()
     with ReferenceGenome(genome_path) as genome:
         for window, n in WINDOWS.items():
             batch = max(1, args.batch_size * 1_000 // window) if device.type == "cpu" else args.batch_size
@@ -107,6 +108,7 @@ def main():
         f"({args.threads} torch threads)",
         f"Machine: {platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
         f"device {torch.cuda.get_device_name() if device.type == 'cuda' else 'CPU (fp32)'}",
+        f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; whole run {(time.perf_counter() - started) / 60:.0f} min",
         "",
         "Variants per second, both strands; FGM `small` (35M, k=6) and ESM in the NT v2 shape of the same width, "
         "depth and heads. `center`: one masked forward per variant and strand, as the peer recipe; `all`: the six "
@@ -116,7 +118,7 @@ def main():
         "| ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for window, n, rate in rows:
-        lines.append(f"| {window:,} | {n} | {rate['fgm_center']:.2f} | {rate['fgm_all']:.2f} | {rate['esm_gpn']:.2f} | "
+        lines.append(f"| {window:,} | {n} | {rate['fgm_center']:.3g} | {rate['fgm_all']:.3g} | {rate['esm_gpn']:.3g} | "
                      f"{rate['fgm_center'] / rate['esm_gpn']:.2f}x |")
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -142,7 +142,7 @@ class FGMConfig(PretrainedConfig):
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "FGMConfig":
-        """A named size (`tiny`, `small`, `base`, `large`), with any field overridden."""
+        """A named size (`demo`, `tiny`, `small`, `base`, `large`), with any field overridden."""
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
         fields = {**PRESETS[name], **overrides}
