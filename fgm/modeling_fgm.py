@@ -440,6 +440,9 @@ class FGMPreTrainedModel(PreTrainedModel):
 
 
 class FGMModel(FGMPreTrainedModel):
+    # the encoder of any FGM checkpoint: the heads of the task classes are left out without a warning
+    _keys_to_ignore_on_load_unexpected = [r"^head\.", r"^decoder\.", r"^classifier\."]
+
     def __init__(self, config: FGMConfig):
         super().__init__(config)
         self.embeddings = nn.Embedding(config.vocab_size, config.hidden_size)
@@ -519,6 +522,8 @@ class FGMForMaskedLM(FGMPreTrainedModel):
         self.model = FGMModel(config)
         self.head = FGMPredictionHead(config)
         self.decoder = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        if config.tie_word_embeddings:  # never written, so Trainer's resume ties it again instead of warning it is missing
+            self._keys_to_ignore_on_save = {"decoder.weight"}
         self.post_init()
 
     def get_output_embeddings(self):

@@ -133,7 +133,13 @@ def test_study_trains_each_context_on_the_same_budget_and_reports_them_together(
     assert np.array_equal(first["positions"], second["positions"]), "every model is scored at the same positions"
     thetas = {AutoConfig.from_pretrained(tmp_path / "study" / f"train_{c}").rope_theta for c in (60, 240)}
     assert len(thetas) == 1, "one RoPE base for every model"
+    (versus,) = study["versus_shortest"]  # the answer: each model minus the shortest-trained, paired per position
+    own = {c: np.load(tmp_path / "study" / f"train_{c}" / "scan" / "context_240.npz")["base_loss"] for c in (60, 240)}
+    assert (versus["train_context"], versus["reference"]) == (240, 60)
+    assert versus["loss"][240][0] == pytest.approx(float((own[240] - own[60]).mean()))
+    assert versus["loss"][240][1] <= versus["loss"][240][0] <= versus["loss"][240][2]
     table = (tmp_path / "study" / "study.md").read_text()
+    assert "| 240 minus 60 (paired) |" in table
     assert "| 60 | 5 x 7 |" in table and "| 240 | 9 x 1 |" in table and "*" in table and "Best baseline" in table
     assert (tmp_path / "study" / "study.png").stat().st_size > 1000
     with pytest.raises(ValueError, match="fewer than the 1,000-base training context"):

@@ -11,6 +11,7 @@ import pytest
 import torch
 import yeast
 
+import transformers
 from transformers import TrainerCallback
 
 from fgm import FGMConfig, FGMModel
@@ -129,7 +130,9 @@ class StopAt(TrainerCallback):
             control.should_training_stop = True
 
 
-def test_resume_continues_exactly(tmp_path):
+def test_resume_continues_exactly(tmp_path, monkeypatch):
+    warnings = []
+    monkeypatch.setattr(transformers.trainer.logger, "warning", lambda message, *a, **k: warnings.append(message))
     corpus = saved_corpus(tmp_path / "corpus", window=600, train_count=64, validation_count=8)
     settings = dict(max_steps=6, per_device_train_batch_size=8, learning_rate=2e-3, save_steps=3, eval_steps=1000,
                     logging_steps=1, seed=7)
@@ -160,6 +163,7 @@ def test_resume_continues_exactly(tmp_path):
         assert resumed_losses[step] == pytest.approx(losses[step], abs=1e-6), step
     final = json.loads((tmp_path / "resumed" / "final_results.json").read_text())
     assert "eval_mlm_accuracy" in final
+    assert not [w for w in warnings if "missing keys" in w], warnings  # the tied decoder is tied again, not missing
     for name in ("model.safetensors", "config.json", "tokenizer.json", "modeling_fgm.py", "README.md"):
         assert (folder / name).exists(), name
     used = torch.load(folder / "training_args.bin", weights_only=False)  # the Trainer's own arguments

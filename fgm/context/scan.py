@@ -106,7 +106,8 @@ def score_windows(model, tokenizer, windows: list[str], indices: list[int], batc
     out = []
     for first in range(0, len(windows), batch_size):
         texts, where = windows[first : first + batch_size], indices[first : first + batch_size]
-        encoded = tokenizer(texts, padding=True, return_offsets_mapping=True, return_tensors="pt")
+        # verbose=False: windows longer than the training context are intended (reported as extrapolation)
+        encoded = tokenizer(texts, padding=True, return_offsets_mapping=True, return_tensors="pt", verbose=False)
         offsets = encoded.pop("offset_mapping")
         labels = torch.full_like(encoded["input_ids"], -100)
         spans, bases = [], []

@@ -18,7 +18,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..configuration_fgm import rope_theta_for_context
-from .scan import best_baseline, context_scan, plot_scans
+import numpy as np
+
+from .scan import best_baseline, context_scan, paired_difference, plot_scans
 
 
 def context_study(
@@ -33,7 +35,7 @@ def context_study(
     tokens_per_step: int = 16_384,
     mlm_probability: float = 0.15,
     split: str = "test",
-    positions: int = 1000,
+    positions: int = 250,
     vep: str | None = None,
     vep_genome=None,
     seed: int = 0,
@@ -77,19 +79,38 @@ def context_study(
         scan = context_scan(folder, folder / "scan", eval_contexts, corpus=corpus, split=split, positions=positions,
                             seed=seed, n_bootstrap=n_bootstrap, progress=progress)
         run = {"train_context": context, "tokens_per_example": length, "batch_size": batch, "steps": steps,
-               "tokens": steps * batch * length, "scan": scan}
+               "tokens": steps * batch * length, "scan": scan, "scan_dir": str(folder / "scan")}
         if vep:
             from ..variants.benchmark import run_vep_benchmark
 
             run["vep"] = run_vep_benchmark(str(folder), vep, folder / "vep", genome=vep_genome, seed=seed)
         runs.append(run)
     study = {"corpus": str(corpus), "kmer_size": k, "rope_theta": overrides["rope_theta"], "token_budget": tokens,
-             "eval_contexts": eval_contexts, "runs": runs}
+             "eval_contexts": eval_contexts, "runs": runs,
+             "versus_shortest": versus_shortest(runs, eval_contexts, n_bootstrap, seed)}
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "study.json").write_text(json.dumps(study, indent=2) + "\n")
     (output_dir / "study.md").write_text(study_table(study))
     plot_scans({f"trained at {r['train_context']:,}": r["scan"] for r in runs}, output_dir / "study.png")
     return study
+
+
+def versus_shortest(runs: list[dict], eval_contexts: list[int], n_bootstrap: int, seed: int) -> list[dict]:
+    """Each model's loss minus the shortest-trained model's, per evaluation context, paired on the same positions:
+    the study's answer (an interval below 0: the longer training context helps beyond resampling noise)."""
+    def per_position(run, context):
+        saved = np.load(Path(run["scan_dir"]) / f"context_{context}.npz")
+        return saved["base_loss"], saved["base_correct"]
+
+    shortest, rows = runs[0], []
+    for run in runs[1:]:
+        differences = {}
+        for context in eval_contexts:
+            values = {"run": per_position(run, context), "shortest": per_position(shortest, context)}
+            differences[context] = paired_difference(values, "run", "shortest", n_bootstrap, seed)["loss"]
+        rows.append({"train_context": run["train_context"], "reference": shortest["train_context"],
+                     "loss": differences})
+    return rows
 
 
 def study_table(study: dict) -> str:
@@ -109,6 +130,10 @@ def study_table(study: dict) -> str:
         vep = f" {run['vep']['auroc'][0]:.3f} |" if "vep" in run else ""
         lines.append(f"| {run['train_context']:,} | {run['steps']} x {run['batch_size']} | {run['tokens']:,} | "
                      + " | ".join(cells) + " |" + vep)
+    for row in study["versus_shortest"]:
+        cells = [f"{d[0]:+.4f} [{d[1]:+.4f}, {d[2]:+.4f}]" for d in row["loss"].values()]
+        lines.append(f"| {row['train_context']:,} minus {row['reference']:,} (paired) | | | " + " | ".join(cells) + " |"
+                     + (" |" if any("vep" in r for r in study["runs"]) else ""))
     baseline = best_baseline(study["runs"][0]["scan"])
     lines += ["", f"Best baseline on the same positions: {baseline['name']}, {baseline['loss'][0]:.4f} nats per base "
               f"(accuracy {baseline['accuracy'][0]:.4f})."]
