@@ -167,6 +167,13 @@ def test_probe_data_is_reproducible_and_holds_the_motifs_where_it_says():
         assert any(between in s or reverse_complement(between) in s for s in genome), "a real genomic background"
 
 
+def test_probe_accuracy_interval_is_wilsons():
+    from fgm.context.probe import accuracy_interval
+
+    low, high = accuracy_interval(0.5, 400)  # 200 of 400 right: Wilson's 95% interval, by hand
+    assert (low, high) == (pytest.approx(0.4512, abs=1e-4), pytest.approx(0.5488, abs=1e-4))
+
+
 def test_long_range_benchmark_runs_and_resumes(tmp_path, monkeypatch):
     import fgm.training.finetune as finetuning
     from fgm.context.probe import long_range_probe
@@ -181,6 +188,7 @@ def test_long_range_benchmark_runs_and_resumes(tmp_path, monkeypatch):
                               training_args=args)
     assert [r["distance"] for r in report["rows"]] == [16, 48]
     assert all(0 <= r["accuracy"]["mean"] <= 1 and r["n_test"] == 16 for r in report["rows"])
+    assert all(r["interval"][0] <= r["accuracy"]["mean"] <= r["interval"][1] for r in report["rows"])
     assert "| 48 | 120 |" in (tmp_path / "probe" / "long_range.md").read_text()
     monkeypatch.setattr(finetuning, "finetune", lambda *a, **k: pytest.fail("a finished distance ran again"))
     assert long_range_probe(tmp_path / "ckpt", tmp_path / "probe", [16, 48], n_train=40, n_test=16,

@@ -98,17 +98,29 @@ def long_range_probe(
                 replace(training_args, output_dir=str(folder), metric_for_best_model="accuracy", seed=seed),
             )
         results = json.loads(results_file.read_text())
-        rows.append({"distance": distance, "sequence_length": probe_length(distance),
-                     "accuracy": results["summary"]["accuracy"], "n_test": results["data"]["n_test"]})
+        accuracy, n_test = results["summary"]["accuracy"], results["data"]["n_test"]
+        rows.append({"distance": distance, "sequence_length": probe_length(distance), "accuracy": accuracy,
+                     "interval": accuracy_interval(accuracy["mean"], n_test * accuracy.get("n", 1)), "n_test": n_test})
     report = {"model": str(model), "seed": seed, "n_train": n_train, "rows": rows}
     (output_dir / "long_range.json").write_text(json.dumps(report, indent=2) + "\n")
-    lines = ["Test accuracy on the two-motif probe (0.5 = chance), mean ± 2 sd over fine-tuning runs.", "",
-             "| distance (bases) | sequence (bases) | accuracy | test sequences |", "| --- | --- | --- | --- |"]
-    lines += [f"| {r['distance']:,} | {r['sequence_length']:,} | {r['accuracy']['mean']:.3f} ± "
-              f"{r['accuracy']['two_sd']:.3f} | {r['n_test']} |" for r in rows]
+    lines = ["Test accuracy on the two-motif probe (0.5 = chance) with its 95% binomial (Wilson) interval over the test "
+             "predictions, and 2 sd over fine-tuning runs.", "",
+             "| distance (bases) | sequence (bases) | accuracy [95% CI] | 2 sd over runs (runs) | test sequences |",
+             "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['distance']:,} | {r['sequence_length']:,} | {r['accuracy']['mean']:.3f} [{r['interval'][0]:.3f}, "
+              f"{r['interval'][1]:.3f}] | {r['accuracy']['two_sd']:.3f} ({r['accuracy'].get('n', 1)}) | {r['n_test']} |"
+              for r in rows]
     (output_dir / "long_range.md").write_text("\n".join(lines) + "\n")
     _plot(rows, output_dir / "long_range.png")
     return report
+
+
+def accuracy_interval(accuracy: float, n: int) -> tuple[float, float]:
+    """95% Wilson interval of an accuracy measured on `n` predictions: is the probe above chance at all?"""
+    from scipy.stats import binomtest
+
+    interval = binomtest(round(accuracy * n), n).proportion_ci(method="wilson")
+    return interval.low, interval.high
 
 
 def _plot(rows: list[dict], path) -> None:
@@ -119,7 +131,9 @@ def _plot(rows: list[dict], path) -> None:
 
     figure, axis = plt.subplots(figsize=(5.6, 3.8))
     x = [r["distance"] for r in rows]
-    axis.errorbar(x, [r["accuracy"]["mean"] for r in rows], yerr=[r["accuracy"]["two_sd"] for r in rows], marker="o")
+    means = np.array([r["accuracy"]["mean"] for r in rows])
+    bounds = np.array([r["interval"] for r in rows])
+    axis.errorbar(x, means, yerr=[means - bounds[:, 0], bounds[:, 1] - means], marker="o", capsize=3)
     axis.axhline(0.5, color="grey", linestyle="--", label="chance")
     axis.set_xscale("log")
     axis.set_xlabel("distance between the motifs (bases)")
