@@ -100,7 +100,7 @@ def long_range_probe(
         results = json.loads(results_file.read_text())
         accuracy, n_test = results["summary"]["accuracy"], results["data"]["n_test"]
         rows.append({"distance": distance, "sequence_length": probe_length(distance), "accuracy": accuracy,
-                     "interval": accuracy_interval(accuracy["mean"], n_test * accuracy.get("n", 1)), "n_test": n_test})
+                     "interval": accuracy_interval(accuracy["mean"], n_test * accuracy["n"]), "n_test": n_test})
     report = {"model": str(model), "seed": seed, "n_train": n_train, "rows": rows}
     (output_dir / "long_range.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = ["Test accuracy on the two-motif probe (0.5 = chance) with its 95% binomial (Wilson) interval over the test "
@@ -108,7 +108,7 @@ def long_range_probe(
              "| distance (bases) | sequence (bases) | accuracy [95% CI] | 2 sd over runs (runs) | test sequences |",
              "| --- | --- | --- | --- | --- |"]
     lines += [f"| {r['distance']:,} | {r['sequence_length']:,} | {r['accuracy']['mean']:.3f} [{r['interval'][0]:.3f}, "
-              f"{r['interval'][1]:.3f}] | {r['accuracy']['two_sd']:.3f} ({r['accuracy'].get('n', 1)}) | {r['n_test']} |"
+              f"{r['interval'][1]:.3f}] | {r['accuracy']['two_sd']:.3f} ({r['accuracy']['n']}) | {r['n_test']} |"
               for r in rows]
     (output_dir / "long_range.md").write_text("\n".join(lines) + "\n")
     _plot(rows, output_dir / "long_range.png")

@@ -99,6 +99,11 @@ def window_start(position: int, context: int, largest: int, k: int) -> int:
 
 
 @torch.no_grad()
+def scores_file(scan_dir, context: int) -> Path:
+    """Where a scan keeps its per-position scores at one context size (what resuming and the study read)."""
+    return Path(scan_dir) / f"context_{context}.npz"
+
+
 def score_windows(model, tokenizer, windows: list[str], indices: list[int], batch_size: int = 8):
     """Per window: (base loss, base correct, token loss, token correct, token span) at the base `indices[i]`
     of `windows[i]`, its token masked."""
@@ -236,7 +241,7 @@ def context_scan(
 
     per_context, spans = {}, None
     for context in contexts:
-        saved = output_dir / f"context_{context}.npz"
+        saved = scores_file(output_dir, context)
         if saved.exists() and np.load(saved)["positions"].tolist() == [list(p) for p in chosen]:
             arrays = dict(np.load(saved))
         else:

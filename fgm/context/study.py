@@ -20,7 +20,7 @@ from pathlib import Path
 from ..configuration_fgm import rope_theta_for_context
 import numpy as np
 
-from .scan import best_baseline, context_scan, paired_difference, plot_scans
+from .scan import best_baseline, context_scan, paired_difference, plot_scans, scores_file
 
 
 def context_study(
@@ -99,7 +99,7 @@ def versus_shortest(runs: list[dict], eval_contexts: list[int], n_bootstrap: int
     """Each model's loss minus the shortest-trained model's, per evaluation context, paired on the same positions:
     the study's answer (an interval below 0: the longer training context helps beyond resampling noise)."""
     def per_position(run, context):
-        saved = np.load(Path(run["scan_dir"]) / f"context_{context}.npz")
+        saved = np.load(scores_file(run["scan_dir"], context))
         return saved["base_loss"], saved["base_correct"]
 
     shortest, rows = runs[0], []
