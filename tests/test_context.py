@@ -51,9 +51,12 @@ def test_positions_leave_room_for_the_largest_window_and_skip_n():
 @pytest.mark.parametrize("k", [1, 6])
 def test_scan_scores_the_same_tokens_at_every_size_and_equals_a_direct_call(tmp_path, corpus, k):
     model, tokenizer = tiny(k)
+    grad_modes = []
+    model.register_forward_hook(lambda *_: grad_modes.append(torch.is_grad_enabled()))
     contexts = [60, 300, 1200]
     results = context_scan((model, tokenizer), tmp_path, contexts, corpus=corpus, positions=24, seed=3,
                            markov_orders=(0, 2), n_bootstrap=50, progress=False)
+    assert grad_modes and not any(grad_modes), "scans build no autograd graph"
     saved = [np.load(tmp_path / f"context_{c}.npz") for c in contexts]
     for a in saved[1:]:
         assert np.array_equal(a["positions"], saved[0]["positions"]) and np.array_equal(a["token_spans"], saved[0]["token_spans"])

@@ -98,12 +98,12 @@ def window_start(position: int, context: int, largest: int, k: int) -> int:
     return position - largest // 2 + (largest - context) // 2 // k * k
 
 
-@torch.no_grad()
 def scores_file(scan_dir, context: int) -> Path:
     """Where a scan keeps its per-position scores at one context size (what resuming and the study read)."""
     return Path(scan_dir) / f"context_{context}.npz"
 
 
+@torch.no_grad()
 def score_windows(model, tokenizer, windows: list[str], indices: list[int], batch_size: int = 8):
     """Per window: (base loss, base correct, token loss, token correct, token span) at the base `indices[i]`
     of `windows[i]`, its token masked."""
