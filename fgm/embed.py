@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .inference import DNAVocabulary, inference_autocast, model_device
 from .kmers_fgm import normalize_sequence, reverse_complement
 
 POOLINGS = ("mean", "cls", "per-token", "per-nucleotide")
@@ -107,13 +108,14 @@ class Embedder:
         from .checkpoints import training_context
 
         self.encoder, self.tokenizer, self.layer = model.base_model.eval(), tokenizer, layer
-        self.k = model.config.kmer_size
+        self.vocabulary = DNAVocabulary(tokenizer)
+        self.k = self.vocabulary.longest
         self.chunk = chunk or training_context(tokenizer)
         self.overlap = self.chunk // 4 if overlap is None else overlap
         if not 0 <= self.overlap < self.chunk:
             raise ValueError(f"overlap must be in [0, chunk = {self.chunk}) bases, got {self.overlap}")
         self.batch_size = batch_size
-        self.device = next(model.parameters()).device
+        self.device = model_device(model)
 
     def spans(self, length: int) -> list[tuple[int, int, int, int]]:
         """(start, end, own_start, own_end) per chunk: the chunk, and the bases it contributes."""
@@ -132,14 +134,14 @@ class Embedder:
             batch = spans[first : first + self.batch_size]
             texts = [sequence[a:b] for a, b, _, _ in batch]
             encoded = self.tokenizer([reverse_complement(t) for t in texts] if reverse else texts, padding=True,
-                                     return_offsets_mapping=True, return_tensors="pt")
-            offsets = encoded.pop("offset_mapping")
-            with torch.no_grad(), torch.autocast(self.device.type, torch.bfloat16, enabled=self.device.type == "cuda"):
+                                     return_tensors="pt")
+            with torch.no_grad(), inference_autocast(self.device):
                 hidden = self.encoder(**{k: v.to(self.device) for k, v in encoded.items()}, output_hidden_states=True,
                                       return_dict=True).hidden_states[self.layer].float().cpu()
+            lengths = self.vocabulary.lengths[encoded["input_ids"]] * encoded["attention_mask"]
             for row, (a, b, own_a, own_b) in enumerate(batch):
-                starts, ends = offsets[row, :, 0], offsets[row, :, 1]
-                real = (ends > starts) & encoded["attention_mask"][row].bool()
+                starts = lengths[row].cumsum(0) - lengths[row]
+                ends, real = starts + lengths[row], lengths[row] > 0
                 per_base = hidden[row, torch.repeat_interleave(torch.nonzero(real).squeeze(1), (ends - starts)[real])]
                 if reverse:
                     yield own_a, own_b, per_base.flip(0)[own_a - a : own_b - a], None, hidden[row, 0]
@@ -223,7 +225,7 @@ def embed(
         raise ValueError("give exactly one input: fasta, bed together with genome, or sequences")
     output = Path(output)
     fmt = _output_format(output, output_format)
-    model, tokenizer = model if isinstance(model, tuple) else load_checkpoint(model, AutoModel, device)
+    model, tokenizer = load_checkpoint(model, AutoModel, device)
     embedder = Embedder(model, tokenizer, layer, chunk, overlap, batch_size)
     items = (fasta_sequences(fasta) if fasta is not None
              else bed_sequences(bed, genome, rename_chroms) if bed is not None else table_sequences(sequences))

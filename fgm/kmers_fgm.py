@@ -356,17 +356,19 @@ def reverse_complement_ids(ids: torch.Tensor, k: int = 6) -> torch.Tensor:
 
 
 
-def nucleotide_marginals(logits: torch.Tensor, k: int) -> torch.Tensor:
-    """Per-nucleotide probabilities from k-mer logits: (..., vocab) -> (..., k, 4) over "ACGT".
+def nucleotide_marginals(logits: torch.Tensor, bases: torch.Tensor) -> torch.Tensor:
+    """Per-nucleotide probabilities from token logits: (..., vocab) -> (..., width, 4) over "ACGT".
 
-    ``probs[..., p, b]`` is the softmax mass of the tokens whose base at offset ``p`` is ``b``, renormalized over the
-    tokens that reach offset ``p`` (k-mers reach every offset, single letters only offset 0).
+    ``bases`` is a (vocab, width) table of the base at each offset of each token, -1 where there is none
+    (``kmer_base_table(k)[0]`` for the k-mer vocabulary). ``probs[..., p, b]`` is the softmax mass of the tokens
+    whose base at offset ``p`` is ``b``, renormalized over the tokens that reach offset ``p`` (k-mers reach every
+    offset, single letters only offset 0).
     """
-    bases, _ = kmer_base_table(k)
     bases = bases.to(logits.device)
-    one_hot = torch.nn.functional.one_hot(bases.clamp(min=0), 4).float() * (bases >= 0)[..., None]  # (V, k, 4)
-    probs = (logits.float().softmax(-1) @ one_hot.flatten(1)).unflatten(-1, (k, 4))
+    one_hot = torch.nn.functional.one_hot(bases.clamp(min=0), 4).float() * (bases >= 0)[..., None]  # (V, width, 4)
+    probs = (logits.float().softmax(-1) @ one_hot.flatten(1)).unflatten(-1, (bases.shape[1], 4))
     return probs / probs.sum(-1, keepdim=True).clamp(min=1e-12)
+
 
 COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 

@@ -573,8 +573,9 @@ class FGMForMaskedLM(FGMPreTrainedModel):
         probability of tokens carrying each base at offset p, renormalized over tokens that reach p.
         """
         hidden = self.model(input_ids, attention_mask, position_ids, return_dict=True).last_hidden_state
-        probs = nucleotide_marginals(self.decoder(self.head(hidden)), self.config.kmer_size)
-        lengths = kmer_base_table(self.config.kmer_size)[1].to(input_ids.device)
+        bases, lengths = kmer_base_table(self.config.kmer_size)
+        probs = nucleotide_marginals(self.decoder(self.head(hidden)), bases)
+        lengths = lengths.to(input_ids.device)
         token_lengths = lengths[input_ids].masked_fill(input_ids == self.config.mask_token_id, self.config.kmer_size)
         valid = torch.arange(self.config.kmer_size, device=input_ids.device) < token_lengths[..., None]
         if attention_mask is not None:

@@ -88,7 +88,7 @@ def test_scan_resumes_from_the_saved_context_sizes(tmp_path, corpus, monkeypatch
     model = tiny(1)
     first = context_scan(model, tmp_path, [64, 256], corpus=corpus, positions=16, markov_orders=(1,), n_bootstrap=20,
                          progress=False)
-    monkeypatch.setattr(scan, "score_windows", lambda *a, **k: pytest.fail("a saved context size was scored again"))
+    monkeypatch.setattr(scan.MaskedBaseScorer, "score", lambda *a, **k: pytest.fail("a saved context size was scored again"))
     again = context_scan(model, tmp_path, [64, 256], corpus=corpus, positions=16, markov_orders=(1,), n_bootstrap=20,
                          progress=False)
     assert json.dumps(again) == json.dumps(first)

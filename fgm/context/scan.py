@@ -1,4 +1,5 @@
-"""`fgm context-scan`: masked-LM loss at the same positions for every context size.
+"""`fgm context-scan`: masked-LM loss at the same positions for every context size, for FGM or any Hugging
+Face masked LM with a DNA tokenizer (`inference.MaskedBaseScorer`).
 
 Scored positions are a fixed, seeded sample of the held-out sequence (a corpus split, or chromosomes of
 a genome). Each position is scored alone: in a window of each context size centred on it, the token
@@ -24,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from ..kmers_fgm import BASES, nucleotide_marginals
+from ..inference import MaskedBaseScorer
+from ..stats import mean_interval, resamples
 
 MARKOV_ORDERS = tuple(range(7))
 
@@ -103,71 +104,26 @@ def scores_file(scan_dir, context: int) -> Path:
     return Path(scan_dir) / f"context_{context}.npz"
 
 
-@torch.no_grad()
-def score_windows(model, tokenizer, windows: list[str], indices: list[int], batch_size: int = 8):
-    """Per window: (base loss, base correct, token loss, token correct, token span) at the base `indices[i]`
-    of `windows[i]`, its token masked."""
-    device, k = next(model.parameters()).device, model.config.kmer_size
-    out = []
-    for first in range(0, len(windows), batch_size):
-        texts, where = windows[first : first + batch_size], indices[first : first + batch_size]
-        # verbose=False: windows longer than the training context are intended (reported as extrapolation)
-        encoded = tokenizer(texts, padding=True, return_offsets_mapping=True, return_tensors="pt", verbose=False)
-        offsets = encoded.pop("offset_mapping")
-        labels = torch.full_like(encoded["input_ids"], -100)
-        spans, bases = [], []
-        for row, index in enumerate(where):
-            starts, ends = offsets[row, :, 0], offsets[row, :, 1]
-            token = int(torch.nonzero((starts <= index) & (ends > index))[0])
-            labels[row, token] = encoded["input_ids"][row, token]
-            encoded["input_ids"][row, token] = tokenizer.mask_token_id
-            spans.append((int(starts[token]), int(ends[token])))
-            bases.append((index - int(starts[token]), BASES.index(texts[row][index])))
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            logits = model(**{key: v.to(device) for key, v in encoded.items()}, labels=labels.to(device)).logits
-        if logits.dim() == 3:
-            logits = logits[labels.to(device) != -100]
-        token_log_probs = logits.float().log_softmax(-1).cpu()
-        marginals = nucleotide_marginals(logits, k).clamp(min=1e-30).log().cpu()
-        truth = labels[labels != -100]
-        for row, ((offset, base), span) in enumerate(zip(bases, spans)):
-            base_log_probs = marginals[row, offset]
-            out.append((-float(base_log_probs[base]), int(base_log_probs.argmax()) == base,
-                        -float(token_log_probs[row, truth[row]]), int(token_log_probs[row].argmax()) == int(truth[row]),
-                        span))
-    return out
-
-
-def bootstrap(values: dict[str, np.ndarray], n: int, seed: int) -> dict[str, dict]:
+def summarize(values: dict[str, tuple[np.ndarray, np.ndarray]], n: int, seed: int) -> dict[str, dict]:
     """Mean loss, accuracy and perplexity with 95% intervals; `values` maps a row name to (loss, correct)
     arrays over the same positions, resampled identically for every row."""
-    samples = _resamples(values, n, seed)
+    samples = resamples(len(next(iter(values.values()))[0]), n, seed)
     summary = {}
     for name, (loss, correct) in values.items():
-        losses, accuracies = loss[samples].mean(1), correct[samples].mean(1)
-        summary[name] = {
-            "loss": [float(loss.mean()), *np.percentile(losses, [2.5, 97.5]).tolist()],
-            "accuracy": [float(correct.mean()), *np.percentile(accuracies, [2.5, 97.5]).tolist()],
-            "perplexity": [float(np.exp(loss.mean())), *np.exp(np.percentile(losses, [2.5, 97.5])).tolist()],
-        }
+        loss_interval = mean_interval(loss, samples)
+        summary[name] = {"loss": loss_interval, "accuracy": mean_interval(correct, samples),
+                         "perplexity": np.exp(loss_interval).tolist()}
     return summary
-
-
-def _resamples(values: dict, n: int, seed: int) -> np.ndarray:
-    n_positions = len(next(iter(values.values()))[0])
-    return np.random.default_rng(seed).integers(0, n_positions, (n, n_positions))
 
 
 def paired_difference(values: dict[str, np.ndarray], row: str, reference: str, n: int, seed: int) -> dict:
     """`row` minus `reference` on the same positions: loss and accuracy differences with 95% paired bootstrap
     intervals (a loss interval below 0 means `row` is better beyond resampling noise)."""
-    samples = _resamples(values, n, seed)
     (loss, correct), (ref_loss, ref_correct) = values[row], values[reference]
-    out = {"reference": reference}
-    for name, a, b in (("loss", loss, ref_loss), ("accuracy", correct, ref_correct)):
-        diff = a.astype(float) - b.astype(float)
-        out[name] = [float(diff.mean()), *np.percentile(diff[samples].mean(1), [2.5, 97.5]).tolist()]
-    return out
+    samples = resamples(len(loss), n, seed)
+    return {"reference": reference,
+            "loss": mean_interval(loss.astype(float) - ref_loss, samples),
+            "accuracy": mean_interval(correct.astype(float) - ref_correct.astype(float), samples)}
 
 
 def markov_scores(train_sequences, segments, positions, spans, orders) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -194,6 +150,54 @@ def markov_scores(train_sequences, segments, positions, spans, orders) -> dict[s
     return scores
 
 
+@dataclass
+class ScanData:
+    """The held-out sequence a scan scores, and the training sequences its baselines are fitted on."""
+
+    held_out: list[Segment]
+    train: list[str]
+
+
+def scan_data(corpus=None, split: str = "test", genome=None, chroms=None) -> ScanData:
+    """A held-out split of `corpus` (a folder or a DatasetDict; its train split fits the baselines), or
+    `chroms` of `genome` (its other records fit them)."""
+    if (corpus is None) == (genome is None):
+        raise ValueError("give either a corpus (with a split) or a genome (with chroms)")
+    if genome is not None:
+        held_out = genome_segments(genome, chroms)
+        names = {h.chrom for h in held_out}
+        return ScanData(held_out, [s.sequence for s in genome_segments(genome) if s.chrom not in names])
+    from ..data.corpus import load_corpus
+
+    data = load_corpus(corpus) if isinstance(corpus, (str, Path)) else corpus
+    if split not in data:
+        raise ValueError(f"the corpus has no {split!r} split (it has {list(data)})")
+    return ScanData(corpus_segments(data[split].to_list()), list(data["train"]["sequence"]) if "train" in data else [])
+
+
+def score_context(scorer: MaskedBaseScorer, data: ScanData, chosen, context: int, largest: int, saved: Path,
+                  progress: bool) -> dict[str, np.ndarray]:
+    """Per-position scores at one context size, read back from `saved` when it holds the same positions."""
+    if saved.exists() and np.load(saved)["positions"].tolist() == [list(p) for p in chosen]:
+        return dict(np.load(saved))
+    k = scorer.vocabulary.longest
+    starts = [window_start(p, context, largest, k) for _, p in chosen]
+    windows = [data.held_out[s].sequence[a : a + context] for (s, _), a in zip(chosen, starts)]
+    bases = [data.held_out[s].sequence[p] for s, p in chosen]
+    scores = scorer.score(windows, [p - a for (_, p), a in zip(chosen, starts)], progress=progress,
+                          desc=f"context {context:,}")
+    arrays = {
+        "positions": np.array(chosen),
+        "base_loss": scores.base_loss(bases),
+        "base_correct": scores.base_correct(bases),
+        "token_loss": scores.token_loss,
+        "token_correct": scores.token_correct,
+        "token_spans": scores.token_spans + np.array(starts)[:, None],
+    }
+    np.savez(saved, **arrays)
+    return arrays
+
+
 def context_scan(
     model,
     output_dir,
@@ -209,74 +213,50 @@ def context_scan(
     batch_size: int = 8,
     n_bootstrap: int = 1000,
     device: str | None = None,
+    trust_remote_code: bool = False,
     progress: bool = True,
 ) -> dict:
-    """Scan `model` (a checkpoint, or a `(model, tokenizer)` pair) over `contexts` (bases) on a held-out
-    split of `corpus` (its train split fits the Markov baselines) or on `chroms` of `genome` (the other
-    records fit them). Writes `scan.json`, `scan.md`, `scan.png` and one `context_<bases>.npz` per size
-    to `output_dir`; returns the results."""
-    from tqdm.auto import tqdm
-
+    """Scan `model` (a checkpoint of any masked LM with a DNA tokenizer, or a `(model, tokenizer)` pair) over
+    `contexts` (bases) on a held-out split of `corpus` or on `chroms` of `genome` (see `scan_data`). Writes
+    `scan.json`, `scan.md`, `scan.png` and one `context_<bases>.npz` per size to `output_dir`; returns the
+    results."""
     from ..checkpoints import load_checkpoint, training_context
 
-    if (corpus is None) == (genome is None):
-        raise ValueError("give either a corpus (with a split) or a genome (with chroms)")
+    data = scan_data(corpus, split, genome, chroms)
     contexts = sorted(set(int(c) for c in contexts))
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    model, tokenizer = model if isinstance(model, tuple) else load_checkpoint(model, device=device)
-    k, trained = model.config.kmer_size, training_context(tokenizer)
-    if corpus is not None:
-        from ..data.corpus import load_corpus
-
-        data = load_corpus(corpus) if isinstance(corpus, (str, Path)) else corpus
-        if split not in data:
-            raise ValueError(f"the corpus has no {split!r} split (it has {list(data)})")
-        held_out = corpus_segments(data[split].to_list())
-        train = [row["sequence"] for row in data["train"]] if "train" in data else []
-    else:
-        held_out = genome_segments(genome, chroms)
-        train = [s.sequence for s in genome_segments(genome) if s.chrom not in {h.chrom for h in held_out}]
-    chosen, excluded = choose_positions(held_out, contexts[-1], positions, seed)
-
-    per_context, spans = {}, None
+    model, tokenizer = load_checkpoint(model, device=device, trust_remote_code=trust_remote_code)
+    scorer = MaskedBaseScorer(model, tokenizer, batch_size)
+    chosen, excluded = choose_positions(data.held_out, contexts[-1], positions, seed)
+    per_context = {}
     for context in contexts:
-        saved = scores_file(output_dir, context)
-        if saved.exists() and np.load(saved)["positions"].tolist() == [list(p) for p in chosen]:
-            arrays = dict(np.load(saved))
-        else:
-            starts = [window_start(p, context, contexts[-1], k) for _, p in chosen]
-            windows = [held_out[s].sequence[a : a + context] for (s, _), a in zip(chosen, starts)]
-            rows = []
-            for first in tqdm(range(0, len(windows), 256), desc=f"context {context:,}", disable=not progress):
-                rows += score_windows(model, tokenizer, windows[first : first + 256],
-                                      [p - a for (_, p), a in zip(chosen[first : first + 256], starts[first : first + 256])],
-                                      batch_size)
-            arrays = {
-                "positions": np.array(chosen),
-                "base_loss": np.array([r[0] for r in rows]),
-                "base_correct": np.array([r[1] for r in rows]),
-                "token_loss": np.array([r[2] for r in rows]),
-                "token_correct": np.array([r[3] for r in rows]),
-                "token_spans": np.array([(a + r[4][0], a + r[4][1]) for a, r in zip(starts, rows)]),
-            }
-            np.savez(saved, **arrays)
-        if spans is not None and not np.array_equal(spans, arrays["token_spans"]):
-            raise RuntimeError(f"the scored tokens differ at context {context}: a frame bug, please report it")
-        spans = arrays["token_spans"]
-        per_context[context] = arrays
-
+        per_context[context] = score_context(scorer, data, chosen, context, contexts[-1],
+                                             scores_file(output_dir, context), progress)
+        if not np.array_equal(per_context[context]["token_spans"], per_context[contexts[0]]["token_spans"]):
+            raise RuntimeError(f"the scored tokens differ at context {context}: the tokenizer does not cut every "
+                               "window in the same fixed k-mer frame")
     rows = {f"context {c}": (a["base_loss"], a["base_correct"]) for c, a in per_context.items()}
-    rows.update(markov_scores(train, held_out, chosen, [tuple(s) for s in spans], markov_orders))
-    summary = bootstrap(rows, n_bootstrap, seed)
-    best = min((name for name in summary if name.startswith("Markov")), key=lambda name: summary[name]["loss"][0],
-               default=None)
-    results = {
-        "model": str(getattr(model, "name_or_path", "")),
-        "kmer_size": k,
-        "training_context": trained,
-        "positions": len(chosen),
-        "excluded": excluded,
+    spans = [tuple(s) for s in per_context[contexts[0]]["token_spans"]]
+    rows.update(markov_scores(data.train, data.held_out, chosen, spans, markov_orders))
+    results = scan_results(rows, per_context, n_bootstrap, seed, model=str(getattr(model, "name_or_path", "")),
+                           kmer_size=scorer.vocabulary.longest, training_context=training_context(tokenizer),
+                           positions=len(chosen), excluded=excluded)
+    (output_dir / "scan.json").write_text(json.dumps(results, indent=2) + "\n")
+    (output_dir / "scan.md").write_text(scan_table(results))
+    plot_scans({"": results}, output_dir / "scan.png")
+    return results
+
+
+def scan_results(rows: dict, per_context: dict, n_bootstrap: int, seed: int, **header) -> dict:
+    """The scan's report: `header`, then each context size and each baseline with their intervals, and each
+    size's paired difference to the best baseline."""
+    summary = summarize(rows, n_bootstrap, seed)
+    baselines = [name for name in summary if name.startswith("Markov")]
+    best = min(baselines, key=lambda name: summary[name]["loss"][0], default=None)
+    k, trained = header["kmer_size"], header["training_context"]
+    return {
+        **header,
         "seed": seed,
         "contexts": [
             {"context": c, "tokens": c // k + 1, "extrapolation": c > trained,
@@ -285,12 +265,8 @@ def context_scan(
              **({"vs_best_baseline": paired_difference(rows, f"context {c}", best, n_bootstrap, seed)} if best else {})}
             for c, a in per_context.items()
         ],
-        "baselines": [{"name": name, **summary[name]} for name in summary if name.startswith("Markov")],
+        "baselines": [{"name": name, **summary[name]} for name in baselines],
     }
-    (output_dir / "scan.json").write_text(json.dumps(results, indent=2) + "\n")
-    (output_dir / "scan.md").write_text(scan_table(results))
-    plot_scans({"": results}, output_dir / "scan.png")
-    return results
 
 
 def _interval(values, digits=4) -> str:

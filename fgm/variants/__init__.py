@@ -82,7 +82,7 @@ def score_variants(
     fmt = _output_format(output, output_format)
     if frames not in FRAMES or strands not in STRANDS:
         raise ValueError(f"frames must be one of {FRAMES} and strands one of {STRANDS}")
-    model, tokenizer = model if isinstance(model, tuple) else load_checkpoint(model, device=device)
+    model, tokenizer = load_checkpoint(model, device=device)
     window = window or training_context(tokenizer)
     reference = ReferenceGenome(genome, rename_chroms)
     rows = read_variants(vcf, reference, skip_ref_mismatch)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..stats import metric_interval
 from .scoring import SNV, VariantScorer
 from .vcf import classify
 
@@ -50,7 +51,6 @@ def yeast_stop_vs_synonymous(n_per_class: int = 500, seed: int = 0):
                 for m in [codon[:o] + alt + codon[o + 1 :]] if m in stops or code.get(m) == aa]
         for codon, aa in code.items()
     }
-    complement = dict(zip("ACGT", "TGCA"))
     rows = {0: [], 1: []}
     genome_path = bundled_genome()
     rng = np.random.default_rng(seed)
@@ -73,7 +73,7 @@ def yeast_stop_vs_synonymous(n_per_class: int = 500, seed: int = 0):
                     if strand == "+":
                         rows[label].append((chrom, start + i + 1, codons[c][offset], alt, label, gene))
                     else:
-                        rows[label].append((chrom, end - i, complement[codons[c][offset]], complement[alt], label, gene))
+                        rows[label].append((chrom, end - i, reverse_complement(codons[c][offset]), reverse_complement(alt), label, gene))
     picked = [rows[label][i] for label in (1, 0) for i in sorted(rng.choice(len(rows[label]), n_per_class, replace=False))]
     return pd.DataFrame(picked, columns=[*COLUMNS, "gene"]), genome_path
 
@@ -117,18 +117,6 @@ def load_labelled_set(dataset, split: str = "test"):
 # ------------------------------------------------------------------------------------------------ metrics
 
 
-def bootstrap_interval(metric, labels, scores, n: int = 1000, seed: int = 0) -> tuple[float, float, float]:
-    """The metric and its 95% percentile interval over `n` resamplings of the variants."""
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(n):
-        sample = rng.integers(0, len(labels), len(labels))
-        if labels[sample].min() != labels[sample].max():
-            values.append(metric(labels[sample], scores[sample]))
-    low, high = np.percentile(values, [2.5, 97.5])
-    return float(metric(labels, scores)), float(low), float(high)
-
-
 def tail_odds_ratio(labels, scores, tail: float) -> dict:
     """Odds of a positive among the lowest-scoring `tail` fraction against the rest."""
     from scipy.stats import fisher_exact
@@ -152,8 +140,8 @@ def vep_metrics(labels, scores, bootstrap: int = 1000, seed: int = 0, tail: floa
     return {
         "n": len(labels),
         "positives": int(labels.sum()),
-        "auroc": bootstrap_interval(roc_auc_score, labels, ranking, bootstrap, seed),
-        "auprc": bootstrap_interval(average_precision_score, labels, ranking, bootstrap, seed),
+        "auroc": metric_interval(roc_auc_score, labels, ranking, bootstrap, seed),
+        "auprc": metric_interval(average_precision_score, labels, ranking, bootstrap, seed),
         "auprc_baseline": float(labels.mean()),
         "tail_odds_ratio": tail_odds_ratio(labels, np.asarray(scores, dtype=float), tail),
     }
@@ -191,7 +179,7 @@ def run_vep_benchmark(
         frame = load_labelled_set(dataset, split)
         if genome is None:
             raise ValueError(f"{dataset}: pass the reference genome its coordinates refer to (genome=...)")
-    model, tokenizer = model if isinstance(model, tuple) else load_checkpoint(model, device=device)
+    model, tokenizer = load_checkpoint(model, device=device)
     window = window or training_context(tokenizer)
     reasons = [classify(str(r).upper(), str(a).upper()) for r, a in zip(frame["ref"], frame["alt"])]
     snvs = frame[[r is None for r in reasons]].reset_index(drop=True)

@@ -20,22 +20,21 @@ offset 0..k-1 (nearest to centred); `frames="center"` uses the one window that p
 k // 2 (k times cheaper). For k = 1 both are the single centred window.
 
 Work is shared where the model allows it: one masked forward pass per distinct (window, strand,
-masked token), so the alleles of a multi-allelic site and variants in the same token reuse it.
+masked token), so the alleles of a multi-allelic site and variants in the same token reuse it
+(`inference.MaskedBaseScorer`, which also serves any Hugging Face masked LM with a DNA tokenizer).
 """
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from ..kmers_fgm import BASES, nucleotide_marginals, reverse_complement
+from ..inference import MaskedBaseScorer
+from ..kmers_fgm import BASES, reverse_complement
 
 FRAMES = ("all", "center")
 STRANDS = ("both", "forward", "reverse")
-COMPLEMENT_BASE = dict(zip("ACGT", "TGCA"))
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ def frame_windows(chrom: str, pos0: int, contig_length: int, window: int, k: int
 
 
 class VariantScorer:
-    """Scores SNVs with an `FGMForMaskedLM` and its tokenizer (see the module docstring for the formula)."""
+    """Scores SNVs with a masked LM and its tokenizer (see the module docstring for the formula)."""
 
     def __init__(self, model, tokenizer, window: int, frames: str = "all", strands: str = "both", batch_size: int = 8):
         if frames not in FRAMES:
@@ -88,10 +87,9 @@ class VariantScorer:
             raise ValueError(f"strands must be one of {STRANDS}, got {strands!r}")
         if window < 1:
             raise ValueError(f"window must be at least 1 base, got {window}")
-        self.model, self.tokenizer = model.eval(), tokenizer
-        self.k = model.config.kmer_size
-        self.window, self.frames, self.strands, self.batch_size = window, frames, strands, batch_size
-        self.device = next(model.parameters()).device
+        self.scorer = MaskedBaseScorer(model, tokenizer, batch_size)
+        self.k = self.scorer.vocabulary.longest
+        self.window, self.frames, self.strands = window, frames, strands
 
     def score(self, genome, snvs: list[SNV]) -> np.ndarray:
         """Scores as an (n, 2) array: forward- and reverse-strand means over frames (NaN where not asked)."""
@@ -104,52 +102,17 @@ class VariantScorer:
             ]
             for snv in snvs
         ]
-        log_probs = self._masked_log_probabilities(genome, {w for per in plan for _, ws in per for w in ws})
+        windows = sorted({w for per in plan for _, ws in per for w in ws},
+                         key=lambda w: (w.chrom, w.start, w.end, w.reverse, w.index))
+        sequences = []
+        for w in windows:
+            sequence = genome.fetch(w.chrom, w.start, w.end)
+            sequences.append(reverse_complement(sequence) if w.reverse else sequence)
+        log_probs = dict(zip(windows, self.scorer.score(sequences, [w.index for w in windows]).log_probs))
         scores = np.full((len(snvs), 2), np.nan)
         for row, (snv, per_strand) in enumerate(zip(snvs, plan)):
             for reverse, windows in per_strand:
-                ref, alt = (COMPLEMENT_BASE[snv.ref], COMPLEMENT_BASE[snv.alt]) if reverse else (snv.ref, snv.alt)
+                ref, alt = (reverse_complement(snv.ref), reverse_complement(snv.alt)) if reverse else (snv.ref, snv.alt)
                 llrs = [log_probs[w][BASES.index(alt)] - log_probs[w][BASES.index(ref)] for w in windows]
                 scores[row, int(reverse)] = float(np.mean(llrs))
         return scores
-
-    def _masked_log_probabilities(self, genome, windows: set[Window]) -> dict[Window, np.ndarray]:
-        """Log-probabilities of A, C, G, T at each window's variant index, with the variant's token masked."""
-        inputs = {}  # masked input ids -> (the masked token, [(window reading it, the variant's offset in that token)])
-        for w in sorted(windows, key=lambda w: (w.chrom, w.start, w.end, w.reverse, w.index)):
-            sequence = genome.fetch(w.chrom, w.start, w.end)
-            if w.reverse:
-                sequence = reverse_complement(sequence)
-            encoded = self.tokenizer(sequence, return_offsets_mapping=True)
-            starts = [start if end > start else -1 for start, end in encoded["offset_mapping"]]
-            token = bisect.bisect_right(starts, w.index) - 1
-            ids = list(encoded["input_ids"])
-            ids[token] = self.tokenizer.mask_token_id
-            inputs.setdefault(tuple(ids), (token, []))[1].append((w, w.index - starts[token]))
-        ordered = sorted(inputs.items(), key=lambda item: len(item[0]))
-        out = {}
-        for first in range(0, len(ordered), self.batch_size):
-            batch = ordered[first : first + self.batch_size]
-            log_probs = self._forward([ids for ids, _ in batch], [token for _, (token, _) in batch])
-            for (_, (_, readers)), row in zip(batch, log_probs):
-                for w, offset in readers:
-                    out[w] = row[offset]
-        return out
-
-    @torch.no_grad()
-    def _forward(self, rows: list[tuple[int, ...]], tokens: list[int]) -> np.ndarray:
-        """Log of the per-offset base probabilities at one masked token per row: (rows, k, 4)."""
-        width = max(len(r) for r in rows)
-        ids = torch.full((len(rows), width), self.tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        labels = torch.full_like(ids, -100)
-        for i, (row, token) in enumerate(zip(rows, tokens)):
-            ids[i, : len(row)] = torch.tensor(row)
-            mask[i, : len(row)] = 1
-            labels[i, token] = 0  # marks the position whose logits are wanted (sparse prediction)
-        ids, mask, labels = ids.to(self.device), mask.to(self.device), labels.to(self.device)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            logits = self.model(input_ids=ids, attention_mask=mask, labels=labels).logits
-        if logits.dim() == 3:  # config.sparse_prediction off: logits for every token
-            logits = logits[labels != -100]
-        return nucleotide_marginals(logits, self.k).clamp(min=1e-30).log().cpu().numpy()
