@@ -79,3 +79,18 @@ def test_bad_input_is_refused_by_name(nt_peer):
     tokenizer.mask_token = None
     with pytest.raises(ValueError, match="has no mask token"):
         MaskedBaseScorer(FGMForMaskedLM(FGMConfig.preset("tiny")), tokenizer)
+
+
+def test_context_scan_command_runs_a_nucleotide_transformer_folder(tmp_path, capsys):
+    from datasets import Dataset, DatasetDict
+
+    from fgm.cli import main
+
+    DatasetDict({"train": Dataset.from_list(yeast.windows("chrIII", 2000, 5)),
+                 "test": Dataset.from_list(yeast.windows("chrVI", 3000, 4))}).save_to_disk(tmp_path / "corpus")
+    folder = save_nt_peer(tmp_path / "nt")
+    main(["context-scan", "--model", str(folder), "--corpus", str(tmp_path / "corpus"), "--contexts", "120,600",
+          "--positions", "12", "--markov_orders", "1", "--bootstrap", "20", "--output_dir", str(tmp_path / "scan"),
+          "--quiet", "True"])
+    table = capsys.readouterr().out
+    assert "| 600 | 101 |" in table and "Training context: 5,994 bases" in table and "Markov order 1" in table

@@ -19,7 +19,8 @@ from . import bases_list
 
 @dataclass
 class ContextScanArguments:
-    model_name_or_path: str = checkpoint_argument("FGM masked-LM checkpoint folder or Hub id")
+    model_name_or_path: str = checkpoint_argument("masked-LM checkpoint folder or Hub id (FGM, or any masked LM with a "
+                                                  "DNA tokenizer, e.g. a Nucleotide Transformer)")
     contexts: list[str] = field(metadata={"help": "window sizes in bases, e.g. 1k,4k,16k,64k"})
     output_dir: str = field(default="runs/context_scan", metadata={"help": "where the table, plot and data go"})
     corpus: str | None = field(default=None, metadata={"help": "a corpus from `fgm corpus` (its train split fits the "
@@ -33,6 +34,8 @@ class ContextScanArguments:
     batch_size: int = field(default=8, metadata={"help": "windows per forward pass"})
     bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples for the intervals"})
     device: str | None = field(default=None, metadata={"help": "default: CUDA if available"})
+    trust_remote_code: bool = field(default=False, metadata={"help": "run the model code shipped in the checkpoint "
+                                                             "(needed for Hub models whose code is not in transformers)"})
     quiet: bool = field(default=False, metadata={"help": "no progress bars"})
 
 
@@ -46,7 +49,7 @@ def run(args: ContextScanArguments) -> int:
         args.model_name_or_path, args.output_dir, bases_list(args.contexts), corpus=args.corpus, split=args.split,
         genome=args.genome, chroms=args.chroms, positions=args.positions, seed=args.seed,
         markov_orders=args.markov_orders, batch_size=args.batch_size, n_bootstrap=args.bootstrap,
-        device=args.device, progress=not args.quiet,
+        device=args.device, trust_remote_code=args.trust_remote_code, progress=not args.quiet,
     )
     print(Path(args.output_dir, "scan.md").read_text())
     return 0
