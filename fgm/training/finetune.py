@@ -392,7 +392,7 @@ def _unwrap(model):
 
 def save_finetuned(model, tokenizer, out_dir, details: dict | None = None) -> Path:
     """A Hub-loadable checkpoint folder (weights, config with id2label, tokenizer, remote code, model card)."""
-    from fgm.hub import write_model_card
+    from fgm.model_card import write_model_card
 
     out_dir = Path(out_dir)
     model.save_pretrained(out_dir)
