@@ -25,8 +25,7 @@ from .modeling_fgm import (
     FGMPreTrainedModel,
 )
 from .tokenization_fgm import FGMTokenizer
-
-__version__ = "0.1.0"
+from .version import __version__
 
 AutoConfig.register(FGMConfig.model_type, FGMConfig, exist_ok=True)
 AutoTokenizer.register(FGMConfig, tokenizer_class=FGMTokenizer, exist_ok=True)

@@ -35,7 +35,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from ..hub import hub_offline
+from ..offline import hub_offline
+from ..version import __version__
 from .genome import (
     PathLike,
     ReadStats,
@@ -347,8 +348,6 @@ def build_corpus(
         "val_chroms": val, "test_chroms": test, "chroms": only,
         "skip_bad_records": skip_bad_records,
     }
-    from .. import __version__
-
     identity = {"version": [_FORMAT_VERSION, __version__], "params": params,
                 "files": [_file_identity(path) for _, path in specs]}
     batch = max(1, min(1000, _MAX_BATCH_BASES // window))
