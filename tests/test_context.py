@@ -13,7 +13,7 @@ import fgm.context.scan as scan
 from fgm import FGMConfig, FGMForMaskedLM, FGMTokenizer
 from fgm.context.scan import Segment, choose_positions, context_scan, corpus_segments, window_start
 from fgm.kmers_fgm import reverse_complement
-from fgm.training.baselines import BidirectionalMarkov
+from fgm.context.baselines import BidirectionalMarkov
 
 
 @pytest.fixture(scope="module")
