@@ -12,10 +12,10 @@ How it runs, with one chromosome in memory at a time:
    records. Errors surface before any window is written, and requested chromosomes are checked.
 2. Each split is written by `datasets.Dataset.from_generator` from a generator that reads the
    files again (`genome.iter_records`, selecting that split's records) and cuts each record into
-   windows (`genome.window_spans`). Arrow batches are capped at about 64 MiB of sequence,
+   windows (`windows.window_spans`). Arrow batches are capped at about 64 MiB of sequence,
    whatever the window size.
 
-Windows (`genome.window_spans`): full windows at 0, stride, 2*stride, ...; then at most one
+Windows (`windows.window_spans`): full windows at 0, stride, 2*stride, ...; then at most one
 partial window per chromosome, from the next stride position to the chromosome end, kept when it
 holds at least `min_window` bases (default window // 2). Windows whose N fraction is above
 `max_n_frac` are dropped and counted.
@@ -37,17 +37,8 @@ from typing import Iterable
 
 from ..offline import hub_offline
 from ..version import __version__
-from .genome import (
-    PathLike,
-    ReadStats,
-    _check_window_args,
-    count_windows,
-    covered_bases,
-    iter_records,
-    resolve_genomes,
-    scan_genome,
-    window_spans,
-)
+from .genome import PathLike, ReadStats, iter_records, scan_genome
+from .windows import check_window_args, count_windows, covered_bases, resolve_genomes, window_spans
 
 __all__ = [
     "CorpusSummary",
@@ -254,7 +245,7 @@ def build_corpus(
     """Build a windowed genome corpus as a `datasets.DatasetDict`.
 
     genomes: file(s), directories, `source=file` strings, `(source, file)` pairs or a
-        {source: file} dict (see `genome.resolve_genomes`); FASTA / GenBank, compressed or not.
+        {source: file} dict (see `windows.resolve_genomes`); FASTA / GenBank, compressed or not.
     window, stride: window size and step in bases (stride defaults to window: no overlap).
     val_chroms, test_chroms: chromosomes for the `validation` / `test` splits (names, or one
         comma-separated string). Each must exist in the input; a split exists only if named.
@@ -278,7 +269,7 @@ def build_corpus(
     )
     from tqdm.auto import tqdm
 
-    window, stride, min_window = _check_window_args(window, stride, min_window)
+    window, stride, min_window = check_window_args(window, stride, min_window)
     max_n_frac = float(max_n_frac)
     if not 0.0 <= max_n_frac <= 1.0:
         raise ValueError(f"max_n_frac must be between 0 and 1, got {max_n_frac}")

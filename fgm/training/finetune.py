@@ -33,7 +33,7 @@ from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, set_
 from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
 from ..checkpoints import checkpoint_argument
-from ..data.genome import window_spans
+from ..data.windows import window_spans
 from .metrics import (
     REPORTED_METRICS,
     average_logits_by_group,
