@@ -180,7 +180,7 @@ def test_probe_accuracy_interval_is_wilsons():
 def test_long_range_benchmark_runs_and_resumes(tmp_path, monkeypatch):
     import fgm.training.finetune as finetuning
     from fgm.context.probe import long_range_probe
-    from fgm.training.finetune import FinetuningArguments
+    from fgm.training.finetune_arguments import FinetuningArguments
 
     model, tokenizer = tiny(1)
     model.save_pretrained(tmp_path / "ckpt")
