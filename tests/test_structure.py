@@ -1,6 +1,7 @@
-"""The layering of fgm/: each module imports only from its own room or a lower one, and no two modules
-import each other, directly or round a loop. The modules are parsed with `ast`, not imported, so every
-import counts: relative or absolute, at the top of a file or inside a function."""
+"""The layering of fgm/: each module imports only from its own room or a lower one, no two modules import
+each other, directly or round a loop, and none imports another's private (`_name`) names. The modules are
+parsed with `ast`, not imported, so every import counts: relative or absolute, at the top of a file or
+inside a function."""
 
 import ast
 from pathlib import Path
@@ -114,3 +115,13 @@ def test_no_import_cycle():
             cycles[frozenset(path)] = " -> ".join(
                 f"fgm/{modules[a]}:{graph[a][b]} imports {b}" for a, b in zip(path, path[1:] + path[:1]))
     assert not cycles, "import cycles:\n" + "\n".join(cycles.values())
+
+
+def test_no_module_imports_a_private_name_of_another():
+    private = []
+    for module, file in module_files().items():
+        for node in ast.walk(ast.parse((PACKAGE / file).read_text(), file)):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] == "fgm"):
+                private += [f"fgm/{file}:{node.lineno} imports {alias.name}" for alias in node.names
+                            if alias.name.startswith("_") and not alias.name.startswith("__")]
+    assert not private, "private names imported from another module:\n" + "\n".join(private)
