@@ -25,8 +25,7 @@ from .modeling_fgm import (
     FGMPreTrainedModel,
 )
 from .tokenization_fgm import FGMTokenizer
-
-__version__ = "0.1.0"
+from .version import __version__
 
 AutoConfig.register(FGMConfig.model_type, FGMConfig, exist_ok=True)
 AutoTokenizer.register(FGMConfig, tokenizer_class=FGMTokenizer, exist_ok=True)
@@ -47,9 +46,9 @@ _ENTRY_POINTS = {
     "PretrainDataArguments": "fgm.training.pretrain",
     "PretrainingArguments": "fgm.training.pretrain",
     "pretrain": "fgm.training.pretrain",
-    "FinetuneModelArguments": "fgm.training.finetune",
-    "TaskArguments": "fgm.training.finetune",
-    "FinetuningArguments": "fgm.training.finetune",
+    "FinetuneModelArguments": "fgm.training.finetune_arguments",
+    "TaskArguments": "fgm.training.finetune_arguments",
+    "FinetuningArguments": "fgm.training.finetune_arguments",
     "finetune": "fgm.training.finetune",
     "BenchmarkArguments": "fgm.training.nt_benchmark",
     "BenchmarkTrainingArguments": "fgm.training.nt_benchmark",

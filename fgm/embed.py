@@ -119,7 +119,7 @@ class Embedder:
 
     def spans(self, length: int) -> list[tuple[int, int, int, int]]:
         """(start, end, own_start, own_end) per chunk: the chunk, and the bases it contributes."""
-        from .data.genome import window_spans
+        from .data.windows import window_spans
 
         spans = window_spans(length, self.chunk, self.chunk - self.overlap, frame=self.k, last_window="shifted")
         bounds = [0] + [(spans[i][1] + spans[i + 1][0]) // 2 for i in range(len(spans) - 1)] + [length]

@@ -1,50 +1,14 @@
-"""Model cards and Hub uploads for FGM checkpoint folders.
+"""Hub uploads of FGM checkpoint folders, with the evaluation results found beside them in the model card.
 
-`save_pretrained` (model and tokenizer) already writes a complete, Hub-loadable folder; this module adds
-the human-readable card and the upload.
+The card itself is `fgm.model_card`, which training writes into every checkpoint; the evaluation section
+reads the result files of the top rooms (NT fine-tuning, VEP), so it lives here, above them.
 """
 
 import json
-import os
 from pathlib import Path
 
-MODEL_CARD_TEMPLATE = Path(__file__).resolve().parent / "model_card.md"
-
-
-def hub_offline() -> bool:
-    """Whether the user switched the Hugging Face Hub off: any of the offline variables, read at call time."""
-    variables = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
-    return any(os.environ.get(v, "").strip().lower() in {"1", "true", "yes", "on"} for v in variables)
-
-
-def render_model_card(config, details: dict | None = None, evaluation: str | None = None) -> str:
-    """The model card template filled with the architecture, any training details and evaluation results."""
-    details = details or {}
-    detail_rows = "\n".join(f"| {key} | {value} |" for key, value in details.items()) or "| (none recorded) | |"
-    counts = {t: config.layer_types.count(t) for t in ("full_attention", "sliding_attention")}
-    return MODEL_CARD_TEMPLATE.read_text().format(
-        hidden_size=config.hidden_size,
-        num_hidden_layers=config.num_hidden_layers,
-        num_attention_heads=config.num_attention_heads,
-        intermediate_size=config.intermediate_size,
-        full_layers=counts["full_attention"],
-        sliding_layers=counts["sliding_attention"],
-        sliding_window=config.sliding_window,
-        kmer_size=config.kmer_size,
-        vocab_size=config.vocab_size,
-        training_details=detail_rows,
-        evaluation=evaluation or NO_EVALUATION,
-    )
-
-
-NO_EVALUATION = "No results recorded yet (`fgm push` lists the NT and VEP results it finds in the folder)."
-
-
-def write_model_card(folder, config, details: dict | None = None) -> Path:
-    """`README.md` of a checkpoint folder."""
-    path = Path(folder) / "README.md"
-    path.write_text(render_model_card(config, details))
-    return path
+from .model_card import NO_EVALUATION, render_model_card
+from .offline import hub_offline
 
 
 def evaluation_section(paths) -> str:

@@ -13,7 +13,7 @@ import fgm.context.scan as scan
 from fgm import FGMConfig, FGMForMaskedLM, FGMTokenizer
 from fgm.context.scan import Segment, choose_positions, context_scan, corpus_segments, window_start
 from fgm.kmers_fgm import reverse_complement
-from fgm.training.baselines import BidirectionalMarkov
+from fgm.context.baselines import BidirectionalMarkov
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +180,7 @@ def test_probe_accuracy_interval_is_wilsons():
 def test_long_range_benchmark_runs_and_resumes(tmp_path, monkeypatch):
     import fgm.training.finetune as finetuning
     from fgm.context.probe import long_range_probe
-    from fgm.training.finetune import FinetuningArguments
+    from fgm.training.finetune_arguments import FinetuningArguments
 
     model, tokenizer = tiny(1)
     model.save_pretrained(tmp_path / "ckpt")

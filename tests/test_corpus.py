@@ -16,7 +16,8 @@ from fgm.data.corpus import (
     push_corpus_to_hub,
     save_corpus,
 )
-from fgm.data.genome import GenomeFormatError, read_genome, window_spans
+from fgm.data.genome import GenomeFormatError, read_genome
+from fgm.data.windows import window_spans
 
 SMALL = ["chrI", "chrVI", "chrIII"]  # the three smallest yeast chromosomes, 816 kb
 

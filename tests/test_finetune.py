@@ -14,8 +14,9 @@ from transformers import HfArgumentParser
 
 from fgm.cli import main
 from fgm.commands import finetune as finetune_cmd
-from fgm.training.finetune import SequenceTooLongError, finetune
+from fgm.training.finetune import finetune
 from fgm.training.task_data import DataFormatError
+from fgm.training.task_encoding import SequenceTooLongError
 
 ROOT = Path(__file__).resolve().parents[1]
 NT_DIR = ROOT / "tests" / "data" / "nt"
@@ -190,7 +191,7 @@ def test_over_long_rows_error_truncate_and_chunk(checkpoint, tmp_path):
 def test_chunks_fit_the_model_and_cover_the_sequence(checkpoint):
     from datasets import Dataset
 
-    from fgm.training.finetune import encode_split, load_tokenizer
+    from fgm.training.task_encoding import encode_split, load_tokenizer
 
     tokenizer = load_tokenizer(checkpoint)
     seq = "ACGTTGCA" * 25  # 200 nt

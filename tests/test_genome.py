@@ -1,4 +1,5 @@
-"""Genome readers (fgm.data.genome) on the bundled real genomes and on broken files made here."""
+"""Genome readers (fgm.data.genome) and windows (fgm.data.windows) on the bundled real genomes and on broken files
+made here."""
 
 import bz2
 import gzip
@@ -11,17 +12,13 @@ from fgm.data import bundled_genome
 from fgm.data.genome import (
     GenomeFormatError,
     ReadStats,
-    count_windows,
-    covered_bases,
     detect_format,
     genome_stem,
     iter_records,
-    iter_windows,
     read_genome,
-    resolve_genomes,
     scan_genome,
-    window_spans,
 )
+from fgm.data.windows import count_windows, covered_bases, iter_windows, resolve_genomes, window_spans
 
 YEAST_CHROMS = ["chrI", "chrII", "chrIII", "chrIV", "chrV", "chrVI", "chrVII", "chrVIII", "chrIX",
                 "chrX", "chrXI", "chrXII", "chrXIII", "chrXIV", "chrXV", "chrXVI"]

@@ -11,7 +11,7 @@ OUTPUT_DIR/long_range.md, .json and .png hold accuracy against distance.
 
 from dataclasses import dataclass, field
 
-from ..training.finetune import FinetuneModelArguments, FinetuningArguments
+from ..training.finetune_arguments import FinetuneModelArguments, FinetuningArguments
 from . import bases_list
 
 

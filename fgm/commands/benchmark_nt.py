@@ -10,7 +10,7 @@ Resumable: a task whose OUTPUT_DIR/<task>/results.json exists is skipped. The ta
 OUTPUT_DIR/nt_benchmark_<set>.md (and .json). The options are those of `fgm finetune`.
 """
 
-from ..training.finetune import FinetuneModelArguments
+from ..training.finetune_arguments import FinetuneModelArguments
 from ..training.nt_benchmark import BenchmarkArguments, BenchmarkTrainingArguments, run_nt_benchmark
 
 ARGUMENTS = (FinetuneModelArguments, BenchmarkArguments, BenchmarkTrainingArguments)

@@ -9,7 +9,8 @@ columns `sequence, label[, name]`; string or integer labels. Every Trainer optio
 standard name (--num_train_epochs, --bf16, --report_to, ...).
 """
 
-from ..training.finetune import FinetuneModelArguments, FinetuningArguments, TaskArguments, finetune
+from ..training.finetune import finetune
+from ..training.finetune_arguments import FinetuneModelArguments, FinetuningArguments, TaskArguments
 from ..training.reports import format_score
 
 ARGUMENTS = (FinetuneModelArguments, TaskArguments, FinetuningArguments)

@@ -74,7 +74,8 @@ def long_range_probe(
 
     from ..data import bundled_genome
     from ..data.genome import iter_records
-    from ..training.finetune import FinetuneModelArguments, FinetuningArguments, TaskArguments, finetune
+    from ..training.finetune import finetune
+    from ..training.finetune_arguments import FinetuneModelArguments, FinetuningArguments, TaskArguments
 
     output_dir = Path(output_dir)
     genome = genome or bundled_genome()

@@ -128,7 +128,7 @@ def paired_difference(values: dict[str, np.ndarray], row: str, reference: str, n
 
 def markov_scores(train_sequences, segments, positions, spans, orders) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """(loss, correct) per Markov order at the scored positions, their tokens masked as for the model."""
-    from ..training.baselines import BidirectionalMarkov, encode_bases
+    from .baselines import BidirectionalMarkov, encode_bases
 
     scores = {}
     for order in orders:

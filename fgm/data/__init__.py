@@ -1,5 +1,6 @@
-"""Genome data: streaming readers (`fgm.data.genome`), indexed reference access (`fgm.data.reference`),
-the corpus builder (`fgm.data.corpus`) and masked-LM examples (`fgm.data.mlm`); here, the bundled genomes."""
+"""Genome data: streaming readers (`fgm.data.genome`), windows (`fgm.data.windows`), indexed reference
+access (`fgm.data.reference`), the corpus builder (`fgm.data.corpus`) and masked-LM examples
+(`fgm.data.mlm`); here, the bundled genomes."""
 
 from __future__ import annotations
 

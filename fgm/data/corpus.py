@@ -12,10 +12,10 @@ How it runs, with one chromosome in memory at a time:
    records. Errors surface before any window is written, and requested chromosomes are checked.
 2. Each split is written by `datasets.Dataset.from_generator` from a generator that reads the
    files again (`genome.iter_records`, selecting that split's records) and cuts each record into
-   windows (`genome.window_spans`). Arrow batches are capped at about 64 MiB of sequence,
+   windows (`windows.window_spans`). Arrow batches are capped at about 64 MiB of sequence,
    whatever the window size.
 
-Windows (`genome.window_spans`): full windows at 0, stride, 2*stride, ...; then at most one
+Windows (`windows.window_spans`): full windows at 0, stride, 2*stride, ...; then at most one
 partial window per chromosome, from the next stride position to the chromosome end, kept when it
 holds at least `min_window` bases (default window // 2). Windows whose N fraction is above
 `max_n_frac` are dropped and counted.
@@ -35,18 +35,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from ..hub import hub_offline
-from .genome import (
-    PathLike,
-    ReadStats,
-    _check_window_args,
-    count_windows,
-    covered_bases,
-    iter_records,
-    resolve_genomes,
-    scan_genome,
-    window_spans,
-)
+from ..offline import hub_offline
+from ..version import __version__
+from .genome import PathLike, ReadStats, iter_records, scan_genome
+from .windows import check_window_args, count_windows, covered_bases, resolve_genomes, window_spans
 
 __all__ = [
     "CorpusSummary",
@@ -59,7 +51,6 @@ __all__ = [
     "save_corpus",
 ]
 
-SPLITS = ("train", "validation", "test")
 _MAX_BATCH_BASES = 1 << 26  # ~64 MiB of sequence per Arrow write batch
 _FORMAT_VERSION = 1  # bump when the rows a build produces change: part of the cache key
 
@@ -198,6 +189,17 @@ def _names(values, what: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def _requested_chromosomes(val_chroms, test_chroms, chroms) -> tuple[list[str], list[str], list[str] | None]:
+    """The validation, test and corpus chromosomes asked for (corpus: None for all); none in two splits."""
+    val = _names(val_chroms, "val_chroms")
+    test = _names(test_chroms, "test_chroms")
+    only = None if chroms is None else _names(chroms, "chroms")
+    both = sorted(set(val) & set(test))
+    if both:
+        raise ValueError(f"chromosome(s) {', '.join(both)} requested for both validation and test")
+    return val, test, only
+
+
 def _check_present(requested: list[str], available: list[str], what: str) -> None:
     missing = [c for c in requested if c not in set(available)]
     if missing:
@@ -210,6 +212,64 @@ def _check_present(requested: list[str], available: list[str], what: str) -> Non
 def _file_identity(path: Path) -> list:
     st = path.stat()
     return [str(path.resolve()), st.st_size, st.st_mtime_ns]
+
+
+def _scan_genomes(specs, skip_bad_records: bool, progress: bool) -> list:
+    """[(source, path, GenomeIndex)]: every file read and validated once, before anything is written."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(desc="scanning genomes", unit="bp", unit_scale=True, disable=not progress)
+    try:
+        return [(source, path, scan_genome(path, skip_bad_records=skip_bad_records, progress=bar))
+                for source, path in specs]
+    finally:
+        bar.close()
+
+
+def _check_chromosomes(indexes, val: list[str], test: list[str], only: list[str] | None) -> None:
+    """Each record once per source, and every requested chromosome present in the input."""
+    seen: dict[tuple[str, str], Path] = {}
+    available: list[str] = []
+    for source, path, idx in indexes:
+        for rec in idx.records:
+            key = (source, rec.name)
+            if key in seen:
+                raise ValueError(f"record {rec.name!r} of source {source!r} appears in both {seen[key]}"
+                                 f" and {path}; give the files different sources (source=file)")
+            seen[key] = path
+            available.append(rec.name)
+    available = list(dict.fromkeys(available))
+    if not available:
+        raise ValueError(f"no usable records in {', '.join(str(path) for _, path, _ in indexes)}")
+    _check_present(val, available, "validation")
+    _check_present(test, available, "test")
+    if only is not None:
+        _check_present(only, available, "requested")
+
+
+def _split_members(indexes, val: list[str], test: list[str], only: list[str] | None) -> dict[str, list]:
+    """split -> [(source, path, record)]: train, then validation / test when chromosomes are named for them."""
+
+    def split_of(name: str) -> str | None:
+        if name in val:
+            return "validation"
+        if name in test:
+            return "test"
+        if only is None or name in only:
+            return "train"
+        return None
+
+    requested = ["train"] + (["validation"] if val else []) + (["test"] if test else [])
+    members: dict[str, list] = {s: [] for s in requested}
+    for source, path, idx in indexes:
+        for rec in idx.records:
+            s = split_of(rec.name)
+            if s is not None:
+                members[s].append((source, path, rec))
+    if not members["train"]:
+        raise ValueError("no chromosome left for the train split (all of them are validation / "
+                         "test chromosomes or excluded by chroms)")
+    return members
 
 
 def _generate_windows(files, window, stride, min_window, max_n_frac, skip_bad_records,
@@ -236,6 +296,51 @@ def _generate_windows(files, window, stride, min_window, max_n_frac, skip_bad_re
         bar.close()
 
 
+def _write_split(split: str, members: list, params: dict, identity: dict, skipped: list[str], cache_dir,
+                 progress: bool):
+    """One split's windows as a `datasets.Dataset`, cached under a fingerprint of the build and the split's
+    records, its statistics in `info.description`."""
+    from datasets import Dataset
+
+    window, stride, min_window = params["window"], params["stride"], params["min_window"]
+    files: dict[tuple[str, str], list[int]] = {}
+    for source, path, rec in members:
+        files.setdefault((source, str(path)), []).append(rec.index)
+    files_arg = tuple((source, path, tuple(ix)) for (source, path), ix in files.items())
+    fingerprint = hashlib.sha256(json.dumps(
+        {**identity, "split": split, "select": files_arg}, sort_keys=True).encode()).hexdigest()[:32]
+    ds = Dataset.from_generator(
+        _generate_windows,
+        features=corpus_features(),
+        cache_dir=None if cache_dir is None else str(cache_dir),
+        gen_kwargs={
+            "files": files_arg, "window": window, "stride": stride,
+            "min_window": min_window, "max_n_frac": params["max_n_frac"],
+            "skip_bad_records": params["skip_bad_records"],
+            "total_bases": sum(rec.length for _, _, rec in members), "desc": f"{split} windows",
+            "progress": progress,
+        },
+        split=split,
+        fingerprint=fingerprint,
+        writer_batch_size=max(1, min(1000, _MAX_BATCH_BASES // window)),
+    )
+    bases, n_bases = _sequence_stats(ds)
+    candidates = sum(count_windows(rec.length, window, stride, min_window) for _, _, rec in members)
+    stats = {
+        "params": params,
+        "skipped_records": skipped,
+        "chroms": list(dict.fromkeys(rec.name for _, _, rec in members)),
+        "windows": len(ds),
+        "bases": bases,
+        "n_bases": n_bases,
+        "dropped_n": candidates - len(ds),
+        "uncovered_bases": sum(rec.length - covered_bases(rec.length, window, stride, min_window)
+                               for _, _, rec in members),
+    }
+    ds.info.description = json.dumps({"fgm_corpus": stats})
+    return ds
+
+
 def build_corpus(
     genomes,
     window: int = 6000,
@@ -253,7 +358,7 @@ def build_corpus(
     """Build a windowed genome corpus as a `datasets.DatasetDict`.
 
     genomes: file(s), directories, `source=file` strings, `(source, file)` pairs or a
-        {source: file} dict (see `genome.resolve_genomes`); FASTA / GenBank, compressed or not.
+        {source: file} dict (see `windows.resolve_genomes`); FASTA / GenBank, compressed or not.
     window, stride: window size and step in bases (stride defaults to window: no overlap).
     val_chroms, test_chroms: chromosomes for the `validation` / `test` splits (names, or one
         comma-separated string). Each must exist in the input; a split exists only if named.
@@ -268,141 +373,36 @@ def build_corpus(
     Returns the DatasetDict (train, then validation / test when requested), rows in a
     deterministic order: files as given, records in file order, windows by start.
     """
-    from datasets import (
-        Dataset,
-        DatasetDict,
-        are_progress_bars_disabled,
-        disable_progress_bars,
-        enable_progress_bars,
-    )
-    from tqdm.auto import tqdm
+    from datasets import DatasetDict, are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
-    window, stride, min_window = _check_window_args(window, stride, min_window)
+    window, stride, min_window = check_window_args(window, stride, min_window)
     max_n_frac = float(max_n_frac)
     if not 0.0 <= max_n_frac <= 1.0:
         raise ValueError(f"max_n_frac must be between 0 and 1, got {max_n_frac}")
-    val = _names(val_chroms, "val_chroms")
-    test = _names(test_chroms, "test_chroms")
-    only = None if chroms is None else _names(chroms, "chroms")
-    both = sorted(set(val) & set(test))
-    if both:
-        raise ValueError(f"chromosome(s) {', '.join(both)} requested for both validation and test")
-
+    val, test, only = _requested_chromosomes(val_chroms, test_chroms, chroms)
     specs = resolve_genomes(genomes)
-
-    # 1. scan and validate everything (fails early, before anything is written)
-    scan_bar = tqdm(desc="scanning genomes", unit="bp", unit_scale=True, disable=not progress)
-    indexes = []
-    try:
-        for source, path in specs:
-            indexes.append((source, path, scan_genome(path, skip_bad_records=skip_bad_records,
-                                                      progress=scan_bar)))
-    finally:
-        scan_bar.close()
+    indexes = _scan_genomes(specs, skip_bad_records, progress)
+    _check_chromosomes(indexes, val, test, only)
+    members = _split_members(indexes, val, test, only)
     skipped = [f"{path}: {r.name if r.name else '(no record)'} ({r.error})"
                for _, path, idx in indexes for r in idx.bad_records]
-
-    seen: dict[tuple[str, str], Path] = {}
-    available: list[str] = []
-    for source, path, idx in indexes:
-        for rec in idx.records:
-            key = (source, rec.name)
-            if key in seen:
-                raise ValueError(f"record {rec.name!r} of source {source!r} appears in both {seen[key]}"
-                                 f" and {path}; give the files different sources (source=file)")
-            seen[key] = path
-            available.append(rec.name)
-    available = list(dict.fromkeys(available))
-    if not available:
-        raise ValueError(f"no usable records in {', '.join(str(p) for _, p in specs)}")
-    _check_present(val, available, "validation")
-    _check_present(test, available, "test")
-    if only is not None:
-        _check_present(only, available, "requested")
-
-    # 2. assign records to splits
-    def split_of(name: str) -> str | None:
-        if name in val:
-            return "validation"
-        if name in test:
-            return "test"
-        if only is None or name in only:
-            return "train"
-        return None
-
-    requested = ["train"] + (["validation"] if val else []) + (["test"] if test else [])
-    members: dict[str, list] = {s: [] for s in requested}  # split -> [(source, path, rec)]
-    for source, path, idx in indexes:
-        for rec in idx.records:
-            s = split_of(rec.name)
-            if s is not None:
-                members[s].append((source, path, rec))
-    if not members["train"]:
-        raise ValueError("no chromosome left for the train split (all of them are validation / "
-                         "test chromosomes or excluded by chroms)")
-
     params = {
         "genomes": [[source, str(path)] for source, path in specs],
         "window": window, "stride": stride, "min_window": min_window, "max_n_frac": max_n_frac,
         "val_chroms": val, "test_chroms": test, "chroms": only,
         "skip_bad_records": skip_bad_records,
     }
-    from .. import __version__
-
     identity = {"version": [_FORMAT_VERSION, __version__], "params": params,
                 "files": [_file_identity(path) for _, path in specs]}
-    batch = max(1, min(1000, _MAX_BATCH_BASES // window))
 
-    # 3. write each split
     was_enabled = not are_progress_bars_disabled()
     disable_progress_bars()  # our own bar counts bases; datasets' would count rows
-    out = {}
     try:
-        for split in requested:
-            files: dict[tuple[str, str], list[int]] = {}
-            for source, path, rec in members[split]:
-                files.setdefault((source, str(path)), []).append(rec.index)
-            files_arg = tuple((source, path, tuple(ix)) for (source, path), ix in files.items())
-            total = sum(rec.length for _, _, rec in members[split])
-            fingerprint = hashlib.sha256(json.dumps(
-                {**identity, "split": split, "select": files_arg},
-                sort_keys=True).encode()).hexdigest()[:32]
-            ds = Dataset.from_generator(
-                _generate_windows,
-                features=corpus_features(),
-                cache_dir=None if cache_dir is None else str(cache_dir),
-                gen_kwargs={
-                    "files": files_arg, "window": window, "stride": stride,
-                    "min_window": min_window, "max_n_frac": max_n_frac,
-                    "skip_bad_records": skip_bad_records,
-                    "total_bases": total, "desc": f"{split} windows", "progress": progress,
-                },
-                split=split,
-                fingerprint=fingerprint,
-                writer_batch_size=batch,
-            )
-            bases, n_bases = _sequence_stats(ds)
-            candidates = sum(count_windows(rec.length, window, stride, min_window)
-                             for _, _, rec in members[split])
-            stats = {
-                "params": params,
-                "skipped_records": skipped,
-                "chroms": list(dict.fromkeys(rec.name for _, _, rec in members[split])),
-                "windows": len(ds),
-                "bases": bases,
-                "n_bases": n_bases,
-                "dropped_n": candidates - len(ds),
-                "uncovered_bases": sum(rec.length - covered_bases(rec.length, window, stride,
-                                                                  min_window)
-                                       for _, _, rec in members[split]),
-            }
-            ds.info.description = json.dumps({"fgm_corpus": stats})
-            out[split] = ds
+        corpus = DatasetDict({split: _write_split(split, records, params, identity, skipped, cache_dir, progress)
+                              for split, records in members.items()})
     finally:
         if was_enabled:
             enable_progress_bars()
-
-    corpus = DatasetDict(out)
     if progress:
         print(corpus_summary(corpus).table())
     return corpus

@@ -4,15 +4,8 @@ Importing it imports transformers' `TrainingArguments`, which the argument datac
 `run_finetune` is `fgm.training.finetune.finetune`.
 """
 
-from .finetune import (
-    FinetuneModelArguments,
-    FinetuningArguments,
-    SequenceTooLongError,
-    TaskArguments,
-    TaskDataArguments,
-    encode_split,
-)
 from .finetune import finetune as run_finetune  # `fgm.training.finetune` stays the module
+from .finetune_arguments import FinetuneModelArguments, FinetuningArguments, TaskArguments, TaskDataArguments
 from .metrics import classification_metrics, load_metric, make_compute_metrics, summarize_runs
 from .nt_benchmark import BenchmarkArguments, BenchmarkTrainingArguments, benchmark_tasks, run_nt_benchmark
 from .nt_tasks import BENCHMARKS, HUB_DATASETS, NT_TASKS, NTTask, get_task, list_tasks, resolve_tasks
@@ -29,6 +22,7 @@ from .task_data import (
     read_split,
     split_train_validation,
 )
+from .task_encoding import SequenceTooLongError, encode_split
 
 __all__ = [
     "BENCHMARKS",

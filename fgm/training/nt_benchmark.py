@@ -10,7 +10,8 @@ import logging
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from .finetune import FinetuneModelArguments, FinetuningArguments, TaskArguments, TaskDataArguments, finetune
+from .finetune import finetune
+from .finetune_arguments import FinetuneModelArguments, FinetuningArguments, TaskArguments, TaskDataArguments
 from .nt_tasks import (
     PUBLISHED_MODELS,
     PUBLISHED_SOURCES,

@@ -24,7 +24,7 @@ histone marks (ENCODE) 1,000. `enhancers_types` (none / weak / strong enhancer) 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 ORIGINAL = "original"
 REVISED = "revised"
@@ -56,9 +56,6 @@ class NTTask:
     @property
     def key(self) -> str:
         return f"{self.benchmark}/{self.name}"
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "hub_dataset": self.hub_dataset}
 
 
 def _category(name: str) -> str:

@@ -27,7 +27,7 @@ from ..checkpoints import checkpoint_argument
 from ..configuration_fgm import PRESETS, FGMConfig
 from ..data.corpus import load_corpus
 from ..data.mlm import MaskedGenomeWindows, mlm_collator
-from ..hub import write_model_card
+from ..model_card import write_model_card
 from ..modeling_fgm import FGMForMaskedLM
 from ..tokenization_fgm import FGMTokenizer
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.genome import iter_records
-from ..hub import hub_offline
+from ..offline import hub_offline
 from .nt_tasks import NTTask
 
 logger = logging.getLogger(__name__)

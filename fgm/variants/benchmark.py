@@ -82,7 +82,7 @@ def load_labelled_set(dataset, split: str = "test"):
     """A pandas DataFrame with the `chrom, pos, ref, alt, label` columns, from a file or the Hub."""
     import pandas as pd
 
-    from ..hub import hub_offline
+    from ..offline import hub_offline
 
     path = Path(dataset)
     if path.is_file():
