@@ -130,7 +130,7 @@ def installed_fgm_backends() -> list[str]:
     import torch
 
     sys.path.insert(0, str(REPO))
-    from fgm.modeling_fgm import FLASH_BUILDS, best_attn_implementation
+    from fgm.attention_fgm import FLASH_BUILDS, attention_backend
 
     backends = ["sdpa"]
     if torch.cuda.is_available():
@@ -138,7 +138,8 @@ def installed_fgm_backends() -> list[str]:
 
         major = torch.cuda.get_device_capability()[0]
         flash = [n for n, check, m in FLASH_BUILDS if major >= m and getattr(transformers.utils, check, lambda: False)()]
-        backends = [best_attn_implementation()] + [b for b in flash + ["flex_attention", "sdpa"] if b != best_attn_implementation()]
+        best = attention_backend(None)
+        backends = [best] + [b for b in flash + ["flex_attention", "sdpa"] if b != best]
     return backends
 
 

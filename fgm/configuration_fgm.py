@@ -1,4 +1,4 @@
-"""FGM configuration: model shape, attention layout and presets.
+"""FGM configuration: model shape, attention layout, the optional single-base U-Net around the trunk, and presets.
 
 Ships inside every FGM checkpoint (remote code), so it imports only transformers.
 """
@@ -6,6 +6,7 @@ Ships inside every FGM checkpoint (remote code), so it imports only transformers
 from transformers import PretrainedConfig
 
 LAYER_TYPES = ("full_attention", "sliding_attention")
+PROBLEM_TYPES = (None, "regression", "single_label_classification", "multi_label_classification")
 
 # name -> (num_hidden_layers, hidden_size, num_attention_heads, intermediate_size)
 # SwiGLU widths (multiples of 64) chosen so the masked-LM models have ~35M / ~110M / ~350M parameters.
@@ -16,6 +17,16 @@ PRESETS = {
     "small": dict(num_hidden_layers=12, hidden_size=512, num_attention_heads=8, intermediate_size=1088),
     "base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=2816),
     "large": dict(num_hidden_layers=24, hidden_size=1024, num_attention_heads=16, intermediate_size=3328),
+    # Hierarchical: single bases through a convolutional U-Net, the transformer trunk at 1 / 2**unet_stages of
+    # the length (1 Mb = 8,192 trunk tokens at 7 stages). `unet-demo` trains on a 2-core CPU in minutes.
+    "unet-tiny": dict(num_hidden_layers=2, hidden_size=64, num_attention_heads=4, intermediate_size=128,
+                      sliding_window=16, kmer_size=1, vocab_size=11, unet_stages=3, unet_stem_width=32),
+    "unet-demo": dict(num_hidden_layers=4, hidden_size=128, num_attention_heads=4, intermediate_size=320,
+                      sliding_window=16, kmer_size=1, vocab_size=11, unet_stages=5, unet_stem_width=64),
+    "unet-small": dict(num_hidden_layers=12, hidden_size=512, num_attention_heads=8, intermediate_size=1088,
+                       kmer_size=1, vocab_size=11, unet_stages=7, unet_stem_width=128),
+    "unet-base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=2816,
+                      kmer_size=1, vocab_size=11, unet_stages=7, unet_stem_width=256),
 }
 
 
@@ -52,6 +63,14 @@ class FGMConfig(PretrainedConfig):
     `kmer_size` fixes the tokenizer's vocabulary layout, which the model uses for per-nucleotide
     probabilities and reverse-complement averaging. `sparse_prediction` (as in ModernBERT): with labels,
     the masked-LM head runs only on the positions that have a label, and its logits are (labelled tokens, vocab).
+
+    `unet_stages` > 0 makes the model hierarchical (as NTv3 and AlphaGenome): single bases (`kmer_size` 1) are
+    embedded in `unet_embedding_size` dims, a stem convolution (`unet_stem_kernel`) widens them to
+    `unet_stem_width` channels, and each down stage (convolution of `unet_kernel` bases, then average-pooling by
+    2) widens the channels on a linear schedule to `hidden_size`; the transformer trunk (every field above)
+    runs at 1 / 2**unet_stages of the length, and the up stages (repeat by 2, convolution, the down stage's
+    input added back) return to single-base resolution, where the heads read `unet_stem_width` channels.
+    `sliding_window` then counts trunk tokens (2**unet_stages bases each).
     """
 
     model_type = "fgm"
@@ -66,7 +85,6 @@ class FGMConfig(PretrainedConfig):
         intermediate_size: int = 1088,
         layer_types: list[str] | None = None,
         sliding_window: int = 128,
-        max_position_embeddings: int = 1_048_576,
         rope_theta: float = 10_000.0,
         rms_norm_eps: float = 1e-5,
         initializer_range: float = 0.02,
@@ -78,10 +96,14 @@ class FGMConfig(PretrainedConfig):
         sparse_prediction: bool = True,
         pad_token_id: int = 1,
         mask_token_id: int = 2,
-        cls_token_id: int = 3,
         eos_token_id: int = 4,
         bos_token_id: int = 5,
-        tie_word_embeddings: bool = True,
+        tie_word_embeddings: bool | None = None,
+        unet_stages: int = 0,
+        unet_stem_width: int = 128,
+        unet_embedding_size: int = 16,
+        unet_stem_kernel: int = 15,
+        unet_kernel: int = 5,
         **kwargs,
     ):
         self.vocab_size = vocab_size
@@ -92,7 +114,6 @@ class FGMConfig(PretrainedConfig):
         self.intermediate_size = intermediate_size
         self.layer_types = list(layer_types) if layer_types is not None else default_layer_types(num_hidden_layers)
         self.sliding_window = sliding_window
-        self.max_position_embeddings = max_position_embeddings
         self.rope_theta = rope_theta
         self.rms_norm_eps = rms_norm_eps
         self.initializer_range = initializer_range
@@ -103,8 +124,14 @@ class FGMConfig(PretrainedConfig):
         self.rc_average = rc_average
         self.sparse_prediction = sparse_prediction
         self.mask_token_id = mask_token_id
-        self.cls_token_id = cls_token_id
+        self.unet_stages = unet_stages
+        self.unet_stem_width = unet_stem_width
+        self.unet_embedding_size = unet_embedding_size
+        self.unet_stem_kernel = unet_stem_kernel
+        self.unet_kernel = unet_kernel
         self.validate_shape()
+        if tie_word_embeddings is None:  # a U-Net embeds bases in fewer dims than its heads read: nothing to tie
+            tie_word_embeddings = not unet_stages
         kwargs.setdefault("auto_map", dict(AUTO_MAP))
         super().__init__(
             pad_token_id=pad_token_id,
@@ -113,6 +140,8 @@ class FGMConfig(PretrainedConfig):
             tie_word_embeddings=tie_word_embeddings,
             **kwargs,
         )
+        if self.problem_type not in PROBLEM_TYPES:
+            raise ValueError(f"problem_type must be one of {PROBLEM_TYPES}, got {self.problem_type!r}")
 
     def validate_shape(self):
         """Fail early, naming the field, instead of deep inside a forward pass."""
@@ -139,10 +168,41 @@ class FGMConfig(PretrainedConfig):
             raise ValueError(f"classifier_pooling must be 'mean' or 'cls', got {self.classifier_pooling!r}")
         if not 1 <= self.kmer_size <= 8:
             raise ValueError(f"kmer_size must be between 1 and 8, got {self.kmer_size}")
+        if not isinstance(self.unet_stages, int) or not 0 <= self.unet_stages <= 16:
+            raise ValueError(f"unet_stages must be an integer from 0 (a flat model) to 16, got {self.unet_stages!r}")
+        if self.unet_stages:
+            if self.kmer_size != 1:
+                raise ValueError(f"a U-Net (unet_stages={self.unet_stages}) reads single bases: kmer_size must be 1, "
+                                 f"got {self.kmer_size}")
+            for name in ("unet_stem_kernel", "unet_kernel"):
+                if getattr(self, name) < 1 or getattr(self, name) % 2 == 0:
+                    raise ValueError(f"{name} must be an odd number of bases, got {getattr(self, name)}")
+            if self.unet_stem_width < 1 or self.unet_embedding_size < 1:
+                raise ValueError(f"unet_stem_width and unet_embedding_size must be positive, got "
+                                 f"{self.unet_stem_width} and {self.unet_embedding_size}")
+
+    @property
+    def unet_block(self) -> int:
+        """Bases per trunk token: 2**unet_stages (1 for a flat model)."""
+        return 2**self.unet_stages
+
+    @property
+    def unet_widths(self) -> list[int]:
+        """Channels at each resolution, single bases first: linear from the stem width to the trunk's hidden
+        size (NTv3's schedule), multiples of 8."""
+        first, last, steps = self.unet_stem_width, self.hidden_size, self.unet_stages
+        between = [round((first + (last - first) * i / steps) / 8) * 8 for i in range(1, steps)]
+        return [first, *between, last]
+
+    @property
+    def output_hidden_size(self) -> int:
+        """Channels of the model's last hidden state (per token; per base for a U-Net), which the heads read."""
+        return self.unet_stem_width if self.unet_stages else self.hidden_size
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "FGMConfig":
-        """A named size (`demo`, `tiny`, `small`, `base`, `large`), with any field overridden."""
+        """A named size (`demo`, `tiny`, `small`, `base`, `large`, and the U-Nets `unet-tiny`, `unet-demo`,
+        `unet-small`, `unet-base`), with any field overridden."""
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
         fields = {**PRESETS[name], **overrides}

@@ -356,6 +356,39 @@ def reverse_complement_ids(ids: torch.Tensor, k: int = 6) -> torch.Tensor:
 
 
 
+def reverse_complement_rows(ids: torch.Tensor, attention_mask: torch.Tensor | None, k: int, pad_id: int):
+    """A batch of token rows -> the token rows of each row's reverse complement, re-tokenized with the tokenizer's
+    rules, and their attention mask. Special tokens in front (``<cls>``) stay in front, padding goes at the end,
+    other special tokens (``<mask>``) carry no base and are dropped. All rows in one vectorized pass: their bases
+    are reversed and complemented into one N-framed buffer, encoded together, and cut back into rows."""
+    tables = _tables(k, ids.device)
+    real = torch.ones_like(ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
+    lengths = tables["token_len"][ids] * real  # bases per token; 0 for special tokens and padding
+    has_bases = (lengths > 0).any(1)
+    prefix = torch.where(has_bases, (lengths > 0).int().argmax(1), real.sum(1))  # leading special tokens
+    totals = lengths.sum(1)
+    frames = torch.cumsum(totals + 1, 0) - (totals + 1)  # each row's N separator in the buffer
+    offsets = torch.arange(ids.shape[1] * k, device=ids.device).view(ids.shape[1], k)
+    starts = (lengths.cumsum(1) - lengths)[..., None] + offsets[:1]  # (B, T, k): index of each base in its row
+    carried = torch.arange(k, device=ids.device) < lengths[..., None]
+    row = torch.arange(len(ids), device=ids.device)[:, None, None].expand_as(carried)[carried]
+    buffer = torch.full((int(totals.sum()) + len(ids) + 1,), N_CODE, dtype=torch.uint8, device=ids.device)
+    reversed_index = frames[row] + totals[row] - starts[carried]  # the row's last base lands first
+    buffer[reversed_index] = tables["complement"][tables["token_codes"][ids][carried].long()]
+    encoded, n_pos, n_tok = _encode_framed(buffer, k, tables)
+    frame_tok = n_tok[torch.searchsorted(n_pos, torch.cat([frames, frames[-1:] + totals[-1:] + 1]))]
+    counts = frame_tok[1:] - frame_tok[:-1] - 1  # tokens of each reverse complement
+    width = int((prefix + counts).max())
+    out = torch.full((len(ids), width), pad_id, dtype=ids.dtype, device=ids.device)
+    columns = torch.arange(width, device=ids.device)
+    out[columns < prefix[:, None]] = ids[torch.arange(ids.shape[1], device=ids.device) < prefix[:, None]]
+    body = (columns >= prefix[:, None]) & (columns < (prefix + counts)[:, None])
+    tokens = torch.ones(len(encoded), dtype=torch.bool, device=ids.device)
+    tokens[frame_tok] = False
+    out[body] = encoded[tokens]
+    return out, (columns < (prefix + counts)[:, None]).long()
+
+
 def nucleotide_marginals(logits: torch.Tensor, bases: torch.Tensor) -> torch.Tensor:
     """Per-nucleotide probabilities from token logits: (..., vocab) -> (..., width, 4) over "ACGT".
 

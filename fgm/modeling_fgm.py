@@ -1,21 +1,17 @@
-"""FGM: a pre-norm transformer encoder for DNA with local (sliding-window) and global attention.
+"""FGM: a pre-norm transformer encoder for DNA with local (sliding-window) and global attention, optionally the
+trunk of a single-base convolutional U-Net.
 
-RMSNorm, rotary position embeddings, SwiGLU MLP, fused QKV, no biases, tied input/output embeddings.
-Sliding-window layers cost O(n * window) on every attention backend:
-- `eager`, `sdpa` (and any other dense backend): block-local attention, each block of `window / 2`
-  queries attends to its own and the two neighbouring key blocks, masked to the exact window;
-- `flex_attention`: a block-sparse `BlockMask` built directly from the band of key blocks;
-- `flash_attention_2` / `_3` / `_4`: flash-attn's own `window_size`; padded and packed batches go as the
-  real tokens only, in variable-length sequences (cu_seqlens).
-Packed sequences (position_ids restarting at 0) and padding never attend to each other.
-With no `attn_implementation` requested, a model takes the newest flash build installed for its CUDA GPU,
-else sdpa (`best_attn_implementation`); flash runs only on CUDA tensors in fp16 / bf16, sdpa elsewhere.
+Flat models read k-mer tokens: RMSNorm, rotary position embeddings, SwiGLU MLP, fused QKV, no biases, tied
+input/output embeddings. Hierarchical models (`config.unet_stages` > 0, as NTv3 and AlphaGenome) read single
+bases: a stem convolution and down stages (convolution, average-pooling by 2) bring the sequence to one trunk token
+per 2**unet_stages bases, the same transformer layers run there, and up stages (repeat by 2, convolution, the
+skip added back) return to one vector per base; 1 Mb costs 8,192 trunk tokens at 7 stages.
+How attention runs on each backend, and its masks, is `attention_fgm.py`.
 
 Ships inside every FGM checkpoint (remote code), so it imports only torch, transformers and its sibling files.
 """
 
 import math
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -28,275 +24,11 @@ from transformers.modeling_outputs import (
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
-from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
-from transformers.utils import logging
-from transformers.utils.generic import can_return_tuple, is_flash_attention_requested
+from transformers.utils.generic import can_return_tuple
 
+from .attention_fgm import AttentionMasks, activation_dtype, attention_backend
 from .configuration_fgm import FGMConfig
-from .kmers_fgm import kmer_base_table, nucleotide_marginals, reverse_complement_ids
-
-logger = logging.get_logger(__name__)
-
-PADDING_SEGMENT = -1
-
-
-# --------------------------------------------------------------------------------------------------
-# Attention masks: built once per forward pass, in the form the configured backend needs.
-# --------------------------------------------------------------------------------------------------
-
-
-def segment_ids(attention_mask: torch.Tensor | None, position_ids: torch.Tensor | None):
-    """Which sequence each token belongs to (B, n), padding = -1; None when both are None (one whole
-    sequence per row). Packed rows (`position_ids` given) mark each sequence start by a position id of 0."""
-    if attention_mask is None and position_ids is None:
-        return None
-    if position_ids is not None:
-        segments = torch.cumsum(position_ids == 0, dim=-1)
-    else:
-        segments = torch.zeros_like(attention_mask, dtype=torch.long)
-    if attention_mask is not None:
-        segments = segments.masked_fill(~attention_mask.bool(), PADDING_SEGMENT)
-    return segments
-
-
-def activation_dtype(hidden_states: torch.Tensor) -> torch.dtype:
-    """The dtype the layers compute in: autocast's where it is on, else the hidden states'."""
-    device = hidden_states.device.type
-    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else hidden_states.dtype
-
-
-def flash_can_run(hidden_states: torch.Tensor) -> bool:
-    """Flash kernels take CUDA tensors in fp16 / bf16 (half-precision weights, or autocast to them)."""
-    return hidden_states.device.type == "cuda" and activation_dtype(hidden_states) in (torch.float16, torch.bfloat16)
-
-
-def neighbour_blocks(x: torch.Tensor, block: int, fill: float = 0) -> torch.Tensor:
-    """(..., nb * block, d) -> (..., nb, 3 * block, d): each block with its left and right neighbours
-    (one pad, then a strided view)."""
-    padded = F.pad(x, (0, 0, block, block), value=fill)
-    return padded.unfold(-2, 3 * block, block).transpose(-1, -2)
-
-
-class LocalBlocks:
-    """Block-local layout of a sliding-window layer for dense backends.
-
-    Blocks of `half = window // 2` queries attend to 3 blocks of keys; the mask keeps |i - j| <= half
-    and same-sequence pairs, so the result equals dense masked attention at O(n * window) cost.
-    Blocks ride along the head dimension: queries (B, H * nb, b, D), keys (B, H * nb, 3b, D).
-    """
-
-    def __init__(self, segments, batch: int, heads: int, seq_len: int, half: int, device):
-        self.half, self.seq_len = half, seq_len
-        self.num_blocks = math.ceil(seq_len / half)
-        self.pad = self.num_blocks * half - seq_len
-        index = torch.arange(seq_len + self.pad, device=device, dtype=torch.float32)[:, None]
-        query_index = index.view(self.num_blocks, half, 1)
-        key_index = neighbour_blocks(index, half, fill=-1e9).transpose(-1, -2)  # (nb, 1, 3b)
-        allowed = (query_index - key_index).abs() <= half  # (nb, b, 3b)
-        if segments is None and self.pad:
-            segments = torch.zeros(batch, seq_len, dtype=torch.long, device=device)
-        if segments is not None:
-            segments = F.pad(segments, (0, self.pad), value=PADDING_SEGMENT)[..., None]
-            query_segments = segments.view(batch, self.num_blocks, half, 1)
-            key_segments = neighbour_blocks(segments, half, fill=-2).transpose(-1, -2)  # (B, nb, 1, 3b)
-            allowed = allowed & (query_segments == key_segments)
-        shape = (batch, heads, self.num_blocks, half, 3 * half)
-        self.mask = allowed.unsqueeze(-4).expand(shape).reshape(batch, heads * self.num_blocks, half, 3 * half)
-
-    def split(self, query, key, value):
-        """(B, H, n, D) -> queries (B, H * nb, b, D), keys and values (B, H * nb, 3b, D)."""
-        batch, heads, _, dim = query.shape
-        query = F.pad(query, (0, 0, 0, self.pad)).reshape(batch, heads * self.num_blocks, self.half, dim)
-
-        def keys(x):
-            x = neighbour_blocks(F.pad(x, (0, 0, 0, self.pad)), self.half)
-            return x.reshape(batch, heads * self.num_blocks, 3 * self.half, dim)
-
-        return query, keys(key), keys(value)
-
-    def merge(self, output: torch.Tensor) -> torch.Tensor:
-        """(B, b, H * nb, D), as attention functions return it -> (B, n, H, D)."""
-        batch, _, _, dim = output.shape
-        output = output.view(batch, self.half, -1, self.num_blocks, dim).permute(0, 3, 1, 2, 4)
-        return output.reshape(batch, self.num_blocks * self.half, -1, dim)[:, : self.seq_len]
-
-
-class VarlenTokens:
-    """Flash layout for padded or packed batches: the real tokens of all rows one after another, as one
-    row of variable-length sequences that flash attention keeps apart by `cu_seqlens`.
-
-    Built once per forward pass (one host sync, for the lengths flash needs on the host); padding
-    is dropped, never computed, and comes back as zeros.
-    """
-
-    def __init__(self, segments: torch.Tensor):
-        self.batch, self.seq_len = segments.shape
-        flat = segments.flatten()
-        self.indices = torch.nonzero(flat >= 0).flatten()
-        real, row = flat[self.indices], self.indices // self.seq_len
-        starts = F.pad((real[1:] != real[:-1]) | (row[1:] != row[:-1]), (1, 0), value=True)
-        cu_seqlens = F.pad(torch.nonzero(starts).flatten(), (0, 1), value=len(real)).to(torch.int32)
-        max_length = int(cu_seqlens.diff().max())
-        self.kwargs = {
-            "cu_seq_lens_q": cu_seqlens,
-            "cu_seq_lens_k": cu_seqlens,
-            "max_length_q": max_length,
-            "max_length_k": max_length,
-        }
-
-    def split(self, query, key, value):
-        """(B, H, n, D) -> (1, H, real tokens, D)."""
-
-        def gather(x):
-            return x.transpose(1, 2).flatten(0, 1)[self.indices].transpose(0, 1)[None]
-
-        return gather(query), gather(key), gather(value)
-
-    def merge(self, output: torch.Tensor) -> torch.Tensor:
-        """(1, real tokens, H, D), as flash returns it -> (B, n, H, D), zeros at padding."""
-        full = output.new_zeros(self.batch * self.seq_len, *output.shape[2:])
-        return full.index_copy(0, self.indices, output[0]).view(self.batch, self.seq_len, *output.shape[2:])
-
-
-FLEX_BLOCK = 128
-
-
-def flex_block_mask(segments, batch: int, seq_len: int, half: int | None, device):
-    """A flex-attention BlockMask for full (half=None) or sliding (|i - j| <= half) attention within segments.
-
-    Real tokens attend to real tokens of their own sequence; a padding token attends only to itself (so its
-    output stays finite without any block of padding being computed). The block lists are derived from
-    per-block summaries, never from an n x n mask: only the key blocks within reach of each query block are
-    considered (2 * ceil(half / 128) + 1 of them in sliding layers), so the work is O(n x window).
-    As torch's BlockMask requires, the index tables have one column per key block (unused ones are 0).
-    Blocks whose every pair is allowed are listed as full (no mask_mod call); the others as partial.
-    """
-    from torch.nn.attention.flex_attention import BlockMask
-
-    num_blocks = math.ceil(seq_len / FLEX_BLOCK)
-    reach = num_blocks - 1 if half is None else min(math.ceil(half / FLEX_BLOCK), num_blocks - 1)
-    offsets = torch.arange(-reach, reach + 1, device=device)
-    query_blocks = torch.arange(num_blocks, device=device)
-    key_blocks = query_blocks[:, None] + offsets  # (nb, C) candidate key blocks of each query block
-    allowed = (key_blocks >= 0) & (key_blocks < num_blocks)
-    key_blocks = key_blocks.clamp(0, num_blocks - 1)
-    inside = query_blocks < seq_len // FLEX_BLOCK  # blocks that lie wholly inside the sequence
-    full = allowed & inside[:, None] & inside[key_blocks]
-    if half is not None:
-        full = full & (offsets.abs() * FLEX_BLOCK + FLEX_BLOCK - 1 <= half)
-    allowed, full = allowed[None], full[None]
-
-    # Padded to whole blocks, so that mask_mod reads stay in bounds on every kernel.
-    padded = F.pad(
-        torch.zeros(batch, seq_len, dtype=torch.long, device=device) if segments is None else segments,
-        (0, num_blocks * FLEX_BLOCK - seq_len),
-        value=PADDING_SEGMENT,
-    )
-    limit = torch.tensor(seq_len if half is None else half, device=device)
-
-    def mask_mod(b, h, q_idx, kv_idx):
-        query_segment = padded[b, q_idx]
-        same_sequence = (query_segment == padded[b, kv_idx]) & ((query_segment >= 0) | (q_idx == kv_idx))
-        return same_sequence & ((q_idx - kv_idx).abs() <= limit)
-
-    if segments is not None:
-        # Segment ids never decrease along a row's real tokens, so two blocks share a sequence
-        # exactly when their ranges of segment ids overlap.
-        blocks = padded.view(batch, num_blocks, FLEX_BLOCK)
-        real = blocks >= 0
-        low = blocks.masked_fill(~real, torch.iinfo(blocks.dtype).max).amin(-1)
-        high = blocks.amax(-1)
-        overlap = (low[:, key_blocks] <= high[:, :, None]) & (low[:, :, None] <= high[:, key_blocks])
-        allowed = allowed & (overlap | (offsets == 0))  # the diagonal block holds each padding token's self
-        pure = real.all(-1) & (low == high)  # one sequence, no padding
-        full = full & pure[:, :, None] & pure[:, key_blocks] & (low[:, :, None] == low[:, key_blocks])
-
-    def ordered(selected):
-        """(B', nb, C) selection -> counts (B', 1, nb) and indices (B', 1, nb, nb), ascending, zero-filled."""
-        counts = selected.sum(-1)
-        order = torch.argsort((~selected).to(torch.int8), dim=-1, stable=True)
-        indices = torch.gather(key_blocks.expand_as(selected), -1, order)[..., :num_blocks]
-        indices = F.pad(indices, (0, num_blocks - indices.shape[-1]))
-        indices = indices.masked_fill(torch.arange(num_blocks, device=device) >= counts[..., None], 0)
-        return counts.to(torch.int32)[:, None], indices.to(torch.int32)[:, None]
-
-    return BlockMask.from_kv_blocks(
-        *ordered(allowed & ~full),
-        *ordered(full),
-        BLOCK_SIZE=FLEX_BLOCK,
-        mask_mod=mask_mod,
-        seq_lengths=(seq_len, seq_len),
-    )
-
-
-class AttentionMasks:
-    """What the attention layers of one forward pass need, per layer type, built once: a layout that
-    reshapes queries, keys and values around the attention call (or None), and the call's arguments.
-
-    Outside torch.compile, an all-ones `attention_mask` and `position_ids` that never restart count as
-    absent (cheaper masks); while compiling, that data-dependent check would break the graph, so given
-    inputs are always honoured there (same results).
-    """
-
-    def __init__(self, config: FGMConfig, attention_mask, position_ids, hidden_states: torch.Tensor):
-        batch, seq_len, _ = hidden_states.shape
-        device = hidden_states.device
-        self.backend = config._attn_implementation or "eager"
-        if is_flash_attention_requested(requested_attention_implementation=self.backend) and not flash_can_run(
-            hidden_states
-        ):
-            logger.warning_once(
-                f"{self.backend} needs CUDA tensors in fp16 / bf16 (half-precision weights or autocast); "
-                "running sdpa, which computes the same attention, instead."
-            )
-            self.backend = "sdpa"
-        half = config.sliding_window // 2
-        static = torch.compiler.is_compiling()
-        padded = attention_mask is not None and (static or not bool(attention_mask.bool().all()))
-        packed = position_ids is not None and (static or bool((position_ids[:, 1:] == 0).any()))
-        segments = segment_ids(attention_mask if padded else None, position_ids if packed else None)
-        # A window that covers the whole sequence is full attention: take the cheaper path.
-        sliding_is_full = seq_len - 1 <= half
-        if is_flash_attention_requested(requested_attention_implementation=self.backend):
-            # transformers' flash API: window_size = (sliding_window - 1, sliding_window - 1), i.e. |i - j| <= half.
-            layout = None if segments is None else VarlenTokens(segments)
-            varlen = {"attention_mask": None, **({} if layout is None else layout.kwargs)}
-            full = (layout, {"sliding_window": None, **varlen})
-            sliding = (layout, {"sliding_window": None if sliding_is_full else half + 1, **varlen})
-        elif self.backend == "flex_attention":
-            full = (None, {"attention_mask": flex_block_mask(segments, batch, seq_len, None, device)})
-            sliding = full if sliding_is_full else (
-                None, {"attention_mask": flex_block_mask(segments, batch, seq_len, half, device)}
-            )
-        else:
-            if segments is None:
-                dense = None
-            elif packed:
-                dense = segments[:, None, :, None] == segments[:, None, None, :]
-            else:  # padding only: masking the padding keys is enough (what padding queries see does not matter)
-                dense = segments[:, None, None, :] >= 0
-            full = (None, {"attention_mask": dense})
-            if sliding_is_full:
-                sliding = full
-            else:
-                blocks = LocalBlocks(segments, batch, config.num_attention_heads, seq_len, half, device)
-                sliding = (blocks, {"attention_mask": blocks.mask})
-        self.for_type = {"full_attention": full, "sliding_attention": sliding}
-
-
-def eager_attention_forward(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
-    """Reference attention: explicit softmax over a boolean mask (True = attend)."""
-    scores = torch.matmul(query, key.transpose(2, 3)) * scaling
-    if attention_mask is not None:
-        scores = scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
-    weights = F.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
-    weights = F.dropout(weights, p=dropout, training=module.training)
-    return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
-
-
-# --------------------------------------------------------------------------------------------------
-# Model
-# --------------------------------------------------------------------------------------------------
+from .kmers_fgm import kmer_base_table, nucleotide_marginals, reverse_complement_rows
 
 
 class FGMRMSNorm(nn.RMSNorm):
@@ -305,6 +37,19 @@ class FGMRMSNorm(nn.RMSNorm):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.rms_norm(x, self.normalized_shape, self.weight.to(x.dtype), self.eps)
+
+
+class FGMMLP(nn.Module):
+    """SwiGLU: silu(x W_gate) * (x W_up), projected back."""
+
+    def __init__(self, config: FGMConfig):
+        super().__init__()
+        self.Wi = nn.Linear(config.hidden_size, 2 * config.intermediate_size, bias=False)
+        self.Wo = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
+
+    def forward(self, x):
+        gate, up = self.Wi(x).chunk(2, dim=-1)
+        return self.Wo(F.silu(gate) * up)
 
 
 class FGMRotaryEmbedding(nn.Module):
@@ -348,34 +93,22 @@ class FGMAttention(nn.Module):
         self.Wo = nn.Linear(config.hidden_size, config.hidden_size, bias=False)
 
     def forward(self, hidden_states, rotary, masks: AttentionMasks, **kwargs):
+        """The attention output (B, n, hidden) and, on eager, the attention weights (B, H, n, n)."""
         batch, seq_len, _ = hidden_states.shape
         qkv = self.Wqkv(hidden_states).view(batch, seq_len, 3, self.num_heads, self.head_dim)
         query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, n, D)
         cos, sin = rotary
         query, key = apply_rotary(query, cos, sin), apply_rotary(key, cos, sin)
 
-        attention: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(masks.backend, eager_attention_forward)
         layout, arguments = masks.for_type[self.attention_type]
         if layout is not None:
             query, key, value = layout.split(query, key, value)
         dropout = self.config.attention_dropout if self.training else 0.0
-        output, _ = attention(self, query, key, value, scaling=self.scaling, dropout=dropout, **arguments, **kwargs)
+        output, weights = masks.function(self, query, key, value, scaling=self.scaling, dropout=dropout,
+                                         **arguments, **kwargs)
         if layout is not None:
             output = layout.merge(output)
-        return self.Wo(output.reshape(batch, seq_len, -1))
-
-
-class FGMMLP(nn.Module):
-    """SwiGLU: silu(x W_gate) * (x W_up), projected back."""
-
-    def __init__(self, config: FGMConfig):
-        super().__init__()
-        self.Wi = nn.Linear(config.hidden_size, 2 * config.intermediate_size, bias=False)
-        self.Wo = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
-
-    def forward(self, x):
-        gate, up = self.Wi(x).chunk(2, dim=-1)
-        return self.Wo(F.silu(gate) * up)
+        return self.Wo(output.reshape(batch, seq_len, -1)), weights
 
 
 class FGMEncoderLayer(GradientCheckpointingLayer):
@@ -388,30 +121,151 @@ class FGMEncoderLayer(GradientCheckpointingLayer):
         self.dropout = nn.Dropout(config.hidden_dropout)
 
     def forward(self, hidden_states, rotary=None, masks=None, **kwargs):
-        hidden_states = hidden_states + self.dropout(self.attn(self.attn_norm(hidden_states), rotary, masks, **kwargs))
-        return hidden_states + self.dropout(self.mlp(self.mlp_norm(hidden_states)))
+        attended, weights = self.attn(self.attn_norm(hidden_states), rotary, masks, **kwargs)
+        hidden_states = hidden_states + self.dropout(attended)
+        return hidden_states + self.dropout(self.mlp(self.mlp_norm(hidden_states))), weights
 
 
-# Flash builds, newest first, with the oldest GPU generation (CUDA major version) each runs on.
-FLASH_BUILDS = (
-    ("flash_attention_4", "is_flash_attn_4_available", 9),
-    ("flash_attention_3", "is_flash_attn_3_available", 8),
-    ("flash_attention_2", "is_flash_attn_2_available", 8),
-)
+# --------------------------------------------------------------------------------------------------
+# The single-base U-Net around the trunk. Activations are channels-first, (B, channels, length); every stage
+# zeroes the positions past each sequence's end, so a padded batch computes exactly what each sequence alone does.
+# --------------------------------------------------------------------------------------------------
 
 
-def best_attn_implementation() -> str:
-    """The fastest attention backend installed here: on a CUDA GPU the newest flash-attn build it runs
-    (flash_attention_4, then 3, then 2); otherwise sdpa."""
-    if not torch.cuda.is_available():
-        return "sdpa"
-    import transformers.utils
+class FGMChannelRMSNorm(nn.RMSNorm):
+    """RMSNorm over the channels of a (B, C, L) activation."""
 
-    major = torch.cuda.get_device_capability()[0]
-    for name, available, min_major in FLASH_BUILDS:
-        if major >= min_major and getattr(transformers.utils, available, lambda: False)():
-            return name
-    return "sdpa"
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.rms_norm(x.transpose(1, 2), self.normalized_shape, self.weight.to(x.dtype), self.eps).transpose(1, 2)
+
+
+class FGMConvBlock(nn.Module):
+    """Norm, convolution (same length), GELU: NTv3's convolution block."""
+
+    def __init__(self, config: FGMConfig, width_in: int, width_out: int, kernel: int):
+        super().__init__()
+        self.norm = FGMChannelRMSNorm(width_in, eps=config.rms_norm_eps)
+        self.conv = nn.Conv1d(width_in, width_out, kernel, padding=kernel // 2)
+
+    def forward(self, x):
+        return F.gelu(self.conv(self.norm(x)))
+
+
+class FGMStem(GradientCheckpointingLayer):
+    """Embedded bases -> `unet_stem_width` channels: one wide convolution (`unet_stem_kernel` bases), GELU."""
+
+    def __init__(self, config: FGMConfig):
+        super().__init__()
+        self.conv = nn.Conv1d(config.unet_embedding_size, config.unet_stem_width, config.unet_stem_kernel,
+                              padding=config.unet_stem_kernel // 2)
+
+    def forward(self, x, valid):
+        return F.gelu(self.conv(x * valid)) * valid
+
+
+class FGMDownStage(GradientCheckpointingLayer):
+    """Convolution to the next width, a pointwise residual block, then average-pooling by 2 over real positions
+    only (a pooled position is real when either of its two is)."""
+
+    def __init__(self, config: FGMConfig, width_in: int, width_out: int):
+        super().__init__()
+        self.conv = FGMConvBlock(config, width_in, width_out, config.unet_kernel)
+        self.pointwise = FGMConvBlock(config, width_out, width_out, 1)
+
+    def forward(self, x, valid):
+        x = self.conv(x) * valid
+        x = (x + self.pointwise(x)) * valid
+        batch, width, length = x.shape
+        count = valid.view(batch, 1, length // 2, 2).sum(-1)
+        return x.view(batch, width, length // 2, 2).sum(-1) / count.clamp(min=1)
+
+
+class FGMUpStage(GradientCheckpointingLayer):
+    """Repeat by 2, convolution back to the finer width, a pointwise residual block, and the skip (the matching
+    down stage's input) added."""
+
+    def __init__(self, config: FGMConfig, width_in: int, width_out: int):
+        super().__init__()
+        self.conv = FGMConvBlock(config, width_in, width_out, config.unet_kernel)
+        self.pointwise = FGMConvBlock(config, width_out, width_out, 1)
+
+    def forward(self, x, skip, valid):
+        x = self.conv(x.repeat_interleave(2, dim=-1)) * valid
+        return (x + self.pointwise(x)) * valid + skip
+
+
+class FGMUNet(nn.Module):
+    """The convolutional towers: `down` from bases to trunk tokens, `up` from trunk tokens back to bases."""
+
+    def __init__(self, config: FGMConfig):
+        super().__init__()
+        widths = config.unet_widths
+        self.block = config.unet_block
+        self.stem = FGMStem(config)
+        self.down = nn.ModuleList(FGMDownStage(config, a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.up = nn.ModuleList(FGMUpStage(config, b, a) for a, b in reversed(list(zip(widths[:-1], widths[1:]))))
+        self.output_norm = FGMChannelRMSNorm(widths[0], eps=config.rms_norm_eps)
+
+    def down_path(self, embedded: torch.Tensor, attention_mask: torch.Tensor | None):
+        """(B, L, E) embedded bases -> trunk input (B, L / block, hidden), its real positions (B, L / block), and
+        what the up path needs (skips and per-resolution masks). L is padded up to a multiple of the block."""
+        batch, length, _ = embedded.shape
+        pad = -length % self.block
+        valid = torch.ones(batch, length, device=embedded.device) if attention_mask is None else attention_mask
+        valid = F.pad(valid.to(activation_dtype(embedded)), (0, pad))[:, None]  # (B, 1, L'), in the layers' dtype
+        x = self.stem(F.pad(embedded, (0, 0, 0, pad)).transpose(1, 2), valid)
+        skips, valids = [], []
+        for stage in self.down:
+            skips.append(x)
+            valids.append(valid)
+            x = stage(x, valid)
+            valid = valid.view(batch, 1, -1, 2).amax(-1)
+        return x.transpose(1, 2), valid[:, 0], (skips, valids, length)
+
+    def up_path(self, trunk: torch.Tensor, trunk_valid: torch.Tensor, state) -> torch.Tensor:
+        """Trunk output (B, n, hidden) -> per-base states (B, L, stem width), cut back to the input length."""
+        skips, valids, length = state
+        x = trunk.transpose(1, 2) * trunk_valid[:, None]
+        for stage, skip, valid in zip(self.up, reversed(skips), reversed(valids)):
+            x = stage(x, skip, valid)
+        return self.output_norm(x).transpose(1, 2)[:, :length]
+
+
+def check_unet_inputs(config: FGMConfig, input_ids, attention_mask, position_ids, batch: int, seq_len: int):
+    """Refuse, by name, what a U-Net cannot compute exactly: packed rows (convolutions would mix them), left
+    padding, rows shorter than one trunk token, rows with no A, C, G or T. Skipped while compiling (the checks
+    read the data)."""
+    if torch.compiler.is_compiling():
+        return
+    block, stages = config.unet_block, config.unet_stages
+    if position_ids is not None and bool((position_ids[:, 1:] == 0).any()):
+        raise ValueError("a U-Net model cannot take packed sequences (position_ids restarting at 0 inside a row): "
+                         "its convolutions would mix neighbouring sequences; pad them into separate rows instead")
+    lengths = torch.full((batch,), seq_len) if attention_mask is None else attention_mask.long().sum(1).cpu()
+    if attention_mask is not None and not torch.equal(
+        attention_mask.bool().cpu(), torch.arange(seq_len) < lengths[:, None]
+    ):
+        raise ValueError("a U-Net model needs right padding (attention_mask all 1s, then 0s): pooling blocks start at "
+                         "each sequence's first base")
+    short = torch.nonzero(lengths < block).flatten()
+    if len(short):
+        row = int(short[0])
+        raise ValueError(f"row {row} has {int(lengths[row])} tokens, fewer than one trunk token of this U-Net "
+                         f"({block} bases = 2**{stages}, unet_stages={stages}): give at least {block} bases, or "
+                         "use a model with fewer stages")
+    if input_ids is not None:
+        carries_base = (kmer_base_table(1)[0][:, 0] >= 0).to(input_ids.device)
+        real = torch.arange(seq_len, device=input_ids.device) < lengths.to(input_ids.device)[:, None]
+        ids = input_ids.clamp(0, len(carries_base) - 1)
+        blank = torch.nonzero(~(carries_base[ids] & real).any(1)).flatten()
+        if len(blank):
+            raise ValueError(f"row {int(blank[0])} holds no A, C, G or T (all N or special tokens): nothing to "
+                             "read for a single-base model")
+
+
+# --------------------------------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------------------------------
 
 
 class FGMPreTrainedModel(PreTrainedModel):
@@ -419,7 +273,7 @@ class FGMPreTrainedModel(PreTrainedModel):
     config: FGMConfig
     base_model_prefix = "model"
     supports_gradient_checkpointing = True
-    _no_split_modules = ["FGMEncoderLayer"]
+    _no_split_modules = ["FGMEncoderLayer", "FGMDownStage", "FGMUpStage"]
     _supports_sdpa = True
     _supports_flex_attn = True
     _supports_flash_attn = True
@@ -427,25 +281,39 @@ class FGMPreTrainedModel(PreTrainedModel):
 
     @torch.no_grad()
     def _init_weights(self, module):
-        """Normal(0, initializer_range); residual output projections scaled down by sqrt(2 * layers)."""
+        """Normal(0, initializer_range); residual output projections scaled down by sqrt(2 * layers);
+        convolutions normal(0, 1 / sqrt(fan-in)), as NTv3 (their inputs are normalized, not small)."""
         super()._init_weights(module)
         if isinstance(module, (FGMAttention, FGMMLP)):
             std = self.config.initializer_range / math.sqrt(2.0 * self.config.num_hidden_layers)
             nn.init.normal_(module.Wo.weight, mean=0.0, std=std)
+        elif isinstance(module, nn.Conv1d):
+            nn.init.normal_(module.weight, mean=0.0, std=(module.in_channels * module.kernel_size[0]) ** -0.5)
+
+    @classmethod
+    def _can_set_attn_implementation(cls) -> bool:
+        """`set_attn_implementation` works: the layers read the backend at every forward pass (`AttentionMasks`).
+        transformers guesses this from the source of the modeling file, where FGM's attention calls are not."""
+        return True
 
     def get_correct_attn_implementation(self, requested_attention: str | None, is_init_check: bool = False) -> str:
-        """With no `attn_implementation` requested, take `best_attn_implementation()` instead of transformers' sdpa.
-        Flash kernels need CUDA tensors in fp16 / bf16: elsewhere the model runs sdpa (see `flash_can_run`)."""
-        return super().get_correct_attn_implementation(requested_attention or best_attn_implementation(), is_init_check)
+        """With no `attn_implementation` requested, the newest flash build the machine runs, else sdpa
+        (`attention_fgm.attention_backend`, which also picks sdpa at run time for inputs flash cannot take)."""
+        return super().get_correct_attn_implementation(attention_backend(requested_attention), is_init_check)
 
 
 class FGMModel(FGMPreTrainedModel):
+    """The encoder. Flat: one vector per token. U-Net: one vector per base (`config.unet_stem_width` channels), and
+    with `output_hidden_states` the trunk's states (one vector per 2**unet_stages bases)."""
+
     # the encoder of any FGM checkpoint: the heads of the task classes are left out without a warning
     _keys_to_ignore_on_load_unexpected = [r"^head\.", r"^decoder\.", r"^classifier\."]
 
     def __init__(self, config: FGMConfig):
         super().__init__(config)
-        self.embeddings = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.unet = FGMUNet(config) if config.unet_stages else None
+        self.embeddings = nn.Embedding(config.vocab_size,
+                                       config.unet_embedding_size if config.unet_stages else config.hidden_size)
         self.dropout = nn.Dropout(config.hidden_dropout)
         self.layers = nn.ModuleList(FGMEncoderLayer(config, i) for i in range(config.num_hidden_layers))
         self.final_norm = FGMRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
@@ -467,48 +335,64 @@ class FGMModel(FGMPreTrainedModel):
         position_ids: torch.LongTensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
+        output_attentions: bool | None = None,
         **kwargs,
     ) -> BaseModelOutput:
-        """`position_ids` that restart at 0 inside a row mark packed sequences, which never see each other.
-
-        Without them, positions count real tokens only, so left or right padding changes nothing.
-        """
+        """`position_ids` that restart at 0 inside a row mark packed sequences, which never see each other (a U-Net
+        refuses them). Without them, a flat model counts positions over real tokens only, so left or right padding
+        changes nothing; a U-Net needs right padding, and any length: it pads to whole trunk tokens inside."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
         hidden_states = self.embeddings(input_ids) if inputs_embeds is None else inputs_embeds
         batch, seq_len, _ = hidden_states.shape
         if attention_mask is not None and attention_mask.shape != (batch, seq_len):
             raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)}, expected {(batch, seq_len)}")
-        masks = AttentionMasks(self.config, attention_mask, position_ids, hidden_states)
+        hidden_states = self.dropout(hidden_states)
+        if self.unet is not None:
+            check_unet_inputs(self.config, input_ids, attention_mask, position_ids, batch, seq_len)
+            hidden_states, attention_mask, unet_state = self.unet.down_path(hidden_states, attention_mask)
+            position_ids = None
+        trunk = self.trunk(hidden_states, attention_mask, position_ids,
+                           self.config.output_hidden_states if output_hidden_states is None else output_hidden_states,
+                           self.config.output_attentions if output_attentions is None else output_attentions, **kwargs)
+        if self.unet is not None:
+            trunk.last_hidden_state = self.unet.up_path(trunk.last_hidden_state, attention_mask, unet_state)
+        return trunk
+
+    def trunk(self, hidden_states, attention_mask, position_ids, output_hidden_states, output_attentions, **kwargs):
+        """The transformer layers and the final norm, with each layer's input (and the last output) and
+        attention weights recorded on request."""
+        batch, seq_len, _ = hidden_states.shape
+        masks = AttentionMasks(self.config, attention_mask, position_ids, hidden_states, output_attentions)
         if position_ids is None:
             if attention_mask is None:
                 position_ids = torch.arange(seq_len, device=hidden_states.device).expand(batch, -1)
             else:
                 position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
         rotary = self.rotary(position_ids, activation_dtype(hidden_states))
-
-        hidden_states = self.dropout(hidden_states)
-        if output_hidden_states is None:
-            output_hidden_states = self.config.output_hidden_states
         all_hidden_states = [] if output_hidden_states else None
+        all_attentions = [] if output_attentions else None
         for layer in self.layers:
             if all_hidden_states is not None:
                 all_hidden_states.append(hidden_states)
-            hidden_states = layer(hidden_states, rotary=rotary, masks=masks, **kwargs)
+            hidden_states, weights = layer(hidden_states, rotary=rotary, masks=masks, **kwargs)
+            if all_attentions is not None:
+                all_attentions.append(weights)
         hidden_states = self.final_norm(hidden_states)
         if all_hidden_states is not None:
             all_hidden_states.append(hidden_states)
-            all_hidden_states = tuple(all_hidden_states)
-        return BaseModelOutput(last_hidden_state=hidden_states, hidden_states=all_hidden_states)
+        return BaseModelOutput(last_hidden_state=hidden_states,
+                               hidden_states=None if all_hidden_states is None else tuple(all_hidden_states),
+                               attentions=None if all_attentions is None else tuple(all_attentions))
 
 
 class FGMPredictionHead(nn.Module):
-    """Dense + GELU + RMSNorm before the tied decoder (the BERT / ESM MLM head)."""
+    """Dense + GELU + RMSNorm before the decoder (the BERT / ESM MLM head)."""
 
     def __init__(self, config: FGMConfig):
         super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size, bias=False)
-        self.norm = FGMRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.dense = nn.Linear(config.output_hidden_size, config.output_hidden_size, bias=False)
+        self.norm = FGMRMSNorm(config.output_hidden_size, eps=config.rms_norm_eps)
 
     def forward(self, x):
         return self.norm(F.gelu(self.dense(x)))
@@ -521,7 +405,7 @@ class FGMForMaskedLM(FGMPreTrainedModel):
         super().__init__(config)
         self.model = FGMModel(config)
         self.head = FGMPredictionHead(config)
-        self.decoder = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.decoder = nn.Linear(config.output_hidden_size, config.vocab_size, bias=False)
         if config.tie_word_embeddings:  # never written, so Trainer's resume ties it again instead of warning it is missing
             self._keys_to_ignore_on_save = {"decoder.weight"}
         self.post_init()
@@ -533,27 +417,12 @@ class FGMForMaskedLM(FGMPreTrainedModel):
         self.decoder = new_embeddings
 
     @can_return_tuple
-    def forward(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        position_ids=None,
-        inputs_embeds=None,
-        labels=None,
-        output_hidden_states=None,
-        **kwargs,
-    ) -> MaskedLMOutput:
+    def forward(self, input_ids=None, attention_mask=None, position_ids=None, inputs_embeds=None, labels=None,
+                **kwargs) -> MaskedLMOutput:
         """Labels are -100 where no prediction is scored. With `config.sparse_prediction` and labels, logits
         are computed only at the labelled positions (shape: labelled tokens x vocab)."""
-        outputs = self.model(
-            input_ids,
-            attention_mask,
-            position_ids,
-            inputs_embeds,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-            **kwargs,
-        )
+        outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                             inputs_embeds=inputs_embeds, return_dict=True, **kwargs)
         hidden_states = outputs.last_hidden_state
         if labels is not None and self.config.sparse_prediction:
             predict = labels != -100
@@ -562,7 +431,8 @@ class FGMForMaskedLM(FGMPreTrainedModel):
         loss = None
         if labels is not None:
             loss = F.cross_entropy(logits.flatten(0, -2).float(), labels.flatten(), ignore_index=-100)
-        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                              attentions=outputs.attentions)
 
     @torch.no_grad()
     def nucleotide_probabilities(self, input_ids, attention_mask=None, position_ids=None):
@@ -583,25 +453,23 @@ class FGMForMaskedLM(FGMPreTrainedModel):
         return probs, valid
 
 
-def reverse_complement_batch(input_ids, attention_mask, config: FGMConfig):
-    """Token ids of each row's reverse complement, re-tokenized with the same k-mer rules.
-
-    Special tokens in front (<cls>) stay in front; padding stays at the end.
-    """
-    _, lengths = kmer_base_table(config.kmer_size)
-    lengths = lengths.to(input_ids.device)
-    rows = []
-    for row, mask in zip(input_ids, attention_mask.bool() if attention_mask is not None else [None] * len(input_ids)):
-        row = row if mask is None else row[mask]
-        nucleotide = lengths[row] > 0
-        prefix = row[: int(nucleotide.long().argmax())] if bool(nucleotide.any()) else row
-        rows.append(torch.cat([prefix, reverse_complement_ids(row[nucleotide], config.kmer_size)]))
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), config.pad_token_id, dtype=input_ids.dtype, device=input_ids.device)
-    mask = torch.zeros_like(ids)
-    for i, r in enumerate(rows):
-        ids[i, : len(r)], mask[i, : len(r)] = r, 1
-    return ids, mask
+def classification_loss(config: FGMConfig, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """transformers' convention: `config.problem_type` (regression, single or multi-label classification), set
+    from the labels on the first call when unset (one label: regression; integer labels: single-label)."""
+    if config.problem_type is None:
+        if config.num_labels == 1:
+            config.problem_type = "regression"
+        elif labels.dtype in (torch.long, torch.int):
+            config.problem_type = "single_label_classification"
+        else:
+            config.problem_type = "multi_label_classification"
+    if config.problem_type == "regression":
+        if config.num_labels == 1:
+            return F.mse_loss(logits.squeeze(-1).float(), labels.float().view(-1))
+        return F.mse_loss(logits.float(), labels.float())
+    if config.problem_type == "single_label_classification":
+        return F.cross_entropy(logits.float().view(-1, config.num_labels), labels.view(-1))
+    return F.binary_cross_entropy_with_logits(logits.float(), labels.float())
 
 
 class FGMForSequenceClassification(FGMPreTrainedModel):
@@ -613,12 +481,13 @@ class FGMForSequenceClassification(FGMPreTrainedModel):
         self.num_labels = config.num_labels
         self.model = FGMModel(config)
         self.dropout = nn.Dropout(config.classifier_dropout)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels, bias=True)
+        self.classifier = nn.Linear(config.output_hidden_size, config.num_labels, bias=True)
         self.post_init()
 
     def pooled_logits(self, input_ids, attention_mask, position_ids, inputs_embeds, **kwargs):
         """Logits of the pooled sequence, and the encoder's outputs."""
-        outputs = self.model(input_ids, attention_mask, position_ids, inputs_embeds, return_dict=True, **kwargs)
+        outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                             inputs_embeds=inputs_embeds, return_dict=True, **kwargs)
         hidden = outputs.last_hidden_state
         if self.config.classifier_pooling == "cls":
             pooled = hidden[:, 0]
@@ -632,33 +501,21 @@ class FGMForSequenceClassification(FGMPreTrainedModel):
         return self.classifier(self.dropout(pooled)), outputs
 
     @can_return_tuple
-    def forward(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        position_ids=None,
-        inputs_embeds=None,
-        labels=None,
-        output_hidden_states=None,
-        **kwargs,
-    ) -> SequenceClassifierOutput:
+    def forward(self, input_ids=None, attention_mask=None, position_ids=None, inputs_embeds=None, labels=None,
+                **kwargs) -> SequenceClassifierOutput:
         """With `config.rc_average` at inference, the logits are averaged with the reverse complement's;
-        the hidden states are the given strand's."""
-        logits, outputs = self.pooled_logits(
-            input_ids, attention_mask, position_ids, inputs_embeds, output_hidden_states=output_hidden_states, **kwargs
-        )
+        the hidden states and attentions are the given strand's."""
+        logits, outputs = self.pooled_logits(input_ids, attention_mask, position_ids, inputs_embeds, **kwargs)
         if self.config.rc_average and not self.training:
             if input_ids is None:
                 raise ValueError("rc_average needs input_ids (it re-tokenizes the reverse complement)")
-            rc_ids, rc_mask = reverse_complement_batch(input_ids, attention_mask, self.config)
-            logits = (logits + self.pooled_logits(rc_ids, rc_mask, None, None, **kwargs)[0]) / 2
-        loss = None
-        if labels is not None:
-            if self.num_labels == 1:
-                loss = F.mse_loss(logits.squeeze(-1).float(), labels.float())
-            else:
-                loss = F.cross_entropy(logits.float(), labels.view(-1))
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+            rc_ids, rc_mask = reverse_complement_rows(input_ids, attention_mask, self.config.kmer_size,
+                                                      self.config.pad_token_id)
+            strand = {key: value for key, value in kwargs.items() if not key.startswith("output_")}
+            logits = (logits + self.pooled_logits(rc_ids, rc_mask, None, None, **strand)[0]) / 2
+        loss = None if labels is None else classification_loss(self.config, logits, labels)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                                        attentions=outputs.attentions)
 
 
 class FGMForTokenClassification(FGMPreTrainedModel):
@@ -667,34 +524,20 @@ class FGMForTokenClassification(FGMPreTrainedModel):
         self.num_labels = config.num_labels
         self.model = FGMModel(config)
         self.dropout = nn.Dropout(config.classifier_dropout)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels, bias=True)
+        self.classifier = nn.Linear(config.output_hidden_size, config.num_labels, bias=True)
         self.post_init()
 
     @can_return_tuple
-    def forward(
-        self,
-        input_ids=None,
-        attention_mask=None,
-        position_ids=None,
-        inputs_embeds=None,
-        labels=None,
-        output_hidden_states=None,
-        **kwargs,
-    ) -> TokenClassifierOutput:
-        outputs = self.model(
-            input_ids,
-            attention_mask,
-            position_ids,
-            inputs_embeds,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-            **kwargs,
-        )
+    def forward(self, input_ids=None, attention_mask=None, position_ids=None, inputs_embeds=None, labels=None,
+                **kwargs) -> TokenClassifierOutput:
+        outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                             inputs_embeds=inputs_embeds, return_dict=True, **kwargs)
         logits = self.classifier(self.dropout(outputs.last_hidden_state))
         loss = None
         if labels is not None:
             loss = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)
-        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                                     attentions=outputs.attentions)
 
 
 FGMModel.register_for_auto_class("AutoModel")

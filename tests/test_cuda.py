@@ -132,7 +132,7 @@ def measure(backend: str) -> dict:
 
 def cannot_run(backend: str) -> str | None:
     """Why this machine cannot run `backend`, or None."""
-    from fgm.modeling_fgm import FLASH_BUILDS
+    from fgm.attention_fgm import FLASH_BUILDS
 
     import transformers.utils
 
@@ -190,7 +190,8 @@ def test_bf16_training_lowers_the_loss(backend):
 
 def test_default_backend_is_the_best_installed():
     from fgm.configuration_fgm import FGMConfig
-    from fgm.modeling_fgm import FLASH_BUILDS, FGMModel
+    from fgm.attention_fgm import FLASH_BUILDS
+    from fgm.modeling_fgm import FGMModel
 
     expected = next((name for name, _, _ in FLASH_BUILDS if cannot_run(name) is None), "sdpa")
     assert FGMModel(FGMConfig.preset("tiny")).config._attn_implementation == expected

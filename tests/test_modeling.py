@@ -16,18 +16,10 @@ import torch
 import transformers.modeling_flash_attention_utils as flash_utils
 from torch.nn.attention.flex_attention import BlockMask, create_mask
 
-import fgm.modeling_fgm as modeling
+import fgm.attention_fgm as attention
+from fgm.attention_fgm import LocalBlocks, eager_attention_forward, flex_block_mask, segment_ids
 from fgm.configuration_fgm import FGMConfig
-from fgm.modeling_fgm import (
-    FGMForMaskedLM,
-    FGMForSequenceClassification,
-    FGMForTokenClassification,
-    FGMModel,
-    LocalBlocks,
-    eager_attention_forward,
-    flex_block_mask,
-    segment_ids,
-)
+from fgm.modeling_fgm import FGMForMaskedLM, FGMForSequenceClassification, FGMForTokenClassification, FGMModel
 
 VOCAB = 4107
 
@@ -248,6 +240,23 @@ def test_flex_matches_eager_on_long_padded_and_packed_batches(kind):
     assert (real(out, mask) - real(reference, mask)).abs().max().item() <= 1e-4
 
 
+def test_flex_runs_one_length_after_another_in_one_process():
+    """The issue's crash: on the CPU a 600-token forward, then a 1001-token one, failed to compile (torch's flex
+    template under dynamic shapes). Every length, and a padded batch, now matches sdpa in the same process."""
+    torch.manual_seed(0)
+    flex, sdpa = build(FGMModel, tiny(), "flex_attention"), build(FGMModel, tiny(), "sdpa")
+    for length in (600, 1001, 333):
+        ids = torch.randint(6, VOCAB, (1, length), generator=torch.Generator().manual_seed(length))
+        with torch.no_grad():
+            error = (flex(ids).last_hidden_state - sdpa(ids).last_hidden_state).abs().max().item()
+        assert error <= 1e-4, (length, error)
+    mask, _ = flex_batch("right-padded", 450)
+    ids = torch.randint(6, VOCAB, mask.shape, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        out, reference = flex(ids, mask).last_hidden_state, sdpa(ids, mask).last_hidden_state
+    assert (real(out, mask) - real(reference, mask)).abs().max().item() <= 1e-4
+
+
 # --------------------------------------------------------------------------------------------------
 # flash_attention_2/3/4: FGM's and transformers' real flash path, with a torch stand-in for the kernel
 # --------------------------------------------------------------------------------------------------
@@ -318,7 +327,7 @@ def flash(request, monkeypatch):
     that these (CPU, fp32) tensors may go to a flash kernel."""
     stand_in = StandInFlash(request.param, head_dim=tiny().hidden_size // tiny().num_attention_heads)
     stand_in.name = request.param
-    monkeypatch.setattr(modeling, "flash_can_run", lambda hidden_states: True)
+    monkeypatch.setattr(attention, "flash_can_run", lambda hidden_states: True)
     loaded = {
         "_loaded_implementation": request.param,
         "_flash_fn": stand_in.dense,
@@ -388,9 +397,9 @@ def test_flash_path_gradients_match_eager(flash):
 def test_flash_configured_model_runs_sdpa_where_flash_cannot(padded_batch):
     """CPU tensors (or fp32 without autocast) never reach a flash kernel: the model runs sdpa instead."""
     ids, mask = padded_batch
-    assert not modeling.flash_can_run(torch.zeros(1))
+    assert not attention.flash_can_run(torch.zeros(1))
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        assert modeling.activation_dtype(torch.zeros(1)) == torch.bfloat16
+        assert attention.activation_dtype(torch.zeros(1)) == torch.bfloat16
     with torch.no_grad():
         expected = build(FGMModel, tiny(), "eager")(ids, attention_mask=mask).last_hidden_state
         out = flash_model(FGMModel, "flash_attention_2")(ids, attention_mask=mask).last_hidden_state
@@ -402,15 +411,15 @@ def test_flash_configured_model_runs_sdpa_where_flash_cannot(padded_batch):
 # --------------------------------------------------------------------------------------------------
 
 
-def test_best_attn_implementation_prefers_the_newest_flash_the_gpu_runs(monkeypatch):
+def test_default_backend_is_the_newest_flash_the_gpu_runs(monkeypatch):
     import transformers.utils
 
     installed = set()
-    for name, check, _ in modeling.FLASH_BUILDS:
+    for name, check, _ in attention.FLASH_BUILDS:
         monkeypatch.setattr(transformers.utils, check, lambda name=name: name in installed)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    installed.update(name for name, _, _ in modeling.FLASH_BUILDS)
-    assert modeling.best_attn_implementation() == "sdpa"
+    installed.update(name for name, _, _ in attention.FLASH_BUILDS)
+    assert attention.attention_backend(None) == "sdpa"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     for capability, present, expected in [
         ((9, 0), {"flash_attention_4", "flash_attention_3", "flash_attention_2"}, "flash_attention_4"),
@@ -422,12 +431,12 @@ def test_best_attn_implementation_prefers_the_newest_flash_the_gpu_runs(monkeypa
         installed.clear()
         installed.update(present)
         monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None, c=capability: c)
-        assert modeling.best_attn_implementation() == expected, (capability, present)
+        assert attention.attention_backend(None) == expected, (capability, present)
 
 
 def test_models_default_to_the_best_attn_implementation(monkeypatch):
-    assert FGMModel(tiny()).config._attn_implementation == modeling.best_attn_implementation()
-    monkeypatch.setattr(modeling, "best_attn_implementation", lambda: "flex_attention")
+    assert FGMModel(tiny()).config._attn_implementation == attention.attention_backend(None)
+    monkeypatch.setattr(attention, "newest_flash_build", lambda: "flex_attention")
     assert FGMForMaskedLM(tiny()).config._attn_implementation == "flex_attention"
     assert FGMModel(tiny(attn_implementation="eager")).config._attn_implementation == "eager"
 

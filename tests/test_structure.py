@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "fgm"
 
 # lowest first; an entry is a file or a folder ("name/") of fgm/
 ROOMS = (
-    ("remote code", "configuration_fgm.py tokenization_fgm.py modeling_fgm.py kmers_fgm.py masks_fgm.py"),
+    ("remote code", "configuration_fgm.py tokenization_fgm.py modeling_fgm.py kmers_fgm.py attention_fgm.py"),
     ("shared", "checkpoints.py inference.py stats.py offline.py version.py model_card.py metrics/"),
     ("data", "data/"),
     ("training", "training/"),
