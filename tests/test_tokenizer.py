@@ -15,6 +15,7 @@ import torch
 from fgm.kmers_fgm import (
     SPECIAL_TOKENS,
     encode_nucleotides,
+    encode_run,
     encode_sequences,
     ids_to_nucleotides,
     kmer_base_table,
@@ -156,6 +157,15 @@ def test_matches_reference_on_random_sequences(tok):
     assert [ids.tolist() for ids in tok.bulk_encode(seqs, num_threads=None)] == expected
     assert torch.get_num_threads() == threads
     assert tok(seqs, add_special_tokens=False)["input_ids"] == [e[1:] for e in expected]
+
+
+@pytest.mark.parametrize("k", range(1, 9))
+def test_encode_run_matches_reference(k):
+    rng = random.Random(20 + k)
+    vocab = {t: i for i, t in enumerate(kmer_vocabulary(k))}
+    for n in list(range(3 * k)) + [rng.randrange(3000) for _ in range(20)]:
+        run = "".join(rng.choice("ACGT") for _ in range(n))
+        assert encode_run(run.encode("ascii"), k) == nt_reference_ids(run, k, vocab), (k, n)
 
 
 @pytest.mark.parametrize("max_runs_to_slice", [0, 4096])
