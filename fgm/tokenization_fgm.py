@@ -198,8 +198,8 @@ class FGMTokenizer(TokenizersBackend):
       fields are the ``tokenizers`` pipeline's to the last offset and dtype (``tests/test_tokenizer.py`` compares
       them over every option), and the ``Encoding`` objects behind ``tokens()``, ``word_ids()``... come from that
       pipeline on first use. Pairs, pretokenized words and overflowing tokens go through ``TokenizersBackend``
-      (Rust) as they are. Encoding in Python is 4x faster than Rust's pipeline here, which builds one "word" and one
-      ``Encoding`` entry per k-mer (``benchmarks/results_tokenizer.md``).
+      (Rust) as they are. On 100 x 6 kb in one call this is 8x faster than the Rust pipeline, which builds one
+      "word" and one ``Encoding`` entry per k-mer (``benchmarks/results_tokenizer.md``).
     - ``return_offsets_mapping=True`` gives character (nucleotide) spans in the input string; specials get (0, 0).
     - ``bulk_encode`` is a vectorized torch encoder for corpus building with identical ids.
     - ``model_max_length`` defaults to ``DEFAULT_MAX_BASES // k + k`` tokens (2**20 bases; 174,768 for k=6).
