@@ -6,6 +6,8 @@ Usage:
 Workloads (each timed as the project code runs it):
 - NT task: the splice-site train split (tests/data/nt/splice_sites_all/train.csv, 2400 x 60 bp) through
   `tokenizer(batch)`, as `fgm.training.finetune.encode_split` tokenizes a split for fine-tuning;
+- 100 x 6 kb in one call: the first `--one-call` windows below, one `tokenizer(batch)` call (the tokenizer-speed
+  issue's case);
 - 6 kb windows: `--count` x `--length` bases cut back to back from the bundled yeast genome
   (data/genomes/sacCer_S288C.fa.gz), the same call: an NT-like task with long sequences;
 - MLM examples: `--examples` crops of (1024 - 1) * 6 bases, one call per example, as
@@ -14,6 +16,8 @@ Workloads (each timed as the project code runs it):
   chromosomes.
 The peer, (a), is transformers' `EsmTokenizer` over the Nucleotide Transformer 6-mer vocabulary (vocab.txt written
 to a temp dir; `<cls>` only, like NT v2): the slow tokenizer NT ships. Every FGM path's ids are checked against it.
+The "Rust path" rows are the same `FGMTokenizer` calls with its fast path switched off (validation, then
+transformers' `TokenizersBackend`: the tokenizer as it was from commit b4ece8d until the fast path came).
 Each measurement is repeated, the runs interleaved; the table reports the median and the best wall time, so that
 other load on a shared machine shows up as a spread rather than as a wrong ratio.
 """
@@ -21,6 +25,7 @@ other load on a shared machine shows up as a spread rather than as a wrong ratio
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import gzip
 import os
@@ -79,6 +84,22 @@ def rust_ids(tokenizer, seqs):
     return [e.ids for e in tokenizer.backend_tokenizer.encode_batch_fast(seqs)]
 
 
+@contextlib.contextmanager
+def rust_path():
+    """FGMTokenizer calls inside take TokenizersBackend's path (the Rust pipeline) after the same validation."""
+    fast_path = FGMTokenizer.__dict__["_takes_fast_path"]
+    FGMTokenizer._takes_fast_path = staticmethod(lambda *args: False)
+    try:
+        yield
+    finally:
+        FGMTokenizer._takes_fast_path = fast_path
+
+
+def rust_call(tokenizer, seqs, **options):
+    with rust_path():
+        return tokenizer(seqs, **options)
+
+
 def measure(cases: dict, repeats: dict[str, int]) -> dict[str, list[float]]:
     """Interleaved repeats of each case (after one warm-up call each); wall times in seconds."""
     wall = {name: [] for name in cases}
@@ -95,6 +116,7 @@ def measure(cases: dict, repeats: dict[str, int]) -> dict[str, list[float]]:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--one-call", type=int, default=100, help="6 kb windows of the one-call case")
     parser.add_argument("--count", type=int, default=500, help="number of 6 kb windows")
     parser.add_argument("--length", type=int, default=6000, help="bases per window")
     parser.add_argument("--examples", type=int, default=200, help="MLM examples built one at a time")
@@ -109,11 +131,12 @@ def main(argv=None):
     chromosomes = read_chromosomes(GENOME)
     genome = "".join(chromosomes.values())
     crop = (MLM_SEQ_LEN - 1) * 6
-    if args.count * args.length > len(genome) or args.examples * crop > len(genome):
+    if max(args.count, args.one_call) * args.length > len(genome) or args.examples * crop > len(genome):
         raise SystemExit(f"--count * --length and --examples * {crop} must fit in the genome ({len(genome)} bases)")
     with open(SPLICE, newline="") as handle:
         splice = [row["sequence"] for row in csv.DictReader(handle)]
-    windows = [genome[i * args.length : (i + 1) * args.length] for i in range(args.count)]
+    windows = [genome[i * args.length : (i + 1) * args.length] for i in range(max(args.count, args.one_call))]
+    one_call, windows = windows[: args.one_call], windows[: args.count]
     crops = [genome[i * crop : (i + 1) * crop] for i in range(args.examples)]
     chroms = list(chromosomes.values())
 
@@ -122,21 +145,25 @@ def main(argv=None):
         esm = esm_nt_tokenizer(folder)
         load_start = os.getloadavg()
         same = {}
-        for name, seqs in (("splice", splice), ("windows", windows), ("mlm", crops)):
+        for name, seqs in (("splice", splice), ("one_call", one_call), ("windows", windows), ("mlm", crops)):
             expected = esm(seqs)["input_ids"]
             same[name] = (
                 expected
                 == fgm(seqs)["input_ids"]
+                == rust_call(fgm, seqs)["input_ids"]
                 == rust_ids(fgm, seqs)
                 == [t.tolist() for t in fgm.bulk_encode(seqs)]
             )
         same["chromosomes"] = [t.tolist() for t in fgm.bulk_encode(chroms)] == fgm(chroms)["input_ids"]
 
         def batch_cases(seqs):
+            padded = {"padding": True, "pad_to_multiple_of": 8, "return_tensors": "pt"}
             return {
                 "esm": lambda: esm(seqs),
                 "call": lambda: fgm(seqs),
-                "call_pt": lambda: fgm(seqs, padding=True, pad_to_multiple_of=8, return_tensors="pt"),
+                "call_pt": lambda: fgm(seqs, **padded),
+                "rust_call": lambda: rust_call(fgm, seqs),
+                "rust_call_pt": lambda: rust_call(fgm, seqs, **padded),
                 "rust_ids": lambda: rust_ids(fgm, seqs),
                 "bulk": lambda: fgm.bulk_encode(seqs),
                 "bulk_1t": lambda: fgm.bulk_encode(seqs, num_threads=1),
@@ -144,12 +171,14 @@ def main(argv=None):
 
         workloads = {
             "splice": (splice, batch_cases(splice)),
+            "one_call": (one_call, batch_cases(one_call)),
             "windows": (windows, batch_cases(windows)),
             "mlm": (
                 crops,
                 {
                     "esm": lambda: [esm(c, return_tensors="pt")["input_ids"][0] for c in crops],
                     "call": lambda: [fgm(c, return_tensors="pt")["input_ids"][0] for c in crops],
+                    "rust_call": lambda: [rust_call(fgm, c, return_tensors="pt")["input_ids"][0] for c in crops],
                     "bulk": lambda: [fgm.bulk_encode([c])[0] for c in crops],
                 },
             ),
@@ -166,14 +195,17 @@ def main(argv=None):
 
     labels = {
         "esm": "(a) `EsmTokenizer` (NT 6-mer vocab)",
-        "call": "(b) `FGMTokenizer(batch)`: validation + `TokenizersBackend` (Rust `encode_batch`)",
+        "call": "(b) `FGMTokenizer(batch)`: validation + `encode_run` (fast path)",
         "call_pt": "(b) same, `padding=True, pad_to_multiple_of=8, return_tensors='pt'`",
-        "rust_ids": "floor of (b): validation + Rust `encode_batch_fast`, ids only, no `Encoding`s",
+        "rust_call": "(b) Rust path: validation + `TokenizersBackend` (Rust `encode_batch`), as before",
+        "rust_call_pt": "(b) Rust path, `padding=True, pad_to_multiple_of=8, return_tensors='pt'`",
+        "rust_ids": "Rust pipeline's floor: validation + `encode_batch_fast`, ids only, no `Encoding`s",
         "bulk": f"(c) `bulk_encode` (vectorized torch, {torch.get_num_threads()} threads)",
         "bulk_1t": "(c) `bulk_encode(..., num_threads=1)`",
     }
     titles = {
         "splice": f"NT task: splice-site train split, {len(splice)} x {len(splice[0])} bp, `tok(batch)`",
+        "one_call": f"{args.one_call} x {args.length / 1000:g} kb in one call: yeast windows, `tok(batch)`",
         "windows": f"6 kb windows: {args.count} x {args.length / 1000:g} kb yeast windows, `tok(batch)`",
         "mlm": f"MLM examples: {args.examples} crops of {crop} bp, one call each (`bulk_encode([crop])[0]` in "
         "`MaskedGenomeWindows`; `return_tensors='pt'` for the others)",
@@ -226,7 +258,16 @@ def main(argv=None):
     ratio = {case: esm_windows / statistics.median(t) for case, t in times["windows"].items()}
     bulk_ratio = max(ratio["bulk"], ratio["bulk_1t"])
     long = {case: sum(map(len, chroms)) / statistics.median(t) / 1e6 for case, t in times["chromosomes"].items()}
+    one = {case: statistics.median(t) for case, t in times["one_call"].items()}
+    one_mbp = {case: sum(map(len, one_call)) / t / 1e6 for case, t in one.items()}
+    met = one["esm"] / one["call"] >= 10 and one_mbp["call"] >= 30
     lines += [
+        f"Targets (tokenizer-speed issue), medians on {args.one_call} x 6 kb in one call: `tok(batch)` >= 10x (a) "
+        f"and >= 30 Mbp/s: **{one['esm'] / one['call']:.1f}x, {one_mbp['call']:.1f} Mbp/s**, "
+        f"{'met' if met else 'not met'} (padded to tensors: {one['esm'] / one['call_pt']:.1f}x, "
+        f"{one_mbp['call_pt']:.1f} Mbp/s; the Rust path: {one['esm'] / one['rust_call']:.1f}x, "
+        f"{one_mbp['rust_call']:.1f} Mbp/s).",
+        "",
         f"Targets (issue 2), medians: `tok(batch)` >= 10x (a) on the 6 kb windows: **{ratio['call']:.1f}x**, "
         f"{'met' if ratio['call'] >= 10 else 'not met'} (the bulk encoder: {bulk_ratio:.0f}x); bulk encoder >= 100 "
         f"Mbp/s on long sequences: **{max(long.values()):.0f} Mbp/s** on the whole chromosomes "
@@ -234,19 +275,20 @@ def main(argv=None):
         f"{long['bulk_1t']:.0f} with 1).",
         "",
         "Notes:",
-        "- `tok(batch)` has one path: FGM's validation, then transformers' `TokenizersBackend` (Rust "
-        f"`encode_batch`). Up to commit {PATHS_MEASURED_AT} batches of >= 32 kb went through a torch "
-        "re-implementation of truncation, padding and special tokens (`_call_via_bulk`) and the others through an "
-        "ids-only Rust override with lazily built `Encoding`s (~330 + ~150 lines); that commit's "
-        "results_tokenizer.md times them on these workloads. On the NT task they saved at most tens of ms per "
-        "split, encoded once per fine-tuning run; on the 6 kb windows and per MLM example they were 2-3x faster "
-        "than the stock path (0.3-0.5 s per 3 Mbp), still well behind `bulk_encode`, which is what pretraining and "
-        "corpus code use. The `floor of (b)` row bounds what any custom `__call__` could gain.",
-        "- The Rust pipeline is `Split('N', isolated)` + `FixedLength(k)` pre-tokenizers and a WordPiece model "
-        "without continuation prefix (a short last chunk falls back to letters); character offsets cost it about "
-        "as much again as the ids.",
+        "- `tok(batch)` of a string or a list of strings: FGM's validation, then `encode_run` (standard library: "
+        "`int(digits, 4)` over one lane per k-mer, no Python loop per token, no torch op) with the truncation and "
+        "padding settings transformers puts on the Rust backend, read back from it; the `Encoding`s behind "
+        "`tokens()`, `word_ids()`... come from the Rust pipeline on first use. Pairs, pretokenized words and "
+        "overflowing tokens take the Rust path. tests/test_tokenizer.py checks that both paths give the same "
+        "fields over every option.",
+        "- The Rust path (every call from commit b4ece8d until the fast path) is `Split('N', isolated)` + "
+        "`FixedLength(k)` pre-tokenizers and a WordPiece model without continuation prefix: one pre-tokenized word, "
+        "one token string and one `Encoding` entry per k-mer, then character offsets through a byte-to-char map; "
+        "its floor row (no offsets, no `Encoding` conversion) is still slower than the fast path. Up to commit "
+        f"{PATHS_MEASURED_AT} batches of >= 32 kb took a torch re-implementation instead (`_call_via_bulk`), timed "
+        "in that commit's results_tokenizer.md.",
         "- On this busy 2-core machine each multi-threaded torch op can wait milliseconds for the second core: "
-        "compare the `num_threads=1` rows.",
+        "compare the `num_threads=1` rows. The fast path runs no torch op (tensors are built on one int64 buffer).",
         "",
     ]
     text = "\n".join(lines)

@@ -15,7 +15,8 @@ Alphabet
     ``ValueError`` naming it and its position.
 
 Public helpers
-    ``normalize_sequence`` (validation), ``encode_sequences`` (many strings to ids in one vectorized pass: what
+    ``normalize_sequence`` (validation), ``encode_run`` (one N-free run to a list of ids, standard library only:
+    what ``FGMTokenizer.__call__`` runs), ``encode_sequences`` (many strings to ids in one vectorized pass: what
     ``FGMTokenizer.bulk_encode`` runs), ``encode_nucleotides`` / ``ids_to_nucleotides`` / ``reverse_complement_ids``
     (uint8 bases <-> ids, any device), ``kmer_base_table`` / ``token_nucleotides_table`` (per-id tables for the
     model). Names with a leading underscore are internal to this file.
@@ -27,8 +28,10 @@ differs from the ATCG order in which the vocabulary enumerates k-mers; the table
 
 from __future__ import annotations
 
+import array
 import functools
 import itertools
+import sys
 
 import torch
 
@@ -115,6 +118,55 @@ def normalize_sequence(seq: str, where: str = "", start: int = 0) -> str:
     """
     raw, out = _translate(seq, where, start)
     return seq if out == raw else out.decode("ascii")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# List encoder (standard library only, for FGMTokenizer.__call__)
+# ----------------------------------------------------------------------------------------------------------------
+
+# Base-4 digit of each base in the vocabulary's k-mer order (A=0 T=1 C=2 G=3), as the ASCII digits int(x, 4) reads.
+_KMER_DIGITS = bytes.maketrans(KMER_ALPHABET.encode("ascii"), b"0123")
+
+
+@functools.lru_cache(maxsize=None)
+def _run_layout(k: int) -> tuple[int, str, list[int]]:
+    """``(lane, typecode, single_ids)`` of ``encode_run``: base-4 digits per k-mer lane (4, 8 or 16: the smallest
+    that holds every k-mer id), the ``array`` typecode of that lane size, and the single-letter ids by byte."""
+    lane = next(d for d in (4, 8, 16) if 4**k + NUM_SPECIAL_TOKENS <= 4**d)
+    typecode = next(c for c in "BHILQ" if array.array(c).itemsize == lane // 4)
+    vocab = kmer_vocabulary(k)
+    single_ids = [0] * 256
+    for c in KMER_ALPHABET:
+        single_ids[ord(c)] = vocab.index(c)
+    return lane, typecode, single_ids
+
+
+def encode_run(bases: bytes, k: int = 6) -> list[int]:
+    """Token ids of one N-free run of validated uppercase ``ACGT`` bytes: its k-mers left to right, then its last
+    ``len(bases) % k`` letters one by one. Same ids as the torch encoders, as a list of Python ints (other bytes give
+    an error or meaningless ids).
+
+    Standard library only, so that ``FGMTokenizer.__call__`` builds its lists without torch, whose multi-threaded
+    ops stall when the cores are busy. No Python loop per token: the run's base-4 digits are spread into one lane
+    per k-mer (zeros in front), read as one integer by ``int(..., 4)``, offset by the special tokens in every lane
+    with one addition, and cut into machine integers by ``array``.
+    """
+    lane, typecode, single_ids = _run_layout(_check_k(k))
+    count = len(bases) // k
+    ids = []
+    if count:
+        digits = bases[: count * k].translate(_KMER_DIGITS)
+        lanes = bytearray(b"0") * (count * lane)
+        for j in range(k):
+            lanes[lane - k + j :: lane] = digits[j::k]
+        width = lane // 4  # bytes per lane
+        value = int(lanes, 4) + int.from_bytes(NUM_SPECIAL_TOKENS.to_bytes(width, "big") * count, "big")
+        kmers = array.array(typecode, value.to_bytes(count * width, "big"))
+        if sys.byteorder == "little":
+            kmers.byteswap()
+        ids = kmers.tolist()
+    ids += [single_ids[b] for b in bases[count * k :]]
+    return ids
 
 
 # ----------------------------------------------------------------------------------------------------------------

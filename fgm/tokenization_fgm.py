@@ -1,7 +1,7 @@
 """FGM k-mer tokenizer: the Nucleotide Transformer v2 vocabulary, with strict nucleotide validation.
 
-Ships inside every FGM checkpoint with ``kmers_fgm.py`` (the alphabet, the vocabulary layout and the pure-torch
-k-mer encoder); it imports only the standard library, torch, transformers, tokenizers and that sibling module.
+Ships inside every FGM checkpoint with ``kmers_fgm.py`` (the alphabet, the vocabulary layout and the k-mer
+encoders); it imports only the standard library, torch, transformers, tokenizers and that sibling module.
 
 Tokenization rule (NT's own algorithm)
     Split the sequence on ``N``; cut every N-free piece left to right into non-overlapping k-mers; a last chunk
@@ -16,19 +16,24 @@ Tokenization rule (NT's own algorithm)
 
 from __future__ import annotations
 
+import array
 import contextlib
+import functools
 import os
 import re
 
 import torch
 from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
 from tokenizers.models import WordPiece
+from transformers.tokenization_utils_base import BatchEncoding, TruncationStrategy
 from transformers.tokenization_utils_tokenizers import TokenizersBackend
+from transformers.utils import PaddingStrategy
 
 from .kmers_fgm import (
     DEFAULT_MAX_BASES,
     IUPAC_AMBIGUOUS,
     SPECIAL_TOKENS,
+    encode_run,
     encode_sequences,
     kmer_vocabulary,
     normalize_sequence,
@@ -39,7 +44,9 @@ __all__ = ["FGMTokenizer"]
 # WordPiece's unknown token: deliberately not in the vocabulary, so that the Rust model raises on a chunk it cannot
 # spell instead of emitting <unk> (read by anyone who opens tokenizer.json: hence the wording).
 _STRICT_UNK = "<not a nucleotide>"
-_SPECIAL_PATTERN = re.compile("(" + "|".join(re.escape(t) for t in SPECIAL_TOKENS) + ")")
+_SPECIALS = "|".join(re.escape(t) for t in SPECIAL_TOKENS)
+_SPECIAL_PATTERN = re.compile(f"({_SPECIALS})")
+_SEPARATOR_PATTERN = re.compile(f"(N|{_SPECIALS})")  # tokens of their own, after which the k-mer phase restarts
 
 
 def _build_backend(k: int) -> Tokenizer:
@@ -104,6 +111,66 @@ def _normalize_one(seq: str, where: str, keep_special: bool) -> str:
     return "".join(pieces)
 
 
+def _encode_text(text: str, k: int, separator_ids: dict[str, int], with_offsets: bool):
+    """``(ids, spans)`` of one validated, normalized text, without special tokens added: every ``N`` and
+    special-token string is a token of its own, the N-free runs between them go through ``encode_run``. ``spans``
+    are the tokens' character spans (an empty list unless ``with_offsets``)."""
+    pieces = _SEPARATOR_PATTERN.split(text) if "N" in text or "<" in text else [text]
+    ids, spans, start = [], [], 0
+    for i, piece in enumerate(pieces):  # run, separator, run, ...
+        end = start + len(piece)
+        if i % 2:
+            ids.append(separator_ids[piece])
+            spans.append((start, end))
+        elif piece:
+            ids += encode_run(piece.encode("ascii"), k)
+            if with_offsets:
+                full = start + len(piece) // k * k
+                spans += zip(range(start, full, k), range(start + k, full + k, k))
+                spans += zip(range(full, end), range(full + 1, end + 1))
+        start = end
+    return ids, spans
+
+
+def _pad(row: list, fill, width: int, left: bool) -> list:
+    """``row`` padded with ``fill`` to ``width`` on the left or right (rows already as long are left as they are)."""
+    missing = width - len(row)
+    if missing <= 0:
+        return row
+    return [fill] * missing + row if left else row + [fill] * missing
+
+
+def _long_tensor(rows: list[list[int]]) -> torch.Tensor:
+    """``torch.tensor(rows)`` for equal-length, non-empty int rows, through one int64 buffer: several times faster,
+    and no torch op (none that could wait for a busy core)."""
+    flat = array.array("q")
+    for row in rows:
+        flat.fromlist(row)
+    return torch.frombuffer(flat, dtype=torch.long).view(len(rows), -1)
+
+
+class _LazyEncodings(BatchEncoding):
+    """The fast path's ``BatchEncoding``: its ``tokenizers.Encoding`` objects (behind ``tokens()``, ``word_ids()``,
+    ``token_to_chars()``, ``encodings``, ``batch[i]``, pickling) come from the Rust pipeline, run on first use."""
+
+    def __init__(self, data: dict, encode, tensor_type):
+        self.__dict__["_encode"] = encode
+        super().__init__(data, tensor_type=tensor_type, n_sequences=1)
+
+    @property
+    def _encodings(self):
+        encode = self.__dict__.pop("_encode", None)
+        if encode is not None:
+            self.__dict__["_computed"] = encode()
+        return self.__dict__.get("_computed")
+
+    @_encodings.setter
+    def _encodings(self, value):
+        if value is not None:
+            self.__dict__.pop("_encode", None)
+        self.__dict__["_computed"] = value
+
+
 @contextlib.contextmanager
 def _torch_threads(num_threads: int | None):
     """Run a block with ``torch.set_num_threads(num_threads)`` (None: unchanged), restoring the setting after."""
@@ -125,9 +192,14 @@ class FGMTokenizer(TokenizersBackend):
 
     - ``k`` (1..8) is saved in ``tokenizer_config.json`` and restored by ``from_pretrained``.
     - ``tokenizer(seqs)`` validates every sequence in Python (one ``bytes.translate`` + ``find`` each, C speed),
-      raising ``ValueError`` on any non-nucleotide character with its position and index in the batch, then encodes
-      with the ``tokenizers`` (Rust) pipeline: truncation, padding, offsets and ``BatchEncoding`` helpers are
-      transformers' own.
+      raising ``ValueError`` on any non-nucleotide character with its position and index in the batch. A string or
+      a batch of strings is then encoded by ``encode_run`` (standard library, no Python loop per token, no torch
+      thread pool to wait for), with the truncation and padding settings transformers puts on the Rust backend: the
+      fields are the ``tokenizers`` pipeline's to the last offset and dtype (``tests/test_tokenizer.py`` compares
+      them over every option), and the ``Encoding`` objects behind ``tokens()``, ``word_ids()``... come from that
+      pipeline on first use. Pairs, pretokenized words and overflowing tokens go through ``TokenizersBackend``
+      (Rust) as they are. On 100 x 6 kb in one call this is 8x faster than the Rust pipeline, which builds one
+      "word" and one ``Encoding`` entry per k-mer (``benchmarks/results_tokenizer.md``).
     - ``return_offsets_mapping=True`` gives character (nucleotide) spans in the input string; specials get (0, 0).
     - ``bulk_encode`` is a vectorized torch encoder for corpus building with identical ids.
     - ``model_max_length`` defaults to ``DEFAULT_MAX_BASES // k + k`` tokens (2**20 bases; 174,768 for k=6).
@@ -187,6 +259,8 @@ class FGMTokenizer(TokenizersBackend):
             raise ValueError(f"FGMTokenizer's special tokens are fixed to {SPECIAL_TOKENS}, got {expected}")
         if model_max_length is None:
             model_max_length = DEFAULT_MAX_BASES // k + k
+        # Ids of the tokens that split a text into N-free runs (see _encode_text).
+        self._separator_ids = {token: self._tokenizer.token_to_id(token) for token in SPECIAL_TOKENS + ["N"]}
         super().__init__(
             k=k,
             unk_token=unk_token,
@@ -213,20 +287,149 @@ class FGMTokenizer(TokenizersBackend):
 
     # -- validation and encoding ---------------------------------------------------------------------------------------
 
-    def _encode_plus(self, text, text_pair=None, is_split_into_words=False, split_special_tokens=None, **kwargs):
-        """Validate and normalize the input (see ``normalize_sequence``), then encode it as any fast tokenizer."""
+    def _encode_plus(
+        self,
+        text,
+        text_pair=None,
+        add_special_tokens: bool = True,
+        padding_strategy: PaddingStrategy = PaddingStrategy.DO_NOT_PAD,
+        truncation_strategy: TruncationStrategy = TruncationStrategy.DO_NOT_TRUNCATE,
+        max_length: int | None = None,
+        stride: int = 0,
+        is_split_into_words: bool = False,
+        pad_to_multiple_of: int | None = None,
+        padding_side: str | None = None,
+        return_tensors=None,
+        return_overflowing_tokens: bool = False,
+        split_special_tokens: bool | None = None,
+        **kwargs,
+    ) -> BatchEncoding:
+        """Validate and normalize the input (see ``normalize_sequence``), then encode it: a string or a batch of
+        strings through ``_encode_fast``, anything else (pairs, pretokenized words, overflowing tokens, ...) as any
+        fast tokenizer, through ``TokenizersBackend``."""
         if split_special_tokens is None:
             split_special_tokens = self.split_special_tokens
         keep_special = not split_special_tokens
         text = _normalize_input(text, is_split_into_words, keep_special, "")
         text_pair = _normalize_input(text_pair, is_split_into_words, keep_special, " (text_pair)")
-        return super()._encode_plus(
+        settings = dict(
+            padding_strategy=padding_strategy,
+            truncation_strategy=truncation_strategy,
+            max_length=max_length,
+            stride=stride,
+            pad_to_multiple_of=pad_to_multiple_of,
+            padding_side=padding_side,
+        )
+        general = functools.partial(
+            TokenizersBackend._encode_plus,
+            self,
             text,
             text_pair,
+            add_special_tokens=add_special_tokens,
             is_split_into_words=is_split_into_words,
+            return_overflowing_tokens=return_overflowing_tokens,
             split_special_tokens=split_special_tokens,
+            **settings,
             **kwargs,
         )
+        if self._takes_fast_path(
+            text, text_pair, add_special_tokens, is_split_into_words, truncation_strategy, max_length,
+            return_overflowing_tokens or kwargs.get("sanitize_control_tokens"),
+        ):
+            self.set_truncation_and_padding(**settings)  # transformers' own settings, read back by _encode_fast
+            data = self._encode_fast(text, add_special_tokens, return_tensors, max_length, **kwargs)
+            return _LazyEncodings(data, lambda: general(return_tensors=None).encodings, tensor_type=return_tensors)
+        return general(return_tensors=return_tensors)
+
+    @staticmethod
+    def _takes_fast_path(
+        text, text_pair, add_special_tokens, is_split_into_words, truncation_strategy, max_length, overflow_or_chat
+    ) -> bool:
+        """Whether ``_encode_plus`` encodes (normalized) ``text`` through ``_encode_fast``: a string or a non-empty
+        list of strings, alone, truncated (if at all) to a ``max_length`` that leaves room for the special tokens,
+        without overflowing tokens or chat-template control tokens (``overflow_or_chat``). Anything else takes
+        ``TokenizersBackend``'s path, which also raises its errors."""
+        truncating = truncation_strategy != TruncationStrategy.DO_NOT_TRUNCATE
+        return bool(
+            (isinstance(text, str) or (isinstance(text, list) and text and all(isinstance(t, str) for t in text)))
+            and text_pair is None
+            and not is_split_into_words
+            and not overflow_or_chat
+            and truncation_strategy != TruncationStrategy.ONLY_SECOND
+            and (not truncating or (max_length is not None and max_length >= add_special_tokens))
+        )
+
+    def _encode_fast(
+        self,
+        text: str | list[str],
+        add_special_tokens: bool,
+        return_tensors,
+        max_length: int | None,
+        return_token_type_ids: bool | None = None,
+        return_attention_mask: bool | None = None,
+        return_special_tokens_mask: bool = False,
+        return_offsets_mapping: bool = False,
+        return_length: bool = False,
+        verbose: bool = True,
+        **kwargs,
+    ) -> dict:
+        """The data fields that ``TokenizersBackend`` returns for a string or a batch of strings, without its
+        ``Encoding`` objects: ids from ``encode_run`` (standard library, no per-token Python loop), truncation and
+        padding as set on the backend, Python lists or (equal-length rows, ``return_tensors='pt'``) int64 tensors.
+        ``tests/test_tokenizer.py`` checks every field against the Rust pipeline across the options."""
+        if return_token_type_ids is None:
+            return_token_type_ids = "token_type_ids" in self.model_input_names
+        if return_attention_mask is None:
+            return_attention_mask = "attention_mask" in self.model_input_names
+        truncation, padding = self._tokenizer.truncation, self._tokenizer.padding
+        added = [self.cls_token_id] if add_special_tokens else []
+        rows, span_rows = [], []
+        for sequence in [text] if isinstance(text, str) else text:
+            ids, spans = _encode_text(sequence, self.k, self._separator_ids, return_offsets_mapping)
+            keep = truncation["max_length"] - len(added) if truncation else len(ids)
+            if len(ids) > keep:
+                cut = slice(0, keep) if truncation["direction"] == "right" else slice(len(ids) - keep, None)
+                ids, spans = ids[cut], spans[cut]
+            rows.append(added + ids)
+            span_rows.append([(0, 0)] * len(added) + spans)
+        data = {"input_ids": rows}
+        if return_token_type_ids:
+            data["token_type_ids"] = [[0] * len(row) for row in rows]
+        if return_attention_mask:
+            data["attention_mask"] = [[1] * len(row) for row in rows]
+        if return_special_tokens_mask:
+            data["special_tokens_mask"] = [[1] * len(added) + [0] * (len(row) - len(added)) for row in rows]
+        if return_offsets_mapping:
+            data["offset_mapping"] = span_rows
+        if padding:
+            width = padding["length"]
+            if width is None:
+                width = max(map(len, rows))
+            multiple = padding["pad_to_multiple_of"]
+            if multiple and width % multiple:
+                width += multiple - width % multiple
+            fills = {
+                "input_ids": padding["pad_id"],
+                "token_type_ids": padding["pad_type_id"],
+                "attention_mask": 0,
+                "special_tokens_mask": 1,
+                "offset_mapping": (0, 0),
+            }
+            left = padding["direction"] == "left"
+            data = {name: [_pad(row, fills[name], width, left) for row in value] for name, value in data.items()}
+            rows = data["input_ids"]
+        if return_length:
+            data["length"] = [len(row) for row in rows]
+        for row in rows:
+            self._eventual_warn_about_too_long_sequence(row, max_length, verbose)
+        widths = {len(row) for row in rows}
+        if return_tensors == "pt" and len(widths) == 1 and 0 not in widths:  # the rest as the base class does it
+            for name in ("input_ids", "token_type_ids", "attention_mask", "special_tokens_mask"):
+                if name in data:
+                    data[name] = _long_tensor(data[name])
+        elif isinstance(text, str) and return_tensors is None:  # a single input loses its batch level
+            data = {name: value[0] if value and isinstance(value[0], list) else value for name, value in data.items()}
+        return data
 
     # -- vectorized encoder -------------------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import torch
 from fgm.kmers_fgm import (
     SPECIAL_TOKENS,
     encode_nucleotides,
+    encode_run,
     encode_sequences,
     ids_to_nucleotides,
     kmer_base_table,
@@ -23,6 +24,7 @@ from fgm.kmers_fgm import (
     reverse_complement_ids,
     token_nucleotides_table,
 )
+import yeast as yeast_genome
 from fgm.tokenization_fgm import FGMTokenizer
 
 GENOME = Path(__file__).resolve().parents[1] / "data" / "genomes" / "sacCer_S288C.fa.gz"
@@ -156,6 +158,15 @@ def test_matches_reference_on_random_sequences(tok):
     assert [ids.tolist() for ids in tok.bulk_encode(seqs, num_threads=None)] == expected
     assert torch.get_num_threads() == threads
     assert tok(seqs, add_special_tokens=False)["input_ids"] == [e[1:] for e in expected]
+
+
+@pytest.mark.parametrize("k", range(1, 9))
+def test_encode_run_matches_reference(k):
+    rng = random.Random(20 + k)
+    vocab = {t: i for i, t in enumerate(kmer_vocabulary(k))}
+    for n in list(range(3 * k)) + [rng.randrange(3000) for _ in range(20)]:
+        run = "".join(rng.choice("ACGT") for _ in range(n))
+        assert encode_run(run.encode("ascii"), k) == nt_reference_ids(run, k, vocab), (k, n)
 
 
 @pytest.mark.parametrize("max_runs_to_slice", [0, 4096])
@@ -297,6 +308,151 @@ def test_batch_padding_multiple_of_8(tok):
     assert single.tolist() == [[3, 728, 4105]]
     truncated = tok(seqs, truncation=True, max_length=4)["input_ids"]
     assert [len(t) for t in truncated] == [4, 4, 4]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The fast path of __call__ against the Rust pipeline (TokenizersBackend)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def both_paths(tok, text, **options):
+    """``tok(text, **options)`` twice: as shipped, then with the fast path switched off (the same validation, then
+    transformers' TokenizersBackend). Returns both results (a BatchEncoding or the exception raised) and whether the
+    first call took the fast path."""
+    original = FGMTokenizer._takes_fast_path
+    results, verdicts = [], []
+    for fast in (True, False):
+
+        def spy(*args):
+            verdicts.append(original(*args))
+            return verdicts[-1] and fast
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(FGMTokenizer, "_takes_fast_path", staticmethod(spy))
+            try:
+                results.append(tok(text, **options))
+            except Exception as err:  # noqa: BLE001 - compared by the caller
+                results.append(err)
+    return results[0], results[1], verdicts[:1] == [True]
+
+
+def as_lists(array):
+    """Nested lists of a tensor or a numpy array (ragged object arrays, whose rows are arrays, included)."""
+    return [row.tolist() if hasattr(row, "tolist") else row for row in array.tolist()]
+
+
+def assert_same_encoding(fast, rust, context):
+    if isinstance(rust, Exception):
+        assert type(fast) is type(rust) and str(fast) == str(rust), context
+        return
+    assert not isinstance(fast, Exception), (context, fast)
+    assert list(fast.keys()) == list(rust.keys()), context
+    for key, value in rust.items():
+        other = fast[key]
+        assert type(other) is type(value), (context, key)
+        if hasattr(value, "dtype"):  # a torch or numpy array
+            assert other.dtype == value.dtype and other.shape == value.shape, (context, key)
+            assert as_lists(other) == as_lists(value), (context, key)
+        else:
+            assert other == value, (context, key)
+    assert fast.n_sequences == rust.n_sequences and fast.is_fast and len(fast.encodings) == len(rust.encodings)
+    for a, b in zip(fast.encodings, rust.encodings):
+        assert (a.ids, a.tokens, a.offsets, a.word_ids, a.attention_mask) == (
+            b.ids, b.tokens, b.offsets, b.word_ids, b.attention_mask
+        ), context
+
+
+def yeast_texts(rng: random.Random, count: int, max_len: int) -> list[str]:
+    """Real chrI windows with what FGM must read like the Rust pipeline: soft-masked (lowercase) stretches, IUPAC
+    codes, N runs, special-token strings, empty and shorter-than-k sequences."""
+    chromosome = yeast_genome.chromosome("chrI")
+    texts = ["", "ACG", "N", "<mask>"]
+    while len(texts) < count:
+        start = rng.randrange(len(chromosome) - max_len)
+        window = list(chromosome[start : start + rng.randint(0, max_len)])
+        for _ in range(rng.randint(0, 3)):
+            at = rng.randrange(len(window) + 1)
+            insert = rng.choice(["N", "NNNNNNN", "R", "y", "n", "<mask>", "<pad>", "<unk>", "<cls>NN<eos><bos>"])
+            window.insert(at, insert)
+        text = "".join(window)
+        lo = rng.randrange(len(text) + 1)
+        texts.append(text[:lo] + text[lo : lo + 200].lower() + text[lo + 200 :])
+    return texts
+
+
+def test_fast_path_matches_rust_on_yeast(tok):
+    """Every option of __call__ on real sequences: the fast path gives the Rust pipeline's outputs (every field,
+    its type, dtype and shape, the Encodings behind tokens()/offsets), or raises the same error."""
+    rng = random.Random(5)
+    texts = yeast_texts(rng, 40, 400)
+    left = FGMTokenizer(truncation_side="left", padding_side="left")
+    grid = {
+        "padding": [False, True, "max_length"],
+        "truncation": [False, True, "only_first", "longest_first"],
+        "max_length": [None, 1, 2, 7, 40, 150],
+        "pad_to_multiple_of": [None, 8],
+        "padding_side": [None, "right", "left"],
+        "return_offsets_mapping": [False, True],
+        "return_special_tokens_mask": [False, True],
+        "return_token_type_ids": [None, True],
+        "return_attention_mask": [None, False],
+        "return_length": [False, True],
+        "return_tensors": [None, "pt", "np"],
+        "add_special_tokens": [True, False],
+    }
+    fast_calls = 0
+    for case in range(400):
+        options = {key: rng.choice(values) for key, values in grid.items()}
+        if case % 3 == 0:  # equal-length rows, so that tensors come out without padding too
+            options.update(truncation=True, max_length=rng.choice([3, 30]))
+        if options["max_length"] is None and options["padding"] == "max_length":
+            options["max_length"] = 64  # not model_max_length: 174,768 tokens a row
+        batch = rng.sample(texts, rng.randint(1, 8))
+        text = batch[0] if case % 4 == 0 else batch
+        for tokenizer in (tok, left):
+            fast, rust, took_fast = both_paths(tokenizer, text, **options)
+            assert_same_encoding(fast, rust, (case, options))
+            fast_calls += took_fast
+    assert fast_calls > 600  # the fast path did answer most calls (the rest: max_length 1 without room for <cls>...)
+
+
+def test_fast_path_long_windows_and_errors(tok):
+    """6 kb windows (the benchmark's batch), other k, and the errors: invalid characters (position and sequence),
+    ragged rows as tensors, a stride too long, all raised exactly as on the Rust path."""
+    chromosome = yeast_genome.chromosome("chrII")
+    windows = [chromosome[i * 6000 : (i + 1) * 6000] for i in range(20)]
+    windows[3] = windows[3][:2000].lower() + "NNNNN" + windows[3][2000:]
+    for options in [{}, {"padding": True, "pad_to_multiple_of": 8, "return_tensors": "pt"},
+                    {"return_offsets_mapping": True}, {"truncation": True, "max_length": 512, "return_tensors": "pt"}]:
+        fast, rust, took_fast = both_paths(tok, windows, **options)
+        assert took_fast
+        assert_same_encoding(fast, rust, options)
+    for k in (1, 2, 5, 7, 8):
+        other = FGMTokenizer(k=k)
+        texts = yeast_texts(random.Random(k), 12, 300)
+        for options in [{"return_offsets_mapping": True}, {"padding": True, "return_tensors": "pt"}]:
+            fast, rust, took_fast = both_paths(other, texts, **options)
+            assert took_fast
+            assert_same_encoding(fast, rust, (k, options))
+    bad = ["ACGT", "GGGG", "ACGTACGxTT", "AC<mask>GTX"]
+    for text, options in [(bad, {}), (bad[2], {}), (bad[3], {"return_tensors": "pt"}),
+                          (["ACGT", "A" * 40], {"return_tensors": "pt"}),
+                          ("ACGTACGTAC", {"truncation": True, "max_length": 3, "stride": 5})]:
+        fast, rust, took_fast = both_paths(tok, text, **options)
+        assert isinstance(rust, ValueError), rust
+        assert_same_encoding(fast, rust, (text, options))
+    assert "'x' (U+0078) at position 7 of sequence 2 in the batch" in str(both_paths(tok, bad)[0])
+
+
+def test_fast_path_batch_encoding_helpers(tok):
+    """The fast path's BatchEncoding computes its Encodings on first use only, and pickles with them."""
+    import pickle
+
+    enc = tok(["ACGTACGTA", "ACGNAC"], padding=True)
+    assert "_encode" in enc.__dict__  # nothing computed yet
+    assert enc.tokens(1) == ["<cls>", "A", "C", "G", "N", "A", "C"] and "_encode" not in enc.__dict__
+    copy = pickle.loads(pickle.dumps(tok(["ACGTACGTA", "ACGNAC"], padding=True)))
+    assert copy["input_ids"] == enc["input_ids"] and copy.tokens(0) == enc.tokens(0) and copy.is_fast
 
 
 # ---------------------------------------------------------------------------------------------------------------
