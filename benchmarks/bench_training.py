@@ -27,22 +27,15 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
-import resource
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from harness import GIB, child_result, current_rss_bytes, machine_info, out_of_memory, run_isolated, timed_steps
 from peers import REPO, build_model, fgm_source_hash, make_batch
-
-GIB = 1024**3
 
 MODEL_LABELS = {
     "fgm": "FGM small",
@@ -59,47 +52,6 @@ RENDER_ARGS = ("warmup", "steps_desc", "mem_cap_gb", "timeout", "timeout_16k", "
 # ------------------------------------------------------------------------------------------------
 # Child: build one model, time training steps, report JSON on stdout.
 # ------------------------------------------------------------------------------------------------
-
-
-def current_rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def machine_busy_seconds() -> float:
-    """CPU-seconds spent busy by the whole machine so far (all cores), from /proc/stat."""
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed_steps(step, args) -> dict:
-    """`args.warmup` warm-up steps, then `args.steps` timed ones. After every step a progress line goes to
-    stdout, so that a run stopped by the time limit still reports the steps it finished."""
-    times, others, shares = [], [], []
-    for i in range(args.warmup + args.steps):
-        busy0, own0, t0 = machine_busy_seconds(), own_cpu_seconds(), time.perf_counter()
-        loss = step()
-        elapsed = time.perf_counter() - t0
-        own = own_cpu_seconds() - own0
-        other = max(machine_busy_seconds() - busy0 - own, 0.0) / elapsed  # cores used by other processes
-        warm = i < args.warmup
-        if not warm:
-            times.append(elapsed)
-            others.append(other)
-            shares.append(own / elapsed)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        print(json.dumps({"event": "step", "warmup": warm, "seconds": elapsed, "others_cores": other,
-                          "peak_rss": peak}), flush=True)
-        print(f"[{args.model} {args.length}] step {i} {'(warm-up) ' if warm else ''}{elapsed:.2f}s loss {loss:.3f} "
-              f"(this process {own / elapsed:.2f} cores, others {other:.2f} cores)", file=sys.stderr, flush=True)
-    return {"times": times, "others_cores": others, "own_cores": shares}
 
 
 def run_child(args) -> None:
@@ -124,23 +76,10 @@ def run_child(args) -> None:
     try:
         timing = timed_steps(step, args)
     except (MemoryError, RuntimeError) as error:
-        if not isinstance(error, MemoryError) and "allocate" not in str(error):
-            raise
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        print(json.dumps({"status": f"OOM (allocation failed at {peak / GIB:.1f} GiB RSS: {str(error)[:80]})"}),
-              flush=True)
-        return
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({
-        "status": "ok",
-        "params": params,
-        "threads": torch.get_num_threads(),
-        **timing,
-        "rss_start": rss_start,
-        "rss_model": rss_model,
-        "peak_rss": peak,
-    }), flush=True)
+        if out_of_memory(error):
+            return
+        raise
+    child_result(timing, params=params, threads=torch.get_num_threads(), rss_start=rss_start, rss_model=rss_model)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -148,80 +87,18 @@ def run_child(args) -> None:
 # ------------------------------------------------------------------------------------------------
 
 
-def mem_available_bytes() -> int:
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    return 1 << 62
-
-
-def process_rss_bytes(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        return 0
-
-
 def run_one(model: str, length: int, steps: int, timeout: float, args) -> dict:
     """Run one child under the memory cap and time limit; returns its result (status "ok" or why not)."""
-    cap = int(args.mem_cap_gb * GIB)
-    address_cap = cap + int(args.address_slack_gb * GIB)
-
-    def limit():
-        # Backstop: the RSS watchdog below is the main guard, but a single huge allocation must fail
-        # in the child (RuntimeError / MemoryError) rather than push the machine into the OOM killer.
-        resource.setrlimit(resource.RLIMIT_AS, (address_cap, address_cap))
-        os.setsid()
-
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--model", model, "--length", str(length),
            "--steps", str(steps), "--warmup", str(args.warmup)]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
-    print(f"--> {model} @ {length} tokens ({args.warmup} warm-up + {steps} timed steps)", file=sys.stderr, flush=True)
-    t0 = time.monotonic()
-    report = tempfile.TemporaryFile(mode="w+")  # the child's stdout: JSON lines
-    proc = subprocess.Popen(cmd, stdout=report, stderr=None, preexec_fn=limit, text=True)
-    watched_peak, reason = 0, None
-    while True:
-        pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
-        if pid == proc.pid:
-            break
-        rss = process_rss_bytes(proc.pid)
-        watched_peak = max(watched_peak, rss)
-        if reason is None:
-            if rss > cap:
-                reason = f"killed (over {args.mem_cap_gb:g} GiB)"
-            elif mem_available_bytes() < args.min_free_gb * GIB:
-                reason = f"killed (machine below {args.min_free_gb:g} GiB free at {rss / GIB:.1f} GiB)"
-            elif time.monotonic() - t0 > timeout:
-                reason = f"timeout (> {timeout:g} s)"
-            if reason is not None:
-                os.killpg(proc.pid, signal.SIGKILL)
-        time.sleep(0.05)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    report.seek(0)
-    out = report.read()
-    report.close()
-    wall = time.monotonic() - t0
-    peak = max(rusage.ru_maxrss * 1024, watched_peak)
-    result, progress = None, []
-    for line in out.splitlines():
-        if line.startswith("{"):
-            record = json.loads(line)
-            if record.get("event") == "step":
-                progress.append(record)
-            else:
-                result = record
-    if result is None:
-        if reason is None:
-            reason = "OOM (allocation failed under the cap)" if proc.returncode == 1 else f"failed (exit {proc.returncode})"
-        result = {"status": reason, "finished_steps": progress}
-    result.update(model=model, length=length, wall=wall, peak_rss_observed=peak)
+    label = f"{model} @ {length} tokens ({args.warmup} warm-up + {steps} timed steps)"
+    result = run_isolated(cmd, label, timeout, args)
+    result.update(model=model, length=length)
     tail = (f", {statistics.median(result['times']):.2f} s/step, peak {result['peak_rss'] / GIB:.2f} GiB"
-            if result["status"] == "ok" else f", peak seen {peak / GIB:.2f} GiB")
-    print(f"<-- {model} @ {length}: {result['status']}{tail} ({wall:.0f} s)", file=sys.stderr, flush=True)
+            if result["status"] == "ok" else f", peak seen {result['peak_rss_observed'] / GIB:.2f} GiB")
+    print(f"<-- {model} @ {length}: {result['status']}{tail} ({result['wall']:.0f} s)", file=sys.stderr, flush=True)
     return result
 
 
@@ -239,31 +116,6 @@ def merge_rounds(runs: list[dict]) -> dict:
                   wall=sum(r["wall"] for r in runs))
     merged["s_per_step"] = statistics.median(merged["times"])
     return merged
-
-
-def machine_info() -> dict:
-    import torch
-    import transformers
-
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "ram_gib": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GIB,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-    }
 
 
 def fmt_gb(x) -> str:
@@ -295,7 +147,7 @@ def render(results: list[dict], args, info: dict, command: str, total_s: float, 
         f"{args.threads or info['torch_threads']}), "
         f"{info['ram_gib']:.0f} GiB RAM; Python {info['python']}, torch {info['torch']}, "
         f"transformers {info['transformers']}; {info['date']}; whole run {total_s / 60:.0f} min"
-        + (f"; FGM code sha256 {info['fgm_source_sha256']} (fgm/modeling_fgm.py + configuration_fgm.py)"
+        + (f"; FGM code sha256 {info['fgm_source_sha256']} (fgm/modeling_fgm.py, attention_fgm.py, configuration_fgm.py)"
            if info.get("fgm_source_sha256") else "") + ".",
         "",
         "Step = zero_grad + forward (MLM loss) + backward + AdamW step; fp32, CPU, batch size 1, random 6-mer ids "
@@ -511,7 +363,7 @@ def main() -> None:
     source_at_end = fgm_source_hash()
     info["fgm_source_sha256"] = source_at_start
     if source_at_end != source_at_start:
-        args.notes.append(f"fgm/modeling_fgm.py or configuration_fgm.py changed during the run "
+        args.notes.append(f"the FGM model code (modeling, attention, configuration) changed during the run "
                           f"(sha256 {source_at_start} at the start, {source_at_end} at the end): FGM runs may "
                           "have used different code.")
     write(True)

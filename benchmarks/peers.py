@@ -109,7 +109,7 @@ def make_batch(length: int, batch: int = 1, seed: int = 0):
 def fgm_source_hash() -> str:
     """sha256 (12 hex digits) of the FGM model code, so a results file says which code it measured."""
     digest = hashlib.sha256()
-    for name in ("modeling_fgm.py", "configuration_fgm.py"):
+    for name in ("modeling_fgm.py", "attention_fgm.py", "configuration_fgm.py"):
         path = REPO / "fgm" / name
         digest.update(path.read_bytes() if path.exists() else b"")
     return digest.hexdigest()[:12]

@@ -9,7 +9,9 @@ Inputs: a FASTA file (one embedding per record), BED regions of an indexed refer
     per-token       one vector per token, with the token's nucleotide span
     per-nucleotide  one vector per base (its token's vector): as many rows as the sequence has bases
 
-`layer` picks the hidden state (0: the embedding layer, -1: the last layer, after the final norm).
+`layer` picks the hidden state (0: the embedding layer, -1: the last layer, after the final norm). For a
+single-base U-Net, -1 is its per-base output and the other layers are its trunk's (each trunk vector stands
+for the 2**unet_stages bases of its block).
 
 Long inputs are embedded in chunks of `chunk` bases (default: the checkpoint's training context) that
 overlap by `overlap` bases, with starts in the sequence's k-mer frame; every base (and token) is taken
@@ -108,6 +110,7 @@ class Embedder:
         from .checkpoints import training_context
 
         self.encoder, self.tokenizer, self.layer = model.base_model.eval(), tokenizer, layer
+        self.block = 2 ** getattr(model.config, "unet_stages", 0) if layer != -1 else 1
         self.vocabulary = DNAVocabulary(tokenizer)
         self.k = self.vocabulary.longest
         self.chunk = chunk or training_context(tokenizer)
@@ -136,8 +139,11 @@ class Embedder:
             encoded = self.tokenizer([reverse_complement(t) for t in texts] if reverse else texts, padding=True,
                                      return_tensors="pt")
             with torch.no_grad(), inference_autocast(self.device):
-                hidden = self.encoder(**{k: v.to(self.device) for k, v in encoded.items()}, output_hidden_states=True,
-                                      return_dict=True).hidden_states[self.layer].float().cpu()
+                outputs = self.encoder(**{k: v.to(self.device) for k, v in encoded.items()},
+                                       output_hidden_states=self.layer != -1, return_dict=True)
+            hidden = outputs.last_hidden_state if self.layer == -1 else outputs.hidden_states[self.layer]
+            # a U-Net's other layers are its trunk's: one vector per block of 2**unet_stages tokens
+            hidden = hidden.float().cpu().repeat_interleave(self.block, 1)[:, : encoded["input_ids"].shape[1]]
             lengths = self.vocabulary.lengths[encoded["input_ids"]] * encoded["attention_mask"]
             for row, (a, b, own_a, own_b) in enumerate(batch):
                 starts = lengths[row].cumsum(0) - lengths[row]
@@ -232,14 +238,15 @@ def embed(
     settings = {"pooling": pooling, "layer": layer, "chunk": embedder.chunk, "overlap": embedder.overlap,
                 "rc_average": rc_average, "model": str(getattr(model, "name_or_path", ""))}
     writer = {"safetensors": SafetensorsWriter, "parquet": ParquetWriter, "npy": NpyWriter}[fmt](output, pooling, settings)
+    width = 0
     with writer:
         for item in tqdm(items, unit="sequence", disable=not progress):
             rows = 0
             for vectors, spans in embed_pieces(embedder, item, pooling, rc_average):
                 writer.add(item, vectors.numpy().astype(np.float32), None if spans is None else spans.numpy())
-                rows += len(vectors)
+                rows, width = rows + len(vectors), vectors.shape[1]
             writer.index.append((item.id, item.chrom or "", item.start, item.end, writer.rows - rows, writer.rows))
-    return {"output": str(output), "sequences": len(writer.index), "hidden_size": model.config.hidden_size,
+    return {"output": str(output), "sequences": len(writer.index), "hidden_size": width,
             **settings}
 
 

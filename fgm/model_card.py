@@ -16,6 +16,9 @@ def render_model_card(config, details: dict | None = None, evaluation: str | Non
     details = details or {}
     detail_rows = "\n".join(f"| {key} | {value} |" for key, value in details.items()) or "| (none recorded) | |"
     counts = {t: config.layer_types.count(t) for t in ("full_attention", "sliding_attention")}
+    stages = getattr(config, "unet_stages", 0)
+    unet = (f"{stages} stages: {config.unet_block} bases per trunk token, channels "
+            f"{' -> '.join(map(str, config.unet_widths))}" if stages else "none (a flat model)")
     return MODEL_CARD_TEMPLATE.read_text().format(
         hidden_size=config.hidden_size,
         num_hidden_layers=config.num_hidden_layers,
@@ -26,6 +29,7 @@ def render_model_card(config, details: dict | None = None, evaluation: str | Non
         sliding_window=config.sliding_window,
         kmer_size=config.kmer_size,
         vocab_size=config.vocab_size,
+        unet=unet,
         training_details=detail_rows,
         evaluation=evaluation or NO_EVALUATION,
     )

@@ -134,3 +134,84 @@ def test_what_a_unet_cannot_compute_exactly_is_refused_by_name():
     left["attention_mask"] = left["attention_mask"].flip(-1)
     with pytest.raises(ValueError, match="needs right padding"):
         model(**left)
+
+
+def test_every_command_runs_a_unet_end_to_end(tmp_path, capsys):
+    """As a user would: `fgm pretrain --preset unet-tiny` (k=1 by default), then fine-tuning, variant scores (one
+    window per variant per strand: no k-mer frames), embeddings per base and pooled, and a context scan, all on
+    the pretrained folder; the folder loads through every Auto class where `fgm` cannot be imported."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+    import pandas as pd
+    from datasets import Dataset, DatasetDict
+
+    from fgm.cli import main
+
+    promoter = Path(__file__).parent / "data" / "nt" / "promoter_all"
+    DatasetDict({"train": Dataset.from_list(yeast.windows("chrIII", 600, 40)),
+                 "validation": Dataset.from_list(yeast.windows("chrVI", 600, 4)),
+                 "test": Dataset.from_list(yeast.windows("chrVI", 3000, 4))}).save_to_disk(tmp_path / "corpus")
+    model = str(tmp_path / "model")
+    main(["pretrain", "--corpus", str(tmp_path / "corpus"), "--preset", "unet-tiny", "--output_dir", model,
+          "--max_length", "300", "--max_steps", "4", "--per_device_train_batch_size", "4", "--eval_steps", "4",
+          "--save_steps", "4", "--logging_steps", "2", "--disable_tqdm", "True", "--report_to", "none"])
+    config = json.loads(Path(model, "config.json").read_text())
+    assert config["unet_stages"] == 3 and config["kmer_size"] == 1
+    assert "3 stages: 8 bases per trunk token" in Path(model, "README.md").read_text()
+    with pytest.raises(ValueError, match="--padding_free packs examples into one row"):
+        main(["pretrain", "--corpus", str(tmp_path / "corpus"), "--preset", "unet-tiny", "--padding_free", "True",
+              "--output_dir", str(tmp_path / "packed"), "--max_steps", "1", "--report_to", "none"])
+    with pytest.raises(ValueError, match="kmer_size must be 1, got 6"):
+        main(["pretrain", "--corpus", str(tmp_path / "corpus"), "--preset", "unet-tiny", "--kmer_size", "6",
+              "--output_dir", str(tmp_path / "kmers"), "--max_steps", "1", "--report_to", "none"])
+
+    main(["finetune", "--model_name_or_path", model, "--train_file", str(promoter / "train.tsv"), "--test_file",
+          str(promoter / "test.tsv"), "--output_dir", str(tmp_path / "finetune"), "--num_train_epochs", "1",
+          "--disable_tqdm", "True", "--report_to", "none"])
+    assert json.loads((tmp_path / "finetune" / "results.json").read_text())["n_runs"] == 1
+
+    sequence = yeast.chromosome("chrI")[:3_000]
+    genome = tmp_path / "chrI.fa"
+    genome.write_text(">chrI\n" + "\n".join(sequence[i : i + 60] for i in range(0, len(sequence), 60)) + "\n")
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" + "".join(
+        f"chrI\t{p + 1}\t.\t{sequence[p]}\t{'A' if sequence[p] != 'A' else 'C'}\t.\t.\t.\n" for p in (700, 1500)))
+    capsys.readouterr()
+    main(["score-variants", "--model", model, "--genome", str(genome), "--vcf", str(vcf), "--output",
+          str(tmp_path / "scores.tsv"), "--quiet"])
+    assert json.loads(capsys.readouterr().out)["scored"] == 2
+    assert np.isfinite(pd.read_csv(tmp_path / "scores.tsv", sep="\t", comment="#")["score"]).all()
+
+    bed = tmp_path / "r.bed"
+    bed.write_text("chrI\t100\t700\tfirst\nchrI\t1000\t2500\tsecond\n")
+    for pooling, rows in (("per-nucleotide", 600 + 1500), ("mean", 2)):
+        out = tmp_path / f"{pooling}.npy"
+        main(["embed", "--model", model, "--bed", str(bed), "--genome", str(genome), "--output", str(out),
+              "--pooling", pooling, "--quiet"])
+        assert np.load(out).shape == (rows, 32)
+    main(["embed", "--model", model, "--bed", str(bed), "--genome", str(genome), "--output",
+          str(tmp_path / "trunk.npy"), "--pooling", "mean", "--layer", "1", "--quiet"])
+    assert np.load(tmp_path / "trunk.npy").shape == (2, 64)  # the trunk's width
+
+    main(["context-scan", "--model", model, "--corpus", str(tmp_path / "corpus"), "--contexts", "100,600",
+          "--positions", "12", "--markov_orders", "1", "--bootstrap", "20", "--output_dir", str(tmp_path / "scan"),
+          "--quiet", "True"])
+    assert [row["context"] for row in json.loads((tmp_path / "scan" / "scan.json").read_text())["contexts"]] == [100, 600]
+
+    check = (
+        "import sys; sys.modules['fgm'] = None\n"
+        "import transformers as t\n"
+        "for auto in ('AutoModel', 'AutoModelForMaskedLM', 'AutoModelForSequenceClassification',"
+        " 'AutoModelForTokenClassification'):\n"
+        "    m = getattr(t, auto).from_pretrained(sys.argv[1], trust_remote_code=True)\n"
+        "    assert m.config.unet_stages == 3, auto\n"
+        "tok = t.AutoTokenizer.from_pretrained(sys.argv[1], trust_remote_code=True)\n"
+        "print(type(m).__name__, tok.k)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", check, model], capture_output=True, text=True, cwd=tmp_path,
+                         env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}, timeout=300)
+    assert run.returncode == 0 and run.stdout.split() == ["FGMForTokenClassification", "1"], run.stderr[-2000:]

@@ -47,7 +47,11 @@ class PretrainModelArguments:
     config_overrides: dict | str | None = field(
         default=None, metadata={"help": 'JSON config fields of a new model, e.g. \'{"sliding_window": 256}\''}
     )
-    kmer_size: int = field(default=6, metadata={"help": "k-mer size of a new model's tokenizer (6: NT-compatible)"})
+    kmer_size: int | None = field(
+        default=None,
+        metadata={"help": "k-mer size of a new model's tokenizer (default: the preset's; 6, NT-compatible, for flat "
+                  "presets, 1 for the U-Nets, which read single bases)"},
+    )
     attn_implementation: str | None = field(
         default=None,
         metadata={"help": "eager | sdpa | flex_attention | flash_attention_2 | flash_attention_3 | flash_attention_4 "
@@ -57,6 +61,8 @@ class PretrainModelArguments:
     def __post_init__(self):
         if isinstance(self.config_overrides, str):
             self.config_overrides = json.loads(self.config_overrides)
+        if self.kmer_size is None:
+            self.kmer_size = PRESETS[self.preset].get("kmer_size", 6)
         if self.model_name_or_path and self.config_overrides:
             raise ValueError("--config_overrides shapes a new --preset model; it cannot change --model_name_or_path")
 
@@ -257,6 +263,9 @@ def build_trainer(
         model = build_model(
             model_args.preset, tokenizer, model_args.attn_implementation, **(model_args.config_overrides or {})
         )
+    if data_args.padding_free and model.config.unet_stages:
+        raise ValueError("--padding_free packs examples into one row, which a U-Net's convolutions would mix: "
+                         f"train {model_args.model_name_or_path or model_args.preset} with padding")
     seed, length = training_args.seed, data_args.max_length
     tokenizer.model_max_length = length  # saved with the checkpoint: the context it was trained at
     train = MaskedGenomeWindows(corpus["train"], tokenizer, length, data_args.mlm_probability, train=True, seed=seed)
