@@ -346,6 +346,15 @@ def encode_nucleotides(codes: torch.Tensor, k: int = 6) -> torch.Tensor:
     return ids[1:-1]
 
 
+def _encode_rows(buffer: torch.Tensor, lengths: torch.Tensor, k: int, tables, separators_only: bool = False):
+    """Token ids of rows of ``lengths`` bases joined in one N-framed buffer (an N before every row and after the
+    last), and the index in those ids of each frame's N token (``len(lengths) + 1`` of them). With
+    ``separators_only`` (no N inside the rows) the frames are the only N's, whose positions are known."""
+    frames = torch.cat([lengths.new_zeros(1), torch.cumsum(lengths + 1, 0)])
+    ids, n_pos, n_tok = _encode_framed(buffer, k, tables, frames if separators_only else None)
+    return ids, n_tok if separators_only else n_tok[torch.searchsorted(n_pos, frames)]
+
+
 def encode_sequences(sequences: list[str], k: int = 6, add_special_tokens: bool = True) -> list[torch.Tensor]:
     """Validated, vectorized tokenization of many DNA strings (``FGMTokenizer.bulk_encode``), on the CPU.
 
@@ -366,12 +375,8 @@ def encode_sequences(sequences: list[str], k: int = 6, add_special_tokens: bool 
         buffer += part
         buffer += b"N"
     lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
-    frame_pos = torch.zeros(len(sequences) + 1, dtype=torch.long)
-    torch.cumsum(lengths + 1, 0, out=frame_pos[1:])
     codes = torch.frombuffer(buffer, dtype=torch.uint8)
-    # Without N inside the sequences the only N's are the separators, whose positions are known.
-    ids, n_pos, n_tok = _encode_framed(codes, k, _tables(k), None if has_n else frame_pos)
-    frame_tok = n_tok[torch.searchsorted(n_pos, frame_pos)] if has_n else n_tok
+    ids, frame_tok = _encode_rows(codes, lengths, k, _tables(k), separators_only=not has_n)
     sizes = (frame_tok[1:] - frame_tok[:-1]).tolist()
     if add_special_tokens:  # the separator before each sequence becomes its <cls>
         ids[frame_tok[:-1]] = SPECIAL_TOKENS.index("<cls>")
@@ -420,15 +425,14 @@ def reverse_complement_rows(ids: torch.Tensor, attention_mask: torch.Tensor | No
     prefix = torch.where(has_bases, (lengths > 0).int().argmax(1), real.sum(1))  # leading special tokens
     totals = lengths.sum(1)
     frames = torch.cumsum(totals + 1, 0) - (totals + 1)  # each row's N separator in the buffer
-    offsets = torch.arange(ids.shape[1] * k, device=ids.device).view(ids.shape[1], k)
-    starts = (lengths.cumsum(1) - lengths)[..., None] + offsets[:1]  # (B, T, k): index of each base in its row
-    carried = torch.arange(k, device=ids.device) < lengths[..., None]
+    offsets = torch.arange(k, device=ids.device)
+    starts = (lengths.cumsum(1) - lengths)[..., None] + offsets  # (B, T, k): index of each base in its row
+    carried = offsets < lengths[..., None]
     row = torch.arange(len(ids), device=ids.device)[:, None, None].expand_as(carried)[carried]
     buffer = torch.full((int(totals.sum()) + len(ids) + 1,), N_CODE, dtype=torch.uint8, device=ids.device)
     reversed_index = frames[row] + totals[row] - starts[carried]  # the row's last base lands first
     buffer[reversed_index] = tables["complement"][tables["token_codes"][ids][carried].long()]
-    encoded, n_pos, n_tok = _encode_framed(buffer, k, tables)
-    frame_tok = n_tok[torch.searchsorted(n_pos, torch.cat([frames, frames[-1:] + totals[-1:] + 1]))]
+    encoded, frame_tok = _encode_rows(buffer, totals, k, tables)
     counts = frame_tok[1:] - frame_tok[:-1] - 1  # tokens of each reverse complement
     width = int((prefix + counts).max())
     out = torch.full((len(ids), width), pad_id, dtype=ids.dtype, device=ids.device)

@@ -278,6 +278,7 @@ class FGMPreTrainedModel(PreTrainedModel):
     _supports_flex_attn = True
     _supports_flash_attn = True
     _supports_attention_backend = True
+    _input_embed_layer = "embeddings"  # where transformers' get / set_input_embeddings find them
 
     @torch.no_grad()
     def _init_weights(self, module):
@@ -320,12 +321,6 @@ class FGMModel(FGMPreTrainedModel):
         self.rotary = FGMRotaryEmbedding(config)
         self.gradient_checkpointing = False
         self.post_init()
-
-    def get_input_embeddings(self):
-        return self.embeddings
-
-    def set_input_embeddings(self, value):
-        self.embeddings = value
 
     @can_return_tuple
     def forward(
@@ -472,9 +467,9 @@ def classification_loss(config: FGMConfig, logits: torch.Tensor, labels: torch.T
     return F.binary_cross_entropy_with_logits(logits.float(), labels.float())
 
 
-class FGMForSequenceClassification(FGMPreTrainedModel):
-    """Mean or <cls> pooling, then a linear classifier; `config.rc_average` averages the logits of a
-    sequence and its reverse complement at inference (not while training)."""
+class FGMClassifier(FGMPreTrainedModel):
+    """The encoder, dropout and a linear classifier over its last hidden state: what both classification heads
+    have."""
 
     def __init__(self, config: FGMConfig):
         super().__init__(config)
@@ -483,6 +478,11 @@ class FGMForSequenceClassification(FGMPreTrainedModel):
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.classifier = nn.Linear(config.output_hidden_size, config.num_labels, bias=True)
         self.post_init()
+
+
+class FGMForSequenceClassification(FGMClassifier):
+    """Mean or <cls> pooling, then a linear classifier; `config.rc_average` averages the logits of a
+    sequence and its reverse complement at inference (not while training)."""
 
     def pooled_logits(self, input_ids, attention_mask, position_ids, inputs_embeds, **kwargs):
         """Logits of the pooled sequence, and the encoder's outputs."""
@@ -518,15 +518,7 @@ class FGMForSequenceClassification(FGMPreTrainedModel):
                                         attentions=outputs.attentions)
 
 
-class FGMForTokenClassification(FGMPreTrainedModel):
-    def __init__(self, config: FGMConfig):
-        super().__init__(config)
-        self.num_labels = config.num_labels
-        self.model = FGMModel(config)
-        self.dropout = nn.Dropout(config.classifier_dropout)
-        self.classifier = nn.Linear(config.output_hidden_size, config.num_labels, bias=True)
-        self.post_init()
-
+class FGMForTokenClassification(FGMClassifier):
     @can_return_tuple
     def forward(self, input_ids=None, attention_mask=None, position_ids=None, inputs_embeds=None, labels=None,
                 **kwargs) -> TokenClassifierOutput:
