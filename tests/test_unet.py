@@ -215,3 +215,29 @@ def test_every_command_runs_a_unet_end_to_end(tmp_path, capsys):
     run = subprocess.run([sys.executable, "-c", check, model], capture_output=True, text=True, cwd=tmp_path,
                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}, timeout=300)
     assert run.returncode == 0 and run.stdout.split() == ["FGMForTokenClassification", "1"], run.stderr[-2000:]
+
+
+def test_variant_scores_take_one_masked_forward_per_variant_and_strand(tmp_path, monkeypatch):
+    """Single bases have no k-mer frames: `--frames all` costs one masked window per variant and strand (a 6-mer
+    model needs six), and each score equals ln P(alt) - ln P(ref) from the model directly."""
+    from fgm.data.reference import ReferenceGenome
+    from fgm.inference import MaskedBaseScorer
+    from fgm.variants.scoring import SNV, VariantScorer
+
+    sequence = CHROMOSOME[:2_000]
+    (tmp_path / "g.fa").write_text(">chrII\n" + "\n".join(sequence[i : i + 60] for i in range(0, 2_000, 60)) + "\n")
+    snvs = [SNV("chrII", p + 1, sequence[p], "A" if sequence[p] != "A" else "C") for p in (400, 900, 1_300)]
+    model = unet(FGMForMaskedLM)
+    windows = []
+    original = MaskedBaseScorer.score
+    monkeypatch.setattr(MaskedBaseScorer, "score", lambda self, s, i, **kw: windows.append(len(s)) or original(self, s, i, **kw))
+    with ReferenceGenome(tmp_path / "g.fa") as genome:
+        scores = VariantScorer(model, TOKENIZER, window=256, frames="all").score(genome, snvs)
+    assert windows == [2 * len(snvs)]
+    snv, start = snvs[0], 400 - 128
+    ids = TOKENIZER([sequence[start : start + 256]], return_tensors="pt")["input_ids"]
+    ids[0, 1 + 128] = TOKENIZER.mask_token_id
+    with torch.no_grad():
+        log_probs = model(input_ids=ids).logits[0, 1 + 128].log_softmax(-1)
+    expected = log_probs[TOKENIZER.convert_tokens_to_ids(snv.alt)] - log_probs[TOKENIZER.convert_tokens_to_ids(snv.ref)]
+    assert scores[0, 0] == pytest.approx(float(expected), abs=1e-5)
