@@ -133,10 +133,37 @@ class FGMEncoderLayer(GradientCheckpointingLayer):
 
 
 class FGMChannelRMSNorm(nn.RMSNorm):
-    """RMSNorm over the channels of a (B, C, L) activation."""
+    """RMSNorm over the channels of a (B, C, L) activation, without transposing it."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.rms_norm(x.transpose(1, 2), self.normalized_shape, self.weight.to(x.dtype), self.eps).transpose(1, 2)
+        return x * torch.rsqrt(x.pow(2).mean(1, keepdim=True) + self.eps) * self.weight.to(x.dtype)[:, None]
+
+
+class SequenceEnds:
+    """Where each row's real positions end at one resolution: `valid` (B, 1, L) is 1 at real positions, and
+    every row is real before `start`, so that zeroing past the ends only touches the tail (0 while compiling:
+    all of it)."""
+
+    def __init__(self, valid: torch.Tensor, start: int):
+        self.valid, self.start = valid, start
+
+    def zero(self, x: torch.Tensor) -> torch.Tensor:
+        """`x` with the positions past each row's end set to 0, in place."""
+        if self.start < x.shape[-1]:
+            x[..., self.start :] *= self.valid[..., self.start :]
+        return x
+
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        """Average-pooling by 2 over real positions only (a pooled position is real when either of its two is)."""
+        batch, width, length = x.shape
+        pooled, whole = x.view(batch, width, length // 2, 2).sum(-1), self.start // 2
+        pooled[..., :whole] *= 0.5
+        pooled[..., whole:] /= self.valid[..., 2 * whole :].view(batch, 1, -1, 2).sum(-1).clamp(min=1)
+        return pooled
+
+    def halve(self) -> "SequenceEnds":
+        batch = self.valid.shape[0]
+        return SequenceEnds(self.valid.view(batch, 1, -1, 2).amax(-1), (self.start + 1) // 2)
 
 
 class FGMConvBlock(nn.Module):
@@ -159,25 +186,21 @@ class FGMStem(GradientCheckpointingLayer):
         self.conv = nn.Conv1d(config.unet_embedding_size, config.unet_stem_width, config.unet_stem_kernel,
                               padding=config.unet_stem_kernel // 2)
 
-    def forward(self, x, valid):
-        return F.gelu(self.conv(x * valid)) * valid
+    def forward(self, x, ends: SequenceEnds):
+        return ends.zero(F.gelu(self.conv(x * ends.valid)))
 
 
 class FGMDownStage(GradientCheckpointingLayer):
-    """Convolution to the next width, a pointwise residual block, then average-pooling by 2 over real positions
-    only (a pooled position is real when either of its two is)."""
+    """Convolution to the next width, a pointwise residual block, then average-pooling by 2."""
 
     def __init__(self, config: FGMConfig, width_in: int, width_out: int):
         super().__init__()
         self.conv = FGMConvBlock(config, width_in, width_out, config.unet_kernel)
         self.pointwise = FGMConvBlock(config, width_out, width_out, 1)
 
-    def forward(self, x, valid):
-        x = self.conv(x) * valid
-        x = (x + self.pointwise(x)) * valid
-        batch, width, length = x.shape
-        count = valid.view(batch, 1, length // 2, 2).sum(-1)
-        return x.view(batch, width, length // 2, 2).sum(-1) / count.clamp(min=1)
+    def forward(self, x, ends: SequenceEnds):
+        x = ends.zero(self.conv(x))
+        return ends.pool(ends.zero(x + self.pointwise(x)))
 
 
 class FGMUpStage(GradientCheckpointingLayer):
@@ -189,9 +212,9 @@ class FGMUpStage(GradientCheckpointingLayer):
         self.conv = FGMConvBlock(config, width_in, width_out, config.unet_kernel)
         self.pointwise = FGMConvBlock(config, width_out, width_out, 1)
 
-    def forward(self, x, skip, valid):
-        x = self.conv(x.repeat_interleave(2, dim=-1)) * valid
-        return (x + self.pointwise(x)) * valid + skip
+    def forward(self, x, skip, ends: SequenceEnds):
+        x = ends.zero(self.conv(x.repeat_interleave(2, dim=-1)))
+        return ends.zero(x + self.pointwise(x)) + skip
 
 
 class FGMUNet(nn.Module):
@@ -208,26 +231,32 @@ class FGMUNet(nn.Module):
 
     def down_path(self, embedded: torch.Tensor, attention_mask: torch.Tensor | None):
         """(B, L, E) embedded bases -> trunk input (B, L / block, hidden), its real positions (B, L / block), and
-        what the up path needs (skips and per-resolution masks). L is padded up to a multiple of the block."""
+        what the up path needs (skips and where the rows end at each resolution). L is padded up to a multiple of
+        the block."""
         batch, length, _ = embedded.shape
         pad = -length % self.block
-        valid = torch.ones(batch, length, device=embedded.device) if attention_mask is None else attention_mask
+        if attention_mask is None:
+            valid, start = torch.ones(batch, length, device=embedded.device), length
+        else:
+            valid = attention_mask
+            start = 0 if torch.compiler.is_compiling() else int(attention_mask.sum(-1).min())
         valid = F.pad(valid.to(activation_dtype(embedded)), (0, pad))[:, None]  # (B, 1, L'), in the layers' dtype
-        x = self.stem(F.pad(embedded, (0, 0, 0, pad)).transpose(1, 2), valid)
-        skips, valids = [], []
+        ends = SequenceEnds(valid, start)
+        x = self.stem(F.pad(embedded, (0, 0, 0, pad)).transpose(1, 2), ends)
+        skips, all_ends = [], []
         for stage in self.down:
             skips.append(x)
-            valids.append(valid)
-            x = stage(x, valid)
-            valid = valid.view(batch, 1, -1, 2).amax(-1)
-        return x.transpose(1, 2), valid[:, 0], (skips, valids, length)
+            all_ends.append(ends)
+            x = stage(x, ends)
+            ends = ends.halve()
+        return x.transpose(1, 2), ends.valid[:, 0], (skips, all_ends, length)
 
     def up_path(self, trunk: torch.Tensor, trunk_valid: torch.Tensor, state) -> torch.Tensor:
         """Trunk output (B, n, hidden) -> per-base states (B, L, stem width), cut back to the input length."""
-        skips, valids, length = state
+        skips, all_ends, length = state
         x = trunk.transpose(1, 2) * trunk_valid[:, None]
-        for stage, skip, valid in zip(self.up, reversed(skips), reversed(valids)):
-            x = stage(x, skip, valid)
+        for stage, skip, ends in zip(self.up, reversed(skips), reversed(all_ends)):
+            x = stage(x, skip, ends)
         return self.output_norm(x).transpose(1, 2)[:, :length]
 
 
