@@ -48,6 +48,7 @@ IUPAC_AMBIGUOUS = "RYSWKMBDHV"
 N_CODE = ord("N")
 _MAX_RUNS_TO_SLICE = 4096  # up to this many N-free runs, gather k-mer letters by slicing instead of indexing
 INVALID = 0xFF  # translate() marker for characters that are not nucleotides (never an ASCII input byte)
+COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")  # the one complement table (str.translate; torch copy below)
 
 
 def _check_k(k: int) -> int:
@@ -204,8 +205,8 @@ def _cpu_tables(k: int) -> dict[str, torch.Tensor]:
             if c != "N":
                 bases[i, j] = BASES.index(c)
     complement = torch.arange(256, dtype=torch.uint8)
-    for a, b in zip("ACGTN", "TGCAN"):
-        complement[ord(a)] = ord(b)
+    for a, b in COMPLEMENT.items():
+        complement[a] = b
     return {
         "kmer_lut": kmer_lut,
         "single_lut": single_lut,
@@ -458,8 +459,6 @@ def nucleotide_marginals(logits: torch.Tensor, bases: torch.Tensor) -> torch.Ten
     probs = (logits.float().softmax(-1) @ one_hot.flatten(1)).unflatten(-1, (bases.shape[1], 4))
     return probs / probs.sum(-1, keepdim=True).clamp(min=1e-12)
 
-
-COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 
 
 def reverse_complement(sequence: str) -> str:
