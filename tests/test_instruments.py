@@ -79,7 +79,7 @@ def test_oracle_error_rate_counts_the_copies_that_hold_another_base():
     chunk = yeast.chromosome("chrV")[30_000:30_300]
     diverged = chunk[:100] + ("A" if chunk[100] != "A" else "C") + chunk[101:]  # one substitution between the copies
     train = [chunk + yeast.chromosome("chrV")[50_000:50_100] + diverged]
-    fit = fit_error_rate(train, gap=1, within=1_000, positions=10**6)
+    fit = fit_error_rate(train, gap=1, positions=10**6)
     sequence = train[0]
     expected = [0, 0]  # copies, mismatches: every position, by brute force
     for start in range(12, len(sequence) - 12):
@@ -132,6 +132,25 @@ def test_scan_reports_strata_and_a_copy_oracle_that_equals_its_definition(tmp_pa
     assert "|  |  | copy oracle |" in table and f"Copy oracle error rate {fit['error_rate']:.4f}" in table
 
 
+def test_oracle_scan_counts_every_base_and_gains_where_the_copies_are(tmp_path):
+    from fgm.context.oracle_scan import oracle_scan
+
+    genome = tmp_path / "genome.fa"
+    genome.write_text(f">rdna\n{RDNA}\n>chrIII\n{REPEATS}\n")
+    results = oracle_scan(tmp_path, [1000, 20_000, 10**7], HeldOutArguments(genome=str(genome), chroms=["rdna"]),
+                          positions=300, markov_orders=(2,), n_bootstrap=50)
+    assert sum(results["bases"]["held_out"]) == len(RDNA) and sum(results["bases"]["train"]) == len(REPEATS)
+    shares = dict(zip(STRATA, np.array(results["bases"]["held_out"]) / len(RDNA)))
+    assert 0.3 < shares["1-10 kb"] < 0.9 and shares["10-100 kb"] == 0
+    gains = [-row["vs_best_baseline"]["loss"][0] for row in results["contexts"]]
+    assert 0 <= gains[0] < gains[1] - 0.2 and gains[2] >= gains[1], "more context holds more of the 9.1 kb copies"
+    assert results["contexts"][2]["copy_in_window"] > 0.3, "a context longer than the sequence is the whole sequence"
+    table = (tmp_path / "oracle.md").read_text()
+    assert "| held-out | 40,000 |" in table and "| 10,000,000 |" in table and "no sampled position is in this stratum" in table
+    with pytest.raises(ValueError, match="fitted on training sequences, and this held-out data has none"):
+        oracle_scan(tmp_path, [1000], HeldOutArguments(genome=str(genome)), positions=10)
+
+
 # --------------------------------------------------------------------------------------------------- retrieval
 
 
@@ -168,6 +187,17 @@ def test_retrieval_windows_differ_from_their_controls_only_in_the_first_copy():
         assert control[near : near + length] == decoy and copy[first : first + length] == needle
 
 
+def test_a_shuffled_control_keeps_the_first_copys_composition():
+    windows = retrieval_windows(held_out(), 200, 30, seed=4, control="shuffled")
+    first, length = windows.first, 32
+    for copy, control in zip(windows.copy, windows.control):
+        assert sorted(control[first : first + length]) == sorted(copy[first : first + length])
+        assert control[first : first + length] != copy[first : first + length]
+        assert copy[:first] + copy[first + length :] == control[:first] + control[first + length :]
+    with pytest.raises(ValueError, match="control must be one of"):
+        retrieval_windows(held_out(), 200, 3, control="random")
+
+
 def test_retrieval_refuses_bad_distances_by_name():
     with pytest.raises(ValueError, match="distance 20 is shorter than the copy"):
         retrieval_windows(held_out(), 20, 5)
@@ -190,6 +220,9 @@ def test_a_copier_gains_ln4_and_a_local_model_gains_nothing(tmp_path, held, monk
     decoyed = retrieval_benchmark((copier, copier.tokenizer), tmp_path / "decoyed", [256], held, QUIET, windows=20,
                                   distractor=2)
     assert decoyed["rows"][0]["gain"][0] == pytest.approx(np.log(4), abs=1e-3), "an exact matcher ignores a near-copy"
+    shuffled = retrieval_benchmark((copier, copier.tokenizer), tmp_path / "shuffled", [256], held, QUIET, windows=20,
+                                   control="shuffled")
+    assert shuffled["rows"][0]["gain"][0] == pytest.approx(np.log(4), abs=1e-3), "copying is order-specific"
     local = Local(reach=4)
     results = retrieval_benchmark((local, local.tokenizer), tmp_path / "local", [64, 1000], held, QUIET, windows=20)
     for row in results["rows"]:
@@ -211,7 +244,7 @@ def test_influence_is_zero_beyond_a_models_reach(tmp_path, held, monkeypatch):
     assert all(by_band[d]["kl"][1] > 0 for d in (1, 2, 4, 8)), "every band within the reach changes the prediction"
     assert all(by_band[d]["kl"] == [0, 0, 0] and by_band[d]["loss_change"] == [0, 0, 0] for d in (16, 32, 64, 128))
     assert results["reach"] == 8 and not results["extrapolation"]
-    assert "| [16, 32) | 0.00e+00 [0.00e+00, 0.00e+00] |" in (tmp_path / "influence.md").read_text()
+    assert "| [16, 32) | 32 | 0.00e+00 [0.00e+00, 0.00e+00] |" in (tmp_path / "influence.md").read_text()
     from fgm.inference import MaskedBaseScorer
 
     scored, score = [], MaskedBaseScorer.score

@@ -8,7 +8,8 @@ in which a --copy_length-base segment of other genomic sequence is written twice
 --scored bases of the second copy are scored, each with its token masked, against a control window identical
 except that the first copy is other genomic sequence. Retrieval gain = control loss - copy loss (nats per base;
 ln 4 = 1.386 at most, 0 = no use of the copy), with 95% bootstrap intervals over windows; --distractor N adds a
-near-copy at half the distance, differing at the scored bases and N key bases. Any masked LM with a DNA tokenizer
+near-copy at half the distance, differing at the scored bases and N key bases; --control shuffled keeps the
+first copy's composition in the control, so that only order-specific copying gains. Any masked LM with a DNA tokenizer
 (--trust_remote_code for Hub code). Writes retrieval.md, .json, .png; resumes distance by distance.
 """
 
@@ -29,12 +30,14 @@ class RetrievalArguments:
     distances: list[str] = field(default_factory=lambda: ["32", "128", "512", "2k"],
                                  metadata={"help": "bases between the copies (start to start), e.g. 32,128,1k,10k"})
     output_dir: str = field(default="runs/retrieval", metadata={"help": "where the table, plot and data go"})
-    windows: int = field(default=100, metadata={"help": "paired windows per distance"})
+    windows: int = field(default=50, metadata={"help": "paired windows per distance"})
     copy_length: int = field(default=32, metadata={"help": "bases of the copied segment"})
     scored: int = field(default=4, metadata={"help": "bases scored in the middle of the second copy"})
     flank: int = field(default=32, metadata={"help": "bases of background before the first and after the second copy"})
     distractor: int = field(default=0, metadata={"help": "key substitutions of a near-copy at half the distance "
                                                  "(0: no distractor)"})
+    control: str = field(default="other", metadata={"choices": ("other", "shuffled"), "help": "the control's first "
+                         "copy: other genomic sequence, or the copy's bases shuffled (same composition)"})
 
 
 ARGUMENTS = (RetrievalArguments, HeldOutArguments, ScoringArguments)
@@ -45,6 +48,6 @@ def run(args: RetrievalArguments, held_out: HeldOutArguments, scoring: ScoringAr
 
     retrieval_benchmark(args.model_name_or_path, args.output_dir, bases_list(args.distances), held_out, scoring,
                         windows=args.windows, copy_length=args.copy_length, scored=args.scored, flank=args.flank,
-                        distractor=args.distractor)
+                        distractor=args.distractor, control=args.control)
     print(Path(args.output_dir, "retrieval.md").read_text())
     return 0

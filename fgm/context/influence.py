@@ -35,12 +35,16 @@ def bands(context: int) -> list[int]:
     return out
 
 
+def band_ranges(span: tuple[int, int], d: int, length: int) -> list[tuple[int, int]]:
+    """The [low, high) stretches of a `length`-base window at distances [d, 2d) from the token `span`, clipped."""
+    start, end = span
+    return [(max(start - 2 * d + 1, 0), max(start - d + 1, 0)), (min(end - 1 + d, length), min(end - 1 + 2 * d, length))]
+
+
 def perturb(window: str, donor: str, span: tuple[int, int], d: int) -> str:
     """`window` with the bases at distances [d, 2d) from the token `span` = [start, end) taken from `donor`."""
-    start, end = span
     chars = bytearray(window.encode())
-    for low, high in ((max(start - 2 * d + 1, 0), max(start - d + 1, 0)), (min(end - 1 + d, len(window)),
-                                                                            min(end - 1 + 2 * d, len(window)))):
+    for low, high in band_ranges(span, d, len(window)):
         chars[low:high] = donor[low:high].encode()
     return chars.decode()
 
@@ -89,7 +93,9 @@ def context_influence(
             kl = (np.exp(intact.log_probs) * (intact.log_probs - scores.log_probs)).sum(1).clip(min=0)  # float32 rounding
             change = scores.base_loss(bases) - intact.base_loss(bases)
             np.savez(saved, positions=np.array([[context, *p] for p in chosen]), kl=kl, loss_change=change)
-        rows.append({"band": [d, 2 * d], "kl": mean_interval(kl, samples), "loss_change": mean_interval(change, samples)})
+        replaced = np.mean([sum(high - low for low, high in band_ranges(span, d, context)) for span in intact.token_spans])
+        rows.append({"band": [d, 2 * d], "bases": float(replaced), "kl": mean_interval(kl, samples),
+                     "loss_change": mean_interval(change, samples)})
     peak = max(row["kl"][0] for row in rows)
     reach = max((row["band"][0] for row in rows if row["kl"][0] >= REACH_SHARE * peak), default=None) if peak else None
     results = {"model": model_name(scorer), "context": context, "training_context": trained,
@@ -111,10 +117,10 @@ def influence_table(results: dict) -> str:
         f"masked in a {results['context']:,}-base window{extrapolation}; the bases at distances [d, 2d) from the masked "
         f"token on both sides replaced by other genomic sequence; 95% bootstrap intervals. Intact loss "
         f"{results['intact_loss'][0]:.4f} nats per base; {reach}.")
-    rows = [[f"[{row['band'][0]:,}, {row['band'][1]:,})", "{:.2e} [{:.2e}, {:.2e}]".format(*row["kl"]),
-             interval_text(row["loss_change"], sign="+")] for row in results["bands"]]
-    return markdown_table(caption, ["band (bases from the masked token)", "KL(intact \u2016 perturbed) (nats)",
-                                    "loss change (nats per base)"], rows)
+    rows = [[f"[{row['band'][0]:,}, {row['band'][1]:,})", f"{row['bases']:,.0f}", "{:.2e} [{:.2e}, {:.2e}]".format(*row["kl"]),
+             f"{row['kl'][0] / row['bases']:.1e}", interval_text(row["loss_change"], sign="+")] for row in results["bands"]]
+    return markdown_table(caption, ["band (bases from the masked token)", "bases replaced", "KL(intact \u2016 perturbed) "
+                                    "(nats)", "KL per replaced base", "loss change (nats per base)"], rows)
 
 
 def plot_influence(runs: dict[str, dict], path) -> None:

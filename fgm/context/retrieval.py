@@ -7,7 +7,8 @@ held-out sequence into which a segment of other genomic sequence (`copy_length` 
 second copy d bases downstream of the first (start to start); the `scored` bases in the middle of the second copy
 are scored, each with its token masked (`MaskedBaseScorer`), so the rest of the copy is the key that finds the
 first. Each window is paired with a control identical except that the first copy is replaced by other genomic
-sequence of the same length.
+sequence of the same length (or, with `control="shuffled"`, by the copy's own bases in another order: a model
+that reads the window's composition gains against the first control but not against this one).
 
 The retrieval gain (control loss minus copy loss, nats per base, averaged per window, with a bootstrap interval
 over windows) is what the first copy contributes: the control's loss (ln 4 = 1.386 at most) for a perfect copier,
@@ -33,6 +34,7 @@ from .report import interval_text, markdown_table, saved_figure
 from .scan import choose_positions
 
 COPY_LENGTH, SCORED, FLANK = 32, 4, 32
+CONTROLS = ("other", "shuffled")
 
 
 @dataclass
@@ -59,8 +61,13 @@ def window_length(distance: int, copy_length: int = COPY_LENGTH, flank: int = FL
 
 
 def retrieval_windows(segments, distance: int, n: int, seed: int = 0, copy_length: int = COPY_LENGTH,
-                      scored: int = SCORED, flank: int = FLANK, distractor: int = 0) -> RetrievalWindows:
-    """`n` paired windows for `distance` drawn from `segments` (the held-out sequence) with `seed`."""
+                      scored: int = SCORED, flank: int = FLANK, distractor: int = 0,
+                      control: str = "other") -> RetrievalWindows:
+    """`n` paired windows for `distance` drawn from `segments` (the held-out sequence) with `seed`; the control's
+    first copy is other genomic sequence (`control="other"`) or the copy's own bases shuffled ("shuffled": the same
+    composition, so that only order-specific copying gains)."""
+    if control not in CONTROLS:
+        raise ValueError(f"control must be one of {CONTROLS}, got {control!r}")
     if not 0 < scored <= copy_length - 2:
         raise ValueError(f"scored bases must be from 1 to copy_length - 2 ({copy_length - 2}), got {scored}")
     if distance < copy_length:
@@ -99,20 +106,20 @@ def retrieval_windows(segments, distance: int, n: int, seed: int = 0, copy_lengt
         raise ValueError(f"distance {distance:,}: too few segments of the held-out sequence are unlike their windows; "
                          "ask for fewer windows")
 
-    copy, control, truth = [], [], []
+    copies, controls, truth = [], [], []
     for segment, position in backgrounds:
         background = segments[segment].sequence[position - length // 2 : position - length // 2 + length]
         needle = piece(background)
-        filler = piece(background + " " + needle)
+        filler = "".join(rng.permutation(list(needle))) if control == "shuffled" else piece(background + " " + needle)
         if near is not None:
             changed = set(offsets) | set(rng.choice(key, distractor, replace=False).tolist())
             decoy = "".join("ACGT".replace(b, "")[rng.integers(3)] if o in changed else b for o, b in enumerate(needle))
             background = background[:near] + decoy + background[near + copy_length :]
         tail = background[first + copy_length : second] + needle + background[second + copy_length :]
-        copy.append(background[:first] + needle + tail)
-        control.append(background[:first] + filler + tail)
+        copies.append(background[:first] + needle + tail)
+        controls.append(background[:first] + filler + tail)
         truth.append("".join(needle[o] for o in offsets))
-    return RetrievalWindows(copy, control, [second + o for o in offsets], truth, first, second, near)
+    return RetrievalWindows(copies, controls, [second + o for o in offsets], truth, first, second, near)
 
 
 def _room(segments, length: int) -> int:
@@ -144,11 +151,12 @@ def retrieval_benchmark(
     held_out: HeldOutArguments | None = None,
     scoring: ScoringArguments | None = None,
     *,
-    windows: int = 100,
+    windows: int = 50,
     copy_length: int = COPY_LENGTH,
     scored: int = SCORED,
     flank: int = FLANK,
     distractor: int = 0,
+    control: str = "other",
 ) -> dict:
     """Score `model` (a checkpoint of any masked LM with a DNA tokenizer, or a `(model, tokenizer)` pair) on the
     retrieval windows of each distance (bases) drawn from the held-out sequence (default: chrXVI of the bundled
@@ -156,7 +164,7 @@ def retrieval_benchmark(
     held_out, scoring = held_out or HeldOutArguments(), scoring or ScoringArguments()
     segments = held_out.load().held_out
     distances, seed = sorted(set(int(d) for d in distances)), scoring.seed
-    built = {d: retrieval_windows(segments, d, windows, seed, copy_length, scored, flank, distractor)
+    built = {d: retrieval_windows(segments, d, windows, seed, copy_length, scored, flank, distractor, control)
              for d in distances}  # every distance checked before any is scored
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -172,7 +180,8 @@ def retrieval_benchmark(
             "gain": mean_interval(gain, samples),
         })
     results = {"model": model_name(scorer), "training_context": trained, "seed": seed, "windows": windows,
-               "copy_length": copy_length, "scored": scored, "flank": flank, "distractor": distractor, "rows": rows}
+               "copy_length": copy_length, "scored": scored, "flank": flank, "distractor": distractor, "control": control,
+               "rows": rows}
     (output_dir / "retrieval.json").write_text(json.dumps(results, indent=2) + "\n")
     (output_dir / "retrieval.md").write_text(retrieval_table(results))
     plot_retrieval({"": results}, output_dir / "retrieval.png")
@@ -181,12 +190,13 @@ def retrieval_benchmark(
 
 def retrieval_table(results: dict) -> str:
     """Markdown: per distance, both arms' loss and accuracy and the paired retrieval gain."""
+    control = {"other": "other genomic sequence", "shuffled": "its own bases shuffled"}[results["control"]]
     decoy = (f" Both arms hold a near-copy at half the distance, differing at the scored bases and "
              f"{results['distractor']} key bases." if results["distractor"] else "")
     caption = (
         f"Retrieval: {results['windows']} windows per distance (seed {results['seed']}), a {results['copy_length']}-base "
         f"segment written twice, d bases apart; the middle {results['scored']} bases of the second copy scored, each "
-        f"with its token masked; the control replaces the first copy by other genomic sequence.{decoy} Gain = control "
+        f"with its token masked; the control replaces the first copy by {control}.{decoy} Gain = control "
         f"loss - copy loss (nats per base; a perfect copier gains the control's loss, at most ln 4 = 1.386; 0 = the "
         f"copy is not used); 95% bootstrap intervals over windows. Training context: "
         f"{results['training_context']:,} bases.")

@@ -31,8 +31,8 @@ import numpy as np
 
 from ..inference import MaskedBaseScorer
 from ..stats import mean_interval, resamples
-from .copies import KEY, STRATA, find_copies, strata
-from .oracle import copy_in_window, fit_error_rate, oracle_scores
+from .copies import KEY, STRATA, strata
+from .oracle import copy_oracle
 from .report import interval_text, markdown_table, saved_figure, share_text
 
 MARKOV_ORDERS = tuple(range(7))
@@ -247,8 +247,10 @@ def context_scan(
     rows = {f"context {c}": (a["base_loss"], a["base_correct"]) for c, a in per_context.items()}
     spans = per_context[contexts[0]]["token_spans"]
     rows.update(markov_scores(data.train, data.held_out, chosen, [tuple(s) for s in spans], markov_orders))
-    copies, fit, in_window = copy_oracle(rows, data, chosen, spans, contexts, scorer.vocabulary.longest, copy_key,
-                                         seed)
+    k = scorer.vocabulary.longest
+    starts = {c: np.array([window_start(p, c, contexts[-1], k) for _, p in chosen]) for c in contexts}
+    copies, fit, in_window = copy_oracle(rows, data, chosen, spans, {c: (a, a + c) for c, a in starts.items()},
+                                         copy_key, seed)
     results = scan_results(rows, per_context, n_bootstrap, seed, stratum=strata(copies.distance), copy_fit=fit,
                            in_window=in_window,
                            model=str(getattr(model, "name_or_path", "")), kmer_size=scorer.vocabulary.longest,
@@ -257,30 +259,6 @@ def context_scan(
     (output_dir / "scan.md").write_text(scan_table(results))
     plot_scans({"": results}, output_dir / "scan.png")
     return results
-
-
-def copy_oracle(rows: dict, data: ScanData, chosen, spans: np.ndarray, contexts: list[int], k: int, key: int,
-                seed: int):
-    """Add the copy oracle's (loss, correct) at each context to `rows` (its fallback: the best Markov row, or a
-    uniform guess without one); returns the positions' copies, the oracle's error-rate fit, and per context
-    whether each position's copy lies inside its window."""
-    from ..training.baselines import encode_bases
-
-    sequences = [segment.sequence for segment in data.held_out]
-    copies = find_copies(sequences, chosen, spans, key)
-    widths = spans[:, 1] - spans[:, 0]
-    fit = fit_error_rate(data.train, int(np.bincount(widths).argmax()), contexts[-1] // 2, key, seed=seed)
-    truth = encode_bases("".join(sequences[s][p] for s, p in chosen))
-    markov = [name for name in rows if name.startswith("Markov")]
-    best = min(markov, key=lambda name: rows[name][0].mean(), default=None)
-    fallback = rows[best] if best else (np.full(len(chosen), np.log(4)), np.zeros(len(chosen), dtype=bool))
-    in_window = {}
-    for context in contexts:
-        starts = np.array([window_start(p, context, contexts[-1], k) for _, p in chosen])
-        predicted = copy_in_window(copies, starts, context)
-        rows[f"copy oracle {context}"] = oracle_scores(predicted, truth, fit["error_rate"], fallback)
-        in_window[context] = predicted >= 0
-    return copies, {**fit, "key": key, "fallback": best or "uniform"}, in_window
 
 
 def scan_results(rows: dict, per_context: dict, n_bootstrap: int, seed: int, stratum: np.ndarray, copy_fit: dict,
@@ -305,22 +283,24 @@ def scan_results(rows: dict, per_context: dict, n_bootstrap: int, seed: int, str
         ],
         "baselines": [{"name": name, **summary[name]} for name in baselines],
         "copy_oracle": copy_fit,
-        "strata": strata_results(rows, list(per_context), stratum, best, n_bootstrap, seed),
+        "strata": strata_results(rows, list(per_context), stratum, best, n_bootstrap, seed,
+                                 {"model": "context", "copy_oracle": "copy oracle"}),
     }
 
 
 def strata_results(rows: dict, contexts: list[int], stratum: np.ndarray, best: str | None, n_bootstrap: int,
-                   seed: int) -> list[dict]:
-    """Per repeat stratum: its positions and share of all, and the loss of the model and of the copy oracle at
-    each context (lists in the order of `contexts`) and of the best baseline, resampled within the stratum."""
+                   seed: int, scored_by: dict[str, str]) -> list[dict]:
+    """Per repeat stratum: its positions and share of all, and the loss of each of `scored_by` (label -> the
+    prefix of its rows, "<prefix> <context>") at each context (lists in the order of `contexts`) and of the best
+    baseline, resampled within the stratum."""
     everyone, out = resamples(len(stratum), n_bootstrap, seed), []
     for index, name in enumerate(STRATA):
         members = stratum == index
         row = {"stratum": name, "positions": int(members.sum()), "share": mean_interval(members, everyone)}
         if members.any():
             samples = resamples(int(members.sum()), n_bootstrap, seed)
-            row["model"] = [mean_interval(rows[f"context {c}"][0][members], samples) for c in contexts]
-            row["copy_oracle"] = [mean_interval(rows[f"copy oracle {c}"][0][members], samples) for c in contexts]
+            for label, prefix in scored_by.items():
+                row[label] = [mean_interval(rows[f"{prefix} {c}"][0][members], samples) for c in contexts]
             if best:
                 row["best_baseline"] = mean_interval(rows[best][0][members], samples)
         out.append(row)
@@ -367,9 +347,9 @@ def strata_table(results: dict) -> str:
             rows.append(head + ["no scored position has its nearest copy at this distance"] + [""] * (len(contexts)
                                                                                                       + len(baseline)))
             continue
-        rows.append(head + ["model"] + [interval_text(v) for v in row["model"]]
-                    + [interval_text(row["best_baseline"])] * len(baseline))
-        rows.append(["", "", "copy oracle"] + [interval_text(v) for v in row["copy_oracle"]] + [""] * len(baseline))
+        for i, label in enumerate(label for label in ("model", "copy_oracle") if label in row):
+            rows.append((head if i == 0 else ["", ""]) + [label.replace("_", " ")] + [interval_text(v) for v in row[label]]
+                        + [interval_text(row["best_baseline"]) if i == 0 else ""] * len(baseline))
     return markdown_table(caption, ["stratum", "positions (share)", "scored by", *(f"{c:,}" for c in contexts),
                                     *baseline], rows)
 
