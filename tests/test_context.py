@@ -125,7 +125,8 @@ def test_study_trains_each_context_on_the_same_budget_and_reports_them_together(
                                          disable_tqdm=True, report_to="none", learning_rate=3e-3)
     study = context_study(corpus, tmp_path / "study", [60, 240], tokens=2_400, eval_contexts=[60, 240, 480],
                           model_args=model_args, training_args=training_args, tokens_per_step=480, positions=16,
-                          n_bootstrap=20, progress=False)
+                          retrieval_distances=(64, 400), retrieval_windows=4, influence_positions=6, n_bootstrap=20,
+                          progress=False)
     runs = {r["train_context"]: r for r in study["runs"]}
     assert (runs[60]["batch_size"], runs[60]["steps"]) == (7, 5) and (runs[240]["batch_size"], runs[240]["steps"]) == (1, 9)
     assert all(0 <= 2_400 - r["tokens"] < r["batch_size"] * r["tokens_per_example"] for r in runs.values()), (
@@ -145,5 +146,11 @@ def test_study_trains_each_context_on_the_same_budget_and_reports_them_together(
     assert "| 240 minus 60 (paired) |" in table
     assert "| 60 | 5 x 7 |" in table and "| 240 | 9 x 1 |" in table and "*" in table and "Best baseline" in table
     assert (tmp_path / "study" / "study.png").stat().st_size > 1000
+    assert "| copy oracle (no model) |" in table and "| no copy (" in table and "| copy oracle |" in table
+    retrieval = {c: [row["extrapolation"] for row in r["retrieval"]["rows"]] for c, r in runs.items()}
+    assert retrieval == {60: [True, True], 240: [False, True]}, "windows of 160 and 496 bases"
+    assert "| 240 | +" in table and "* |" in table, "each model's retrieval gain, extrapolation marked"
+    assert [r["influence"]["context"] for r in runs.values()] == [60, 240] and "| 240 | 240 |" in table
+    assert all((tmp_path / "study" / f"study_{plot}.png").exists() for plot in ("retrieval", "influence"))
     with pytest.raises(ValueError, match="fewer than the 1,000-base training context"):
         context_study(corpus, tmp_path / "again", [1000], tokens=100, model_args=model_args, training_args=training_args)

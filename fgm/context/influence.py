@@ -23,7 +23,7 @@ from .instrument import HeldOutArguments, ScoringArguments, model_name
 from .report import interval_text, markdown_table, saved_figure
 from .scan import choose_positions
 
-REACH_SHARE = 0.01  # `reach`: the farthest band whose mean KL is at least this share of the largest band's
+REACH_SHARE = 0.01  # `reach`: the farthest band whose KL per replaced base is at least this share of the largest
 
 
 def bands(context: int) -> list[int]:
@@ -96,8 +96,9 @@ def context_influence(
         replaced = np.mean([sum(high - low for low, high in band_ranges(span, d, context)) for span in intact.token_spans])
         rows.append({"band": [d, 2 * d], "bases": float(replaced), "kl": mean_interval(kl, samples),
                      "loss_change": mean_interval(change, samples)})
-    peak = max(row["kl"][0] for row in rows)
-    reach = max((row["band"][0] for row in rows if row["kl"][0] >= REACH_SHARE * peak), default=None) if peak else None
+    per_base = {row["band"][0]: row["kl"][0] / row["bases"] for row in rows}
+    peak = max(per_base.values())
+    reach = max((d for d, kl in per_base.items() if kl >= REACH_SHARE * peak), default=None) if peak else None
     results = {"model": model_name(scorer), "context": context, "training_context": trained,
                "extrapolation": context > trained, "positions": len(chosen), "seed": seed, "reach": reach,
                "intact_loss": mean_interval(intact.base_loss(bases), samples), "bands": rows}
@@ -110,8 +111,8 @@ def context_influence(
 def influence_table(results: dict) -> str:
     """Markdown: per band, the mean KL and loss change of the masked prediction."""
     extrapolation = " (longer than the training context: extrapolation)" if results["extrapolation"] else ""
-    reach = (f"farthest band with at least {REACH_SHARE:.0%} of the largest band's KL: [{results['reach']:,}, "
-             f"{2 * results['reach']:,})" if results["reach"] else "no band changes the prediction at all")
+    reach = (f"farthest band whose KL per replaced base is at least {REACH_SHARE:.0%} of the largest: "
+             f"[{results['reach']:,}, {2 * results['reach']:,})" if results["reach"] else "no band changes the prediction")
     caption = (
         f"Influence at {results['positions']:,} positions (seed {results['seed']}), each scored alone with its token "
         f"masked in a {results['context']:,}-base window{extrapolation}; the bases at distances [d, 2d) from the masked "
