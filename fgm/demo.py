@@ -164,16 +164,17 @@ def print_summary(summary: dict) -> None:
     print(f"loss minus the best baseline's   {difference[0]:+.4f} [{difference[1]:+.4f}, {difference[2]:+.4f}] nats per "
           "base (paired, same positions)")
     copies = 1 - summary["copy_strata"]["no copy"][0]
-    print(f"\npositions with a copy of their 24 neighbouring bases elsewhere on chrXV: {100 * copies:.1f}%; copy oracle "
-          f"{summary['copy_oracle_loss'][0]:.4f} nats per base at 199 bases (copies inside the window are rare)")
+    print(f"\npositions with a copy of their 24 neighbouring bases elsewhere on chrXV: {100 * copies:.1f}%; copy "
+          f"oracle {summary['copy_oracle_loss'][0]:.4f} nats per base at 199 bases (copies inside the window are rare)")
     print("retrieval gain (nats per base; a copy d bases away, paired control; * beyond the training context):")
     for distance, gain in summary["retrieval_gain"].items():
         star = "*" if distance in summary["retrieval_extrapolation"] else " "
         print(f"  d = {distance:>4}{star}                     {gain[0]:+.4f} [{gain[1]:+.4f}, {gain[2]:+.4f}]")
     kl = "  ".join(f"[{d}, {2 * d}): {v:.1e}" for d, v in summary["influence_kl"].items())
     print(f"influence (mean KL, nats, when the bases at [d, 2d) change): {kl}")
-    print(f"farthest band whose KL per replaced base is >= {REACH_SHARE:.0%} of the largest: [{summary['influence_reach']}, {2 * summary['influence_reach']})"
-          if summary["influence_reach"] else "no band changes the prediction")
+    reach = summary["influence_reach"]
+    print(f"farthest band whose KL per replaced base is >= {REACH_SHARE:.0%} of the largest: [{reach}, {2 * reach})"
+          if reach else "no band changes the prediction")
     print(f"\nfresh-process reload             {summary['fresh_process_class']}")
     print(f"identical logits after reload    {summary['fresh_process_logits_identical']}")
     print(f"wall time                        {summary['minutes']} min")

@@ -51,7 +51,8 @@ class Local(StandIn):
     def __init__(self, reach: int, seed: int = 0):
         super().__init__()
         self.reach = reach
-        self.weights = torch.randn(2 * reach + 1, self.config.vocab_size, 4, generator=torch.Generator().manual_seed(seed))
+        generator = torch.Generator().manual_seed(seed)
+        self.weights = torch.randn(2 * reach + 1, self.config.vocab_size, 4, generator=generator)
 
     def predict(self, ids, position):
         logits = torch.zeros(4)

@@ -12,7 +12,6 @@ from datasets import Dataset, DatasetDict
 import fgm.context.scan as scan
 from fgm import FGMConfig, FGMForMaskedLM, FGMTokenizer
 from fgm.context.scan import Segment, choose_positions, context_scan, corpus_segments, window_start
-from fgm.kmers_fgm import reverse_complement
 from fgm.training.baselines import BidirectionalMarkov
 
 

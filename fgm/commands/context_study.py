@@ -36,8 +36,8 @@ class ContextStudyArguments:
     retrieval_distances: list[str] = field(default_factory=lambda: ["128", "512", "2k"],
                                            metadata={"help": "`fgm benchmark retrieval` distances per model"})
     retrieval_windows: int = field(default=50, metadata={"help": "retrieval windows per distance (0: no retrieval)"})
-    influence_positions: int = field(default=100, metadata={"help": "`fgm context-influence` positions per model, at its "
-                                                            "training context (0: no influence curve)"})
+    influence_positions: int = field(default=100, metadata={"help": "`fgm context-influence` positions per model, at "
+                                                            "its training context (0: no influence curve)"})
     vep: str | None = field(default=None, metadata={"help": "a VEP set per model, e.g. yeast_stop_vs_synonymous"})
     vep_genome: str | None = field(default=None, metadata={"help": "the reference of a --vep set that needs one"})
     bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples for the intervals"})

@@ -38,7 +38,8 @@ def bands(context: int) -> list[int]:
 def band_ranges(span: tuple[int, int], d: int, length: int) -> list[tuple[int, int]]:
     """The [low, high) stretches of a `length`-base window at distances [d, 2d) from the token `span`, clipped."""
     start, end = span
-    return [(max(start - 2 * d + 1, 0), max(start - d + 1, 0)), (min(end - 1 + d, length), min(end - 1 + 2 * d, length))]
+    left = (max(start - 2 * d + 1, 0), max(start - d + 1, 0))
+    return [left, (min(end - 1 + d, length), min(end - 1 + 2 * d, length))]
 
 
 def perturb(window: str, donor: str, span: tuple[int, int], d: int) -> str:
@@ -88,12 +89,15 @@ def context_influence(
         if saved.exists() and np.load(saved)["positions"].tolist() == [[context, *p] for p in chosen]:
             kl, change = np.load(saved)["kl"], np.load(saved)["loss_change"]
         else:
-            perturbed = [perturb(w, donor, span, d) for w, donor, span in zip(windows, donor_windows, intact.token_spans)]
+            perturbed = [perturb(window, donor, span, d)
+                         for window, donor, span in zip(windows, donor_windows, intact.token_spans)]
             scores = scorer.score(perturbed, index, progress=progress, desc=f"band [{d:,}, {2 * d:,})")
-            kl = (np.exp(intact.log_probs) * (intact.log_probs - scores.log_probs)).sum(1).clip(min=0)  # float32 rounding
+            kl = (np.exp(intact.log_probs) * (intact.log_probs - scores.log_probs)).sum(1)
+            kl = kl.clip(min=0)  # float32 rounding can make a KL of ~0 slightly negative
             change = scores.base_loss(bases) - intact.base_loss(bases)
             np.savez(saved, positions=np.array([[context, *p] for p in chosen]), kl=kl, loss_change=change)
-        replaced = np.mean([sum(high - low for low, high in band_ranges(span, d, context)) for span in intact.token_spans])
+        replaced = np.mean([sum(high - low for low, high in band_ranges(span, d, context))
+                            for span in intact.token_spans])
         rows.append({"band": [d, 2 * d], "bases": float(replaced), "kl": mean_interval(kl, samples),
                      "loss_change": mean_interval(change, samples)})
     per_base = {row["band"][0]: row["kl"][0] / row["bases"] for row in rows}
@@ -111,17 +115,21 @@ def context_influence(
 def influence_table(results: dict) -> str:
     """Markdown: per band, the mean KL and loss change of the masked prediction."""
     extrapolation = " (longer than the training context: extrapolation)" if results["extrapolation"] else ""
-    reach = (f"farthest band whose KL per replaced base is at least {REACH_SHARE:.0%} of the largest: "
-             f"[{results['reach']:,}, {2 * results['reach']:,})" if results["reach"] else "no band changes the prediction")
+    reach = "no band changes the prediction"
+    if results["reach"]:
+        reach = (f"farthest band whose KL per replaced base is at least {REACH_SHARE:.0%} of the largest: "
+                 f"[{results['reach']:,}, {2 * results['reach']:,})")
     caption = (
         f"Influence at {results['positions']:,} positions (seed {results['seed']}), each scored alone with its token "
-        f"masked in a {results['context']:,}-base window{extrapolation}; the bases at distances [d, 2d) from the masked "
-        f"token on both sides replaced by other genomic sequence; 95% bootstrap intervals. Intact loss "
+        f"masked in a {results['context']:,}-base window{extrapolation}; the bases at distances [d, 2d) from the "
+        f"masked token on both sides replaced by other genomic sequence; 95% bootstrap intervals. Intact loss "
         f"{results['intact_loss'][0]:.4f} nats per base; {reach}.")
-    rows = [[f"[{row['band'][0]:,}, {row['band'][1]:,})", f"{row['bases']:,.0f}", "{:.2e} [{:.2e}, {:.2e}]".format(*row["kl"]),
-             f"{row['kl'][0] / row['bases']:.1e}", interval_text(row["loss_change"], sign="+")] for row in results["bands"]]
-    return markdown_table(caption, ["band (bases from the masked token)", "bases replaced", "KL(intact \u2016 perturbed) "
-                                    "(nats)", "KL per replaced base", "loss change (nats per base)"], rows)
+    rows = [[f"[{row['band'][0]:,}, {row['band'][1]:,})", f"{row['bases']:,.0f}",
+             "{:.2e} [{:.2e}, {:.2e}]".format(*row["kl"]), f"{row['kl'][0] / row['bases']:.1e}",
+             interval_text(row["loss_change"], sign="+")] for row in results["bands"]]
+    columns = ["band (bases from the masked token)", "bases replaced", "KL(intact \u2016 perturbed) (nats)",
+               "KL per replaced base", "loss change (nats per base)"]
+    return markdown_table(caption, columns, rows)
 
 
 def plot_influence(runs: dict[str, dict], path) -> None:

@@ -40,8 +40,8 @@ class ScoringArguments:
     batch_size: int = field(default=8, metadata={"help": "windows per forward pass"})
     bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples for the 95% intervals"})
     device: str | None = field(default=None, metadata={"help": "default: CUDA if available"})
-    trust_remote_code: bool = field(default=False, metadata={"help": "run the model code shipped in the checkpoint "
-                                                             "(needed for Hub models whose code is not in transformers)"})
+    trust_remote_code: bool = field(default=False, metadata={
+        "help": "run the model code shipped in the checkpoint (Hub models whose code is not in transformers)"})
     quiet: bool = field(default=False, metadata={"help": "no progress bars"})
 
     def scorer(self, model):

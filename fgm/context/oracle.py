@@ -69,7 +69,8 @@ def copy_oracle(rows: dict, data, chosen, spans: np.ndarray, windows: dict, key:
     copies = find_copies(sequences, chosen, spans, key)
     fit = fit_error_rate(data.train, int(np.bincount(spans[:, 1] - spans[:, 0]).argmax()), key, seed=seed)
     truth = encode_bases("".join(sequences[s][p] for s, p in chosen))
-    best = min((name for name in rows if name.startswith("Markov")), key=lambda name: rows[name][0].mean(), default=None)
+    markov = [name for name in rows if name.startswith("Markov")]
+    best = min(markov, key=lambda name: rows[name][0].mean(), default=None)
     fallback = rows[best] if best else (np.full(len(chosen), np.log(4)), np.zeros(len(chosen), dtype=bool))
     in_window = {}
     for context, (starts, ends) in windows.items():

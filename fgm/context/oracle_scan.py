@@ -42,8 +42,9 @@ def oracle_scan(output_dir, contexts: list[int], held_out: HeldOutArguments | No
     held_out = held_out or HeldOutArguments()
     data = held_out.load()
     if not data.train:
-        raise ValueError("the copy oracle falls back to Markov models fitted on training sequences, and this held-out "
-                         "data has none: give a corpus with a train split, or a genome with records left out of --chroms")
+        raise ValueError("the copy oracle falls back to Markov models fitted on training sequences, and this "
+                         "held-out data has none: give a corpus with a train split, or a genome with records left "
+                         "out of --chroms")
     contexts = sorted(set(int(c) for c in contexts))
     chosen, _ = choose_positions(data.held_out, key + 1, positions, seed)
     spans = np.array([(p, p + 1) for _, p in chosen])

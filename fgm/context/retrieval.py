@@ -180,8 +180,8 @@ def retrieval_benchmark(
             "gain": mean_interval(gain, samples),
         })
     results = {"model": model_name(scorer), "training_context": trained, "seed": seed, "windows": windows,
-               "copy_length": copy_length, "scored": scored, "flank": flank, "distractor": distractor, "control": control,
-               "rows": rows}
+               "copy_length": copy_length, "scored": scored, "flank": flank, "distractor": distractor,
+               "control": control, "rows": rows}
     (output_dir / "retrieval.json").write_text(json.dumps(results, indent=2) + "\n")
     (output_dir / "retrieval.md").write_text(retrieval_table(results))
     plot_retrieval({"": results}, output_dir / "retrieval.png")
@@ -194,9 +194,10 @@ def retrieval_table(results: dict) -> str:
     decoy = (f" Both arms hold a near-copy at half the distance, differing at the scored bases and "
              f"{results['distractor']} key bases." if results["distractor"] else "")
     caption = (
-        f"Retrieval: {results['windows']} windows per distance (seed {results['seed']}), a {results['copy_length']}-base "
-        f"segment written twice, d bases apart; the middle {results['scored']} bases of the second copy scored, each "
-        f"with its token masked; the control replaces the first copy by {control}.{decoy} Gain = control "
+        f"Retrieval: {results['windows']} windows per distance (seed {results['seed']}), a "
+        f"{results['copy_length']}-base segment written twice, d bases apart; the middle {results['scored']} bases "
+        f"of the second copy scored, each with its token masked; the control replaces the first copy by "
+        f"{control}.{decoy} Gain = control "
         f"loss - copy loss (nats per base; a perfect copier gains the control's loss, at most ln 4 = 1.386; 0 = the "
         f"copy is not used); 95% bootstrap intervals over windows. Training context: "
         f"{results['training_context']:,} bases.")

@@ -348,7 +348,8 @@ def strata_table(results: dict) -> str:
                                                                                                       + len(baseline)))
             continue
         for i, label in enumerate(label for label in ("model", "copy_oracle") if label in row):
-            rows.append((head if i == 0 else ["", ""]) + [label.replace("_", " ")] + [interval_text(v) for v in row[label]]
+            rows.append((head if i == 0 else ["", ""]) + [label.replace("_", " ")]
+                        + [interval_text(v) for v in row[label]]
                         + [interval_text(row["best_baseline"]) if i == 0 else ""] * len(baseline))
     return markdown_table(caption, ["stratum", "positions (share)", "scored by", *(f"{c:,}" for c in contexts),
                                     *baseline], rows)

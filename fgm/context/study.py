@@ -160,7 +160,8 @@ def study_table(study: dict) -> str:
         lines.append(f"| {row['train_context']:,} minus {row['reference']:,} (paired) | | | " + " | ".join(cells) + " |"
                      + (" |" if any("vep" in r for r in study["runs"]) else ""))
     oracle = [f"{row['copy_oracle']['loss'][0]:.4f}" for row in study["runs"][0]["scan"]["contexts"]]
-    lines.append("| copy oracle (no model) | | | " + " | ".join(oracle) + " |" + (" |" if any("vep" in r for r in study["runs"]) else ""))
+    lines.append("| copy oracle (no model) | | | " + " | ".join(oracle) + " |"
+                 + (" |" if any("vep" in r for r in study["runs"]) else ""))
     baseline = best_baseline(study["runs"][0]["scan"])
     lines += ["", f"Best baseline on the same positions: {baseline['name']}, {baseline['loss'][0]:.4f} nats per base "
               f"(accuracy {baseline['accuracy'][0]:.4f}).", ""]
@@ -189,7 +190,7 @@ def instrument_tables(study: dict) -> list[str]:
             f"Retrieval gain (control minus copy loss, nats per base; {runs[0]['retrieval']['windows']} windows per "
             "distance, 95% intervals; * = window longer than the training context).",
             ["trained at", *(f"d = {d:,}" for d in distances)],
-            [[f"{run['train_context']:,}", *(interval_text(row["gain"], sign="+") + ("*" if row["extrapolation"] else "")
+            [[f"{run['train_context']:,}", *(interval_text(row["gain"], sign="+") + "*" * row["extrapolation"]
                                              for row in run["retrieval"]["rows"])] for run in runs]))
     if all("influence" in run for run in runs):
         bands = sorted({row["band"][0] for run in runs for row in run["influence"]["bands"]})
@@ -199,8 +200,8 @@ def instrument_tables(study: dict) -> list[str]:
             rows.append([f"{run['train_context']:,}", f"{run['influence']['context']:,}",
                          f"{run['influence']['reach'] or 0:,}", *(f"{kl[b]:.1e}" if b in kl else "" for b in bands)])
         tables.append(markdown_table(
-            f"Influence: mean KL (nats) of the masked prediction when the bases at [d, 2d) from it are replaced, at the "
-            f"training context, {runs[0]['influence']['positions']} positions; reach = farthest band whose KL per "
-            f"replaced base is at least {REACH_SHARE:.0%} of the largest.", ["trained at", "context", "reach", *(f"[{b:,}, {2 * b:,})" for b in bands)],
-            rows))
+            f"Influence: mean KL (nats) of the masked prediction when the bases at [d, 2d) from it are replaced, at "
+            f"the training context, {runs[0]['influence']['positions']} positions; reach = farthest band whose KL per "
+            f"replaced base is at least {REACH_SHARE:.0%} of the largest.",
+            ["trained at", "context", "reach", *(f"[{b:,}, {2 * b:,})" for b in bands)], rows))
     return tables
