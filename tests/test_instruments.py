@@ -192,6 +192,7 @@ def test_retrieval_windows_differ_from_their_controls_only_in_the_first_copy():
 
 def test_a_shuffled_control_keeps_the_first_copys_composition():
     windows = retrieval_windows(held_out(), 200, 30, seed=4, control="shuffled")
+    assert windows.copy == retrieval_windows(held_out(), 200, 30, seed=4).copy, "the same copy arm for both controls"
     first, length = windows.first, 32
     for copy, control in zip(windows.copy, windows.control):
         assert sorted(control[first : first + length]) == sorted(copy[first : first + length])

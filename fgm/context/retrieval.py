@@ -87,7 +87,7 @@ def retrieval_windows(segments, distance: int, n: int, seed: int = 0, copy_lengt
                          "fewer windows") from None
     pieces, _ = choose_positions(segments, copy_length, min(4 * n, _room(segments, copy_length)), [seed, distance, 1])
     pieces = iter(pieces)
-    rng = np.random.default_rng([seed, distance, 2])
+    rng, shuffle = np.random.default_rng([seed, distance, 2]), np.random.default_rng([seed, distance, 3])
     first, second = flank, flank + distance
     offsets = list(range(copy_length // 2 - scored // 2, copy_length // 2 - scored // 2 + scored))
     key = [o for o in range(copy_length) if o not in offsets]
@@ -110,7 +110,8 @@ def retrieval_windows(segments, distance: int, n: int, seed: int = 0, copy_lengt
     for segment, position in backgrounds:
         background = segments[segment].sequence[position - length // 2 : position - length // 2 + length]
         needle = piece(background)
-        filler = "".join(rng.permutation(list(needle))) if control == "shuffled" else piece(background + " " + needle)
+        other = piece(background + " " + needle)  # drawn for both controls: the copy arms are the same windows
+        filler = "".join(shuffle.permutation(list(needle))) if control == "shuffled" else other
         if near is not None:
             changed = set(offsets) | set(rng.choice(key, distractor, replace=False).tolist())
             decoy = "".join("ACGT".replace(b, "")[rng.integers(3)] if o in changed else b for o, b in enumerate(needle))
