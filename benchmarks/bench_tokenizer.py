@@ -5,14 +5,14 @@ Usage:
 
 Workloads (each timed as the project code runs it):
 - NT task: the splice-site train split (tests/data/nt/splice_sites_all/train.csv, 2400 x 60 bp) through
-  `tokenizer(batch)`, as `fgm.training.finetune.encode_split` tokenizes a split for fine-tuning;
+  `tokenizer(batch)`, as `fgm.training.task_encoding.encode_split` tokenizes a split for fine-tuning;
 - 100 x 6 kb in one call: the first `--one-call` windows below, one `tokenizer(batch)` call (the tokenizer-speed
   issue's case);
 - 6 kb windows: `--count` x `--length` bases cut back to back from the bundled yeast genome
   (data/genomes/sacCer_S288C.fa.gz), the same call: an NT-like task with long sequences;
 - MLM examples: `--examples` crops of (1024 - 1) * 6 bases, one call per example, as
   `fgm.data.mlm.MaskedGenomeWindows` builds pretraining examples (`bulk_encode([crop])[0]`);
-- corpus: `bulk_encode` on a whole batch (as `fgm.training.baselines` counts k-mers) and on the 16 whole yeast
+- corpus: `bulk_encode` on a whole batch and on the 16 whole yeast
   chromosomes.
 The peer, (a), is transformers' `EsmTokenizer` over the Nucleotide Transformer 6-mer vocabulary (vocab.txt written
 to a temp dir; `<cls>` only, like NT v2): the slow tokenizer NT ships. Every FGM path's ids are checked against it.

@@ -58,7 +58,8 @@ _ENTRY_POINTS = {
     "embed": "fgm.embed",
     "context_scan": "fgm.context",
     "context_study": "fgm.context",
-    "long_range_probe": "fgm.context",
+    "retrieval_benchmark": "fgm.context",
+    "context_influence": "fgm.context",
     "push_checkpoint": "fgm.hub",
 }
 

@@ -22,7 +22,9 @@ COMMANDS = {
     "benchmark vep": ("benchmark_vep", "zero-shot scores against labelled variants: AUROC, AUPRC, odds ratio"),
     "context-scan": ("context_scan", "masked-LM loss against context size at fixed positions, with baselines"),
     "context-study": ("context_study", "one model per training context, same token budget, scanned together"),
-    "benchmark long-range": ("benchmark_long_range", "fine-tuned accuracy on a two-motif probe against distance"),
+    "benchmark retrieval": ("benchmark_retrieval", "zero-shot gain from a copy in the window against its distance"),
+    "context-oracle": ("context_oracle", "share of bases with a copy nearby, and the copy oracle's gain per context"),
+    "context-influence": ("context_influence", "how far a masked LM looks: prediction change per distance band"),
     "push": ("push", "upload a checkpoint folder to the Hub, results in its model card"),
     "demo": ("demo", "end-to-end demo on the bundled yeast genome"),
 }

@@ -1,7 +1,8 @@
 """The end-to-end demo on the bundled yeast genome (`make demo` / `fgm demo`).
 
 corpus -> masked-LM pretraining -> scores at single masked positions of the validation chromosome
-against bidirectional Markov baselines on the same positions -> reload through
+against bidirectional Markov baselines and the copy oracle on the same positions, by repeat stratum -> the
+context instruments (retrieval gain, influence curve) on the test chromosome -> reload through
 AutoModelForMaskedLM(trust_remote_code=True) in a fresh process in which `fgm` cannot be imported -> summary.
 """
 
@@ -15,6 +16,9 @@ from pathlib import Path
 
 import torch
 
+from .context.influence import REACH_SHARE, context_influence
+from .context.instrument import ScoringArguments
+from .context.retrieval import retrieval_benchmark
 from .context.scan import context_scan
 from .data import bundled_genome
 from .data.corpus import build_corpus, save_corpus
@@ -24,6 +28,9 @@ from .training.pretrain import PretrainDataArguments, PretrainingArguments, Pret
 # NT's 6-mers the masked-LM task has 4,101 classes, and the few million tokens a CPU trains on in ten
 # minutes only reach the unigram baseline (measured: 0.287% vs 0.284% accuracy).
 DEMO_KMER = 1
+# The instruments' settings in the demo: distances inside and just beyond the 199-base context, and fewer
+# windows and positions than the commands' defaults, so that they add about a minute on a quiet 2-core CPU.
+RETRIEVAL_DISTANCES, RETRIEVAL_WINDOWS, INFLUENCE_POSITIONS = (32, 64, 128), 50, 300
 
 RELOAD = textwrap.dedent(
     """
@@ -57,11 +64,11 @@ def run_demo(output_dir="runs/demo", max_steps=2000, max_length=200, batch_size=
     predictions per CPU-second) and a learning rate of 1e-3 (3e-3 plateaued below the order-4 Markov model)."""
     output_dir = Path(output_dir)
     started = time.perf_counter()
-    print("== 1/4 corpus: bundled yeast genome, chrXV validation, chrXVI test", flush=True)
+    print("== 1/5 corpus: bundled yeast genome, chrXV validation, chrXVI test", flush=True)
     corpus = build_corpus([bundled_genome()], window=window, stride=window, val_chroms="chrXV", test_chroms="chrXVI")
     save_corpus(corpus, output_dir / "corpus", overwrite=True)
 
-    print(f"== 2/4 pretraining for {max_steps} steps (masked LM, HF Trainer)", flush=True)
+    print(f"== 2/5 pretraining for {max_steps} steps (masked LM, HF Trainer)", flush=True)
     checkpoint = output_dir / "model"
     pretrain(
         PretrainModelArguments(preset="demo", kmer_size=DEMO_KMER),
@@ -80,12 +87,19 @@ def run_demo(output_dir="runs/demo", max_steps=2000, max_length=200, batch_size=
     )
 
     context = (max_length - 1) * DEMO_KMER
-    print(f"== 3/4 {positions:,} single masked positions of chrXV ({context} bases of context) against "
+    print(f"== 3/5 {positions:,} single masked positions of chrXV ({context} bases of context) against "
           "Markov baselines fitted on the training chromosomes", flush=True)
     scan = context_scan(checkpoint, output_dir / "scan", [context], corpus=output_dir / "corpus", split="validation",
                         positions=positions, seed=seed)
 
-    print("== 4/4 reload through AutoModelForMaskedLM(trust_remote_code=True) in a fresh process", flush=True)
+    print(f"== 4/5 instruments on chrXVI (held out): retrieval gain at {RETRIEVAL_DISTANCES} bases, influence curve",
+          flush=True)
+    scoring = ScoringArguments(seed=seed)
+    retrieval = retrieval_benchmark(checkpoint, output_dir / "retrieval", list(RETRIEVAL_DISTANCES), scoring=scoring,
+                                    windows=RETRIEVAL_WINDOWS)
+    influence = context_influence(checkpoint, output_dir / "influence", scoring=scoring, positions=INFLUENCE_POSITIONS)
+
+    print("== 5/5 reload through AutoModelForMaskedLM(trust_remote_code=True) in a fresh process", flush=True)
     probe = corpus["test"][0]["sequence"][:120]
     reloaded = reload_in_fresh_process(checkpoint, probe)
     from .modeling_fgm import FGMForMaskedLM
@@ -111,6 +125,12 @@ def run_demo(output_dir="runs/demo", max_steps=2000, max_length=200, batch_size=
         "loss_minus_best_baseline": versus["loss"],
         "beats_best_baseline": versus["loss"][0] < 0 and model_row["accuracy"][0] > by_accuracy["accuracy"][0],
         "beats_beyond_resampling_noise": versus["loss"][2] < 0,
+        "copy_strata": {row["stratum"]: row["share"] for row in scan["strata"]},
+        "copy_oracle_loss": model_row["copy_oracle"]["loss"],
+        "retrieval_gain": {row["distance"]: row["gain"] for row in retrieval["rows"]},
+        "retrieval_extrapolation": [row["distance"] for row in retrieval["rows"] if row["extrapolation"]],
+        "influence_kl": {row["band"][0]: row["kl"][0] for row in influence["bands"]},
+        "influence_reach": influence["reach"],
         "fresh_process_class": reloaded["class"],
         "fresh_process_logits_identical": torch.equal(here, torch.tensor(reloaded["logits"])),
         "minutes": round((time.perf_counter() - started) / 60, 1),
@@ -143,6 +163,18 @@ def print_summary(summary: dict) -> None:
           f"{summary['best_baseline_by_accuracy']} by accuracy): {verdict}")
     print(f"loss minus the best baseline's   {difference[0]:+.4f} [{difference[1]:+.4f}, {difference[2]:+.4f}] nats per "
           "base (paired, same positions)")
-    print(f"fresh-process reload             {summary['fresh_process_class']}")
+    copies = 1 - summary["copy_strata"]["no copy"][0]
+    print(f"\npositions with a copy of their 24 neighbouring bases elsewhere on chrXV: {100 * copies:.1f}%; copy "
+          f"oracle {summary['copy_oracle_loss'][0]:.4f} nats per base at 199 bases (copies inside the window are rare)")
+    print("retrieval gain (nats per base; a copy d bases away, paired control; * beyond the training context):")
+    for distance, gain in summary["retrieval_gain"].items():
+        star = "*" if distance in summary["retrieval_extrapolation"] else " "
+        print(f"  d = {distance:>4}{star}                     {gain[0]:+.4f} [{gain[1]:+.4f}, {gain[2]:+.4f}]")
+    kl = "  ".join(f"[{d}, {2 * d}): {v:.1e}" for d, v in summary["influence_kl"].items())
+    print(f"influence (mean KL, nats, when the bases at [d, 2d) change): {kl}")
+    reach = summary["influence_reach"]
+    print(f"farthest band whose KL per replaced base is >= {REACH_SHARE:.0%} of the largest: [{reach}, {2 * reach})"
+          if reach else "no band changes the prediction")
+    print(f"\nfresh-process reload             {summary['fresh_process_class']}")
     print(f"identical logits after reload    {summary['fresh_process_logits_identical']}")
     print(f"wall time                        {summary['minutes']} min")

@@ -12,7 +12,6 @@ from datasets import Dataset, DatasetDict
 import fgm.context.scan as scan
 from fgm import FGMConfig, FGMForMaskedLM, FGMTokenizer
 from fgm.context.scan import Segment, choose_positions, context_scan, corpus_segments, window_start
-from fgm.kmers_fgm import reverse_complement
 from fgm.context.baselines import BidirectionalMarkov
 
 
@@ -125,7 +124,8 @@ def test_study_trains_each_context_on_the_same_budget_and_reports_them_together(
                                          disable_tqdm=True, report_to="none", learning_rate=3e-3)
     study = context_study(corpus, tmp_path / "study", [60, 240], tokens=2_400, eval_contexts=[60, 240, 480],
                           model_args=model_args, training_args=training_args, tokens_per_step=480, positions=16,
-                          n_bootstrap=20, progress=False)
+                          retrieval_distances=(64, 400), retrieval_windows=4, influence_positions=6, n_bootstrap=20,
+                          progress=False)
     runs = {r["train_context"]: r for r in study["runs"]}
     assert (runs[60]["batch_size"], runs[60]["steps"]) == (7, 5) and (runs[240]["batch_size"], runs[240]["steps"]) == (1, 9)
     assert all(0 <= 2_400 - r["tokens"] < r["batch_size"] * r["tokens_per_example"] for r in runs.values()), (
@@ -145,54 +145,11 @@ def test_study_trains_each_context_on_the_same_budget_and_reports_them_together(
     assert "| 240 minus 60 (paired) |" in table
     assert "| 60 | 5 x 7 |" in table and "| 240 | 9 x 1 |" in table and "*" in table and "Best baseline" in table
     assert (tmp_path / "study" / "study.png").stat().st_size > 1000
+    assert "| copy oracle (no model) |" in table and "| no copy (" in table and "| copy oracle |" in table
+    retrieval = {c: [row["extrapolation"] for row in r["retrieval"]["rows"]] for c, r in runs.items()}
+    assert retrieval == {60: [True, True], 240: [False, True]}, "windows of 160 and 496 bases"
+    assert "| 240 | +" in table and "* |" in table, "each model's retrieval gain, extrapolation marked"
+    assert [r["influence"]["context"] for r in runs.values()] == [60, 240] and "| 240 | 240 |" in table
+    assert all((tmp_path / "study" / f"study_{plot}.png").exists() for plot in ("retrieval", "influence"))
     with pytest.raises(ValueError, match="fewer than the 1,000-base training context"):
         context_study(corpus, tmp_path / "again", [1000], tokens=100, model_args=model_args, training_args=training_args)
-
-
-# ------------------------------------------------------------------------------------------------- probe
-
-
-def test_probe_data_is_reproducible_and_holds_the_motifs_where_it_says():
-    from fgm.context.probe import FLANK, MOTIF_LENGTH, probe_data, probe_length
-
-    genome = [yeast.chromosome("chrI"), yeast.chromosome("chrVI")]
-    data = probe_data(genome, 300, 40, 10, seed=5)
-    assert data == probe_data(genome, 300, 40, 10, seed=5)
-    assert data != probe_data(genome, 300, 40, 10, seed=6)
-    rows = data["train"] + data["test"]
-    assert [r["label"] for r in rows] == [i % 2 for i in range(50)]
-    for row in rows:
-        sequence = row["sequence"]
-        assert len(sequence) == probe_length(300)
-        first, second = sequence[FLANK : FLANK + MOTIF_LENGTH], sequence[FLANK + 300 : FLANK + 300 + MOTIF_LENGTH]
-        assert (first == second) == bool(row["label"])
-        between = sequence[FLANK + MOTIF_LENGTH : FLANK + 300]
-        assert any(between in s or reverse_complement(between) in s for s in genome), "a real genomic background"
-
-
-def test_probe_accuracy_interval_is_wilsons():
-    from fgm.context.probe import accuracy_interval
-
-    low, high = accuracy_interval(0.5, 400)  # 200 of 400 right: Wilson's 95% interval, by hand
-    assert (low, high) == (pytest.approx(0.4512, abs=1e-4), pytest.approx(0.5488, abs=1e-4))
-
-
-def test_long_range_benchmark_runs_and_resumes(tmp_path, monkeypatch):
-    import fgm.training.finetune as finetuning
-    from fgm.context.probe import long_range_probe
-    from fgm.training.finetune_arguments import FinetuningArguments
-
-    model, tokenizer = tiny(1)
-    model.save_pretrained(tmp_path / "ckpt")
-    tokenizer.save_pretrained(tmp_path / "ckpt")
-    args = FinetuningArguments(output_dir=str(tmp_path / "probe"), num_train_epochs=1, per_device_train_batch_size=8,
-                               disable_tqdm=True, report_to="none", save_model=False, learning_rate=1e-3)
-    report = long_range_probe(tmp_path / "ckpt", tmp_path / "probe", [16, 48], n_train=40, n_test=16,
-                              training_args=args)
-    assert [r["distance"] for r in report["rows"]] == [16, 48]
-    assert all(0 <= r["accuracy"]["mean"] <= 1 and r["n_test"] == 16 for r in report["rows"])
-    assert all(r["interval"][0] <= r["accuracy"]["mean"] <= r["interval"][1] for r in report["rows"])
-    assert "| 48 | 120 |" in (tmp_path / "probe" / "long_range.md").read_text()
-    monkeypatch.setattr(finetuning, "finetune", lambda *a, **k: pytest.fail("a finished distance ran again"))
-    assert long_range_probe(tmp_path / "ckpt", tmp_path / "probe", [16, 48], n_train=40, n_test=16,
-                            training_args=args) == report

@@ -33,6 +33,11 @@ class ContextStudyArguments:
     mlm_probability: float = field(default=0.3, metadata={"help": "masked fraction (pretrain's default: 0.15)"})
     split: str = field(default="test", metadata={"help": "held-out corpus split the scans score"})
     positions: int = field(default=250, metadata={"help": "scored positions per scan (the 16 kb scans take most of the time)"})
+    retrieval_distances: list[str] = field(default_factory=lambda: ["128", "512", "2k"],
+                                           metadata={"help": "`fgm benchmark retrieval` distances per model"})
+    retrieval_windows: int = field(default=50, metadata={"help": "retrieval windows per distance (0: no retrieval)"})
+    influence_positions: int = field(default=100, metadata={"help": "`fgm context-influence` positions per model, at "
+                                                            "its training context (0: no influence curve)"})
     vep: str | None = field(default=None, metadata={"help": "a VEP set per model, e.g. yeast_stop_vs_synonymous"})
     vep_genome: str | None = field(default=None, metadata={"help": "the reference of a --vep set that needs one"})
     bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples for the intervals"})
@@ -71,6 +76,8 @@ def run(study: ContextStudyArguments, model_args: StudyModelArguments, training_
         tokens_per_step=study.tokens_per_step, mlm_probability=study.mlm_probability, split=study.split,
         positions=study.positions, vep=study.vep, vep_genome=study.vep_genome, seed=training_args.seed,
         n_bootstrap=study.bootstrap, progress=not training_args.disable_tqdm,
+        retrieval_distances=tuple(bases_list(study.retrieval_distances)) if study.retrieval_windows else (),
+        retrieval_windows=study.retrieval_windows, influence_positions=study.influence_positions,
     )
     print(Path(training_args.output_dir, "study.md").read_text())
     return 0

@@ -1,12 +1,14 @@
-"""The long-context study: does more context make a better genomic model?
+"""The long-context study: does more context make a better genomic model, and does a model use it?
 
-`context_scan` (masked-LM loss against context size at fixed positions, with Markov baselines),
-`context_study` (one model per training context, same token budget, scanned and reported together) and
-`long_range_probe` (a synthetic task whose label needs two motifs a given distance apart).
+`context_scan` (masked-LM loss against context size at fixed positions, with Markov baselines, the copy oracle
+and repeat strata), `context_study` (one model per training context, same token budget, scanned and reported
+together), `retrieval_benchmark` (zero-shot gain from a copy of the masked bases d bases away) and
+`context_influence` (how much the masked prediction changes when bases at distance d change).
 """
 
-from .probe import long_range_probe
+from .influence import context_influence
+from .retrieval import retrieval_benchmark
 from .scan import context_scan
 from .study import context_study
 
-__all__ = ["context_scan", "context_study", "long_range_probe"]
+__all__ = ["context_influence", "context_scan", "context_study", "retrieval_benchmark"]

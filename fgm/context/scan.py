@@ -13,8 +13,11 @@ in its sequence are excluded and counted. Windows longer than the checkpoint's t
 marked as extrapolation.
 
 Honest baselines: bidirectional Markov models of orders 0..6 (`BidirectionalMarkov`) fitted on the
-training split, scored at the same positions under the same masking. Intervals are 95% bootstrap
-intervals over positions (the same resamples for every row). Each context size is saved as it
+training split, scored at the same positions under the same masking, and the copy oracle (`oracle`): the
+base a copy inside the window holds, else the best Markov model; what context-as-retrieval can give. Repeat
+strata (`copies`): each position is classed by the distance to its nearest copy, and the loss is given per
+stratum, so the few bases where distant context carries information are not averaged away. Intervals are
+95% bootstrap intervals over positions (the same resamples for every row). Each context size is saved as it
 finishes (`context_<bases>.npz`), so an interrupted scan resumes where it stopped.
 """
 
@@ -28,6 +31,9 @@ import numpy as np
 
 from ..inference import MaskedBaseScorer
 from ..stats import mean_interval, resamples
+from .copies import KEY, STRATA, strata
+from .oracle import copy_oracle
+from .report import interval_text, markdown_table, saved_figure, share_text
 
 MARKOV_ORDERS = tuple(range(7))
 
@@ -210,6 +216,7 @@ def context_scan(
     positions: int = 2000,
     seed: int = 0,
     markov_orders=MARKOV_ORDERS,
+    copy_key: int = KEY,
     batch_size: int = 8,
     n_bootstrap: int = 1000,
     device: str | None = None,
@@ -217,7 +224,8 @@ def context_scan(
     progress: bool = True,
 ) -> dict:
     """Scan `model` (a checkpoint of any masked LM with a DNA tokenizer, or a `(model, tokenizer)` pair) over
-    `contexts` (bases) on a held-out split of `corpus` or on `chroms` of `genome` (see `scan_data`). Writes
+    `contexts` (bases) on a held-out split of `corpus` or on `chroms` of `genome` (see `scan_data`); copies are
+    matched on `copy_key` bases around the masked token. Writes
     `scan.json`, `scan.md`, `scan.png` and one `context_<bases>.npz` per size to `output_dir`; returns the
     results."""
     from ..checkpoints import load_checkpoint, training_context
@@ -237,24 +245,31 @@ def context_scan(
             raise RuntimeError(f"the scored tokens differ at context {context}: the tokenizer does not cut every "
                                "window in the same fixed k-mer frame")
     rows = {f"context {c}": (a["base_loss"], a["base_correct"]) for c, a in per_context.items()}
-    spans = [tuple(s) for s in per_context[contexts[0]]["token_spans"]]
-    rows.update(markov_scores(data.train, data.held_out, chosen, spans, markov_orders))
-    results = scan_results(rows, per_context, n_bootstrap, seed, model=str(getattr(model, "name_or_path", "")),
-                           kmer_size=scorer.vocabulary.longest, training_context=training_context(tokenizer),
-                           positions=len(chosen), excluded=excluded)
+    spans = per_context[contexts[0]]["token_spans"]
+    rows.update(markov_scores(data.train, data.held_out, chosen, [tuple(s) for s in spans], markov_orders))
+    k = scorer.vocabulary.longest
+    starts = {c: np.array([window_start(p, c, contexts[-1], k) for _, p in chosen]) for c in contexts}
+    copies, fit, in_window = copy_oracle(rows, data, chosen, spans, {c: (a, a + c) for c, a in starts.items()},
+                                         copy_key, seed)
+    results = scan_results(rows, per_context, n_bootstrap, seed, stratum=strata(copies.distance), copy_fit=fit,
+                           in_window=in_window,
+                           model=str(getattr(model, "name_or_path", "")), kmer_size=scorer.vocabulary.longest,
+                           training_context=training_context(tokenizer), positions=len(chosen), excluded=excluded)
     (output_dir / "scan.json").write_text(json.dumps(results, indent=2) + "\n")
     (output_dir / "scan.md").write_text(scan_table(results))
     plot_scans({"": results}, output_dir / "scan.png")
     return results
 
 
-def scan_results(rows: dict, per_context: dict, n_bootstrap: int, seed: int, **header) -> dict:
-    """The scan's report: `header`, then each context size and each baseline with their intervals, and each
-    size's paired difference to the best baseline."""
+def scan_results(rows: dict, per_context: dict, n_bootstrap: int, seed: int, stratum: np.ndarray, copy_fit: dict,
+                 in_window: dict, **header) -> dict:
+    """The scan's report: `header`, then each context size and each baseline with their intervals, each size's
+    paired difference to the best baseline, the copy oracle, and the loss per repeat stratum."""
     summary = summarize(rows, n_bootstrap, seed)
     baselines = [name for name in summary if name.startswith("Markov")]
     best = min(baselines, key=lambda name: summary[name]["loss"][0], default=None)
     k, trained = header["kmer_size"], header["training_context"]
+    samples = resamples(len(stratum), n_bootstrap, seed)
     return {
         **header,
         "seed": seed,
@@ -262,37 +277,82 @@ def scan_results(rows: dict, per_context: dict, n_bootstrap: int, seed: int, **h
             {"context": c, "tokens": c // k + 1, "extrapolation": c > trained,
              "token_loss": float(a["token_loss"].mean()), "token_accuracy": float(a["token_correct"].mean()),
              **summary[f"context {c}"],
-             **({"vs_best_baseline": paired_difference(rows, f"context {c}", best, n_bootstrap, seed)} if best else {})}
+             **({"vs_best_baseline": paired_difference(rows, f"context {c}", best, n_bootstrap, seed)} if best else {}),
+             "copy_oracle": summary[f"copy oracle {c}"], "copy_in_window": mean_interval(in_window[c], samples)}
             for c, a in per_context.items()
         ],
         "baselines": [{"name": name, **summary[name]} for name in baselines],
+        "copy_oracle": copy_fit,
+        "strata": strata_results(rows, list(per_context), stratum, best, n_bootstrap, seed,
+                                 {"model": "context", "copy_oracle": "copy oracle"}),
     }
 
 
-def _interval(values, digits=4) -> str:
-    return f"{values[0]:.{digits}f} [{values[1]:.{digits}f}, {values[2]:.{digits}f}]"
+def strata_results(rows: dict, contexts: list[int], stratum: np.ndarray, best: str | None, n_bootstrap: int,
+                   seed: int, scored_by: dict[str, str]) -> list[dict]:
+    """Per repeat stratum: its positions and share of all, and the loss of each of `scored_by` (label -> the
+    prefix of its rows, "<prefix> <context>") at each context (lists in the order of `contexts`) and of the best
+    baseline, resampled within the stratum."""
+    everyone, out = resamples(len(stratum), n_bootstrap, seed), []
+    for index, name in enumerate(STRATA):
+        members = stratum == index
+        row = {"stratum": name, "positions": int(members.sum()), "share": mean_interval(members, everyone)}
+        if members.any():
+            samples = resamples(int(members.sum()), n_bootstrap, seed)
+            for label, prefix in scored_by.items():
+                row[label] = [mean_interval(rows[f"{prefix} {c}"][0][members], samples) for c in contexts]
+            if best:
+                row["best_baseline"] = mean_interval(rows[best][0][members], samples)
+        out.append(row)
+    return out
 
 
 def scan_table(results: dict) -> str:
-    """Markdown: the model at each context, then the Markov baselines on the same positions."""
-    lines = [
+    """Markdown: the model at each context, then the Markov baselines on the same positions, then the loss per
+    repeat stratum with the copy oracle."""
+    caption = (
         f"Masked-LM scores at {results['positions']:,} positions (seed {results['seed']}), each scored alone with "
-        f"its token masked; 95% bootstrap intervals. Training context: {results['training_context']:,} bases. The "
-        "last column is the paired difference to the best Markov baseline on the same positions (below 0: better).",
-        "",
-        "| context (bases) | tokens | loss (nats/base) | accuracy | perplexity | token loss | loss - best baseline's |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for row in results["contexts"]:
-        label = f"{row['context']:,}" + (" (extrapolation)" if row["extrapolation"] else "")
-        versus = _interval(row["vs_best_baseline"]["loss"]) if "vs_best_baseline" in row else ""
-        lines.append(f"| {label} | {row['tokens']:,} | {_interval(row['loss'])} | {_interval(row['accuracy'])} | "
-                     f"{_interval(row['perplexity'], 3)} | {row['token_loss']:.4f} | {versus} |")
-    for row in results["baselines"]:
-        lines.append(f"| {row['name']} | | {_interval(row['loss'])} | {_interval(row['accuracy'])} | "
-                     f"{_interval(row['perplexity'], 3)} | | |")
+        f"its token masked; 95% bootstrap intervals. Training context: {results['training_context']:,} bases. "
+        "\"loss - best baseline's\" is the paired difference to the best Markov baseline on the same positions "
+        "(below 0: better); the copy oracle predicts the base a copy inside the window holds (else the best Markov).")
+    columns = ["context (bases)", "tokens", "loss (nats/base)", "accuracy", "perplexity", "token loss",
+               "loss - best baseline's", "copy oracle loss", "copy in window"]
+    rows = [[f"{row['context']:,}" + (" (extrapolation)" if row["extrapolation"] else ""), f"{row['tokens']:,}",
+             interval_text(row["loss"]), interval_text(row["accuracy"]), interval_text(row["perplexity"], 3),
+             f"{row['token_loss']:.4f}",
+             interval_text(row["vs_best_baseline"]["loss"]) if "vs_best_baseline" in row else "",
+             interval_text(row["copy_oracle"]["loss"]), share_text(row["copy_in_window"])]
+            for row in results["contexts"]]
+    rows += [[row["name"], "", interval_text(row["loss"]), interval_text(row["accuracy"]),
+              interval_text(row["perplexity"], 3), "", "", "", ""] for row in results["baselines"]]
     excluded = ", ".join(f"{n:,} {reason.replace('_', ' ')}" for reason, n in results["excluded"].items())
-    return "\n".join(lines) + f"\n\nPositions excluded from the draw: {excluded}.\n"
+    return (markdown_table(caption, columns, rows) + f"\nPositions excluded from the draw: {excluded}.\n\n"
+            + strata_table(results))
+
+
+def strata_table(results: dict) -> str:
+    """Markdown: loss per repeat stratum and context, the model's and the copy oracle's, with the best baseline."""
+    fit, contexts = results["copy_oracle"], [row["context"] for row in results["contexts"]]
+    baseline = [best_baseline(results)["name"]] if results["baselines"] else []
+    caption = (
+        f"Loss (nats per base) by repeat stratum: each position is classed by the distance to the nearest copy, on "
+        f"either strand and not overlapping it, of the {fit['key']} bases around its masked token in its held-out "
+        f"sequence; 95% intervals within each stratum. Copy oracle error rate {fit['error_rate']:.4f} "
+        f"({fit['mismatches']:,} of {fit['copies']:,} copies in the training split hold another base), falling back "
+        f"to {fit['fallback']}.")
+    rows = []
+    for row in results["strata"]:
+        head = [row["stratum"], f"{row['positions']:,} ({share_text(row['share'])})"]
+        if not row["positions"]:
+            rows.append(head + ["no scored position has its nearest copy at this distance"] + [""] * (len(contexts)
+                                                                                                      + len(baseline)))
+            continue
+        for i, label in enumerate(label for label in ("model", "copy_oracle") if label in row):
+            rows.append((head if i == 0 else ["", ""]) + [label.replace("_", " ")]
+                        + [interval_text(v) for v in row[label]]
+                        + [interval_text(row["best_baseline"]) if i == 0 else ""] * len(baseline))
+    return markdown_table(caption, ["stratum", "positions (share)", "scored by", *(f"{c:,}" for c in contexts),
+                                    *baseline], rows)
 
 
 def best_baseline(results: dict) -> dict:
@@ -301,27 +361,21 @@ def best_baseline(results: dict) -> dict:
 
 
 def plot_scans(scans: dict[str, dict], path) -> None:
-    """Loss per base against context, one line per scan (label -> results), with the best Markov baseline."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(6.4, 4.2))
-    for label, results in scans.items():
-        rows = results["contexts"]
-        x = [r["context"] for r in rows]
-        axis.plot(x, [r["loss"][0] for r in rows], marker="o", label=label or "model")
-        axis.fill_between(x, [r["loss"][1] for r in rows], [r["loss"][2] for r in rows], alpha=0.2)
-        trained = results["training_context"]
-        axis.axvline(trained, color=axis.lines[-1].get_color(), linestyle=":", linewidth=0.8)
-    if next(iter(scans.values()))["baselines"]:
-        baseline = best_baseline(next(iter(scans.values())))
-        axis.axhline(baseline["loss"][0], color="grey", linestyle="--", label=f"best baseline ({baseline['name']})")
-    axis.set_xscale("log", base=2)
-    axis.set_xlabel("context (bases); dotted: training context")
-    axis.set_ylabel("masked-LM loss (nats per base)")
-    axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    """Loss per base against context, one line per scan (label -> results), with the best Markov baseline and
+    the copy oracle of the first scan."""
+    with saved_figure(path, (6.4, 4.2)) as axis:
+        for label, results in scans.items():
+            x = [r["context"] for r in results["contexts"]]
+            axis.plot(x, [r["loss"][0] for r in results["contexts"]], marker="o", label=label or "model")
+            axis.fill_between(x, [r["loss"][1] for r in results["contexts"]],
+                              [r["loss"][2] for r in results["contexts"]], alpha=0.2)
+            axis.axvline(results["training_context"], color=axis.lines[-1].get_color(), linestyle=":", linewidth=0.8)
+        first = next(iter(scans.values()))
+        if first["baselines"]:
+            baseline = best_baseline(first)
+            axis.axhline(baseline["loss"][0], color="grey", linestyle="--", label=f"best baseline ({baseline['name']})")
+        axis.plot([r["context"] for r in first["contexts"]], [r["copy_oracle"]["loss"][0] for r in first["contexts"]],
+                  color="black", linestyle="-.", marker=".", label="copy oracle (no neural model)")
+        axis.set_xscale("log", base=2)
+        axis.set_xlabel("context (bases); dotted: training context")
+        axis.set_ylabel("masked-LM loss (nats per base)")

@@ -4,9 +4,12 @@ One model per training context, each pretrained on the same number of tokens wit
 settings (tokens per step are held constant: the batch shrinks as the context grows), the same RoPE base
 (large enough for the longest evaluation context, `rope_theta_for_context`) and the same seed. Each model
 is then scanned (`context_scan`) at every evaluation context on the corpus's held-out split, with the
-Markov baselines on the same positions; optionally scored on a VEP set. One report: `study.md` (a row per
-training context, a column per evaluation context, extrapolation marked), `study.json`, and `study.png`
-(loss against evaluation context, one line per training context).
+Markov baselines and the copy oracle on the same positions, split by repeat stratum; each is also measured with
+the retrieval benchmark (the gain from a copy d bases away) and its influence curve (how far it looks), on the
+same held-out split; optionally scored on a VEP set. One report: `study.md` (a row per training context, a column
+per evaluation context, extrapolation marked; then the strata, retrieval and influence tables), `study.json`,
+`study.png` (loss against evaluation context, one line per training context), `study_retrieval.png` and
+`study_influence.png`.
 
 Resumable: each model's training continues from its last checkpoint, each scan size by size.
 """
@@ -17,9 +20,13 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from ..configuration_fgm import rope_theta_for_context
 import numpy as np
 
+from ..configuration_fgm import rope_theta_for_context
+from .influence import REACH_SHARE, context_influence, plot_influence
+from .instrument import HeldOutArguments, ScoringArguments
+from .report import interval_text, markdown_table
+from .retrieval import plot_retrieval, retrieval_benchmark
 from .scan import best_baseline, context_scan, paired_difference, plot_scans, scores_file
 
 
@@ -36,6 +43,9 @@ def context_study(
     mlm_probability: float = 0.15,
     split: str = "test",
     positions: int = 250,
+    retrieval_distances: tuple[int, ...] = (128, 512, 2000),
+    retrieval_windows: int = 50,
+    influence_positions: int = 100,
     vep: str | None = None,
     vep_genome=None,
     seed: int = 0,
@@ -46,7 +56,9 @@ def context_study(
 
     `model_args` (`PretrainModelArguments`) shapes the models and `training_args` (`PretrainingArguments`)
     carries every other Trainer setting; the study sets per model the output folder, the steps, the batch
-    size and the example length. Returns the report's data.
+    size and the example length. Each model is measured on `retrieval_distances` with `retrieval_windows`
+    windows each, and its influence at its training context on `influence_positions` positions (an empty
+    tuple or 0 skips them). Returns the report's data.
     """
     from ..data.corpus import load_corpus
     from ..training.pretrain import PretrainDataArguments, PretrainingArguments, PretrainModelArguments, pretrain
@@ -80,6 +92,14 @@ def context_study(
                             seed=seed, n_bootstrap=n_bootstrap, progress=progress)
         run = {"train_context": context, "tokens_per_example": length, "batch_size": batch, "steps": steps,
                "tokens": steps * batch * length, "scan": scan, "scan_dir": str(folder / "scan")}
+        held_out = HeldOutArguments(corpus=str(corpus), split=split)
+        scoring = ScoringArguments(seed=seed, bootstrap=n_bootstrap, quiet=not progress)
+        if retrieval_distances:
+            run["retrieval"] = retrieval_benchmark(folder, folder / "retrieval", list(retrieval_distances), held_out,
+                                                   scoring, windows=retrieval_windows)
+        if influence_positions:
+            run["influence"] = context_influence(folder, folder / "influence", None, held_out, scoring,
+                                                 positions=influence_positions)
         if vep:
             from ..variants.benchmark import run_vep_benchmark
 
@@ -91,7 +111,12 @@ def context_study(
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "study.json").write_text(json.dumps(study, indent=2) + "\n")
     (output_dir / "study.md").write_text(study_table(study))
-    plot_scans({f"trained at {r['train_context']:,}": r["scan"] for r in runs}, output_dir / "study.png")
+    labels = {f"trained at {r['train_context']:,}": r for r in runs}
+    plot_scans({label: r["scan"] for label, r in labels.items()}, output_dir / "study.png")
+    if retrieval_distances:
+        plot_retrieval({label: r["retrieval"] for label, r in labels.items()}, output_dir / "study_retrieval.png")
+    if influence_positions:
+        plot_influence({label: r["influence"] for label, r in labels.items()}, output_dir / "study_influence.png")
     return study
 
 
@@ -134,7 +159,49 @@ def study_table(study: dict) -> str:
         cells = [f"{d[0]:+.4f} [{d[1]:+.4f}, {d[2]:+.4f}]" for d in row["loss"].values()]
         lines.append(f"| {row['train_context']:,} minus {row['reference']:,} (paired) | | | " + " | ".join(cells) + " |"
                      + (" |" if any("vep" in r for r in study["runs"]) else ""))
+    oracle = [f"{row['copy_oracle']['loss'][0]:.4f}" for row in study["runs"][0]["scan"]["contexts"]]
+    lines.append("| copy oracle (no model) | | | " + " | ".join(oracle) + " |"
+                 + (" |" if any("vep" in r for r in study["runs"]) else ""))
     baseline = best_baseline(study["runs"][0]["scan"])
     lines += ["", f"Best baseline on the same positions: {baseline['name']}, {baseline['loss'][0]:.4f} nats per base "
-              f"(accuracy {baseline['accuracy'][0]:.4f})."]
-    return "\n".join(lines) + "\n"
+              f"(accuracy {baseline['accuracy'][0]:.4f}).", ""]
+    return "\n".join(lines) + "\n" + "\n".join(instrument_tables(study))
+
+
+def instrument_tables(study: dict) -> list[str]:
+    """Markdown: each model's loss per repeat stratum, its retrieval gain per distance and its influence curve."""
+    runs, contexts = study["runs"], study["eval_contexts"]
+    rows = []
+    for index, stratum in enumerate(runs[0]["scan"]["strata"]):
+        label = f"{stratum['stratum']} ({stratum['positions']:,})"
+        if not stratum["positions"]:
+            rows.append([label, "no scored position", *[""] * len(contexts)])
+            continue
+        for run in runs:
+            rows.append([label, f"trained at {run['train_context']:,}",
+                         *(interval_text(v) for v in run["scan"]["strata"][index]["model"])])
+        rows.append([label, "copy oracle", *(interval_text(v) for v in stratum["copy_oracle"])])
+    tables = [markdown_table("Loss (nats per base) by repeat stratum (distance to the nearest copy of the bases around "
+                             "each position; positions per stratum in brackets), 95% intervals.",
+                             ["stratum", "scored by", *(f"{c:,}" for c in contexts)], rows)]
+    if all("retrieval" in run for run in runs):
+        distances = [row["distance"] for row in runs[0]["retrieval"]["rows"]]
+        tables.append(markdown_table(
+            f"Retrieval gain (control minus copy loss, nats per base; {runs[0]['retrieval']['windows']} windows per "
+            "distance, 95% intervals; * = window longer than the training context).",
+            ["trained at", *(f"d = {d:,}" for d in distances)],
+            [[f"{run['train_context']:,}", *(interval_text(row["gain"], sign="+") + "*" * row["extrapolation"]
+                                             for row in run["retrieval"]["rows"])] for run in runs]))
+    if all("influence" in run for run in runs):
+        bands = sorted({row["band"][0] for run in runs for row in run["influence"]["bands"]})
+        rows = []
+        for run in runs:
+            kl = {row["band"][0]: row["kl"][0] for row in run["influence"]["bands"]}
+            rows.append([f"{run['train_context']:,}", f"{run['influence']['context']:,}",
+                         f"{run['influence']['reach'] or 0:,}", *(f"{kl[b]:.1e}" if b in kl else "" for b in bands)])
+        tables.append(markdown_table(
+            f"Influence: mean KL (nats) of the masked prediction when the bases at [d, 2d) from it are replaced, at "
+            f"the training context, {runs[0]['influence']['positions']} positions; reach = farthest band whose KL per "
+            f"replaced base is at least {REACH_SHARE:.0%} of the largest.",
+            ["trained at", "context", "reach", *(f"[{b:,}, {2 * b:,})" for b in bands)], rows))
+    return tables

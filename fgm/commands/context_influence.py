@@ -1,0 +1,42 @@
+"""`fgm context-influence`: how far does a masked LM look? The change of a masked prediction when distant bases change.
+
+    fgm context-influence --model CKPT --output_dir runs/influence
+    fgm context-influence --model CKPT --context 16k --genome genome.fa.gz --chroms chr21 --positions 1000
+
+At --positions seeded positions of the held-out sequence (default: chrXVI of the bundled yeast genome), each
+scored alone with its token masked in a --context-base window (default: the checkpoint's training context), the
+bases at distances [d, 2d) from the masked token on both sides are replaced by other genomic sequence, for
+d = 1, 2, 4, ... to the window's edge; per band, the mean KL divergence of the masked prediction and the mean
+loss change (nats) with 95% bootstrap intervals. Any masked LM with a DNA tokenizer. Writes influence.md, .json,
+.png; resumes band by band.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..checkpoints import checkpoint_argument
+from ..context.instrument import HeldOutArguments, ScoringArguments
+from . import Size
+
+
+@dataclass
+class InfluenceArguments:
+    _argument_group_name = "influence"
+
+    model_name_or_path: str = checkpoint_argument("masked-LM checkpoint folder or Hub id (FGM, or any masked LM with a "
+                                                  "DNA tokenizer, e.g. a Nucleotide Transformer)")
+    context: Size | None = field(default=None, metadata={"help": "window in bases (default: the training context)"})
+    output_dir: str = field(default="runs/influence", metadata={"help": "where the table, plot and data go"})
+    positions: int = field(default=500, metadata={"help": "scored positions"})
+
+
+ARGUMENTS = (InfluenceArguments, HeldOutArguments, ScoringArguments)
+
+
+def run(args: InfluenceArguments, held_out: HeldOutArguments, scoring: ScoringArguments) -> int:
+    from ..context.influence import context_influence
+
+    context_influence(args.model_name_or_path, args.output_dir, args.context, held_out, scoring,
+                      positions=args.positions)
+    print(Path(args.output_dir, "influence.md").read_text())
+    return 0

@@ -1,0 +1,58 @@
+"""What the zero-shot instruments (`retrieval`, `influence`) share: the held-out sequence they draw from and how
+they load and score a model. The two dataclasses are both the commands' options (`HfArgumentParser`) and the
+library's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .scan import ScanData, scan_data
+
+
+@dataclass
+class HeldOutArguments:
+    """The held-out sequence: a corpus split, records of a genome, or by default chrXVI of the bundled yeast genome
+    (the chromosome the demo and the study hold out for testing), so every model sees the same sequence."""
+
+    _argument_group_name = "held-out sequence"
+
+    corpus: str | None = field(default=None, metadata={"help": "a corpus from `fgm corpus` (its --split is used)"})
+    split: str = field(default="test", metadata={"help": "held-out corpus split"})
+    genome: str | None = field(default=None, metadata={"help": "a genome file (default: the bundled yeast genome)"})
+    chroms: list[str] | None = field(default=None, metadata={"help": "records of --genome (default with the bundled "
+                                                             "genome: chrXVI)"})
+
+    def load(self) -> ScanData:
+        if self.corpus is None and self.genome is None:
+            from ..data import bundled_genome
+
+            return scan_data(genome=bundled_genome(), chroms=self.chroms or ["chrXVI"])
+        return scan_data(self.corpus, self.split, self.genome, self.chroms)
+
+
+@dataclass
+class ScoringArguments:
+    """How a model is loaded and scored, and the seed of the data and of the bootstrap."""
+
+    _argument_group_name = "scoring"
+
+    seed: int = field(default=0, metadata={"help": "seed of the data drawn and of the bootstrap"})
+    batch_size: int = field(default=8, metadata={"help": "windows per forward pass"})
+    bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples for the 95% intervals"})
+    device: str | None = field(default=None, metadata={"help": "default: CUDA if available"})
+    trust_remote_code: bool = field(default=False, metadata={
+        "help": "run the model code shipped in the checkpoint (Hub models whose code is not in transformers)"})
+    quiet: bool = field(default=False, metadata={"help": "no progress bars"})
+
+    def scorer(self, model):
+        """A `MaskedBaseScorer` for `model` (a checkpoint of any masked LM with a DNA tokenizer, or a pair), and the
+        context it was trained at (bases)."""
+        from ..checkpoints import load_checkpoint, training_context
+        from ..inference import MaskedBaseScorer
+
+        model, tokenizer = load_checkpoint(model, device=self.device, trust_remote_code=self.trust_remote_code)
+        return MaskedBaseScorer(model, tokenizer, self.batch_size), training_context(tokenizer)
+
+
+def model_name(scorer) -> str:
+    return str(getattr(scorer.model, "name_or_path", ""))

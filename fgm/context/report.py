@@ -1,0 +1,39 @@
+"""How the context instruments write their reports: intervals as text, markdown tables, and figures."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+
+def interval_text(values, digits: int = 4, sign: str = "") -> str:
+    """[estimate, low, high] as "estimate [low, high]"; `sign="+"` writes the sign of differences."""
+    return f"{values[0]:{sign}.{digits}f} [{values[1]:{sign}.{digits}f}, {values[2]:{sign}.{digits}f}]"
+
+
+def share_text(values) -> str:
+    """A share [estimate, low, high] as a percentage with its interval."""
+    return f"{100 * values[0]:.1f}% [{100 * values[1]:.1f}, {100 * values[2]:.1f}]"
+
+
+def markdown_table(caption: str, columns: list[str], rows: list[list[str]]) -> str:
+    """`caption`, then a markdown table with one line per row of cells."""
+    lines = [caption, "", "| " + " | ".join(columns) + " |", "| --- " * len(columns) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
+
+
+@contextmanager
+def saved_figure(path, size=(6.0, 4.0)):
+    """A matplotlib axis (no display needed) whose figure, with its legend, is written to `path` when the block ends."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=size)
+    try:
+        yield axis
+        axis.legend(fontsize=8)
+        figure.tight_layout()
+        figure.savefig(path, dpi=120)
+    finally:
+        plt.close(figure)

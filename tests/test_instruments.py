@@ -1,0 +1,294 @@
+"""The instruments that show where long context can help and whether a model uses it, on real yeast sequence: the
+copy index equals a brute-force search, the copy oracle's loss equals its definition, retrieval windows differ
+from their controls only in the first copy, a perfect copier gains ln 4 and a local model gains nothing, and the
+influence of a model with a known reach is zero beyond it; every instrument runs on a Nucleotide Transformer-shaped
+folder."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+import yeast
+from datasets import Dataset, DatasetDict
+from nt_peer import save_nt_peer
+from standins import Copier, Local
+
+from fgm.context.copies import STRATA, find_copies, strata
+from fgm.context.influence import context_influence
+from fgm.context.instrument import HeldOutArguments, ScoringArguments
+from fgm.context.oracle import fit_error_rate
+from fgm.context.retrieval import retrieval_benchmark, retrieval_windows
+from fgm.context.scan import Segment, context_scan, corpus_segments, window_start
+from fgm.kmers_fgm import reverse_complement
+from fgm.context.baselines import BidirectionalMarkov
+
+REPEATS = yeast.chromosome("chrIII")[140_000:156_000]  # holds copies on both strands, 3.6 to 8.7 kb apart
+RDNA = yeast.chromosome("chrXII")[440_000:480_000]  # two 9.1 kb rDNA units, and closer copies
+QUIET = ScoringArguments(bootstrap=200, quiet=True)
+
+
+def brute_copies(sequence, start, end, position, flank=12):
+    """Every occurrence of the flanks of token [start, end) on both strands, by regex over the whole sequence; the
+    nearest on each side, not overlapping: (span start, base the copy holds at `position`, distance, reverse strand)
+    or None."""
+    gap, n = end - start, len(sequence)
+    width, span = 2 * flank + gap, start - flank
+    pattern = re.compile(f"(?={sequence[span:start]}.{{{gap}}}{sequence[end:end + flank]})")
+    found = [(m.start(), m.start() + flank + position - start, False) for m in pattern.finditer(sequence)]
+    found += [(n - width - m.start(), n - width - m.start() + flank + gap - 1 - (position - start), True)
+              for m in pattern.finditer(reverse_complement(sequence))]
+    left = max((f for f in found if f[0] + width <= span), default=None)
+    right = min((f for f in found if f[0] >= span + width), default=None)
+
+    def described(copy):
+        if copy is None:
+            return None
+        base = sequence[copy[1]]
+        return copy[0], "ACGT".index(reverse_complement(base) if copy[2] else base), abs(copy[1] - position), copy[2]
+
+    return described(left), described(right), width
+
+
+@pytest.mark.parametrize("gap, offset", [(1, 0), (6, 2)])
+def test_copy_index_equals_a_brute_force_search_on_real_windows(gap, offset):
+    strands, shares = set(), []
+    for window in (REPEATS, RDNA):
+        starts = np.arange(20, len(window) - 30, 41)
+        copies = find_copies([window], [(0, s + offset) for s in starts], [(s, s + gap) for s in starts])
+        for i, start in enumerate(starts):
+            left, right, width = brute_copies(window, start, start + gap, start + offset)
+            got_left = None if copies.left_start[i] < 0 else (copies.left_start[i], copies.left_base[i],
+                                                               copies.left_distance[i])
+            got_right = None if copies.right_end[i] < 0 else (copies.right_end[i] - width, copies.right_base[i],
+                                                               copies.right_distance[i])
+            assert (got_left, got_right) == tuple(c and c[:3] for c in (left, right)), start
+            strands |= {c[3] for c in (left, right) if c}
+        shares.append(np.isfinite(copies.distance).mean())
+    assert strands == {False, True}, "copies on both strands were found and checked"
+    assert 0 < shares[0] < 0.1 and 0.3 < shares[1] < 0.9
+
+
+def test_strata_bin_the_distance_to_the_nearest_copy():
+    distances = np.array([np.inf, 1, 999, 1_000, 9_999, 10_000, 99_999, 100_000, 2e6])
+    assert [STRATA[s] for s in strata(distances)] == ["no copy", "< 1 kb", "< 1 kb", "1-10 kb", "1-10 kb", "10-100 kb",
+                                                      "10-100 kb", ">= 100 kb", ">= 100 kb"]
+
+
+def test_oracle_error_rate_counts_the_copies_that_hold_another_base():
+    chunk = yeast.chromosome("chrV")[30_000:30_300]
+    diverged = chunk[:100] + ("A" if chunk[100] != "A" else "C") + chunk[101:]  # one substitution between the copies
+    train = [chunk + yeast.chromosome("chrV")[50_000:50_100] + diverged]
+    fit = fit_error_rate(train, gap=1, positions=10**6)
+    sequence = train[0]
+    expected = [0, 0]  # copies, mismatches: every position, by brute force
+    for start in range(12, len(sequence) - 12):
+        left, right, _ = brute_copies(sequence, start, start + 1, start)
+        nearest = min((c for c in (left, right) if c), key=lambda c: c[2], default=None)
+        if nearest:
+            expected[0] += 1
+            expected[1] += nearest[1] != "ACGT".index(sequence[start])
+    assert (fit["copies"], fit["mismatches"]) == tuple(expected) and expected[1] == 2  # the substituted base, twice
+    assert fit["error_rate"] == (expected[1] + 1) / (expected[0] + 2)
+
+
+def test_scan_reports_strata_and_a_copy_oracle_that_equals_its_definition(tmp_path):
+    rdna = [{"sequence": RDNA[i : i + 4000], "chrom": "chrXII", "start": 440_000 + i, "end": 444_000 + i}
+            for i in range(0, len(RDNA), 4000)]
+    corpus = DatasetDict({"train": Dataset.from_list(yeast.windows("chrIII", 4000, 10)),
+                          "test": Dataset.from_list(rdna)})
+    model = Local(reach=4)
+    contexts = [200, 4000, 20_000]
+    results = context_scan((model, model.tokenizer), tmp_path, contexts, corpus=corpus, positions=80, seed=2,
+                           markov_orders=(1, 3), n_bootstrap=50, progress=False)
+    saved = np.load(tmp_path / "context_200.npz")
+    segment = corpus_segments(corpus["test"].to_list())[0]
+    assert segment.sequence == RDNA
+    fit, fallback_order = results["copy_oracle"], int(results["copy_oracle"]["fallback"].split()[-1])
+    markov = BidirectionalMarkov(fallback_order).fit(corpus["train"]["sequence"])
+    nearest, oracle = [], {c: [] for c in contexts}
+    for _, position in saved["positions"]:
+        left, right, width = brute_copies(RDNA, position, position + 1, position)
+        nearest.append(min([c[2] for c in (left, right) if c], default=np.inf))
+        truth = "ACGT".index(RDNA[position])
+        markov_loss = -markov.log_probs([RDNA[position - fallback_order : position + fallback_order + 1]])[0, truth]
+        for context in contexts:
+            start = window_start(position, context, contexts[-1], 1)
+            inside = [c for c in (left, right) if c and start <= c[0] and c[0] + width <= start + context]
+            if inside:
+                base = min(inside, key=lambda c: c[2])[1]
+                error = fit["error_rate"]
+                oracle[context].append(-np.log(1 - error) if base == truth else -np.log(error / 3))
+            else:
+                oracle[context].append(markov_loss)
+    for row in results["contexts"]:
+        assert row["copy_oracle"]["loss"][0] == pytest.approx(np.mean(oracle[row["context"]]))
+    shares = {row["stratum"]: row["share"][0] for row in results["strata"]}
+    assert shares == {name: pytest.approx(np.mean(strata(np.array(nearest)) == i)) for i, name in enumerate(STRATA)}
+    assert shares["1-10 kb"] > 0.2 and shares["10-100 kb"] == 0 and shares[">= 100 kb"] == 0
+    assert sum(row["positions"] for row in results["strata"]) == 80
+    oracle_loss = [row["copy_oracle"]["loss"][0] for row in results["contexts"]]
+    assert oracle_loss[2] < oracle_loss[1] - 0.2, "at 20 kb the rDNA copies 9.1 kb away are in the window"
+    table = (tmp_path / "scan.md").read_text()
+    assert "| 10-100 kb | 0 (0.0% [0.0, 0.0]) | no scored position has its nearest copy at this distance |" in table
+    assert "|  |  | copy oracle |" in table and f"Copy oracle error rate {fit['error_rate']:.4f}" in table
+
+
+def test_oracle_scan_counts_every_base_and_gains_where_the_copies_are(tmp_path):
+    from fgm.context.oracle_scan import oracle_scan
+
+    genome = tmp_path / "genome.fa"
+    genome.write_text(f">rdna\n{RDNA}\n>chrIII\n{REPEATS}\n")
+    results = oracle_scan(tmp_path, [1000, 20_000, 10**7], HeldOutArguments(genome=str(genome), chroms=["rdna"]),
+                          positions=300, markov_orders=(2,), n_bootstrap=50)
+    assert sum(results["bases"]["held_out"]) == len(RDNA) and sum(results["bases"]["train"]) == len(REPEATS)
+    shares = dict(zip(STRATA, np.array(results["bases"]["held_out"]) / len(RDNA)))
+    assert 0.3 < shares["1-10 kb"] < 0.9 and shares["10-100 kb"] == 0
+    gains = [-row["vs_best_baseline"]["loss"][0] for row in results["contexts"]]
+    assert 0 <= gains[0] < gains[1] - 0.2 and gains[2] >= gains[1], "more context holds more of the 9.1 kb copies"
+    assert results["contexts"][2]["copy_in_window"] > 0.3, "a context longer than the sequence is the whole sequence"
+    table = (tmp_path / "oracle.md").read_text()
+    assert "| held-out | 40,000 |" in table and "| 10,000,000 |" in table
+    assert "no sampled position is in this stratum" in table
+    with pytest.raises(ValueError, match="fitted on training sequences, and this held-out data has none"):
+        oracle_scan(tmp_path, [1000], HeldOutArguments(genome=str(genome)), positions=10)
+
+
+# --------------------------------------------------------------------------------------------------- retrieval
+
+
+def held_out():
+    return [Segment("chrVI", 0, yeast.chromosome("chrVI")[:60_000])]
+
+
+@pytest.fixture
+def held(tmp_path):
+    """The first 60 kb of chrVI as a genome file: a held-out sequence the instruments read like any other."""
+    (tmp_path / "held_out.fa").write_text(">chrVI\n" + yeast.chromosome("chrVI")[:60_000] + "\n")
+    return HeldOutArguments(genome=str(tmp_path / "held_out.fa"))
+
+
+def test_retrieval_windows_differ_from_their_controls_only_in_the_first_copy():
+    windows = retrieval_windows(held_out(), 200, 30, seed=4)
+    assert windows.digest() == retrieval_windows(held_out(), 200, 30, seed=4).digest()
+    assert windows.digest() != retrieval_windows(held_out(), 200, 30, seed=5).digest()
+    first, second, length = windows.first, windows.second, 32
+    for copy, control, truth in zip(windows.copy, windows.control, windows.truth):
+        assert len(copy) == len(control) == 32 + 200 + 32 + 32
+        assert copy[first : first + length] == copy[second : second + length] != control[first : first + length]
+        assert copy[:first] == control[:first] and copy[first + length :] == control[first + length :]
+        assert "".join(copy[i] for i in windows.scored) == truth
+        assert copy[second : second + length] in yeast.chromosome("chrVI"), "the copied segment is genomic sequence"
+    assert windows.scored == [second + 14, second + 15, second + 16, second + 17]
+    decoyed = retrieval_windows(held_out(), 200, 30, seed=4, distractor=3)
+    near = decoyed.distractor
+    assert near == second - 100
+    for copy, control in zip(decoyed.copy, decoyed.control):
+        needle, decoy = copy[second : second + length], copy[near : near + length]
+        differ = [o for o in range(length) if needle[o] != decoy[o]]
+        assert set(range(14, 18)) <= set(differ) and len(differ) == 4 + 3
+        assert control[near : near + length] == decoy and copy[first : first + length] == needle
+
+
+def test_a_shuffled_control_keeps_the_first_copys_composition():
+    windows = retrieval_windows(held_out(), 200, 30, seed=4, control="shuffled")
+    assert windows.copy == retrieval_windows(held_out(), 200, 30, seed=4).copy, "the same copy arm for both controls"
+    first, length = windows.first, 32
+    for copy, control in zip(windows.copy, windows.control):
+        assert sorted(control[first : first + length]) == sorted(copy[first : first + length])
+        assert control[first : first + length] != copy[first : first + length]
+        assert copy[:first] + copy[first + length :] == control[:first] + control[first + length :]
+    with pytest.raises(ValueError, match="control must be one of"):
+        retrieval_windows(held_out(), 200, 3, control="random")
+
+
+def test_retrieval_refuses_bad_distances_by_name():
+    with pytest.raises(ValueError, match="distance 20 is shorter than the copy"):
+        retrieval_windows(held_out(), 20, 5)
+    with pytest.raises(ValueError, match=r"distance 100,000 needs 100,096-base windows: .* \(longest record 60,000"):
+        retrieval_windows(held_out(), 100_000, 5)
+    with pytest.raises(ValueError, match="a distractor needs a distance of at least 2 x the copy"):
+        retrieval_windows(held_out(), 40, 5, distractor=2)
+
+
+def test_a_copier_gains_ln4_and_a_local_model_gains_nothing(tmp_path, held, monkeypatch):
+    copier = Copier()
+    copier.tokenizer.model_max_length = 301  # trained at 300 bases: the 1,000-base distance is extrapolation
+    results = retrieval_benchmark((copier, copier.tokenizer), tmp_path / "copier", [64, 1000], held, QUIET, windows=20)
+    for row in results["rows"]:
+        assert row["gain"][0] == pytest.approx(np.log(4), abs=1e-3) and row["gain"][1] > 1.38
+        assert row["copy_accuracy"][0] == 1 and row["control_loss"][0] == pytest.approx(np.log(4))
+    assert [row["extrapolation"] for row in results["rows"]] == [False, True]
+    table = (tmp_path / "copier" / "retrieval.md").read_text()
+    assert "| 1,000 (extrapolation) | 1,096 |" in table
+    assert (tmp_path / "copier" / "retrieval.png").stat().st_size > 1000
+    decoyed = retrieval_benchmark((copier, copier.tokenizer), tmp_path / "decoyed", [256], held, QUIET, windows=20,
+                                  distractor=2)
+    assert decoyed["rows"][0]["gain"][0] == pytest.approx(np.log(4), abs=1e-3), "an exact matcher ignores a near-copy"
+    shuffled = retrieval_benchmark((copier, copier.tokenizer), tmp_path / "shuffled", [256], held, QUIET, windows=20,
+                                   control="shuffled")
+    assert shuffled["rows"][0]["gain"][0] == pytest.approx(np.log(4), abs=1e-3), "copying is order-specific"
+    local = Local(reach=4)
+    results = retrieval_benchmark((local, local.tokenizer), tmp_path / "local", [64, 1000], held, QUIET, windows=20)
+    for row in results["rows"]:
+        assert row["gain"][1] <= 0 <= row["gain"][2] and abs(row["gain"][0]) < 1e-9
+        assert row["copy_loss"] == row["control_loss"] and row["copy_loss"][0] != pytest.approx(np.log(4))
+    monkeypatch.setattr("fgm.inference.MaskedBaseScorer.score", lambda *a, **k: pytest.fail("a saved distance"))
+    again = retrieval_benchmark((local, local.tokenizer), tmp_path / "local", [64, 1000], held, QUIET, windows=20)
+    assert json.dumps(again) == json.dumps(results)
+
+
+# --------------------------------------------------------------------------------------------------- influence
+
+
+def test_influence_is_zero_beyond_a_models_reach(tmp_path, held, monkeypatch):
+    model = Local(reach=8)
+    results = context_influence((model, model.tokenizer), tmp_path, 256, held, QUIET, positions=40)
+    by_band = {row["band"][0]: row for row in results["bands"]}
+    assert list(by_band) == [1, 2, 4, 8, 16, 32, 64, 128]
+    assert all(by_band[d]["kl"][1] > 0 for d in (1, 2, 4, 8)), "every band within the reach changes the prediction"
+    assert all(by_band[d]["kl"] == [0, 0, 0] and by_band[d]["loss_change"] == [0, 0, 0] for d in (16, 32, 64, 128))
+    assert results["reach"] == 8 and not results["extrapolation"]
+    assert "| [16, 32) | 32 | 0.00e+00 [0.00e+00, 0.00e+00] |" in (tmp_path / "influence.md").read_text()
+    from fgm.inference import MaskedBaseScorer
+
+    scored, score = [], MaskedBaseScorer.score
+    monkeypatch.setattr(MaskedBaseScorer, "score", lambda self, *a, **k: scored.append(k["desc"]) or score(self, *a,
+                                                                                                        **k))
+    again = context_influence((model, model.tokenizer), tmp_path, 256, held, QUIET, positions=40)
+    assert scored == ["intact"] and json.dumps(again) == json.dumps(results), "saved bands are not scored again"
+
+
+def test_perturbed_bands_replace_exactly_the_bases_at_that_distance():
+    from fgm.context.influence import perturb
+
+    window, donor = yeast.chromosome("chrI")[1000:1064], yeast.chromosome("chrI")[5000:5064]
+    perturbed = perturb(window, donor, (30, 31), 4)
+    changed = {i for i in range(64) if perturbed[i] != window[i]}
+    replaced = set(range(23, 27)) | set(range(34, 38))  # 4 to 7 bases before position 30 and after it
+    assert changed <= replaced and all(perturbed[i] == donor[i] for i in replaced)
+    edge = perturb(window, donor, (60, 61), 2)  # the right band runs past the window's end: clipped
+    assert edge[62:64] == donor[62:64] and edge[57:59] == donor[57:59] and len(edge) == 64
+
+
+# --------------------------------------------------------------------------------------- any Hugging Face masked LM
+
+
+def test_each_instrument_runs_on_a_nucleotide_transformer_folder(tmp_path, held, capsys):
+    from fgm.cli import main
+
+    folder, genome = save_nt_peer(tmp_path / "nt"), held.genome
+    main(["benchmark", "retrieval", "--model", str(folder), "--genome", genome, "--distances", "64,7k",
+          "--windows", "4", "--bootstrap", "20", "--output_dir", str(tmp_path / "retrieval"), "--quiet", "True"])
+    table = capsys.readouterr().out
+    assert "| 64 | 160 |" in table and "| 7,000 (extrapolation) | 7,096 |" in table
+    assert "Training context: 5,994" in table
+    main(["context-influence", "--model", str(folder), "--genome", genome, "--context", "600", "--positions", "6",
+          "--bootstrap", "20", "--output_dir", str(tmp_path / "influence"), "--quiet", "True"])
+    table = capsys.readouterr().out
+    assert "| [1, 2) |" in table and "| [256, 512) |" in table and "600-base window" in table
+    bands = json.loads((tmp_path / "influence" / "influence.json").read_text())["bands"]
+    assert [row["band"][0] for row in bands] == [1, 2, 4, 8, 16, 32, 64, 128, 256]
+    assert min(row["kl"][1] for row in bands) >= 0
+    with pytest.raises(ValueError, match="distance 1,000,000 needs 1,000,096-base windows"):
+        main(["benchmark", "retrieval", "--model", str(folder), "--genome", genome, "--distances", "1m"])
