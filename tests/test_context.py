@@ -2,6 +2,7 @@
 every size and equals a direct model call, the Markov baselines count what they claim, and scans resume."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -122,34 +123,59 @@ def test_study_trains_each_context_on_the_same_budget_and_reports_them_together(
     model_args = PretrainModelArguments(preset="tiny", kmer_size=1)
     training_args = PretrainingArguments(output_dir=str(tmp_path), eval_strategy="no", save_steps=1000, logging_steps=1,
                                          disable_tqdm=True, report_to="none", learning_rate=3e-3)
-    study = context_study(corpus, tmp_path / "study", [60, 240], tokens=2_400, eval_contexts=[60, 240, 480],
-                          model_args=model_args, training_args=training_args, tokens_per_step=480, positions=16,
+    study = context_study(corpus, tmp_path / "study", [60, 240], bases=2_400, eval_contexts=[60, 240, 480],
+                          model_args=model_args, training_args=training_args, bases_per_step=480, positions=16,
                           retrieval_distances=(64, 400), retrieval_windows=4, influence_positions=6, n_bootstrap=20,
                           progress=False)
     runs = {r["train_context"]: r for r in study["runs"]}
     assert (runs[60]["batch_size"], runs[60]["steps"]) == (7, 5) and (runs[240]["batch_size"], runs[240]["steps"]) == (1, 9)
-    assert all(0 <= 2_400 - r["tokens"] < r["batch_size"] * r["tokens_per_example"] for r in runs.values()), (
-        "the same token budget for every context, short of it by less than one step")
+    assert all(0 <= 2_400 - r["bases"] < r["batch_size"] * r["tokens_per_example"] for r in runs.values()), (
+        "the same base budget for every context, short of it by less than one step")
     marks = {c: [row["extrapolation"] for row in r["scan"]["contexts"]] for c, r in runs.items()}
     assert marks == {60: [False, True, True], 240: [False, False, True]}
-    first, second = (np.load(tmp_path / "study" / f"train_{c}" / "scan" / "context_480.npz") for c in (60, 240))
+    first, second = (np.load(tmp_path / "study" / "tiny" / f"train_{c}" / "scan" / "context_480.npz") for c in (60, 240))
     assert np.array_equal(first["positions"], second["positions"]), "every model is scored at the same positions"
-    thetas = {AutoConfig.from_pretrained(tmp_path / "study" / f"train_{c}").rope_theta for c in (60, 240)}
+    thetas = {AutoConfig.from_pretrained(tmp_path / "study" / "tiny" / f"train_{c}").rope_theta for c in (60, 240)}
     assert len(thetas) == 1, "one RoPE base for every model"
     (versus,) = study["versus_shortest"]  # the answer: each model minus the shortest-trained, paired per position
-    own = {c: np.load(tmp_path / "study" / f"train_{c}" / "scan" / "context_240.npz")["base_loss"] for c in (60, 240)}
+    own = {c: np.load(tmp_path / "study" / "tiny" / f"train_{c}" / "scan" / "context_240.npz")["base_loss"] for c in (60, 240)}
     assert (versus["train_context"], versus["reference"]) == (240, 60)
     assert versus["loss"][240][0] == pytest.approx(float((own[240] - own[60]).mean()))
     assert versus["loss"][240][1] <= versus["loss"][240][0] <= versus["loss"][240][2]
     table = (tmp_path / "study" / "study.md").read_text()
     assert "| 240 minus 60 (paired) |" in table
-    assert "| 60 | 5 x 7 |" in table and "| 240 | 9 x 1 |" in table and "*" in table and "Best baseline" in table
+    assert "| trained at 60 | 5 x 7 |" in table and "| trained at 240 | 9 x 1 |" in table and "*" in table and "Best baseline" in table
     assert (tmp_path / "study" / "study.png").stat().st_size > 1000
     assert "| copy oracle (no model) |" in table and "| no copy (" in table and "| copy oracle |" in table
     retrieval = {c: [row["extrapolation"] for row in r["retrieval"]["rows"]] for c, r in runs.items()}
     assert retrieval == {60: [True, True], 240: [False, True]}, "windows of 160 and 496 bases"
-    assert "| 240 | +" in table and "* |" in table, "each model's retrieval gain, extrapolation marked"
-    assert [r["influence"]["context"] for r in runs.values()] == [60, 240] and "| 240 | 240 |" in table
+    assert "| trained at 240 | +" in table and "* |" in table, "each model's retrieval gain, extrapolation marked"
+    assert [r["influence"]["context"] for r in runs.values()] == [60, 240] and "| trained at 240 | 240 |" in table
     assert all((tmp_path / "study" / f"study_{plot}.png").exists() for plot in ("retrieval", "influence"))
     with pytest.raises(ValueError, match="fewer than the 1,000-base training context"):
-        context_study(corpus, tmp_path / "again", [1000], tokens=100, model_args=model_args, training_args=training_args)
+        context_study(corpus, tmp_path / "again", [1000], bases=100, model_args=model_args, training_args=training_args)
+    with pytest.raises(ValueError, match=r"unknown preset\(s\) \['unet-huge'\]"):
+        context_study(corpus, tmp_path / "again", [60], bases=100, presets=["tiny", "unet-huge"],
+                      model_args=model_args, training_args=training_args)
+
+
+def test_study_compares_a_flat_and_a_unet_model_on_the_same_bases(tmp_path):
+    from fgm.context.study import context_study
+    from fgm.training.pretrain import PretrainingArguments, PretrainModelArguments
+
+    DatasetDict({"train": Dataset.from_list(yeast.windows("chrIII", 600, 30)),
+                 "test": Dataset.from_list(yeast.windows("chrVI", 3000, 4))}).save_to_disk(tmp_path / "corpus")
+    training_args = PretrainingArguments(output_dir=str(tmp_path), eval_strategy="no", save_steps=1000, logging_steps=1,
+                                         disable_tqdm=True, report_to="none", learning_rate=3e-3)
+    study = context_study(str(tmp_path / "corpus"), tmp_path / "study", [240], bases=2_400, eval_contexts=[240, 480],
+                          presets=["tiny", "unet-tiny"], model_args=PretrainModelArguments(preset="tiny", kmer_size=1),
+                          training_args=training_args, bases_per_step=480, positions=16, retrieval_distances=(),
+                          influence_positions=0, n_bootstrap=20, progress=False)
+    flat, unet = study["runs"]
+    assert (flat["preset"], unet["preset"]) == ("tiny", "unet-tiny") and flat["bases"] == unet["bases"]
+    assert np.array_equal(*(np.load(Path(r["scan_dir"]) / "context_480.npz")["positions"] for r in (flat, unet)))
+    (versus,) = study["versus_first_preset"]
+    losses = [np.load(Path(r["scan_dir"]) / "context_480.npz")["base_loss"] for r in (unet, flat)]
+    assert versus["loss"][480][0] == pytest.approx(float((losses[0] - losses[1]).mean()))
+    table = (tmp_path / "study" / "study.md").read_text()
+    assert "| unet-tiny trained at 240 |" in table and "| unet-tiny 240 minus tiny 240 (paired) |" in table

@@ -1,15 +1,19 @@
-"""`fgm context-study`: one model per training context, same token budget, scanned and reported together.
+"""`fgm context-study`: one model per architecture and training context, same base budget, scanned and reported
+together.
 
     fgm corpus --output_dir runs/study/corpus --window 16k --val_chroms chrXV --test_chroms chrXVI
     fgm context-study --corpus runs/study/corpus --output_dir runs/study
+    fgm context-study --corpus runs/study/corpus --output_dir runs/study --presets demo,unet-demo
 
 With the defaults (train at 1k and 4k bases, 2m tokens each; scan 250 positions of chrXVI at 250 bases to 16 kb)
 this takes about half an hour on a 2-core CPU, most of it in the 16 kb scans; --positions 500 (the README's run)
 doubles the scans' time and narrows their intervals by about 1.4x.
 
-Every model is pretrained on --tokens tokens with otherwise identical settings (the batch shrinks as the
-context grows, so each step sees --tokens_per_step tokens), the same RoPE base and seed, then scanned at
-every evaluation context with the Markov baselines; --vep adds a zero-shot VEP score per model. Report:
+Every model is pretrained on --bases bases with otherwise identical settings (the batch shrinks as the
+context grows, so each step sees --bases_per_step bases), the same RoPE base and seed, then scanned at
+every evaluation context with the Markov baselines and the copy oracle, by repeat stratum, and measured with the
+retrieval benchmark and its influence curve; --presets compares architectures (each against the first at the same
+training context); --vep adds a zero-shot VEP score per model. Report:
 OUTPUT_DIR/study.md, study.json, study.png. The model and Trainer options are those of `fgm pretrain`
 (here with the small CPU-scale defaults of `fgm demo`'s model); scripts/context_study_gpu.sh reaches 1 Mb.
 """
@@ -28,8 +32,10 @@ class ContextStudyArguments:
     train_contexts: list[str] = field(default_factory=lambda: ["1k", "4k"], metadata={"help": "bases, e.g. 1k,8k,64k"})
     eval_contexts: list[str] = field(
         default_factory=lambda: ["250", "1k", "4k", "16k"], metadata={"help": "bases (default: the training contexts)"})
-    tokens: Size = field(default=2_000_000, metadata={"help": "tokens each model trains on (k / m suffixes work)"})
-    tokens_per_step: Size = field(default=4096, metadata={"help": "tokens per optimizer step, for every model"})
+    presets: list[str] | None = field(default=None, metadata={
+        "help": "architectures to compare, e.g. demo,unet-demo (default: --preset)"})
+    bases: Size = field(default=2_000_000, metadata={"help": "bases each model trains on (k / m suffixes work)"})
+    bases_per_step: Size = field(default=4096, metadata={"help": "bases per optimizer step, for every model"})
     mlm_probability: float = field(default=0.3, metadata={"help": "masked fraction (pretrain's default: 0.15)"})
     split: str = field(default="test", metadata={"help": "held-out corpus split the scans score"})
     positions: int = field(default=250, metadata={"help": "scored positions per scan (the 16 kb scans take most of the time)"})
@@ -71,9 +77,10 @@ def run(study: ContextStudyArguments, model_args: StudyModelArguments, training_
     from ..context.study import context_study
 
     context_study(
-        study.corpus, training_args.output_dir, bases_list(study.train_contexts), study.tokens,
+        study.corpus, training_args.output_dir, bases_list(study.train_contexts), study.bases,
         bases_list(study.eval_contexts), model_args=model_args, training_args=training_args,
-        tokens_per_step=study.tokens_per_step, mlm_probability=study.mlm_probability, split=study.split,
+        presets=[p for value in study.presets or [] for p in value.split(",") if p] or None,
+        bases_per_step=study.bases_per_step, mlm_probability=study.mlm_probability, split=study.split,
         positions=study.positions, vep=study.vep, vep_genome=study.vep_genome, seed=training_args.seed,
         n_bootstrap=study.bootstrap, progress=not training_args.disable_tqdm,
         retrieval_distances=tuple(bases_list(study.retrieval_distances)) if study.retrieval_windows else (),

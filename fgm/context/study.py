@@ -1,7 +1,8 @@
-"""`fgm context-study`: does training on longer contexts make a better model?
+"""`fgm context-study`: does training on longer contexts make a better model, and which architecture?
 
-One model per training context, each pretrained on the same number of tokens with otherwise identical
-settings (tokens per step are held constant: the batch shrinks as the context grows), the same RoPE base
+One model per architecture (`presets`: e.g. the flat `demo` and the U-Net `unet-demo`) and training context, each
+pretrained on the same number of bases with otherwise identical settings (bases per step are held constant: the
+batch shrinks as the context grows; a k-mer model sees bases / k tokens), the same RoPE base
 (large enough for the longest evaluation context, `rope_theta_for_context`) and the same seed. Each model
 is then scanned (`context_scan`) at every evaluation context on the corpus's held-out split, with the
 Markov baselines and the copy oracle on the same positions, split by repeat stratum; each is also measured with
@@ -9,7 +10,8 @@ the retrieval benchmark (the gain from a copy d bases away) and its influence cu
 same held-out split; optionally scored on a VEP set. One report: `study.md` (a row per training context, a column
 per evaluation context, extrapolation marked; then the strata, retrieval and influence tables), `study.json`,
 `study.png` (loss against evaluation context, one line per training context), `study_retrieval.png` and
-`study_influence.png`.
+`study_influence.png`. With several presets, each is also compared with the first at the same training context,
+paired on the same positions.
 
 Resumable: each model's training continues from its last checkpoint, each scan size by size.
 """
@@ -34,12 +36,13 @@ def context_study(
     corpus,
     output_dir,
     train_contexts: list[int],
-    tokens: int,
+    bases: int,
     eval_contexts: list[int] | None = None,
     *,
+    presets: list[str] | None = None,
     model_args=None,
     training_args=None,
-    tokens_per_step: int = 16_384,
+    bases_per_step: int = 16_384,
     mlm_probability: float = 0.15,
     split: str = "test",
     positions: int = 250,
@@ -52,21 +55,25 @@ def context_study(
     n_bootstrap: int = 1000,
     progress: bool = True,
 ) -> dict:
-    """Pretrain one model per training context (bases) on `tokens` tokens each, scan them, and report.
+    """Pretrain one model per preset and training context (bases) on `bases` bases each, scan them, and report.
 
-    `model_args` (`PretrainModelArguments`) shapes the models and `training_args` (`PretrainingArguments`)
-    carries every other Trainer setting; the study sets per model the output folder, the steps, the batch
-    size and the example length. Each model is measured on `retrieval_distances` with `retrieval_windows`
+    `presets` (default: `model_args.preset`) are the architectures; `model_args` (`PretrainModelArguments`) holds
+    every other model option (a U-Net preset reads single bases whatever its `kmer_size`) and `training_args`
+    (`PretrainingArguments`) every Trainer setting; the study sets per model the output folder
+    (`PRESET/train_CONTEXT`), the steps, the batch size and the example length. Each model is measured on `retrieval_distances` with `retrieval_windows`
     windows each, and its influence at its training context on `influence_positions` positions (an empty
     tuple or 0 skips them). Returns the report's data.
     """
+    from ..configuration_fgm import PRESETS
     from ..data.corpus import load_corpus
     from ..training.pretrain import PretrainDataArguments, PretrainingArguments, PretrainModelArguments, pretrain
 
     output_dir = Path(output_dir)
     model_args = model_args or PretrainModelArguments(preset="tiny")
     training_args = training_args or PretrainingArguments(output_dir=str(output_dir))
-    k = model_args.kmer_size
+    presets = list(dict.fromkeys(presets or [model_args.preset]))
+    if set(presets) - set(PRESETS):
+        raise ValueError(f"unknown preset(s) {sorted(set(presets) - set(PRESETS))}; choose from {sorted(PRESETS)}")
     train_contexts = sorted(set(train_contexts))
     eval_contexts = sorted(set(eval_contexts or train_contexts))
     shortest_window = min(len(s) for s in load_corpus(corpus)["train"]["sequence"])
@@ -74,44 +81,50 @@ def context_study(
         raise ValueError(f"{corpus}: its training windows have {shortest_window:,} bases, fewer than the "
                          f"{train_contexts[-1]:,}-base training context; rebuild it with `fgm corpus --window "
                          f"{train_contexts[-1]}` or more")
-    overrides = {**(model_args.config_overrides or {}), "rope_theta": rope_theta_for_context(eval_contexts[-1] // k + 1)}
-    model_args = replace(model_args, config_overrides=overrides)
+    # one RoPE base for every model: enough for the longest evaluation context in the finest tokens
+    theta = rope_theta_for_context(eval_contexts[-1] + 1)
     runs = []
-    for context in train_contexts:
-        length = context // k + 1
-        batch = max(1, tokens_per_step // length)
-        steps = max(1, tokens // (batch * length))
-        folder = output_dir / f"train_{context}"
-        pretrain(
-            model_args,
-            PretrainDataArguments(corpus=str(corpus), max_length=length, mlm_probability=mlm_probability),
-            replace(training_args, output_dir=str(folder), max_steps=steps, per_device_train_batch_size=batch,
-                    per_device_eval_batch_size=batch, resume_from_checkpoint="last", seed=seed),
-        )
-        scan = context_scan(folder, folder / "scan", eval_contexts, corpus=corpus, split=split, positions=positions,
-                            seed=seed, n_bootstrap=n_bootstrap, progress=progress)
-        run = {"train_context": context, "tokens_per_example": length, "batch_size": batch, "steps": steps,
-               "tokens": steps * batch * length, "scan": scan, "scan_dir": str(folder / "scan")}
-        held_out = HeldOutArguments(corpus=str(corpus), split=split)
-        scoring = ScoringArguments(seed=seed, bootstrap=n_bootstrap, quiet=not progress)
-        if retrieval_distances:
-            run["retrieval"] = retrieval_benchmark(folder, folder / "retrieval", list(retrieval_distances), held_out,
-                                                   scoring, windows=retrieval_windows)
-        if influence_positions:
-            run["influence"] = context_influence(folder, folder / "influence", None, held_out, scoring,
-                                                 positions=influence_positions)
-        if vep:
-            from ..variants.benchmark import run_vep_benchmark
+    for preset in presets:
+        k = PRESETS[preset].get("kmer_size", model_args.kmer_size)
+        overrides = {**(model_args.config_overrides or {}), "rope_theta": theta}
+        shaped = replace(model_args, preset=preset, kmer_size=k, config_overrides=overrides)
+        for context in train_contexts:
+            length = context // k + 1
+            batch = max(1, bases_per_step // (k * length))
+            steps = max(1, bases // (batch * k * length))
+            folder = output_dir / preset / f"train_{context}"
+            pretrain(
+                shaped,
+                PretrainDataArguments(corpus=str(corpus), max_length=length, mlm_probability=mlm_probability),
+                replace(training_args, output_dir=str(folder), max_steps=steps, per_device_train_batch_size=batch,
+                        per_device_eval_batch_size=batch, resume_from_checkpoint="last", seed=seed),
+            )
+            scan = context_scan(folder, folder / "scan", eval_contexts, corpus=corpus, split=split,
+                                positions=positions, seed=seed, n_bootstrap=n_bootstrap, progress=progress)
+            run = {"preset": preset, "kmer_size": k, "train_context": context, "tokens_per_example": length,
+                   "batch_size": batch, "steps": steps, "bases": steps * batch * k * length, "scan": scan,
+                   "scan_dir": str(folder / "scan")}
+            held_out = HeldOutArguments(corpus=str(corpus), split=split)
+            scoring = ScoringArguments(seed=seed, bootstrap=n_bootstrap, quiet=not progress)
+            if retrieval_distances:
+                run["retrieval"] = retrieval_benchmark(folder, folder / "retrieval", list(retrieval_distances),
+                                                       held_out, scoring, windows=retrieval_windows)
+            if influence_positions:
+                run["influence"] = context_influence(folder, folder / "influence", None, held_out, scoring,
+                                                     positions=influence_positions)
+            if vep:
+                from ..variants.benchmark import run_vep_benchmark
 
-            run["vep"] = run_vep_benchmark(str(folder), vep, folder / "vep", genome=vep_genome, seed=seed)
-        runs.append(run)
-    study = {"corpus": str(corpus), "kmer_size": k, "rope_theta": overrides["rope_theta"], "token_budget": tokens,
+                run["vep"] = run_vep_benchmark(str(folder), vep, folder / "vep", genome=vep_genome, seed=seed)
+            runs.append(run)
+    study = {"corpus": str(corpus), "presets": presets, "rope_theta": theta, "base_budget": bases,
              "eval_contexts": eval_contexts, "runs": runs,
-             "versus_shortest": versus_shortest(runs, eval_contexts, n_bootstrap, seed)}
+             "versus_shortest": versus_reference(runs, eval_contexts, n_bootstrap, seed, "shortest"),
+             "versus_first_preset": versus_reference(runs, eval_contexts, n_bootstrap, seed, "first preset")}
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "study.json").write_text(json.dumps(study, indent=2) + "\n")
     (output_dir / "study.md").write_text(study_table(study))
-    labels = {f"trained at {r['train_context']:,}": r for r in runs}
+    labels = {run_label(r, presets): r for r in runs}
     plot_scans({label: r["scan"] for label, r in labels.items()}, output_dir / "study.png")
     if retrieval_distances:
         plot_retrieval({label: r["retrieval"] for label, r in labels.items()}, output_dir / "study_retrieval.png")
@@ -120,49 +133,61 @@ def context_study(
     return study
 
 
-def versus_shortest(runs: list[dict], eval_contexts: list[int], n_bootstrap: int, seed: int) -> list[dict]:
-    """Each model's loss minus the shortest-trained model's, per evaluation context, paired on the same positions:
-    the study's answer (an interval below 0: the longer training context helps beyond resampling noise)."""
+def run_label(run: dict, presets: list[str]) -> str:
+    return (f"{run['preset']} " if len(presets) > 1 else "") + f"trained at {run['train_context']:,}"
+
+
+def versus_reference(runs: list[dict], eval_contexts: list[int], n_bootstrap: int, seed: int, reference: str):
+    """Each model's loss minus a reference model's, per evaluation context, paired on the same positions: the
+    shortest-trained model of its preset (does a longer training context help?) or the first preset's model at
+    the same training context (which architecture?). An interval below 0: better beyond resampling noise."""
     def per_position(run, context):
         saved = np.load(scores_file(run["scan_dir"], context))
         return saved["base_loss"], saved["base_correct"]
 
-    shortest, rows = runs[0], []
-    for run in runs[1:]:
+    def reference_of(run):
+        if reference == "shortest":
+            return next(r for r in runs if r["preset"] == run["preset"])
+        return next(r for r in runs if r["train_context"] == run["train_context"])
+
+    rows = []
+    for run in runs:
+        ref = reference_of(run)
+        if ref is run:
+            continue
         differences = {}
         for context in eval_contexts:
-            values = {"run": per_position(run, context), "shortest": per_position(shortest, context)}
-            differences[context] = paired_difference(values, "run", "shortest", n_bootstrap, seed)["loss"]
-        rows.append({"train_context": run["train_context"], "reference": shortest["train_context"],
-                     "loss": differences})
+            values = {"run": per_position(run, context), "reference": per_position(ref, context)}
+            differences[context] = paired_difference(values, "run", "reference", n_bootstrap, seed)["loss"]
+        rows.append({"preset": run["preset"], "train_context": run["train_context"], "reference_preset": ref["preset"],
+                     "reference": ref["train_context"], "loss": differences})
     return rows
 
 
 def study_table(study: dict) -> str:
     """Markdown: loss (nats per base) of each model at each evaluation context; * marks extrapolation."""
-    contexts = study["eval_contexts"]
-    head = "| trained at (bases) | steps x batch | tokens | " + " | ".join(f"{c:,}" for c in contexts) + " |"
+    contexts, presets, runs = study["eval_contexts"], study["presets"], study["runs"]
+    vep = any("vep" in r for r in runs)
     lines = [
         f"Masked-LM loss (nats per base) at evaluation contexts of {', '.join(f'{c:,}' for c in contexts)} bases; "
-        f"* = longer than the training context (extrapolation). Same token budget ({study['token_budget']:,}), "
+        f"* = longer than the training context (extrapolation). Same base budget ({study['base_budget']:,} bases), "
         f"RoPE base {study['rope_theta']:,.0f}, positions and seed for every model; 95% intervals in each scan.md.",
         "",
-        head + (" VEP AUROC |" if any("vep" in r for r in study["runs"]) else ""),
-        "| --- " * (3 + len(contexts) + any("vep" in r for r in study["runs"])) + "|",
+        "| model | steps x batch | bases | " + " | ".join(f"{c:,}" for c in contexts) + " |" + (" VEP AUROC |" if vep else ""),
+        "| --- " * (3 + len(contexts) + vep) + "|",
     ]
-    for run in study["runs"]:
+    for run in runs:
         cells = [f"{row['loss'][0]:.4f}{'*' if row['extrapolation'] else ''}" for row in run["scan"]["contexts"]]
-        vep = f" {run['vep']['auroc'][0]:.3f} |" if "vep" in run else ""
-        lines.append(f"| {run['train_context']:,} | {run['steps']} x {run['batch_size']} | {run['tokens']:,} | "
-                     + " | ".join(cells) + " |" + vep)
-    for row in study["versus_shortest"]:
+        lines.append(f"| {run_label(run, presets)} | {run['steps']} x {run['batch_size']} | {run['bases']:,} | "
+                     + " | ".join(cells) + " |" + (f" {run['vep']['auroc'][0]:.3f} |" if "vep" in run else ""))
+    for row in study["versus_shortest"] + study["versus_first_preset"]:
+        model = (f"{row['preset']} " if len(presets) > 1 else "") + f"{row['train_context']:,}"
+        reference = (f"{row['reference_preset']} " if len(presets) > 1 else "") + f"{row['reference']:,}"
         cells = [f"{d[0]:+.4f} [{d[1]:+.4f}, {d[2]:+.4f}]" for d in row["loss"].values()]
-        lines.append(f"| {row['train_context']:,} minus {row['reference']:,} (paired) | | | " + " | ".join(cells) + " |"
-                     + (" |" if any("vep" in r for r in study["runs"]) else ""))
-    oracle = [f"{row['copy_oracle']['loss'][0]:.4f}" for row in study["runs"][0]["scan"]["contexts"]]
-    lines.append("| copy oracle (no model) | | | " + " | ".join(oracle) + " |"
-                 + (" |" if any("vep" in r for r in study["runs"]) else ""))
-    baseline = best_baseline(study["runs"][0]["scan"])
+        lines.append(f"| {model} minus {reference} (paired) | | | " + " | ".join(cells) + " |" + (" |" if vep else ""))
+    oracle = [f"{row['copy_oracle']['loss'][0]:.4f}" for row in runs[0]["scan"]["contexts"]]
+    lines.append("| copy oracle (no model) | | | " + " | ".join(oracle) + " |" + (" |" if vep else ""))
+    baseline = best_baseline(runs[0]["scan"])
     lines += ["", f"Best baseline on the same positions: {baseline['name']}, {baseline['loss'][0]:.4f} nats per base "
               f"(accuracy {baseline['accuracy'][0]:.4f}).", ""]
     return "\n".join(lines) + "\n" + "\n".join(instrument_tables(study))
@@ -178,7 +203,7 @@ def instrument_tables(study: dict) -> list[str]:
             rows.append([label, "no scored position", *[""] * len(contexts)])
             continue
         for run in runs:
-            rows.append([label, f"trained at {run['train_context']:,}",
+            rows.append([label, run_label(run, study["presets"]),
                          *(interval_text(v) for v in run["scan"]["strata"][index]["model"])])
         rows.append([label, "copy oracle", *(interval_text(v) for v in stratum["copy_oracle"])])
     tables = [markdown_table("Loss (nats per base) by repeat stratum (distance to the nearest copy of the bases around "
@@ -189,19 +214,19 @@ def instrument_tables(study: dict) -> list[str]:
         tables.append(markdown_table(
             f"Retrieval gain (control minus copy loss, nats per base; {runs[0]['retrieval']['windows']} windows per "
             "distance, 95% intervals; * = window longer than the training context).",
-            ["trained at", *(f"d = {d:,}" for d in distances)],
-            [[f"{run['train_context']:,}", *(interval_text(row["gain"], sign="+") + "*" * row["extrapolation"]
+            ["model", *(f"d = {d:,}" for d in distances)],
+            [[run_label(run, study["presets"]), *(interval_text(row["gain"], sign="+") + "*" * row["extrapolation"]
                                              for row in run["retrieval"]["rows"])] for run in runs]))
     if all("influence" in run for run in runs):
         bands = sorted({row["band"][0] for run in runs for row in run["influence"]["bands"]})
         rows = []
         for run in runs:
             kl = {row["band"][0]: row["kl"][0] for row in run["influence"]["bands"]}
-            rows.append([f"{run['train_context']:,}", f"{run['influence']['context']:,}",
+            rows.append([run_label(run, study["presets"]), f"{run['influence']['context']:,}",
                          f"{run['influence']['reach'] or 0:,}", *(f"{kl[b]:.1e}" if b in kl else "" for b in bands)])
         tables.append(markdown_table(
             f"Influence: mean KL (nats) of the masked prediction when the bases at [d, 2d) from it are replaced, at "
             f"the training context, {runs[0]['influence']['positions']} positions; reach = farthest band whose KL per "
             f"replaced base is at least {REACH_SHARE:.0%} of the largest.",
-            ["trained at", "context", "reach", *(f"[{b:,}, {2 * b:,})" for b in bands)], rows))
+            ["model", "context", "reach", *(f"[{b:,}, {2 * b:,})" for b in bands)], rows))
     return tables
