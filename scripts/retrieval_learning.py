@@ -1,6 +1,7 @@
 """Can a model of the demo's size learn retrieval at all within a CPU budget?
 
-Pretrains the `demo` preset (0.8M parameters, single nucleotides, 199-base windows, the demo's optimizer settings)
+Pretrains the `demo` preset (0.8M parameters, single nucleotides, 199-base windows, the demo's optimizer settings;
+--preset unet-demo: the U-Net of about the same size)
 on the bundled yeast genome's training chromosomes, optionally with a copy planted in every training window (a
 32-base segment of other training sequence written twice, 32 to 135 bases apart, start to start, at a random
 place; --copy_length 96: a tandem duplicate filling the window), optionally with full attention in every layer
@@ -11,6 +12,7 @@ or continuing from a checkpoint (--init, a curriculum), then measures it with `f
     python scripts/retrieval_learning.py --output_dir runs/retrieval_learning/planted_full --planted --full_attention
     python scripts/retrieval_learning.py --output_dir runs/retrieval_learning/tandem96_full --planted --copy_length 96 \
         --full_attention
+    python scripts/retrieval_learning.py --output_dir runs/retrieval_learning/unet_planted --planted --preset unet-demo
 
 Every run is seeded and resumable (training from its last checkpoint, the benchmark distance by distance). The
 README's "Can a small model learn retrieval?" lists the runs and their numbers.
@@ -56,6 +58,7 @@ def main() -> None:
     parser.add_argument("--output_dir", required=True)
     parser.add_argument("--planted", action="store_true", help="plant a copy in every training window")
     parser.add_argument("--copy_length", type=int, default=32, help="bases of each planted segment")
+    parser.add_argument("--preset", default="demo", help="the model: demo (flat) or unet-demo (the U-Net)")
     parser.add_argument("--full_attention", action="store_true", help="full attention in every layer")
     parser.add_argument("--init", help="continue from this checkpoint (a curriculum) instead of a new model")
     parser.add_argument("--max_steps", type=int, default=2000)
@@ -75,7 +78,8 @@ def main() -> None:
     save_corpus(corpus, out / "corpus", overwrite=True)
     overrides = {"layer_types": ["full_attention"] * 4} if args.full_attention and not args.init else None
     pretrain(
-        PretrainModelArguments(model_name_or_path=args.init, preset="demo", kmer_size=1, config_overrides=overrides),
+        PretrainModelArguments(model_name_or_path=args.init, preset=args.preset, kmer_size=1,
+                               config_overrides=overrides),
         PretrainDataArguments(corpus=str(out / "corpus"), max_length=WINDOW + 1, mlm_probability=args.mlm_probability),
         PretrainingArguments(output_dir=str(out / "model"), resume_from_checkpoint="last", max_steps=args.max_steps,
                              per_device_train_batch_size=16, learning_rate=1e-3, eval_strategy="no",
@@ -87,7 +91,7 @@ def main() -> None:
                                     scoring=scoring, windows=args.windows)
     scan = context_scan(out / "model", out / "scan", [WINDOW], corpus=out / "corpus", split="validation",
                         positions=2000, seed=args.seed, progress=False)  # chrXV: natural sequence, planted or not
-    summary = {"init": args.init, "planted": args.planted, "copy_length": args.copy_length,
+    summary = {"preset": args.preset, "init": args.init, "planted": args.planted, "copy_length": args.copy_length,
                "full_attention": args.full_attention, "max_steps": args.max_steps,
                "mlm_probability": args.mlm_probability,
                "gain": {row["distance"]: row["gain"] for row in retrieval["rows"]},

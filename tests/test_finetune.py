@@ -6,10 +6,12 @@ randomly initialised tiny model with a 3-mer tokenizer and <cls> pooling reaches
 """
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from transformers import HfArgumentParser
 
 from fgm.cli import main
@@ -204,19 +206,26 @@ def test_chunks_fit_the_model_and_cover_the_sequence(checkpoint):
     assert len(dataset) == len(groups)
 
 
-def test_lora(checkpoint, tmp_path):
-    try:
-        import peft  # noqa: F401
-    except ImportError:
-        with pytest.raises(ImportError, match="peft"):
-            finetune(*_promoter_job(checkpoint, tmp_path / "lora", method="lora"))
-        return
+def test_lora_trains_adapters_only_and_merges_them(checkpoint, tmp_path):
+    """peft is a test dependency: LoRA really runs. Only the adapted linear layers (merged on saving) and the
+    head change; the embeddings and norms stay the pretrained ones."""
+    from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification
+
     results = finetune(*_promoter_job(checkpoint, tmp_path / "lora", method="lora", save_model=True))
     assert results["n_runs"] == 1
-    from transformers import AutoModelForSequenceClassification
+    tuned = AutoModelForSequenceClassification.from_pretrained(tmp_path / "lora" / "model", trust_remote_code=True)
+    assert not any("lora" in name for name, _ in tuned.named_parameters())  # adapters merged for saving
+    pretrained = dict(AutoModelForMaskedLM.from_pretrained(checkpoint, trust_remote_code=True).named_parameters())
+    changed = {name for name, weight in tuned.named_parameters()
+               if name in pretrained and not torch.equal(weight, pretrained[name])}
+    assert changed and all(name.endswith(".weight") and "norm" not in name for name in changed)
+    assert "model.embeddings.weight" in pretrained and not any("embeddings" in n for n in changed)
 
-    model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "lora" / "model", trust_remote_code=True)
-    assert not any("lora" in name for name, _ in model.named_parameters())  # adapters merged for saving
+
+def test_lora_without_peft_says_how_to_install_it(checkpoint, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "peft", None)  # `import peft` now raises ImportError
+    with pytest.raises(ImportError, match=r"pip install 'flash-genomics-model\[peft\]'"):
+        finetune(*_promoter_job(checkpoint, tmp_path / "lora", method="lora"))
 
 
 def test_bad_input_stops_with_errors_that_name_the_file_row_and_label(checkpoint, tmp_path):
