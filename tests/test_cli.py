@@ -148,3 +148,12 @@ def test_scripts_use_options_the_commands_have():
                     assert used <= options[command], (path.name, sorted(used - options[command]))
                     checked += len(used)
     assert checked >= 30
+
+
+@pytest.mark.parametrize("words", list(COMMANDS))
+def test_every_command_prints_its_help(words, capsys):
+    """argparse %-formats help strings: a bare '%' in any field's help crashes `--help` for that command."""
+    with pytest.raises(SystemExit) as exit_:
+        main([*words.split(), "--help"])
+    assert exit_.value.code == 0
+    assert f"usage: fgm {words}" in capsys.readouterr().out

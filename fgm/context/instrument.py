@@ -38,7 +38,7 @@ class ScoringArguments:
 
     seed: int = field(default=0, metadata={"help": "seed of the data drawn and of the bootstrap"})
     batch_size: int = field(default=8, metadata={"help": "windows per forward pass"})
-    bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples for the 95% intervals"})
+    bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples for the 95%% intervals"})
     device: str | None = field(default=None, metadata={"help": "default: CUDA if available"})
     trust_remote_code: bool = field(default=False, metadata={
         "help": "run the model code shipped in the checkpoint (Hub models whose code is not in transformers)"})
