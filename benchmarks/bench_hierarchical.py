@@ -30,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness import GIB, child_result, current_rss_bytes, machine_info, out_of_memory, run_isolated, timed_steps
+from harness import child_result, current_rss_bytes, machine_info, run_isolated, timed_steps
 from peers import REPO, fgm_source_hash
 
 CPU_RUNS = [("train", 6_000), ("train", 24_000), ("train", 96_000), ("infer", 96_000), ("infer", 1_000_000)]
@@ -112,12 +112,9 @@ def run_child(args) -> None:
             torch.cuda.synchronize()
 
     rss_model = current_rss_bytes()
-    try:
-        timing = timed_steps(step, args)
-    except (MemoryError, RuntimeError) as error:
-        if out_of_memory(error):
-            return
-        raise
+    timing = timed_steps(step, args)
+    if timing is None:  # out of memory, reported
+        return
     cuda_peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else None
     child_result(timing, params=params, tokens=ids.shape[1], threads=torch.get_num_threads(), rss_model=rss_model,
                  cuda_peak=cuda_peak)

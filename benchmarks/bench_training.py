@@ -34,7 +34,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness import GIB, child_result, current_rss_bytes, machine_info, out_of_memory, run_isolated, timed_steps
+from harness import GIB, child_result, current_rss_bytes, machine_info, run_isolated, timed_steps
 from peers import REPO, build_model, fgm_source_hash, make_batch
 
 MODEL_LABELS = {
@@ -73,12 +73,9 @@ def run_child(args) -> None:
         optimizer.step()
         return float(loss.detach())
 
-    try:
-        timing = timed_steps(step, args)
-    except (MemoryError, RuntimeError) as error:
-        if out_of_memory(error):
-            return
-        raise
+    timing = timed_steps(step, args)
+    if timing is None:  # out of memory, reported
+        return
     child_result(timing, params=params, threads=torch.get_num_threads(), rss_start=rss_start, rss_model=rss_model)
 
 

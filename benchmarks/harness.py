@@ -39,13 +39,19 @@ def own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed_steps(step, args) -> dict:
+def timed_steps(step, args) -> dict | None:
     """`args.warmup` warm-up steps, then `args.steps` timed ones. After every step a progress line goes to
-    stdout, so that a run stopped by the time limit still reports the steps it finished."""
+    stdout, so that a run stopped by the time limit still reports the steps it finished. None (the OOM status
+    printed) when a step runs out of memory."""
     times, others, shares = [], [], []
     for i in range(args.warmup + args.steps):
         busy0, own0, t0 = machine_busy_seconds(), own_cpu_seconds(), time.perf_counter()
-        loss = step()
+        try:
+            loss = step()
+        except (MemoryError, RuntimeError) as error:
+            if out_of_memory(error):
+                return None
+            raise
         elapsed = time.perf_counter() - t0
         own = own_cpu_seconds() - own0
         other = max(machine_busy_seconds() - busy0 - own, 0.0) / elapsed  # cores used by other processes

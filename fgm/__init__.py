@@ -60,6 +60,7 @@ _ENTRY_POINTS = {
     "context_study": "fgm.context",
     "retrieval_benchmark": "fgm.context",
     "context_influence": "fgm.context",
+    "oracle_scan": "fgm.context",
     "push_checkpoint": "fgm.hub",
 }
 
