@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -57,6 +58,10 @@ def test_entry_points_are_lazy_and_real():
     assert fgm.finetune is finetune
     with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
         fgm.nonexistent  # noqa: B018
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    for name in fgm._ENTRY_POINTS:  # each resolves to what it names, and the README lists the task functions
+        assert getattr(fgm, name).__name__ == name
+        assert name[0].isupper() or f"`fgm.{name}`" in readme, name
 
 
 @pytest.mark.parametrize("cls", HEADS)
