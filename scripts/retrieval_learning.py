@@ -1,11 +1,11 @@
 """Can a model of the demo's size learn retrieval at all within a CPU budget?
 
 Pretrains the `demo` preset (0.8M parameters, single nucleotides, 199-base windows, the demo's optimizer settings;
---preset unet-demo: the U-Net of about the same size)
-on the bundled yeast genome's training chromosomes, optionally with a copy planted in every training window (a
-32-base segment of other training sequence written twice, 32 to 135 bases apart, start to start, at a random
-place; --copy_length 96: a tandem duplicate filling the window), optionally with full attention in every layer
-or continuing from a checkpoint (--init, a curriculum), then measures it with `fgm benchmark retrieval` on chrXVI
+--preset unet-demo: the U-Net of about the same size) on the bundled yeast genome's training chromosomes (or, with
+--background random, on uniform random bases of the same windows: a positive control), optionally with a copy
+planted in every training window (a 32-base segment of other training sequence written twice, 32 to 135 bases
+apart, start to start, at a random place; --copy_length 96: a tandem duplicate filling the window), optionally
+with full attention in every layer or continuing from a checkpoint (--init, a curriculum), then measures it with `fgm benchmark retrieval` on chrXVI
 (the held-out test chromosome, never trained on) and scans its natural-genome loss on chrXV as the demo does.
 
     python scripts/retrieval_learning.py --output_dir runs/retrieval_learning/planted --planted
@@ -13,6 +13,8 @@ or continuing from a checkpoint (--init, a curriculum), then measures it with `f
     python scripts/retrieval_learning.py --output_dir runs/retrieval_learning/tandem96_full --planted --copy_length 96 \
         --full_attention
     python scripts/retrieval_learning.py --output_dir runs/retrieval_learning/unet_planted --planted --preset unet-demo
+    python scripts/retrieval_learning.py --output_dir runs/retrieval_learning/random_full --planted \
+        --background random --full_attention
 
 Every run is seeded and resumable (training from its last checkpoint, the benchmark distance by distance). The
 README's "Can a small model learn retrieval?" lists the runs and their numbers.
@@ -53,10 +55,19 @@ def plant_copies(rows: list[dict], seed: int, length: int = 32) -> list[dict]:
     return planted
 
 
+def random_background(rows: list[dict], seed: int) -> list[dict]:
+    """Each row's bases replaced by uniform random ones: nothing but a planted copy is predictable (a positive
+    control: can this model and budget learn to copy at all?)."""
+    rng = np.random.default_rng(seed + 1)
+    return [{**row, "sequence": "".join(rng.choice(list("ACGT"), len(row["sequence"])))} for row in rows]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output_dir", required=True)
     parser.add_argument("--planted", action="store_true", help="plant a copy in every training window")
+    parser.add_argument("--background", choices=("genome", "random"), default="genome",
+                        help="training windows of yeast sequence, or of uniform random bases (with --planted)")
     parser.add_argument("--copy_length", type=int, default=32, help="bases of each planted segment")
     parser.add_argument("--preset", default="demo", help="the model: demo (flat) or unet-demo (the U-Net)")
     parser.add_argument("--full_attention", action="store_true", help="full attention in every layer")
@@ -71,10 +82,14 @@ def main() -> None:
 
     corpus = build_corpus([bundled_genome()], window=WINDOW, stride=WINDOW, val_chroms="chrXV", test_chroms="chrXVI",
                           progress=False)
+    if args.background == "random" and not args.planted:
+        parser.error("--background random needs --planted (random bases alone teach nothing)")
     if args.planted:
         from datasets import Dataset
 
-        corpus["train"] = Dataset.from_list(plant_copies(corpus["train"].to_list(), args.seed, args.copy_length))
+        rows = corpus["train"].to_list()
+        rows = random_background(rows, args.seed) if args.background == "random" else rows
+        corpus["train"] = Dataset.from_list(plant_copies(rows, args.seed, args.copy_length))
     save_corpus(corpus, out / "corpus", overwrite=True)
     overrides = {"layer_types": ["full_attention"] * 4} if args.full_attention and not args.init else None
     pretrain(
@@ -91,7 +106,8 @@ def main() -> None:
                                     scoring=scoring, windows=args.windows)
     scan = context_scan(out / "model", out / "scan", [WINDOW], corpus=out / "corpus", split="validation",
                         positions=2000, seed=args.seed, progress=False)  # chrXV: natural sequence, planted or not
-    summary = {"preset": args.preset, "init": args.init, "planted": args.planted, "copy_length": args.copy_length,
+    summary = {"preset": args.preset, "background": args.background, "init": args.init, "planted": args.planted,
+               "copy_length": args.copy_length,
                "full_attention": args.full_attention, "max_steps": args.max_steps,
                "mlm_probability": args.mlm_probability,
                "gain": {row["distance"]: row["gain"] for row in retrieval["rows"]},
