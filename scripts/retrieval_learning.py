@@ -5,8 +5,9 @@ Pretrains the `demo` preset (0.8M parameters, single nucleotides, 199-base windo
 --background random, on uniform random bases of the same windows: a positive control), optionally with a copy
 planted in every training window (a 32-base segment of other training sequence written twice, 32 to 135 bases
 apart, start to start, at a random place; --copy_length 96: a tandem duplicate filling the window), optionally
-with full attention in every layer or continuing from a checkpoint (--init, a curriculum), then measures it with `fgm benchmark retrieval` on chrXVI
-(the held-out test chromosome, never trained on) and scans its natural-genome loss on chrXV as the demo does.
+with full attention in every layer or continuing from a checkpoint (--init, a curriculum), then measures it with
+`fgm benchmark retrieval` on chrXVI (the held-out test chromosome, never trained on) and scans its natural-genome
+loss on chrXV as the demo does.
 
     python scripts/retrieval_learning.py --output_dir runs/retrieval_learning/planted --planted
     python scripts/retrieval_learning.py --output_dir runs/retrieval_learning/planted_full --planted --full_attention
