@@ -55,7 +55,7 @@ _ENTRY_POINTS = {
     "run_nt_benchmark": "fgm.training.nt_benchmark",
     "score_variants": "fgm.variants",
     "run_vep_benchmark": "fgm.variants.benchmark",
-    "embed": "fgm.embed",
+    "embed": "fgm.embeddings",
     "context_scan": "fgm.context",
     "context_study": "fgm.context",
     "retrieval_benchmark": "fgm.context",

@@ -1,5 +1,6 @@
 """The public API a transformers user expects: top-level names, Auto registration, tuples, hidden states."""
 
+import pkgutil
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,8 @@ def test_entry_points_are_lazy_and_real():
     assert fgm.finetune is finetune
     with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
         fgm.nonexistent  # noqa: B018
+    # a submodule named like an entry point would replace it as an attribute of fgm once anything imports it
+    assert not {m.name for m in pkgutil.iter_modules(fgm.__path__)} & set(fgm._ENTRY_POINTS)
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     for name in fgm._ENTRY_POINTS:  # each resolves to what it names, and the README lists the task functions
         assert getattr(fgm, name).__name__ == name

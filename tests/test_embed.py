@@ -11,7 +11,7 @@ import yeast
 from safetensors.numpy import load_file
 
 from fgm import FGMConfig, FGMForMaskedLM, FGMTokenizer
-from fgm.embed import Embedder, Sequence, embed, embed_pieces
+from fgm.embeddings import Embedder, Sequence, embed, embed_pieces
 from fgm.kmers_fgm import reverse_complement
 
 CHR_I = yeast.chromosome("chrI")

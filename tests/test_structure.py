@@ -14,7 +14,7 @@ ROOMS = (
     ("shared", "checkpoints.py inference.py stats.py offline.py version.py model_card.py metrics/"),
     ("data", "data/"),
     ("training", "training/"),
-    ("tasks", "context/ variants/ embed.py"),
+    ("tasks", "context/ variants/ embeddings.py"),
     ("hub", "hub.py"),
     ("entry points", "commands/ cli.py demo.py __init__.py"),
 )

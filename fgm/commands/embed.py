@@ -13,7 +13,7 @@ base comes from the chunk where it is most central. Outputs carry ids and coordi
 from dataclasses import dataclass, field
 
 from ..checkpoints import checkpoint_argument
-from ..embed import POOLINGS
+from ..embeddings import POOLINGS
 from . import Size
 
 
@@ -46,7 +46,7 @@ ARGUMENTS = (EmbedArguments,)
 def run(args: EmbedArguments) -> int:
     import json
 
-    from ..embed import embed
+    from ..embeddings import embed
 
     summary = embed(
         args.model_name_or_path, args.output, fasta=args.fasta, bed=args.bed, genome=args.genome,

@@ -142,5 +142,6 @@ def plot_influence(runs: dict[str, dict], path) -> None:
             axis.fill_between(x, kl[:, 1], kl[:, 2], alpha=0.2)
         axis.set_xscale("log", base=2)
         axis.set_yscale("symlog", linthresh=1e-6)
+        axis.set_ylim(bottom=0)  # KL is never negative
         axis.set_xlabel("distance d of the replaced band [d, 2d) from the masked token (bases)")
         axis.set_ylabel("mean KL of the masked prediction (nats)")
