@@ -67,20 +67,26 @@ def relative_error(out: torch.Tensor, reference: torch.Tensor) -> float:
     return ((out.double() - reference.double()).norm() / reference.double().norm()).item()
 
 
-def measure(backend: str) -> dict:
-    from fgm.configuration_fgm import FGMConfig
+def reference_and_model(config, backend: str, device):
+    """An fp64 eager reference and the same weights in fp32 on `backend`, both in eval mode."""
     from fgm.modeling_fgm import FGMForMaskedLM
 
-    device = torch.device("cuda")
-    # head dim 64 as in every preset; two sliding layers (window 128) and one full layer
-    config = FGMConfig.preset("tiny", hidden_size=256, num_attention_heads=4, intermediate_size=512, sliding_window=128)
     torch.manual_seed(0)
     reference = FGMForMaskedLM(config).to(device, torch.float64).eval()
     reference.set_attn_implementation("eager")
     model = FGMForMaskedLM(config).to(device)
     model.load_state_dict(reference.state_dict())
     model.set_attn_implementation(backend)
-    model.eval()
+    return reference, model.eval()
+
+
+def measure(backend: str) -> dict:
+    from fgm.configuration_fgm import FGMConfig
+
+    device = torch.device("cuda")
+    # head dim 64 as in every preset; two sliding layers (window 128) and one full layer
+    config = FGMConfig.preset("tiny", hidden_size=256, num_attention_heads=4, intermediate_size=512, sliding_window=128)
+    reference, model = reference_and_model(config, backend, device)
     results = {"backend": backend, "device": torch.cuda.get_device_name(), "forward": {}, "isolation": {}}
 
     def hidden(net, ids, mask, positions, autocast=True):
@@ -130,16 +136,9 @@ def measure_unet(backend: str, device) -> dict:
     """The U-Net (unet-tiny's stages around a trunk of head dim 64) on a right-padded batch of single bases:
     bf16 against fp64 eager, each row against itself alone, and the gradients."""
     from fgm.configuration_fgm import FGMConfig
-    from fgm.modeling_fgm import FGMForMaskedLM
 
     config = FGMConfig.preset("unet-tiny", hidden_size=256, num_attention_heads=4, intermediate_size=512)
-    torch.manual_seed(0)
-    reference = FGMForMaskedLM(config).to(device, torch.float64).eval()
-    reference.set_attn_implementation("eager")
-    model = FGMForMaskedLM(config).to(device)
-    model.load_state_dict(reference.state_dict())
-    model.set_attn_implementation(backend)
-    model.eval()
+    reference, model = reference_and_model(config, backend, device)
     ids = torch.randint(6, 10, (3, 3001), generator=torch.Generator().manual_seed(1)).to(device)
     mask = (torch.arange(3001) < torch.tensor([3001, 1999, 130])[:, None]).long().to(device)
     with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
