@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 import yeast
 
 import transformers
@@ -169,6 +170,14 @@ def test_resume_continues_exactly(tmp_path, monkeypatch):
     used = torch.load(folder / "training_args.bin", weights_only=False)  # the Trainer's own arguments
     assert (used.seed, used.learning_rate, used.save_steps, used.max_steps) == (7, 2e-3, 3, 6)
     assert used.lr_scheduler_type == "cosine" and used.warmup_steps == 0.05 and used.report_to == []
+    # the finished run started again: evaluated and saved, never trained past --max_steps
+    main(["pretrain", "--corpus", corpus, "--preset", "tiny", "--max_length", "64", "--output_dir",
+          str(tmp_path / "resumed"), "--resume_from_checkpoint", "last", *flags])
+    assert sorted(p.name for p in (tmp_path / "resumed").glob("checkpoint-*")) == ["checkpoint-3", "checkpoint-6"]
+    again = json.loads((tmp_path / "resumed" / "final_results.json").read_text())
+    assert again["train_loss"] == final["train_loss"] and again["eval_loss"] == pytest.approx(final["eval_loss"])
+    saved, last = (load_file(tmp_path / "resumed" / f / "model.safetensors") for f in (".", "checkpoint-6"))
+    assert saved.keys() == last.keys() and all(torch.equal(saved[k], last[k]) for k in saved)
 
 
 def test_two_process_ddp_training_agrees(tmp_path):

@@ -312,8 +312,16 @@ def pretrain(
     output_dir = training_args.output_dir
     resume = training_args.checkpoint_to_resume()
     done = json.loads((Path(resume) / "trainer_state.json").read_text())["global_step"] if resume else 0
+    if done >= training_args.max_steps:
+        # a finished run (a study or a job run again): Trainer would take one more step; evaluate and save it instead
+        logger.warning("%s holds step %d of --max_steps %d: evaluated and saved, not trained further", resume, done,
+                       training_args.max_steps)
+        trainer = build_trainer(replace(model_args, model_name_or_path=resume, config_overrides=None), data_args,
+                                training_args)
+        previous = Path(output_dir) / "final_results.json"
+        metrics = json.loads(previous.read_text()) if previous.exists() else {}
     for length, last_step in data_args.phases(training_args.max_steps):
-        if last_step <= done and last_step < training_args.max_steps:  # a finished phase (the last always runs)
+        if last_step <= done:  # a finished phase
             continue
         trainer = build_trainer(model_args, replace(data_args, max_length=length), training_args)
         if last_step < training_args.max_steps:
@@ -325,7 +333,7 @@ def pretrain(
     trainer.save_model(output_dir)
     if training_args.should_save:
         card = next(c for c in trainer.callback_handler.callbacks if isinstance(c, ModelCardCallback))
-        card.write(output_dir, trainer.model.config, trainer.state.global_step)
+        card.write(output_dir, trainer.model.config, trainer.state.global_step or done)
     trainer.log_metrics("final", metrics)
     trainer.save_metrics("final", metrics)
     return metrics
