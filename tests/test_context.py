@@ -111,7 +111,7 @@ def test_markov_counts_both_strands_and_predicts_from_the_masked_neighbourhood()
 # ------------------------------------------------------------------------------------------------- study
 
 
-def test_study_trains_each_context_on_the_same_budget_and_reports_them_together(tmp_path):
+def test_study_trains_each_context_on_the_same_budget_and_reports_them_together(tmp_path, monkeypatch):
     from transformers import AutoConfig
 
     from fgm.context.study import context_study
@@ -152,6 +152,14 @@ def test_study_trains_each_context_on_the_same_budget_and_reports_them_together(
     assert "| trained at 240 | +" in table and "* |" in table, "each model's retrieval gain, extrapolation marked"
     assert [r["influence"]["context"] for r in runs.values()] == [60, 240] and "| trained at 240 | 240 |" in table
     assert all((tmp_path / "study" / f"study_{plot}.png").exists() for plot in ("retrieval", "influence"))
+    # run again: every model was measured in full, so nothing trains or scans, and the report is the same
+    monkeypatch.setattr("fgm.training.pretrain.pretrain", lambda *a, **k: pytest.fail("trained again"))
+    monkeypatch.setattr("fgm.context.study.context_scan", lambda *a, **k: pytest.fail("scanned again"))
+    again = context_study(corpus, tmp_path / "study", [60, 240], bases=2_400, eval_contexts=[60, 240, 480],
+                          model_args=model_args, training_args=training_args, bases_per_step=480, positions=16,
+                          retrieval_distances=(64, 400), retrieval_windows=4, influence_positions=6, n_bootstrap=20,
+                          progress=False)
+    assert (tmp_path / "study" / "study.md").read_text() == table and again["runs"] == study["runs"]
     with pytest.raises(ValueError, match="fewer than the 1,000-base training context"):
         context_study(corpus, tmp_path / "again", [1000], bases=100, model_args=model_args, training_args=training_args)
     with pytest.raises(ValueError, match=r"unknown preset\(s\) \['unet-huge'\]"):

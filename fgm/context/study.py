@@ -13,7 +13,9 @@ per evaluation context, extrapolation marked; then the strata, retrieval and inf
 `study_influence.png`. With several presets, each is also compared with the first at the same training context,
 paired on the same positions.
 
-Resumable: each model's training continues from its last checkpoint, each scan size by size.
+Resumable: each model's training continues from its last checkpoint, each scan size by size, and a model
+measured in full keeps its results (`study_run.json`), which a later run with the same settings reads instead
+of measuring again: a study run once per preset, in parallel, then once with every preset reports them together.
 """
 
 from __future__ import annotations
@@ -93,6 +95,15 @@ def context_study(
             batch = max(1, bases_per_step // (k * length))
             steps = max(1, bases // (batch * k * length))
             folder = output_dir / preset / f"train_{context}"
+            record, settings = folder / "study_run.json", {
+                "corpus": str(corpus), "split": split, "bases": bases, "bases_per_step": bases_per_step,
+                "mlm_probability": mlm_probability, "rope_theta": theta, "eval_contexts": eval_contexts,
+                "positions": positions, "retrieval_distances": list(retrieval_distances),
+                "retrieval_windows": retrieval_windows, "influence_positions": influence_positions, "vep": vep,
+                "seed": seed, "bootstrap": n_bootstrap}
+            if record.exists() and json.loads(record.read_text())["settings"] == settings:
+                runs.append({**json.loads(record.read_text())["run"], "scan_dir": str(folder / "scan")})
+                continue  # measured by an earlier run of this study (or one process per preset)
             pretrain(
                 shaped,
                 PretrainDataArguments(corpus=str(corpus), max_length=length, mlm_probability=mlm_probability),
@@ -116,6 +127,7 @@ def context_study(
                 from ..variants.benchmark import run_vep_benchmark
 
                 run["vep"] = run_vep_benchmark(str(folder), vep, folder / "vep", genome=vep_genome, seed=seed)
+            record.write_text(json.dumps({"settings": settings, "run": run}, indent=2) + "\n")
             runs.append(run)
     study = {"corpus": str(corpus), "presets": presets, "rope_theta": theta, "base_budget": bases,
              "eval_contexts": eval_contexts, "runs": runs,
