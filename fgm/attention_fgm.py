@@ -98,12 +98,14 @@ def _static_flex_attention():
     return torch.compile(flex_attention, dynamic=False)
 
 
-def cpu_flex_attention(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
-    """flex_attention on the CPU, compiled once per sequence length (padded to whole blocks, see `BlockPadding`).
+def static_flex_attention(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
+    """flex_attention compiled once per number of 128-token blocks (inputs padded to whole blocks, see
+    `BlockPadding`), on every device.
 
-    torch's CPU flex template fails to compile with dynamic shapes when the mask reads tensors by query index
-    (a C++ compile error on the second sequence length of a process), so shapes stay static; the recompile
-    limit is raised for this call only, so that many lengths never fall back to the dense unfused path."""
+    torch.compile's dynamic shapes fail for a mask that reads tensors by query index (on the CPU a C++ compile
+    error on the second sequence length of a process; on an H200, transformers' dynamically compiled flex path
+    failed the CUDA tests' many lengths), so shapes stay static, on the CPU and CUDA alike; the recompile limit
+    is raised for this call only, so that many lengths never fall back to the dense unfused path."""
     from torch.nn.attention.flex_attention import flex_attention
 
     if dropout:
@@ -224,7 +226,7 @@ class VarlenTokens:
 
 
 class BlockPadding:
-    """CPU flex layout: queries, keys and values padded to whole 128-token blocks (the padding attends only to
+    """Flex layout: queries, keys and values padded to whole 128-token blocks (the padding attends only to
     itself), so a process compiles one kernel per block count and every tile is whole (torch's CPU kernel for
     head dims up to 16 writes past a tile whose width is 8 more than a multiple of 16)."""
 
@@ -346,13 +348,11 @@ class AttentionMasks:
             full = LayerAttention(layout, {"sliding_window": None, **varlen})
             sliding = LayerAttention(layout, {"sliding_window": None if sliding_is_full else half + 1, **varlen})
         elif self.backend == "flex_attention":
-            layout, length = None, seq_len
-            if device.type == "cpu":
-                self.function, layout = cpu_flex_attention, BlockPadding(seq_len)
-                length = seq_len + layout.pad
-                if layout.pad:
-                    segments = F.pad(torch.zeros(batch, seq_len, dtype=torch.long, device=device)
-                                     if segments is None else segments, (0, layout.pad), value=PADDING_SEGMENT)
+            self.function, layout = static_flex_attention, BlockPadding(seq_len)
+            length = seq_len + layout.pad
+            if layout.pad:
+                segments = F.pad(torch.zeros(batch, seq_len, dtype=torch.long, device=device)
+                                 if segments is None else segments, (0, layout.pad), value=PADDING_SEGMENT)
             full = LayerAttention(layout, {"attention_mask": flex_block_mask(segments, batch, length, None, device)})
             sliding = full if sliding_is_full else LayerAttention(
                 layout, {"attention_mask": flex_block_mask(segments, batch, length, half, device)}
