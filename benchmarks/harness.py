@@ -94,7 +94,10 @@ def run_isolated(cmd: list[str], label: str, timeout: float, args) -> dict:
     def limit():
         # Backstop: the RSS watchdog below is the main guard, but a single huge allocation must fail
         # in the child (RuntimeError / MemoryError) rather than push the machine into the OOM killer.
-        resource.setrlimit(resource.RLIMIT_AS, (address_cap, address_cap))
+        # Not on a GPU: a CUDA process reserves far more address space than it uses (flash-attn-4's compiler
+        # stopped with "LLVM ERROR: out of memory" under this cap on an H200), and torch reports GPU OOM itself.
+        if getattr(args, "device", "cpu") != "cuda":
+            resource.setrlimit(resource.RLIMIT_AS, (address_cap, address_cap))
         os.setsid()
 
     print(f"--> {label}", file=sys.stderr, flush=True)

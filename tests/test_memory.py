@@ -43,3 +43,22 @@ def test_sliding_only_peak_memory_grows_linearly():
     ratio = long / short
     assert short > 20, f"too little memory used to measure ({short:.0f} MB)"
     assert ratio < 6.5, f"peak memory grew {ratio:.1f}x for 4x the tokens ({short:.0f} -> {long:.0f} MB)"
+
+
+def test_benchmark_children_get_an_address_space_cap_on_the_cpu_only():
+    """benchmarks/harness.py caps a CPU run's address space; a CUDA run's (which reserves far more than it
+    uses: flash-attn-4's compiler failed under the cap on an H200) is left alone."""
+    import resource
+    from argparse import Namespace
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from harness import run_isolated
+
+    child = [sys.executable, "-c", "import json, resource; "
+             "print(json.dumps({'status': 'ok', 'cap': resource.getrlimit(resource.RLIMIT_AS)[0]}))"]
+    caps = {}
+    for device in ("cpu", "cuda"):
+        args = Namespace(mem_cap_gb=2.0, address_slack_gb=1.0, min_free_gb=0.0, device=device)
+        caps[device] = run_isolated(child, device, 60, args)["cap"]
+    assert caps == {"cpu": 3 * 2**30, "cuda": resource.getrlimit(resource.RLIMIT_AS)[0]}
