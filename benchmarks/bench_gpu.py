@@ -151,16 +151,16 @@ def plan(args) -> list[dict]:
         for preset in args.presets:
             for length, batch in args.shapes:
                 for compile_ in args.compile_modes:
-                    for model, backends in (("fgm", fgm_backends), ("modernbert", args.peer_backends), ("esm", args.peer_backends)):
+                    for model, backends in [("fgm", fgm_backends)] + [(p, args.peer_backends) for p in args.peers]:
                         for attn in backends:
                             runs.append(dict(section="training", model=model, preset=preset, attn=attn, length=length,
                                              batch=batch, compile=compile_, mode="train"))
     if "mb" in args.sections:
-        for model, backends in (("fgm", fgm_backends), ("esm", args.peer_backends), ("modernbert", args.peer_backends)):
+        for model, backends in [("fgm", fgm_backends)] + [(p, args.peer_backends) for p in args.peers]:
             for attn in backends:
                 runs.append(dict(section="mb", model=model, preset=args.mb_preset, attn=attn, length=args.mb_tokens,
                                  batch=1, compile=False, mode="forward"))
-        for attn in dict.fromkeys([best, "sdpa"]):
+        for attn in dict.fromkeys([best] + [b for b in ("sdpa",) if b in fgm_backends]):
             runs.append(dict(section="mb", model="fgm-gc", preset=args.mb_preset, attn=attn, length=args.mb_tokens,
                              batch=1, compile=False, mode="train"))
     if "longest" in args.sections:
@@ -347,8 +347,12 @@ def main() -> None:
     parser.add_argument("--presets", default="base,large", help="FGM presets whose shape every model takes")
     parser.add_argument("--fgm-backends", default="", help="comma-separated (default: best installed, other flash "
                         "builds, flex_attention, sdpa)")
+    parser.add_argument("--peers", default="modernbert,esm", help="peer models run beside FGM (default: %(default)s)")
     parser.add_argument("--peer-backends", default="sdpa", help="ModernBERT's and ESM's, comma-separated")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile runs")
+    parser.add_argument("--compiled-only", action="store_true", help="only the torch.compile runs")
+    parser.add_argument("--shapes", default=",".join(f"{n}x{b}" for n, b in SHAPES),
+                        help="training shapes, TOKENSxBATCH, comma-separated (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=5, help="timed training steps per run (median; default 5)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (compilation; default 2)")
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds per run (default 1200)")
@@ -376,8 +380,11 @@ def main() -> None:
     args.presets = args.presets.split(",")
     args.fgm_backends = [b for b in args.fgm_backends.split(",") if b]
     args.peer_backends = args.peer_backends.split(",")
-    args.shapes = SHAPES
-    args.compile_modes = [False] if args.no_compile else [False, True]
+    args.peers = [p for p in args.peers.split(",") if p]
+    args.shapes = [tuple(int(x) for x in shape.split("x")) for shape in args.shapes.split(",")]
+    if args.no_compile and args.compiled_only:
+        parser.error("--no-compile and --compiled-only exclude each other")
+    args.compile_modes = [False] if args.no_compile else [True] if args.compiled_only else [False, True]
     if args.smoke:
         args.presets, args.mb_preset, args.shapes, args.compile_modes = ["tiny"], "tiny", ((256, 2),), [False]
         args.steps, args.warmup, args.mb_tokens, args.longest_start, args.longest_max = 1, 1, 2048, 1024, 1024
