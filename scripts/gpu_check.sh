@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every GPU check of FGM in one run sized for a short lease (~9 minutes on an H100 / H200): the CUDA tests
+# Every GPU check of FGM in one run sized for a short lease (9 to 11 minutes on an H100 / H200): the CUDA tests
 # beside a small context study (flat `small` and U-Net `unet-small`, 1 kb and 8 kb of training context), then
 # the GPU benchmark (training at 8k and 32k tokens against ModernBERT, 1 Mb forward and training step) and the
 # U-Net's 1 Mb training step. Each phase has its own time limit, so one that hangs or fails costs only itself;
@@ -26,7 +26,7 @@ phase() {  # phase NAME SECONDS COMMAND...: run with a limit, log to $RESULTS/NA
 
 # 1. The CUDA tests, and beside them (all on the GPU; nothing here is timed) the study: one process per
 #    architecture, then one over both that finds every model trained and scanned and writes the table.
-phase tests 240 python3 -m pytest -q -rA tests/test_cuda.py tests/test_cuda_training.py &
+phase tests 240 python3 -m pytest -q -rA --durations=10 tests/test_cuda.py tests/test_cuda_training.py &
 tests=$!
 study() {  # the same study each time, so the last call, over both presets, finds every model trained and scanned
   $FGM context-study --corpus "$RESULTS/study/corpus" --output_dir "$RESULTS/study" --presets "$1" \
@@ -42,16 +42,22 @@ flat=$!
 phase study_unet 150 bash -c "study $STUDY_UNET" &
 unet=$!
 wait $flat $unet
-phase study 40 bash -c "study $STUDY_FLAT,$STUDY_UNET"
+phase study 30 bash -c "study $STUDY_FLAT,$STUDY_UNET"
 wait $tests
 
-# 2. Timed, alone on the GPU, the targets first.
+# 2. Timed, alone on the GPU, the targets first; BENCHES picks them (e.g. BENCHES="8k unet" after a run that
+#    measured the others).
 bench=benchmarks/bench_gpu.py
-phase bench_8k 120 python3 $bench --sections training --presets base --shapes 8192x4 --compiled-only \
-  --fgm-backends "$BACKEND" --peers modernbert --warmup 3 --steps 5 --timeout 100 --out "$RESULTS/gpu_8k.md"
-phase bench_1mb 120 python3 $bench --sections mb --peers "" --fgm-backends "$BACKEND" --warmup 1 --timeout 60 \
-  --out "$RESULTS/gpu_1mb.md"
-phase bench_unet 50 python3 benchmarks/bench_hierarchical.py --device cuda --runs train:1000000 --models unet \
-  --steps 2 --warmup 1 --timeout 45 --out "$RESULTS/unet_1mb.md"
-phase bench_32k 60 python3 $bench --sections training --presets base --shapes 32768x1 --no-compile \
-  --fgm-backends "$BACKEND" --peers modernbert --warmup 2 --steps 5 --timeout 45 --out "$RESULTS/gpu_32k.md"
+for b in ${BENCHES:-8k 1mb unet 32k}; do
+  case $b in
+    8k) phase bench_8k 200 python3 $bench --sections training --presets base --shapes 8192x4 --compiled-only \
+          --fgm-backends "$BACKEND" --peers modernbert --warmup 3 --steps 5 --timeout 95 --out "$RESULTS/gpu_8k.md" ;;
+    1mb) phase bench_1mb 120 python3 $bench --sections mb --peers "" --fgm-backends "$BACKEND" --warmup 1 \
+          --timeout 60 --out "$RESULTS/gpu_1mb.md" ;;
+    unet) phase bench_unet 90 python3 benchmarks/bench_hierarchical.py --device cuda --runs train:1000000 \
+          --models unet --steps 2 --warmup 1 --timeout 85 --out "$RESULTS/unet_1mb.md" ;;
+    32k) phase bench_32k 60 python3 $bench --sections training --presets base --shapes 32768x1 --no-compile \
+          --fgm-backends "$BACKEND" --peers modernbert --warmup 2 --steps 5 --timeout 45 --out "$RESULTS/gpu_32k.md" ;;
+    *) echo "unknown benchmark $b (8k, 1mb, unet, 32k)" >&2; exit 2 ;;
+  esac
+done
