@@ -147,16 +147,17 @@ def plan(args) -> list[dict]:
     runs = []
     fgm_backends = args.fgm_backends or installed_fgm_backends()
     best = fgm_backends[0]
+    models = [("fgm", fgm_backends)] + [(peer, args.peer_backends) for peer in args.peers]
     if "training" in args.sections:
         for preset in args.presets:
             for length, batch in args.shapes:
                 for compile_ in args.compile_modes:
-                    for model, backends in [("fgm", fgm_backends)] + [(p, args.peer_backends) for p in args.peers]:
+                    for model, backends in models:
                         for attn in backends:
                             runs.append(dict(section="training", model=model, preset=preset, attn=attn, length=length,
                                              batch=batch, compile=compile_, mode="train"))
     if "mb" in args.sections:
-        for model, backends in [("fgm", fgm_backends)] + [(p, args.peer_backends) for p in args.peers]:
+        for model, backends in models:
             for attn in backends:
                 runs.append(dict(section="mb", model=model, preset=args.mb_preset, attn=attn, length=args.mb_tokens,
                                  batch=1, compile=False, mode="forward"))

@@ -92,7 +92,7 @@ def eager_attention_forward(module, query, key, value, attention_mask, scaling, 
 
 
 @functools.cache
-def _static_flex_attention():
+def _compiled_flex_attention():
     from torch.nn.attention.flex_attention import flex_attention
 
     return torch.compile(flex_attention, dynamic=False)
@@ -114,7 +114,7 @@ def static_flex_attention(module, query, key, value, attention_mask, scaling, dr
         output = flex_attention(query, key, value, block_mask=attention_mask, scale=scaling)
     else:
         with torch._dynamo.config.patch(recompile_limit=256):
-            output = _static_flex_attention()(query, key, value, block_mask=attention_mask, scale=scaling)
+            output = _compiled_flex_attention()(query, key, value, block_mask=attention_mask, scale=scaling)
     return output.transpose(1, 2).contiguous(), None
 
 

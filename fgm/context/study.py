@@ -101,9 +101,10 @@ def context_study(
                 "positions": positions, "retrieval_distances": list(retrieval_distances),
                 "retrieval_windows": retrieval_windows, "influence_positions": influence_positions, "vep": vep,
                 "seed": seed, "bootstrap": n_bootstrap}
-            if record.exists() and json.loads(record.read_text())["settings"] == settings:
-                runs.append({**json.loads(record.read_text())["run"], "scan_dir": str(folder / "scan")})
-                continue  # measured by an earlier run of this study (or one process per preset)
+            saved = json.loads(record.read_text()) if record.exists() else {}
+            if saved.get("settings") == settings:  # measured by an earlier run of this study (or one per preset)
+                runs.append({**saved["run"], "scan_dir": str(folder / "scan")})
+                continue
             pretrain(
                 shaped,
                 PretrainDataArguments(corpus=str(corpus), max_length=length, mlm_probability=mlm_probability),
