@@ -39,13 +39,19 @@ class FGMRMSNorm(nn.RMSNorm):
         return F.rms_norm(x, self.normalized_shape, self.weight.to(x.dtype), self.eps)
 
 
+class FGMOutputProjection(nn.Linear):
+    """A projection back into the residual stream (attention's and the MLP's `Wo`): initialised smaller than the
+    other linears, std initializer_range / sqrt(2 * layers) as in GPT-2, so the residual sum keeps its scale with
+    depth (see `FGMPreTrainedModel._init_weights`)."""
+
+
 class FGMMLP(nn.Module):
     """SwiGLU: silu(x W_gate) * (x W_up), projected back."""
 
     def __init__(self, config: FGMConfig):
         super().__init__()
         self.Wi = nn.Linear(config.hidden_size, 2 * config.intermediate_size, bias=False)
-        self.Wo = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
+        self.Wo = FGMOutputProjection(config.intermediate_size, config.hidden_size, bias=False)
 
     def forward(self, x):
         gate, up = self.Wi(x).chunk(2, dim=-1)
@@ -90,7 +96,7 @@ class FGMAttention(nn.Module):
         self.scaling = self.head_dim**-0.5
         self.is_causal = False
         self.Wqkv = nn.Linear(config.hidden_size, 3 * config.hidden_size, bias=False)
-        self.Wo = nn.Linear(config.hidden_size, config.hidden_size, bias=False)
+        self.Wo = FGMOutputProjection(config.hidden_size, config.hidden_size, bias=False)
 
     def forward(self, hidden_states, rotary, masks: AttentionMasks, **kwargs):
         """The attention output (B, n, hidden) and, on eager, the attention weights (B, H, n, n)."""
@@ -314,9 +320,9 @@ class FGMPreTrainedModel(PreTrainedModel):
         """Normal(0, initializer_range); residual output projections scaled down by sqrt(2 * layers);
         convolutions normal(0, 1 / sqrt(fan-in)), as NTv3 (their inputs are normalized, not small)."""
         super()._init_weights(module)
-        if isinstance(module, (FGMAttention, FGMMLP)):
+        if isinstance(module, FGMOutputProjection):  # a module of its own: transformers skips modules without weights
             std = self.config.initializer_range / math.sqrt(2.0 * self.config.num_hidden_layers)
-            nn.init.normal_(module.Wo.weight, mean=0.0, std=std)
+            nn.init.normal_(module.weight, mean=0.0, std=std)
         elif isinstance(module, nn.Conv1d):
             nn.init.normal_(module.weight, mean=0.0, std=(module.in_channels * module.kernel_size[0]) ** -0.5)
 

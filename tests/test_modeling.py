@@ -612,3 +612,36 @@ def test_presets_have_the_advertised_sizes():
         assert abs(count - params) / params < 0.2, (name, count)
     with pytest.raises(ValueError, match="unknown preset"):
         FGMConfig.preset("huge")
+
+
+@pytest.mark.parametrize("preset", ["small", "unet-demo"])
+def test_fresh_weights_follow_the_documented_initialisation(preset):
+    """Every group of weights starts as `_init_weights` says: linears and embeddings normal(0, initializer_range),
+    the residual output projections (`Wo`) scaled down by sqrt(2 * layers), convolutions by their fan-in, norms at
+    1 and biases at 0 (transformers skips modules with no weights of their own in custom code: the scaling used to
+    be lost)."""
+    config = FGMConfig.preset(preset, num_labels=2)
+    torch.manual_seed(0)
+    model = FGMForSequenceClassification(config)
+    residual = config.initializer_range / math.sqrt(2 * config.num_hidden_layers)
+    groups: dict[str, list[torch.Tensor]] = {}
+    for name, weight in model.named_parameters():
+        if name.endswith(("Wo.weight",)):
+            expected = residual
+        elif name.endswith("bias"):
+            expected = "zeros"
+        elif "norm" in name:
+            expected = "ones"
+        elif weight.dim() == 3:  # a convolution
+            expected = (weight.shape[1] * weight.shape[2]) ** -0.5
+        else:
+            expected = config.initializer_range
+        groups.setdefault(str(expected), []).append(weight.detach().flatten())
+        if expected == "zeros":
+            assert torch.equal(weight, torch.zeros_like(weight)), name
+        elif expected == "ones":
+            assert torch.equal(weight, torch.ones_like(weight)), name
+        elif weight.numel() >= 4096:  # large enough for a std within 5%
+            assert weight.std().item() == pytest.approx(expected, rel=0.05), name
+    assert str(residual) in groups, "no residual output projection found"
+    assert torch.cat(groups[str(residual)]).std().item() == pytest.approx(residual, rel=0.02)
