@@ -8,7 +8,7 @@ from transformers import PretrainedConfig
 LAYER_TYPES = ("full_attention", "sliding_attention")
 PROBLEM_TYPES = (None, "regression", "single_label_classification", "multi_label_classification")
 
-# name -> (num_hidden_layers, hidden_size, num_attention_heads, intermediate_size)
+# name -> the fields a preset sets (the others keep FGMConfig's defaults).
 # SwiGLU widths (multiples of 64) chosen so the masked-LM models have ~35M / ~110M / ~350M parameters.
 PRESETS = {
     "tiny": dict(num_hidden_layers=3, hidden_size=64, num_attention_heads=4, intermediate_size=128, sliding_window=16),
@@ -56,95 +56,69 @@ def default_layer_types(num_hidden_layers: int, global_every: int = 3) -> list[s
 
 
 class FGMConfig(PretrainedConfig):
-    r"""Configuration of a Flash Genomics Model encoder.
+    r"""Configuration of a Flash Genomics Model encoder: a flat transformer over k-mer tokens, or (`unet_stages` > 0)
+    the same transformer as the trunk of a single-base convolutional U-Net.
 
-    `sliding_window` is the local window in tokens: a token in a sliding layer sees the tokens at most
-    `sliding_window // 2` positions away on either side (ModernBERT's `local_attention`).
-    `kmer_size` fixes the tokenizer's vocabulary layout, which the model uses for per-nucleotide
-    probabilities and reverse-complement averaging. `sparse_prediction` (as in ModernBERT): with labels,
-    the masked-LM head runs only on the positions that have a label, and its logits are (labelled tokens, vocab).
+    Each field is declared below with one line on what it sets. `FGMConfig.preset(name, **overrides)` gives the named
+    sizes of `PRESETS`. The checks of `validate_shape` run on construction and name the field at fault.
 
-    `unet_stages` > 0 makes the model hierarchical (as NTv3 and AlphaGenome): single bases (`kmer_size` 1) are
-    embedded in `unet_embedding_size` dims, a stem convolution (`unet_stem_kernel`) widens them to
-    `unet_stem_width` channels, and each down stage (convolution of `unet_kernel` bases, then average-pooling by
-    2) widens the channels on a linear schedule to `hidden_size`; the transformer trunk (every field above)
-    runs at 1 / 2**unet_stages of the length, and the up stages (repeat by 2, convolution, the down stage's
-    input added back) return to single-base resolution, where the heads read `unet_stem_width` channels.
-    `sliding_window` then counts trunk tokens (2**unet_stages bases each).
+    Sliding layers: a token sees the tokens at most `sliding_window // 2` positions away on either side
+    (ModernBERT's `local_attention`). U-Net (as NTv3 and AlphaGenome): single bases (`kmer_size` 1) are embedded in
+    `unet_embedding_size` dims, a stem convolution of `unet_stem_kernel` bases widens them to `unet_stem_width`
+    channels, each down stage (a convolution of `unet_kernel` bases, then average-pooling by 2) widens them on a
+    linear schedule (`unet_widths`) to `hidden_size`; the trunk runs at 1 / 2**unet_stages of the length, where
+    `sliding_window` counts trunk tokens, and the up stages (repeat by 2, convolution, the down stage's input added
+    back) return to one vector per base, `unet_stem_width` wide, which the heads read.
     """
 
     model_type = "fgm"
 
-    def __init__(
-        self,
-        vocab_size: int = 4107,
-        kmer_size: int = 6,
-        hidden_size: int = 512,
-        num_hidden_layers: int = 12,
-        num_attention_heads: int = 8,
-        intermediate_size: int = 1088,
-        layer_types: list[str] | None = None,
-        sliding_window: int = 128,
-        rope_theta: float = 10_000.0,
-        rms_norm_eps: float = 1e-5,
-        initializer_range: float = 0.02,
-        attention_dropout: float = 0.0,
-        hidden_dropout: float = 0.0,
-        classifier_pooling: str = "mean",
-        classifier_dropout: float = 0.0,
-        rc_average: bool = False,
-        sparse_prediction: bool = True,
-        pad_token_id: int = 1,
-        mask_token_id: int = 2,
-        eos_token_id: int = 4,
-        bos_token_id: int = 5,
-        tie_word_embeddings: bool | None = None,
-        unet_stages: int = 0,
-        unet_stem_width: int = 128,
-        unet_embedding_size: int = 16,
-        unet_stem_kernel: int = 15,
-        unet_kernel: int = 5,
-        **kwargs,
-    ):
-        self.vocab_size = vocab_size
-        self.kmer_size = kmer_size
-        self.hidden_size = hidden_size
-        self.num_hidden_layers = num_hidden_layers
-        self.num_attention_heads = num_attention_heads
-        self.intermediate_size = intermediate_size
-        self.layer_types = list(layer_types) if layer_types is not None else default_layer_types(num_hidden_layers)
-        self.sliding_window = sliding_window
-        self.rope_theta = rope_theta
-        self.rms_norm_eps = rms_norm_eps
-        self.initializer_range = initializer_range
-        self.attention_dropout = attention_dropout
-        self.hidden_dropout = hidden_dropout
-        self.classifier_pooling = classifier_pooling
-        self.classifier_dropout = classifier_dropout
-        self.rc_average = rc_average
-        self.sparse_prediction = sparse_prediction
-        self.mask_token_id = mask_token_id
-        self.unet_stages = unet_stages
-        self.unet_stem_width = unet_stem_width
-        self.unet_embedding_size = unet_embedding_size
-        self.unet_stem_kernel = unet_stem_kernel
-        self.unet_kernel = unet_kernel
-        self.validate_shape()
-        if tie_word_embeddings is None:  # a U-Net embeds bases in fewer dims than its heads read: nothing to tie
-            tie_word_embeddings = not unet_stages
+    # tokens
+    vocab_size: int = 4107  # ids the embeddings hold: the tokenizer's vocabulary (4107: NT v2's 6-mers; 11 for k=1)
+    kmer_size: int = 6  # bases per token (1..8): the vocabulary layout read by per-base probabilities and rc_average
+    pad_token_id: int = 1  # <pad>, as FGMTokenizer numbers it
+    mask_token_id: int = 2  # <mask>: masked-LM inputs; counts as a whole k-mer in nucleotide_probabilities
+    eos_token_id: int = 4  # <eos>
+    bos_token_id: int = 5  # <bos>
+    # the transformer (the trunk of a U-Net)
+    hidden_size: int = 512  # width of the residual stream
+    num_hidden_layers: int = 12  # encoder layers
+    num_attention_heads: int = 8  # heads per layer; each head hidden_size / heads wide, an even number (RoPE)
+    intermediate_size: int = 1088  # SwiGLU width of each MLP
+    layer_types: list[str] | None = None  # "full_attention" / "sliding_attention" per layer; None: 2 sliding, 1 full
+    sliding_window: int = 128  # tokens a sliding layer spans: each token sees sliding_window // 2 on either side
+    rope_theta: float = 10_000.0  # rotary base; rope_theta_for_context gives one for a longer context
+    rms_norm_eps: float = 1e-5  # epsilon of every RMSNorm
+    initializer_range: float = 0.02  # std of fresh linears and embeddings (residual outputs: / sqrt(2 * layers))
+    attention_dropout: float = 0.0  # dropout on attention weights while training (not with flex_attention)
+    hidden_dropout: float = 0.0  # dropout on embeddings and on each residual branch while training
+    # heads
+    classifier_pooling: str = "mean"  # sequence classification pools by "mean" over real tokens or the "cls" token
+    classifier_dropout: float = 0.0  # dropout before the classifier
+    rc_average: bool = False  # sequence classification averages its logits with the reverse complement's (inference)
+    sparse_prediction: bool = True  # masked LM with labels: logits only at labelled positions, (labelled tokens, vocab)
+    tie_word_embeddings: bool | None = None  # decoder shares the input embeddings; None: yes for flat, no for a U-Net
+    # the single-base U-Net around the trunk
+    unet_stages: int = 0  # down / up stages, each halving / doubling the length; 0: a flat model
+    unet_stem_width: int = 128  # channels at single-base resolution: the stem's output, the heads' input
+    unet_embedding_size: int = 16  # dims of each base's embedding
+    unet_stem_kernel: int = 15  # bases the stem convolution spans (odd)
+    unet_kernel: int = 5  # positions each stage's convolution spans (odd)
+
+    def __post_init__(self, **kwargs):
+        """Fill the defaults that depend on other fields, then check the shape."""
+        self.layer_types = (default_layer_types(self.num_hidden_layers) if self.layer_types is None
+                            else list(self.layer_types))
+        if self.tie_word_embeddings is None:  # a U-Net embeds bases in fewer dims than its heads read: nothing to tie
+            self.tie_word_embeddings = not self.unet_stages
         kwargs.setdefault("auto_map", dict(AUTO_MAP))
-        super().__init__(
-            pad_token_id=pad_token_id,
-            eos_token_id=eos_token_id,
-            bos_token_id=bos_token_id,
-            tie_word_embeddings=tie_word_embeddings,
-            **kwargs,
-        )
-        if self.problem_type not in PROBLEM_TYPES:
-            raise ValueError(f"problem_type must be one of {PROBLEM_TYPES}, got {self.problem_type!r}")
+        super().__post_init__(**kwargs)
+        self.validate_shape()
 
     def validate_shape(self):
         """Fail early, naming the field, instead of deep inside a forward pass."""
+        if self.problem_type not in PROBLEM_TYPES:
+            raise ValueError(f"problem_type must be one of {PROBLEM_TYPES}, got {self.problem_type!r}")
         if self.hidden_size % self.num_attention_heads != 0:
             raise ValueError(
                 f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "

@@ -10,6 +10,7 @@ import math
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -601,6 +602,39 @@ def test_classification_heads_shapes_and_losses(padded_batch):
 def test_config_validation(overrides, message):
     with pytest.raises(ValueError, match=message):
         tiny(**overrides)
+
+
+CONFIGS = Path(__file__).parent / "data" / "configs"
+
+
+@pytest.mark.parametrize(
+    "saved, config",
+    [
+        ("b7b7a2d_tiny_masked_lm.json", FGMConfig.preset("tiny")),
+        ("b7b7a2d_unet_tiny_classifier.json", FGMConfig.preset(
+            "unet-tiny", num_labels=3, id2label={0: "a", 1: "b", 2: "c"}, rc_average=True, classifier_pooling="cls",
+            problem_type="single_label_classification")),
+    ],
+)
+def test_config_json_of_earlier_checkpoints_loads_and_saves_the_same(tmp_path, saved, config):
+    """A config.json that `save_pretrained` wrote at commit b7b7a2d (before the fields were declared one by one)
+    loads with every field, builds its model, and is written back the same; the preset writes the same file."""
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "config.json").write_text((CONFIGS / saved).read_text())
+    loaded = FGMConfig.from_pretrained(tmp_path / "old")
+    written = json.loads((CONFIGS / saved).read_text())
+    for name, value in written.items():
+        if name not in ("transformers_version", "architectures", "dtype", "id2label", "label2id"):
+            assert getattr(loaded, name) == value, name
+    assert loaded.id2label == config.id2label and loaded.num_labels == config.num_labels
+    model_class = FGMForMaskedLM if loaded.num_labels == 2 and not loaded.unet_stages else FGMForSequenceClassification
+    model_class(loaded)
+    for source, folder in ((loaded, "again"), (config, "preset")):
+        source.architectures = written["architectures"]
+        source.dtype = written["dtype"]
+        source.save_pretrained(tmp_path / folder)
+        again = json.loads((tmp_path / folder / "config.json").read_text())
+        assert {**again, "transformers_version": None} == {**written, "transformers_version": None}, folder
 
 
 def test_presets_have_the_advertised_sizes():
