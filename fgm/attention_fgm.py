@@ -1,15 +1,21 @@
-"""How FGM's attention runs: which backend, and the masks and layouts each layer type needs on it.
+"""How FGM's attention runs: the backend, and a plan of how each layer attends on it.
 
-Sliding-window layers cost O(n * window) on every backend:
-- `eager`, `sdpa` (and any other dense backend): block-local attention (`LocalBlocks`): each block of
-  `window / 2` queries attends to its own and the two neighbouring key blocks, masked to the exact window;
-- `flex_attention`: a block-sparse `BlockMask` built directly from the band of key blocks (`flex_block_mask`);
-- `flash_attention_2` / `_3` / `_4`: flash-attn's own `window_size`; padded and packed batches go as the real
-  tokens only, in variable-length sequences (`VarlenTokens`).
-Packed sequences (position_ids restarting at 0) and padding never attend to each other.
+Each forward pass builds one `AttentionPlan` (`attention_plan`): the backend that runs and, for every layer, a
+`LayerAttention`: the attention function, the layout that reshapes queries, keys and values around it, and the
+function's arguments. One builder per backend gives the `LayerAttention` of each layer type (`LayerTypes`):
+- `dense_layers` (`eager`, `sdpa` and any other backend that takes a dense mask): sliding layers attend
+  block-locally (`LocalBlocks`): each block of `window / 2` queries against its own and the two neighbouring key
+  blocks, masked to the exact window;
+- `flex_layers` (`flex_attention`): a block-sparse `BlockMask` built from the band of key blocks
+  (`flex_block_mask`), on inputs padded to whole blocks (`BlockPadding`);
+- `flash_layers` (`flash_attention_2` / `_3` / `_4`): flash-attn's own window; padded and packed batches go as their
+  real tokens only, in variable-length sequences (`VarlenTokens`).
+Sliding layers cost O(n * window) on every backend. Packed sequences (position_ids restarting at 0) and padding
+never attend to each other.
 
 The backend is chosen in one place, `attention_backend`: the one requested, else the newest flash build the
 machine runs (else sdpa); flash runs only on CUDA tensors in fp16 / bf16, sdpa (the same attention) elsewhere.
+Only `eager` forms attention weights: a call that asks for them (`output_attentions`) runs on eager.
 
 Ships inside every FGM checkpoint next to `modeling_fgm.py` (remote code): it imports only torch and transformers.
 """
@@ -99,13 +105,10 @@ def _compiled_flex_attention():
 
 
 def static_flex_attention(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
-    """flex_attention compiled once per number of 128-token blocks (inputs padded to whole blocks, see
-    `BlockPadding`), on every device.
-
-    torch.compile's dynamic shapes fail for a mask that reads tensors by query index (on the CPU a C++ compile
-    error on the second sequence length of a process; on an H200, transformers' dynamically compiled flex path
-    failed the CUDA tests' many lengths), so shapes stay static, on the CPU and CUDA alike; the recompile limit
-    is raised for this call only, so that many lengths never fall back to the dense unfused path."""
+    """flex_attention with static shapes, compiled once per number of 128-token blocks (inputs padded to whole
+    blocks, see `BlockPadding`), on the CPU and CUDA alike, so that one process runs any mix of lengths (why not
+    dynamic shapes: docs/design_notes.md). The recompile limit is raised for this call only, so that many lengths
+    never fall back to the dense unfused path. Raises ValueError with attention dropout, which flex lacks."""
     from torch.nn.attention.flex_attention import flex_attention
 
     if dropout:
@@ -119,7 +122,7 @@ def static_flex_attention(module, query, key, value, attention_mask, scaling, dr
 
 
 # --------------------------------------------------------------------------------------------------
-# Masks and layouts, built once per forward pass
+# Masks and layouts
 # --------------------------------------------------------------------------------------------------
 
 
@@ -227,8 +230,8 @@ class VarlenTokens:
 
 class BlockPadding:
     """Flex layout: queries, keys and values padded to whole 128-token blocks (the padding attends only to
-    itself), so a process compiles one kernel per block count and every tile is whole (torch's CPU kernel for
-    head dims up to 16 writes past a tile whose width is 8 more than a multiple of 16)."""
+    itself), so that a process compiles one kernel per block count and every tile is whole (a partial tile trips a
+    torch CPU kernel bug: docs/design_notes.md)."""
 
     def __init__(self, seq_len: int):
         self.seq_len, self.pad = seq_len, -seq_len % FLEX_BLOCK
@@ -308,70 +311,133 @@ def flex_block_mask(segments, batch: int, seq_len: int, half: int | None, device
     )
 
 
-class LayerAttention(NamedTuple):
-    """How one layer type attends in a forward pass: the layout that reshapes queries, keys and values around
-    the call (None: as they are), and the call's extra arguments (its mask, window, sequence lengths)."""
+# --------------------------------------------------------------------------------------------------
+# The plan: one builder per backend
+# --------------------------------------------------------------------------------------------------
 
+
+class LayerAttention(NamedTuple):
+    """How the layers of one type attend in one forward pass: the attention function, the layout that reshapes
+    queries, keys and values around it (None: as they are), and the function's extra arguments (its mask, window,
+    sequence lengths)."""
+
+    function: Callable
     layout: LocalBlocks | VarlenTokens | BlockPadding | None
     arguments: dict
 
+    def __call__(self, module, query, key, value, scaling: float, dropout: float = 0.0, **kwargs):
+        """Queries, keys and values (B, H, n, D) -> the output (B, n, H, D) and the attention weights (B, H, n, n)
+        where the function forms them (eager), else None."""
+        if self.layout is not None:
+            query, key, value = self.layout.split(query, key, value)
+        output, weights = self.function(module, query, key, value, scaling=scaling, dropout=dropout,
+                                        **self.arguments, **kwargs)
+        return (output if self.layout is None else self.layout.merge(output)), weights
 
-class AttentionMasks:
-    """What the attention layers of one forward pass need, built once: the backend and its attention function,
-    and a `LayerAttention` per layer type.
 
-    Outside torch.compile, an all-ones `attention_mask` and `position_ids` that never restart count as
-    absent (cheaper masks); while compiling, that data-dependent check would break the graph, so given
-    inputs are always honoured there (same results). `output_attentions` needs the eager backend, which then
-    attends densely in every layer so that each layer's weights come out as (B, H, n, n).
+class LayerTypes(NamedTuple):
+    """What a backend's builder returns: the `LayerAttention` of each layer type (`config.layer_types` names)."""
+
+    full_attention: LayerAttention
+    sliding_attention: LayerAttention
+
+
+class Inputs(NamedTuple):
+    """What every builder reads from a forward pass's inputs: its shape and device, which sequence each token
+    belongs to (`segment_ids`; None: each row one whole sequence), and whether rows hold packed sequences."""
+
+    size: int
+    seq_len: int
+    device: torch.device
+    segments: torch.Tensor | None
+    packed: bool
+
+
+def dense_layers(function: Callable, inputs: Inputs, heads: int, half: int, weights: bool) -> LayerTypes:
+    """`eager`, `sdpa` and any other backend that takes a dense boolean mask (True = attend). Sliding layers
+    attend block-locally (`LocalBlocks`), or, when the attention `weights` are asked for, densely under a band
+    mask, so that each layer's weights come out as (B, H, n, n)."""
+    segments = inputs.segments
+    if segments is None:
+        dense = None
+    elif inputs.packed:
+        dense = segments[:, None, :, None] == segments[:, None, None, :]
+    else:  # padding only: masking the padding keys is enough (what padding queries see does not matter)
+        dense = segments[:, None, None, :] >= 0
+    full = LayerAttention(function, None, {"attention_mask": dense})
+    if inputs.seq_len - 1 <= half:  # the window covers the whole sequence
+        return LayerTypes(full, full)
+    if weights:
+        index = torch.arange(inputs.seq_len, device=inputs.device)
+        band = (index[:, None] - index[None, :]).abs() <= half
+        band = band if dense is None else band & dense
+        return LayerTypes(full, LayerAttention(function, None, {"attention_mask": band}))
+    blocks = LocalBlocks(segments, inputs.size, heads, inputs.seq_len, half, inputs.device)
+    return LayerTypes(full, LayerAttention(function, blocks, {"attention_mask": blocks.mask}))
+
+
+def flex_layers(inputs: Inputs, half: int) -> LayerTypes:
+    """`flex_attention`: inputs padded to whole 128-token blocks (`BlockPadding`), a `BlockMask` per layer type
+    (`flex_block_mask`), run by `static_flex_attention`."""
+    layout = BlockPadding(inputs.seq_len)
+    length, segments = inputs.seq_len + layout.pad, inputs.segments
+    if layout.pad:
+        whole = torch.zeros(inputs.size, inputs.seq_len, dtype=torch.long, device=inputs.device)
+        segments = F.pad(whole if segments is None else segments, (0, layout.pad), value=PADDING_SEGMENT)
+
+    def layer(window_half: int | None) -> LayerAttention:
+        block_mask = flex_block_mask(segments, inputs.size, length, window_half, inputs.device)
+        return LayerAttention(static_flex_attention, layout, {"attention_mask": block_mask})
+
+    full = layer(None)
+    return LayerTypes(full, full if inputs.seq_len - 1 <= half else layer(half))
+
+
+def flash_layers(function: Callable, inputs: Inputs, half: int) -> LayerTypes:
+    """`flash_attention_2` / `_3` / `_4` through transformers' flash interface: sliding layers pass
+    `sliding_window = half + 1`, which transformers turns into flash's window_size (half, half), i.e.
+    |i - j| <= half; padded or packed batches go as their real tokens only (`VarlenTokens`)."""
+    layout = None if inputs.segments is None else VarlenTokens(inputs.segments)
+    varlen = {"attention_mask": None, **({} if layout is None else layout.kwargs)}
+    full = LayerAttention(function, layout, {"sliding_window": None, **varlen})
+    window = None if inputs.seq_len - 1 <= half else half + 1
+    return LayerTypes(full, LayerAttention(function, layout, {"sliding_window": window, **varlen}))
+
+
+class AttentionPlan(NamedTuple):
+    """How every layer attends in one forward pass: the backend that runs, and one `LayerAttention` per layer
+    (`layers[i]` for layer i), built once by `attention_plan`."""
+
+    backend: str
+    layers: tuple[LayerAttention, ...]
+
+
+def attention_plan(config, attention_mask, position_ids, hidden_states: torch.Tensor,
+                   output_attentions: bool = False) -> AttentionPlan:
+    """The plan of one forward pass, from the backend's builder (`dense_layers`, `flex_layers`, `flash_layers`).
+
+    Outside torch.compile, an all-ones `attention_mask` and `position_ids` that never restart count as absent
+    (cheaper masks); while compiling, that data-dependent check would break the graph, so given inputs are always
+    honoured there (same results). Only `eager` forms attention weights: with `output_attentions` on any other
+    backend this call runs on eager, with a warning the first time.
     """
-
-    def __init__(self, config, attention_mask, position_ids, hidden_states: torch.Tensor, output_attentions=False):
-        batch, seq_len, _ = hidden_states.shape
-        device = hidden_states.device
-        self.backend = attention_backend(config._attn_implementation, hidden_states)
-        if output_attentions and self.backend != "eager":
-            raise ValueError(f"output_attentions needs attn_implementation='eager' (this model runs {self.backend}, "
-                             "which never forms the attention weights): model.set_attn_implementation('eager')")
-        self.function: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(self.backend, eager_attention_forward)
-        half = config.sliding_window // 2
-        static = torch.compiler.is_compiling()
-        padded = attention_mask is not None and (static or not bool(attention_mask.bool().all()))
-        packed = position_ids is not None and (static or bool((position_ids[:, 1:] == 0).any()))
-        segments = segment_ids(attention_mask if padded else None, position_ids if packed else None)
-        # A window that covers the whole sequence is full attention: take the cheaper path.
-        sliding_is_full = seq_len - 1 <= half
-        if is_flash_attention_requested(requested_attention_implementation=self.backend):
-            # transformers' flash API: window_size = (sliding_window - 1, sliding_window - 1), i.e. |i - j| <= half.
-            layout = None if segments is None else VarlenTokens(segments)
-            varlen = {"attention_mask": None, **({} if layout is None else layout.kwargs)}
-            full = LayerAttention(layout, {"sliding_window": None, **varlen})
-            sliding = LayerAttention(layout, {"sliding_window": None if sliding_is_full else half + 1, **varlen})
-        elif self.backend == "flex_attention":
-            self.function, layout = static_flex_attention, BlockPadding(seq_len)
-            length = seq_len + layout.pad
-            if layout.pad:
-                segments = F.pad(torch.zeros(batch, seq_len, dtype=torch.long, device=device)
-                                 if segments is None else segments, (0, layout.pad), value=PADDING_SEGMENT)
-            full = LayerAttention(layout, {"attention_mask": flex_block_mask(segments, batch, length, None, device)})
-            sliding = full if sliding_is_full else LayerAttention(
-                layout, {"attention_mask": flex_block_mask(segments, batch, length, half, device)}
-            )
-        else:
-            if segments is None:
-                dense = None
-            elif packed:
-                dense = segments[:, None, :, None] == segments[:, None, None, :]
-            else:  # padding only: masking the padding keys is enough (what padding queries see does not matter)
-                dense = segments[:, None, None, :] >= 0
-            full = LayerAttention(None, {"attention_mask": dense})
-            if sliding_is_full:
-                sliding = full
-            elif output_attentions:
-                index = torch.arange(seq_len, device=device)
-                band = (index[:, None] - index[None, :]).abs() <= half
-                sliding = LayerAttention(None, {"attention_mask": band if dense is None else band & dense})
-            else:
-                blocks = LocalBlocks(segments, batch, config.num_attention_heads, seq_len, half, device)
-                sliding = LayerAttention(blocks, {"attention_mask": blocks.mask})
-        self.for_type = {"full_attention": full, "sliding_attention": sliding}
+    batch_size, seq_len, _ = hidden_states.shape
+    backend = attention_backend(config._attn_implementation, hidden_states)
+    if output_attentions and backend != "eager":
+        logger.warning_once(f"output_attentions: {backend} forms no attention weights, so the calls that ask for "
+                            "them run on eager (the same attention, with its weights)")
+        backend = "eager"
+    static = torch.compiler.is_compiling()
+    padded = attention_mask is not None and (static or not bool(attention_mask.bool().all()))
+    packed = position_ids is not None and (static or bool((position_ids[:, 1:] == 0).any()))
+    segments = segment_ids(attention_mask if padded else None, position_ids if packed else None)
+    inputs = Inputs(batch_size, seq_len, hidden_states.device, segments, packed)
+    half = config.sliding_window // 2
+    function = ALL_ATTENTION_FUNCTIONS.get_interface(backend, eager_attention_forward)
+    if is_flash_attention_requested(requested_attention_implementation=backend):
+        layer_types = flash_layers(function, inputs, half)
+    elif backend == "flex_attention":
+        layer_types = flex_layers(inputs, half)
+    else:
+        layer_types = dense_layers(function, inputs, config.num_attention_heads, half, weights=output_attentions)
+    return AttentionPlan(backend, tuple(getattr(layer_types, layer_type) for layer_type in config.layer_types))

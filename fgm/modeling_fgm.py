@@ -26,7 +26,7 @@ from transformers.modeling_outputs import (
 )
 from transformers.utils.generic import can_return_tuple
 
-from .attention_fgm import AttentionMasks, activation_dtype, attention_backend
+from .attention_fgm import AttentionPlan, activation_dtype, attention_backend, attention_plan
 from .configuration_fgm import FGMConfig
 from .kmers_fgm import kmer_base_table, nucleotide_marginals, reverse_complement_rows
 
@@ -90,7 +90,6 @@ class FGMAttention(nn.Module):
         super().__init__()
         self.config = config
         self.layer_idx = layer_idx
-        self.attention_type = config.layer_types[layer_idx]
         self.num_heads = config.num_attention_heads
         self.head_dim = config.hidden_size // config.num_attention_heads
         self.scaling = self.head_dim**-0.5
@@ -98,22 +97,15 @@ class FGMAttention(nn.Module):
         self.Wqkv = nn.Linear(config.hidden_size, 3 * config.hidden_size, bias=False)
         self.Wo = FGMOutputProjection(config.hidden_size, config.hidden_size, bias=False)
 
-    def forward(self, hidden_states, rotary, masks: AttentionMasks, **kwargs):
+    def forward(self, hidden_states, rotary, plan: AttentionPlan, **kwargs):
         """The attention output (B, n, hidden) and, on eager, the attention weights (B, H, n, n)."""
         batch, seq_len, _ = hidden_states.shape
         qkv = self.Wqkv(hidden_states).view(batch, seq_len, 3, self.num_heads, self.head_dim)
         query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, n, D)
         cos, sin = rotary
         query, key = apply_rotary(query, cos, sin), apply_rotary(key, cos, sin)
-
-        layout, arguments = masks.for_type[self.attention_type]
-        if layout is not None:
-            query, key, value = layout.split(query, key, value)
         dropout = self.config.attention_dropout if self.training else 0.0
-        output, weights = masks.function(self, query, key, value, scaling=self.scaling, dropout=dropout,
-                                         **arguments, **kwargs)
-        if layout is not None:
-            output = layout.merge(output)
+        output, weights = plan.layers[self.layer_idx](self, query, key, value, self.scaling, dropout, **kwargs)
         return self.Wo(output.reshape(batch, seq_len, -1)), weights
 
 
@@ -126,8 +118,8 @@ class FGMEncoderLayer(GradientCheckpointingLayer):
         self.mlp = FGMMLP(config)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
-    def forward(self, hidden_states, rotary=None, masks=None, **kwargs):
-        attended, weights = self.attn(self.attn_norm(hidden_states), rotary, masks, **kwargs)
+    def forward(self, hidden_states, rotary=None, plan=None, **kwargs):
+        attended, weights = self.attn(self.attn_norm(hidden_states), rotary, plan, **kwargs)
         hidden_states = hidden_states + self.dropout(attended)
         return hidden_states + self.dropout(self.mlp(self.mlp_norm(hidden_states))), weights
 
@@ -328,7 +320,7 @@ class FGMPreTrainedModel(PreTrainedModel):
 
     @classmethod
     def _can_set_attn_implementation(cls) -> bool:
-        """`set_attn_implementation` works: the layers read the backend at every forward pass (`AttentionMasks`).
+        """`set_attn_implementation` works: the layers read the backend at every forward pass (`attention_plan`).
         transformers guesses this from the source of the modeling file, where FGM's attention calls are not."""
         return True
 
@@ -393,7 +385,7 @@ class FGMModel(FGMPreTrainedModel):
         """The transformer layers and the final norm, with each layer's input (and the last output) and
         attention weights recorded on request."""
         batch, seq_len, _ = hidden_states.shape
-        masks = AttentionMasks(self.config, attention_mask, position_ids, hidden_states, output_attentions)
+        plan = attention_plan(self.config, attention_mask, position_ids, hidden_states, output_attentions)
         if position_ids is None:
             if attention_mask is None:
                 position_ids = torch.arange(seq_len, device=hidden_states.device).expand(batch, -1)
@@ -405,7 +397,7 @@ class FGMModel(FGMPreTrainedModel):
         for layer in self.layers:
             if all_hidden_states is not None:
                 all_hidden_states.append(hidden_states)
-            hidden_states, weights = layer(hidden_states, rotary=rotary, masks=masks, **kwargs)
+            hidden_states, weights = layer(hidden_states, rotary=rotary, plan=plan, **kwargs)
             if all_attentions is not None:
                 all_attentions.append(weights)
         hidden_states = self.final_norm(hidden_states)

@@ -6,6 +6,7 @@ torch stand-in for the flash-attn kernel (tests/test_cuda.py runs the real kerne
 
 import inspect
 import json
+import logging
 import math
 import subprocess
 import sys
@@ -158,7 +159,9 @@ def test_flex_block_mask_encodes_the_exact_mask(kind, seq_len, half):
     for prefix in ("", "full_"):
         kv_side, q_side = (
             BlockMask.from_kv_blocks(
-                getattr(block_mask, f"{prefix}{side}_num_blocks"), getattr(block_mask, f"{prefix}{side}_indices"), BLOCK_SIZE=size
+                getattr(block_mask, f"{prefix}{side}_num_blocks"),
+                getattr(block_mask, f"{prefix}{side}_indices"),
+                BLOCK_SIZE=size,
             ).to_dense()
             for side in ("kv", "q")
         )
@@ -312,12 +315,15 @@ class StandInFlash:
         self.calls.append({"cu_seqlens": None, "window": window_size})
         return torch.stack([self.attend(*row, window_size) for row in zip(q, k, v)])
 
-    def attend_sequences(self, q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, window_size=None, **options):
+    def attend_sequences(
+        self, q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, window_size=None, **options
+    ):
         self.check(**options)
         assert q.dim() == 3 and cu_seqlens_q.dtype == torch.int32 and torch.equal(cu_seqlens_q, cu_seqlens_k)
         bounds = cu_seqlens_q.tolist()
         assert bounds[0] == 0 and bounds[-1] == len(q) and all(a < b for a, b in zip(bounds, bounds[1:]))
-        assert isinstance(max_seqlen_q, int) and max_seqlen_q == max_seqlen_k == max(b - a for a, b in zip(bounds, bounds[1:]))
+        longest = max(b - a for a, b in zip(bounds, bounds[1:]))
+        assert isinstance(max_seqlen_q, int) and max_seqlen_q == max_seqlen_k == longest
         self.calls.append({"cu_seqlens": bounds, "window": window_size})
         return torch.cat([self.attend(q[a:b], k[a:b], v[a:b], window_size) for a, b in zip(bounds, bounds[1:])])
 
@@ -407,6 +413,37 @@ def test_flash_configured_model_runs_sdpa_where_flash_cannot(padded_batch):
     torch.testing.assert_close(real(out, mask), real(expected, mask), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("backend", ["sdpa", "flex_attention"])
+def test_attentions_asked_of_a_backend_without_weights_come_from_eager(backend, padded_batch, caplog):
+    """output_attentions=True on a backend that forms no weights (sdpa, the CPU default; flex) gives that call's
+    weights and outputs as eager computes them, with a warning the first time: never None, () or a crash."""
+    ids, mask = padded_batch
+    eager, model = build(FGMForMaskedLM, tiny(), "eager"), build(FGMForMaskedLM, tiny(), backend)
+    logging.Logger.warning_once.cache_clear()
+    with torch.no_grad(), caplog.at_level(logging.WARNING):
+        expected = eager(ids, attention_mask=mask, output_attentions=True)
+        for _ in range(2):
+            out = model(ids, attention_mask=mask, output_attentions=True)
+            assert len(out.attentions) == 3
+            assert all(torch.equal(a, b) for a, b in zip(out.attentions, expected.attentions))
+            assert torch.equal(out.logits, expected.logits)
+        assert model(ids, attention_mask=mask).attentions is None
+    assert [record.getMessage() for record in caplog.records] == [
+        f"output_attentions: {backend} forms no attention weights, so the calls that ask for them run on eager (the "
+        "same attention, with its weights)"
+    ]
+
+
+def test_attentions_asked_of_flash_come_from_eager(flash):
+    """The same on flash: nothing reaches the flash kernel in a call that asks for the weights."""
+    ids, mask, positions, _ = flash_batch("packed")
+    with torch.no_grad():
+        expected = build(FGMModel, tiny(), "eager")(ids, mask, positions, output_attentions=True)
+        out = flash_model(FGMModel, flash.name)(ids, mask, positions, output_attentions=True)
+    assert flash.calls == [] and len(out.attentions) == 3
+    assert all(torch.equal(a, b) for a, b in zip(out.attentions, expected.attentions))
+
+
 # --------------------------------------------------------------------------------------------------
 # Default backend, torch.compile, autocast
 # --------------------------------------------------------------------------------------------------
@@ -476,7 +513,8 @@ AUTOCAST = textwrap.dedent(
         out = model(ids, labels=labels)
         logits = model(ids).logits
     out.loss.backward()
-    print(json.dumps({"dtype": str(logits.dtype), "error": ((logits.float() - reference).norm() / reference.norm()).item()}))
+    error = ((logits.float() - reference).norm() / reference.norm()).item()
+    print(json.dumps({"dtype": str(logits.dtype), "error": error}))
     """
 )
 
@@ -528,7 +566,7 @@ def test_padding_invariance(backend, padded_batch):
         # left padding gives the same result too (positions count real tokens only)
         length = int(mask[2].sum())
         left = torch.cat([torch.ones(1, 75 - length, dtype=torch.long), ids[2:3, :length]], 1)
-        left_mask = torch.cat([torch.zeros(1, 75 - length, dtype=torch.long), torch.ones(1, length, dtype=torch.long)], 1)
+        left_mask = torch.cat([torch.zeros(1, 75 - length), torch.ones(1, length)], 1).long()
         out = model(left, attention_mask=left_mask).last_hidden_state[0, 75 - length :]
         assert (out - batched[2, :length]).abs().max() <= 1e-5
 
