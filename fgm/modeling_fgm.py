@@ -258,10 +258,10 @@ class FGMUNet(nn.Module):
         return self.output_norm(x).transpose(1, 2)[:, :length]
 
 
-def check_unet_inputs(config: FGMConfig, input_ids, attention_mask, position_ids, batch: int, seq_len: int):
+def check_unet_inputs(config: FGMConfig, attention_mask, position_ids, batch: int, seq_len: int):
     """Refuse, by name, what a U-Net cannot compute exactly: packed rows (convolutions would mix them), left
-    padding, rows shorter than one trunk token, rows with no A, C, G or T. Skipped while compiling (the checks
-    read the data)."""
+    padding, rows shorter than one trunk token. Any tokens are read, a row of only N (a window over an assembly gap)
+    like any other. Skipped while compiling (the checks read the data)."""
     if torch.compiler.is_compiling():
         return
     block, stages = config.unet_block, config.unet_stages
@@ -280,14 +280,6 @@ def check_unet_inputs(config: FGMConfig, input_ids, attention_mask, position_ids
         raise ValueError(f"row {row} has {int(lengths[row])} tokens, fewer than one trunk token of this U-Net "
                          f"({block} bases = 2**{stages}, unet_stages={stages}): give at least {block} bases, or "
                          "use a model with fewer stages")
-    if input_ids is not None:
-        carries_base = (kmer_base_table(1)[0][:, 0] >= 0).to(input_ids.device)
-        real = torch.arange(seq_len, device=input_ids.device) < lengths.to(input_ids.device)[:, None]
-        ids = input_ids.clamp(0, len(carries_base) - 1)
-        blank = torch.nonzero(~(carries_base[ids] & real).any(1)).flatten()
-        if len(blank):
-            raise ValueError(f"row {int(blank[0])} holds no A, C, G or T (all N or special tokens): nothing to "
-                             "read for a single-base model")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -371,7 +363,7 @@ class FGMModel(FGMPreTrainedModel):
             raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)}, expected {(batch, seq_len)}")
         hidden_states = self.dropout(hidden_states)
         if self.unet is not None:
-            check_unet_inputs(self.config, input_ids, attention_mask, position_ids, batch, seq_len)
+            check_unet_inputs(self.config, attention_mask, position_ids, batch, seq_len)
             hidden_states, attention_mask, unet_state = self.unet.down_path(hidden_states, attention_mask)
             position_ids = None
         trunk = self.trunk(hidden_states, attention_mask, position_ids,

@@ -2,6 +2,10 @@
 every backend, every head works per base, gradient checkpointing and torch.compile change nothing, the trunk
 runs at 1 / 2**stages of the length, and what a U-Net cannot compute exactly is refused by name."""
 
+import gzip
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 import yeast
@@ -122,10 +126,9 @@ def test_compiles_without_graph_breaks_and_runs_under_bf16():
 
 def test_what_a_unet_cannot_compute_exactly_is_refused_by_name():
     model = unet()
-    with pytest.raises(ValueError, match=r"row 1 has 6 tokens, fewer than one trunk token of this U-Net \(8 bases = 2\*\*3"):
+    short = r"row 1 has 6 tokens, fewer than one trunk token of this U-Net \(8 bases = 2\*\*3"
+    with pytest.raises(ValueError, match=short):
         model(**TOKENIZER(["ACGTACGTACGT", "ACGTA"], padding=True, return_tensors="pt"))
-    with pytest.raises(ValueError, match="row 0 holds no A, C, G or T"):
-        model(**TOKENIZER(["N" * 40], return_tensors="pt"))
     ids = TOKENIZER([SEQUENCES[0]], return_tensors="pt")["input_ids"]
     positions = torch.cat([torch.arange(150), torch.arange(151)])[None]
     with pytest.raises(ValueError, match="cannot take packed sequences"):
@@ -134,6 +137,58 @@ def test_what_a_unet_cannot_compute_exactly_is_refused_by_name():
     left["attention_mask"] = left["attention_mask"].flip(-1)
     with pytest.raises(ValueError, match="needs right padding"):
         model(**left)
+
+
+def drosophila_gap_windows() -> tuple[str, list[str]]:
+    """D. melanogaster chromosome 4 around its assembly gap (17 kb of N): the sequence from 2 kb before the gap to
+    3 kb into it, and windows before the gap, across its edge and inside it (only N)."""
+    genome = Path(__file__).resolve().parents[1] / "data" / "genomes" / "drosophila_chr4" / "DmelanDM6_4.fna.gz"
+    with gzip.open(genome, "rt") as handle:
+        chromosome = "".join(line.strip() for line in handle if not line.startswith(">"))
+    gap = chromosome.index("N" * 1000)
+    region = chromosome[gap - 2000 : gap + 3000]
+    return region, [region[300:600], region[1850:2150], region[2500:2800], region[4000:4077]]
+
+
+def test_a_window_of_only_n_computes_like_any_other():
+    """Issue 23: a batch holding a window over an assembly gap (only N) failed as a whole. N is read like any base:
+    every row, the all-N ones included, gets the outputs it gets alone, on every head and backend."""
+    _, windows = drosophila_gap_windows()
+    assert set(windows[2]) == set(windows[3]) == {"N"} and "N" not in windows[0] and set(windows[1]) > {"N"}
+    batch = TOKENIZER(windows, padding=True, return_tensors="pt")
+    for backend in ("eager", "sdpa"):
+        model = unet(FGMForSequenceClassification, backend=backend, num_labels=2, rc_average=True)
+        masked_lm = unet(FGMForMaskedLM, backend=backend)
+        with torch.no_grad():
+            together, logits = model.model(**batch).last_hidden_state, masked_lm(**batch).logits
+            classes = model(**batch).logits
+            for row, window in enumerate(windows):
+                alone = TOKENIZER([window], return_tensors="pt")
+                n = alone["input_ids"].shape[1]
+                torch.testing.assert_close(together[row, :n], model.model(**alone).last_hidden_state[0])
+                torch.testing.assert_close(logits[row, :n], masked_lm(**alone).logits[0])
+                torch.testing.assert_close(classes[row], model(**alone).logits[0])
+
+
+def test_embed_reads_a_genome_across_its_gap(tmp_path):
+    """`fgm embed` with a U-Net over BED regions before, across and inside the gap: one finite vector per region,
+    the gap's equal to the model's own output for that window."""
+    from fgm.cli import main
+
+    region, _ = drosophila_gap_windows()
+    genome = tmp_path / "chr4.fa"
+    genome.write_text(">chr4\n" + "\n".join(region[i : i + 60] for i in range(0, len(region), 60)) + "\n")
+    (tmp_path / "gap.bed").write_text("chr4\t300\t600\tbefore\nchr4\t1850\t2150\tedge\nchr4\t2500\t2800\tgap\n")
+    model = unet(FGMModel)
+    model.save_pretrained(tmp_path / "model")
+    TOKENIZER.save_pretrained(tmp_path / "model")
+    main(["embed", "--model", str(tmp_path / "model"), "--bed", str(tmp_path / "gap.bed"), "--genome", str(genome),
+          "--output", str(tmp_path / "gap.npy"), "--pooling", "mean", "--quiet"])
+    vectors = np.load(tmp_path / "gap.npy")
+    assert vectors.shape == (3, 32) and np.isfinite(vectors).all()
+    with torch.no_grad():
+        alone = model(**TOKENIZER([region[2500:2800]], return_tensors="pt")).last_hidden_state[0, 1:].mean(0)
+    np.testing.assert_allclose(vectors[2], alone.numpy(), atol=1e-5, rtol=1e-5)
 
 
 def test_every_command_runs_a_unet_end_to_end(tmp_path, capsys):
@@ -200,7 +255,8 @@ def test_every_command_runs_a_unet_end_to_end(tmp_path, capsys):
     main(["context-scan", "--model", model, "--corpus", str(tmp_path / "corpus"), "--contexts", "100,600",
           "--positions", "12", "--markov_orders", "1", "--bootstrap", "20", "--output_dir", str(tmp_path / "scan"),
           "--quiet", "True"])
-    assert [row["context"] for row in json.loads((tmp_path / "scan" / "scan.json").read_text())["contexts"]] == [100, 600]
+    scan = json.loads((tmp_path / "scan" / "scan.json").read_text())
+    assert [row["context"] for row in scan["contexts"]] == [100, 600]
 
     check = (
         "import sys; sys.modules['fgm'] = None\n"
@@ -230,7 +286,8 @@ def test_variant_scores_take_one_masked_forward_per_variant_and_strand(tmp_path,
     model = unet(FGMForMaskedLM)
     windows = []
     original = MaskedBaseScorer.score
-    monkeypatch.setattr(MaskedBaseScorer, "score", lambda self, s, i, **kw: windows.append(len(s)) or original(self, s, i, **kw))
+    monkeypatch.setattr(MaskedBaseScorer, "score",
+                        lambda self, s, i, **kw: windows.append(len(s)) or original(self, s, i, **kw))
     with ReferenceGenome(tmp_path / "g.fa") as genome:
         scores = VariantScorer(model, TOKENIZER, window=256, frames="all").score(genome, snvs)
     assert windows == [2 * len(snvs)]
