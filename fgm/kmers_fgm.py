@@ -1,4 +1,4 @@
-"""DNA alphabet, the k-mer vocabulary layout, and pure-torch k-mer helpers shared by the tokenizer and the model.
+"""DNA alphabet, the k-mer vocabulary layout, and the k-mer encoders shared by the tokenizer and the model.
 
 Ships inside every FGM checkpoint next to ``tokenization_fgm.py`` and ``modeling_fgm.py``, so it imports only the
 standard library and torch.
@@ -7,23 +7,26 @@ Vocabulary layout (``kmer_vocabulary(k)``)
     ``<unk> <pad> <mask> <cls> <eos> <bos>`` (ids 0..5), then the 4**k k-mers in ``itertools.product("ATCG",
     repeat=k)`` order, then the single letters ``A T C G N``. For k=6 this is exactly the Nucleotide Transformer v2
     vocabulary: 4107 ids, ``AAAAAA``=6, ``A``=4102, ``T``=4103, ``C``=4104, ``G``=4105, ``N``=4106. For k=1 the
-    single letters are the 1-mers, so the vocabulary is the specials then ``A T C G N`` (11 ids).
+    single letters are the 1-mers, so the vocabulary is the specials then ``A T C G N`` (11 ids). So a k-mer's id is
+    the number of special tokens plus its base-4 number with digits in ``KMER_ALPHABET`` order (A=0 T=1 C=2 G=3):
+    the one rule by which both encoders compute ids.
 
 Alphabet
     ``A C G T N`` in either case; the IUPAC ambiguity codes ``R Y S W K M B D H V`` (either case) read as ``N``.
     ``normalize_sequence`` is the one place that decides what a nucleotide is: any other character raises
     ``ValueError`` naming it and its position.
 
-Public helpers
-    ``normalize_sequence`` (validation), ``encode_run`` (one N-free run to a list of ids, standard library only:
-    what ``FGMTokenizer.__call__`` runs), ``encode_sequences`` (many strings to ids in one vectorized pass: what
-    ``FGMTokenizer.bulk_encode`` runs), ``encode_nucleotides`` / ``ids_to_nucleotides`` / ``reverse_complement_ids``
-    (uint8 bases <-> ids, any device), ``kmer_base_table`` / ``token_nucleotides_table`` (per-id tables for the
-    model). Names with a leading underscore are internal to this file.
+Bases that FGM returns
+    Everything per base that FGM computes or returns (``kmer_base_table``, the model's per-nucleotide
+    probabilities) indexes bases in ``BASES`` order, **A=0, C=1, G=2, T=3**, with -1 where a token has no base at
+    that offset (special tokens, ``N``, offsets past the end of a single-letter token).
 
-Base-index convention of the torch helpers (``kmer_base_table``): **"ACGT" order, A=0, C=1, G=2, T=3**, and -1 where
-a token has no base at that offset (special tokens, ``N``, offsets past the end of a single-letter token). This
-differs from the ATCG order in which the vocabulary enumerates k-mers; the tables translate between the two.
+Encoders (one per need)
+    ``encode_run``: one N-free run of bases to a list of ids, standard library only, for ``FGMTokenizer.__call__``.
+    ``encode_sequences``, ``encode_nucleotides``, ``reverse_complement_ids``, ``reverse_complement_rows``: the
+    vectorized torch encoder (``_encode_framed``), for bulk encoding (``FGMTokenizer.bulk_encode``) and for reverse
+    complements inside the model, on any device. ``ids_to_nucleotides`` decodes; ``kmer_base_table`` /
+    ``token_nucleotides_table`` are per-id tables for the model. Names with a leading underscore are internal.
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ import torch
 
 SPECIAL_TOKENS = ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>"]
 NUM_SPECIAL_TOKENS = len(SPECIAL_TOKENS)
-KMER_ALPHABET = "ATCG"  # enumeration order of the k-mers in the vocabulary (NT layout)
-BASES = "ACGT"  # base-index order of kmer_base_table: A=0, C=1, G=2, T=3
+KMER_ALPHABET = "ATCG"  # the vocabulary's order (NT layout): k-mers enumerated in it, ids computed with its digits
+BASES = "ACGT"  # the order of every base index FGM returns: A=0, C=1, G=2, T=3
 MIN_K, MAX_K = 1, 8
 # Default model_max_length is DEFAULT_MAX_BASES // k + k tokens: room for a 1 Mbp (2**20 bases) N-free sequence,
 # its <cls> token and up to k - 1 trailing single-letter tokens. Sequences containing N need more tokens per base.
@@ -66,7 +69,7 @@ def kmer_vocabulary(k: int) -> list[str]:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Validation / normalization (C-speed: one bytes.translate + one memchr per sequence)
+# Validation / normalization (one bytes.translate and one find per sequence)
 # ----------------------------------------------------------------------------------------------------------------
 
 
@@ -114,18 +117,17 @@ def normalize_sequence(seq: str, where: str = "", start: int = 0) -> str:
 
     Raises ``ValueError`` naming the first invalid character and its 0-based position, counted from ``start`` (the
     position of ``seq`` in a longer text it was cut from); ``where`` is appended to the message, e.g.
-    ``" of sequence 3 in the batch"``. Cost: one ``encode``, one ``bytes.translate`` and one comparison, all at C
-    speed; an already-canonical string is returned as is.
+    ``" of sequence 3 in the batch"``. An already-canonical string is returned as is.
     """
     raw, out = _translate(seq, where, start)
     return seq if out == raw else out.decode("ascii")
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# List encoder (standard library only, for FGMTokenizer.__call__)
+# The list encoder (standard library only): FGMTokenizer.__call__
 # ----------------------------------------------------------------------------------------------------------------
 
-# Base-4 digit of each base in the vocabulary's k-mer order (A=0 T=1 C=2 G=3), as the ASCII digits int(x, 4) reads.
+# Base-4 digit of each base in KMER_ALPHABET order (A=0 T=1 C=2 G=3), as the ASCII digits int(x, 4) reads.
 _KMER_DIGITS = bytes.maketrans(KMER_ALPHABET.encode("ascii"), b"0123")
 
 
@@ -147,10 +149,10 @@ def encode_run(bases: bytes, k: int = 6) -> list[int]:
     ``len(bases) % k`` letters one by one. Same ids as the torch encoders, as a list of Python ints (other bytes give
     an error or meaningless ids).
 
-    Standard library only, so that ``FGMTokenizer.__call__`` builds its lists without torch, whose multi-threaded
-    ops stall when the cores are busy. No Python loop per token: the run's base-4 digits are spread into one lane
-    per k-mer (zeros in front), read as one integer by ``int(..., 4)``, offset by the special tokens in every lane
-    with one addition, and cut into machine integers by ``array``.
+    Standard library only: ``FGMTokenizer.__call__`` runs no torch op (why: docs/design_notes.md). No Python loop
+    per token: the run's base-4 digits are spread into one lane per k-mer (zeros in front), read as one integer by
+    ``int(..., 4)``, offset by the special tokens in every lane with one addition, and cut into machine integers by
+    ``array``.
     """
     lane, typecode, single_ids = _run_layout(_check_k(k))
     count = len(bases) // k
@@ -171,7 +173,7 @@ def encode_run(bases: bytes, k: int = 6) -> list[int]:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Pure-torch tables and encoders
+# The torch encoder: tables, bulk encoding, reverse complements (any device)
 # ----------------------------------------------------------------------------------------------------------------
 
 
@@ -180,14 +182,9 @@ def _cpu_tables(k: int) -> dict[str, torch.Tensor]:
     """Lookup tables for the vectorized encoder/decoder (CPU; see ``_tables`` for other devices)."""
     vocab = kmer_vocabulary(k)
     index = {tok: i for i, tok in enumerate(vocab)}
-    # k-mer value in "code order": digit of a base = (ASCII >> 1) & 3, i.e. A=0 C=1 T=2 G=3.
-    code_digit = {c: (ord(c) >> 1) & 3 for c in "ACGT"}
-    kmer_lut = torch.empty(4**k, dtype=torch.long)
-    for kmer in itertools.product("ACGT", repeat=k):
-        value = 0
-        for c in kmer:
-            value = value * 4 + code_digit[c]
-        kmer_lut[value] = index["".join(kmer)]
+    digits = torch.zeros(256, dtype=torch.uint8)  # base-4 digit of each base's ASCII byte, in KMER_ALPHABET order
+    for digit, base in enumerate(KMER_ALPHABET):
+        digits[ord(base)] = digit
     single_lut = torch.full((256,), index["<unk>"], dtype=torch.long)
     for c in "ACGTN":
         single_lut[ord(c)] = index[c]
@@ -208,7 +205,7 @@ def _cpu_tables(k: int) -> dict[str, torch.Tensor]:
     for a, b in COMPLEMENT.items():
         complement[a] = b
     return {
-        "kmer_lut": kmer_lut,
+        "digits": digits,
         "single_lut": single_lut,
         "token_codes": token_codes,
         "token_len": token_len,
@@ -252,25 +249,21 @@ def token_nucleotides_table(k: int) -> tuple[torch.Tensor, torch.Tensor]:
     return t["token_codes"].clone(), t["token_len"].clone()
 
 
-def _kmer_values(kmer_bases: torch.Tensor, k: int) -> torch.Tensor:
-    """Base-4 value of each row of ``kmer_bases`` (``(K, k)`` uint8 ASCII letters from ACGT, possibly a view).
-
-    The digit of a base is ``(ASCII >> 1) & 3`` (A=0 C=1 T=2 G=3), first base most significant. Returns an int32
-    tensor (an index into the ``kmer_lut`` table). In-place integer passes over the (K, k) block, no float math.
-    """
-    digits = torch.bitwise_right_shift(kmer_bases, 1).bitwise_and_(3)
-    value = digits[:, 0].to(torch.int32)
+def _kmer_ids(kmer_bases: torch.Tensor, k: int, digits: torch.Tensor) -> torch.Tensor:
+    """Token ids of the k-mers in the rows of ``kmer_bases`` ((K, k) uint8 ASCII letters from ACGT, possibly a
+    view), by the vocabulary's rule: the special tokens' count plus the k-mer's base-4 number in ``KMER_ALPHABET``
+    order (``digits``: the table of ``_cpu_tables``), first base most significant, as ``encode_run`` computes it."""
+    value = digits.index_select(0, kmer_bases[:, 0].int()).to(torch.int32)
     for j in range(1, k):
-        value.mul_(4).add_(digits[:, j])
-    return value
+        value.mul_(4).add_(digits.index_select(0, kmer_bases[:, j].int()))
+    return value.long().add_(NUM_SPECIAL_TOKENS)
 
 
 def _arithmetic_runs(first: torch.Tensor, counts: torch.Tensor, total: int, step: int) -> torch.Tensor:
     """Concatenation over runs ``j`` of ``first[j] + step * arange(counts[j])`` (``total == counts.sum()``).
 
     Same as ``repeat_interleave(first - step * exclusive_cumsum(counts), counts) + step * arange(total)``, but built
-    from a fill, a scatter and a cumsum: CPU ``repeat_interleave`` splits even tiny inputs across threads
-    (grain size 1), which stalls badly when the cores are busy.
+    from a fill, a scatter and a cumsum (why not ``repeat_interleave``: docs/design_notes.md).
     """
     keep = counts > 0
     first, counts = first[keep], counts[keep]
@@ -297,7 +290,7 @@ def _encode_framed(codes: torch.Tensor, k: int, tables: dict[str, torch.Tensor],
     n_id = tables["n_id"].view(1)
     if len(n_pos) == 2:  # one N-free run: k-mers at a fixed stride, then the tail letters
         n_kmer = (len(codes) - 2) // k
-        kmer_ids = tables["kmer_lut"].index_select(0, _kmer_values(codes[1 : 1 + n_kmer * k].view(n_kmer, k), k))
+        kmer_ids = _kmer_ids(codes[1 : 1 + n_kmer * k].view(n_kmer, k), k, tables["digits"])
         tail = tables["single_lut"].index_select(0, codes[1 + n_kmer * k : -1].long())
         ids = torch.cat([n_id, kmer_ids, tail, n_id])
         return ids, n_pos, torch.tensor([0, len(ids) - 1], device=device)
@@ -327,7 +320,7 @@ def _encode_framed(codes: torch.Tensor, k: int, tables: dict[str, torch.Tensor],
         else:
             kmer_bases = codes.unfold(0, k, 1).index_select(0, _arithmetic_runs(run_start, n_kmer, total_kmers, k))
         # k-mer tokens fill, in order, every output slot that is neither an N nor a tail letter.
-        ids.masked_scatter_(is_kmer, tables["kmer_lut"].index_select(0, _kmer_values(kmer_bases, k)))
+        ids.masked_scatter_(is_kmer, _kmer_ids(kmer_bases, k, tables["digits"]))
     return ids, n_pos, n_tok
 
 
@@ -413,7 +406,6 @@ def reverse_complement_ids(ids: torch.Tensor, k: int = 6) -> torch.Tensor:
     return encode_nucleotides(rc, k)
 
 
-
 def reverse_complement_rows(ids: torch.Tensor, attention_mask: torch.Tensor | None, k: int, pad_id: int):
     """A batch of token rows -> the token rows of each row's reverse complement, re-tokenized with the tokenizer's
     rules, and their attention mask. Special tokens in front (``<cls>``) stay in front, padding goes at the end,
@@ -458,7 +450,6 @@ def nucleotide_marginals(logits: torch.Tensor, bases: torch.Tensor) -> torch.Ten
     one_hot = torch.nn.functional.one_hot(bases.clamp(min=0), 4).float() * (bases >= 0)[..., None]  # (V, width, 4)
     probs = (logits.float().softmax(-1) @ one_hot.flatten(1)).unflatten(-1, (bases.shape[1], 4))
     return probs / probs.sum(-1, keepdim=True).clamp(min=1e-12)
-
 
 
 def reverse_complement(sequence: str) -> str:

@@ -6,12 +6,13 @@ input/output embeddings. Hierarchical models (`config.unet_stages` > 0, as NTv3 
 bases: a stem convolution and down stages (convolution, average-pooling by 2) bring the sequence to one trunk token
 per 2**unet_stages bases, the same transformer layers run there, and up stages (repeat by 2, convolution, the
 skip added back) return to one vector per base; 1 Mb costs 8,192 trunk tokens at 7 stages.
-How attention runs on each backend, and its masks, is `attention_fgm.py`.
+How attention runs (each backend's plan of how every layer attends) is `attention_fgm.py`.
 
 Ships inside every FGM checkpoint (remote code), so it imports only torch, transformers and its sibling files.
 """
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -138,30 +139,30 @@ class FGMChannelRMSNorm(nn.RMSNorm):
 
 
 class SequenceEnds:
-    """Where each row's real positions end at one resolution: `valid` (B, 1, L) is 1 at real positions, and
-    every row is real before `start`, so that zeroing past the ends only touches the tail (0 while compiling:
-    all of it)."""
+    """Where each row's real positions end at one resolution: `valid` (B, 1, L) is 1 at real positions, and every
+    row is real before `shortest` (the shortest row's length; 0 while compiling), so that zeroing past the ends only
+    touches the positions from there on."""
 
-    def __init__(self, valid: torch.Tensor, start: int):
-        self.valid, self.start = valid, start
+    def __init__(self, valid: torch.Tensor, shortest: int):
+        self.valid, self.shortest = valid, shortest
 
     def zero(self, x: torch.Tensor) -> torch.Tensor:
         """`x` with the positions past each row's end set to 0, in place."""
-        if self.start < x.shape[-1]:
-            x[..., self.start :] *= self.valid[..., self.start :]
+        if self.shortest < x.shape[-1]:
+            x[..., self.shortest :] *= self.valid[..., self.shortest :]
         return x
 
     def pool(self, x: torch.Tensor) -> torch.Tensor:
         """Average-pooling by 2 over real positions only (a pooled position is real when either of its two is)."""
         batch, width, length = x.shape
-        pooled, whole = x.view(batch, width, length // 2, 2).sum(-1), self.start // 2
+        pooled, whole = x.view(batch, width, length // 2, 2).sum(-1), self.shortest // 2
         pooled[..., :whole] *= 0.5
         pooled[..., whole:] /= self.valid[..., 2 * whole :].view(batch, 1, -1, 2).sum(-1).clamp(min=1)
         return pooled
 
     def halve(self) -> "SequenceEnds":
         batch = self.valid.shape[0]
-        return SequenceEnds(self.valid.view(batch, 1, -1, 2).amax(-1), (self.start + 1) // 2)
+        return SequenceEnds(self.valid.view(batch, 1, -1, 2).amax(-1), (self.shortest + 1) // 2)
 
 
 class FGMConvBlock(nn.Module):
@@ -215,6 +216,15 @@ class FGMUpStage(GradientCheckpointingLayer):
         return ends.zero(x + self.pointwise(x)) + skip
 
 
+class UNetSkips(NamedTuple):
+    """What the down path hands the up path: each down stage's input (the skips) and where the rows end at its
+    resolution, finest first, and the input length to cut the output back to."""
+
+    skips: list[torch.Tensor]
+    ends: list[SequenceEnds]
+    length: int
+
+
 class FGMUNet(nn.Module):
     """The convolutional towers: `down` from bases to trunk tokens, `up` from trunk tokens back to bases."""
 
@@ -229,17 +239,16 @@ class FGMUNet(nn.Module):
 
     def down_path(self, embedded: torch.Tensor, attention_mask: torch.Tensor | None):
         """(B, L, E) embedded bases -> trunk input (B, L / block, hidden), its real positions (B, L / block), and
-        what the up path needs (skips and where the rows end at each resolution). L is padded up to a multiple of
-        the block."""
+        the `UNetSkips` for the up path. L is padded up to a multiple of the block."""
         batch, length, _ = embedded.shape
         pad = -length % self.block
         if attention_mask is None:
-            valid, start = torch.ones(batch, length, device=embedded.device), length
+            valid, shortest = torch.ones(batch, length, device=embedded.device), length
         else:
             valid = attention_mask
-            start = 0 if torch.compiler.is_compiling() else int(attention_mask.sum(-1).min())
+            shortest = 0 if torch.compiler.is_compiling() else int(attention_mask.sum(-1).min())
         valid = F.pad(valid.to(activation_dtype(embedded)), (0, pad))[:, None]  # (B, 1, L'), in the layers' dtype
-        ends = SequenceEnds(valid, start)
+        ends = SequenceEnds(valid, shortest)
         x = self.stem(F.pad(embedded, (0, 0, 0, pad)).transpose(1, 2), ends)
         skips, all_ends = [], []
         for stage in self.down:
@@ -247,15 +256,14 @@ class FGMUNet(nn.Module):
             all_ends.append(ends)
             x = stage(x, ends)
             ends = ends.halve()
-        return x.transpose(1, 2), ends.valid[:, 0], (skips, all_ends, length)
+        return x.transpose(1, 2), ends.valid[:, 0], UNetSkips(skips, all_ends, length)
 
-    def up_path(self, trunk: torch.Tensor, trunk_valid: torch.Tensor, state) -> torch.Tensor:
+    def up_path(self, trunk: torch.Tensor, trunk_valid: torch.Tensor, skips: UNetSkips) -> torch.Tensor:
         """Trunk output (B, n, hidden) -> per-base states (B, L, stem width), cut back to the input length."""
-        skips, all_ends, length = state
         x = trunk.transpose(1, 2) * trunk_valid[:, None]
-        for stage, skip, ends in zip(self.up, reversed(skips), reversed(all_ends)):
+        for stage, skip, ends in zip(self.up, reversed(skips.skips), reversed(skips.ends)):
             x = stage(x, skip, ends)
-        return self.output_norm(x).transpose(1, 2)[:, :length]
+        return self.output_norm(x).transpose(1, 2)[:, : skips.length]
 
 
 def check_unet_inputs(config: FGMConfig, attention_mask, position_ids, batch: int, seq_len: int):
@@ -364,13 +372,13 @@ class FGMModel(FGMPreTrainedModel):
         hidden_states = self.dropout(hidden_states)
         if self.unet is not None:
             check_unet_inputs(self.config, attention_mask, position_ids, batch, seq_len)
-            hidden_states, attention_mask, unet_state = self.unet.down_path(hidden_states, attention_mask)
+            hidden_states, attention_mask, skips = self.unet.down_path(hidden_states, attention_mask)
             position_ids = None
         trunk = self.trunk(hidden_states, attention_mask, position_ids,
                            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states,
                            self.config.output_attentions if output_attentions is None else output_attentions, **kwargs)
         if self.unet is not None:
-            trunk.last_hidden_state = self.unet.up_path(trunk.last_hidden_state, attention_mask, unet_state)
+            trunk.last_hidden_state = self.unet.up_path(trunk.last_hidden_state, attention_mask, skips)
         return trunk
 
     def trunk(self, hidden_states, attention_mask, position_ids, output_hidden_states, output_attentions, **kwargs):
@@ -420,7 +428,7 @@ class FGMForMaskedLM(FGMPreTrainedModel):
         self.model = FGMModel(config)
         self.head = FGMPredictionHead(config)
         self.decoder = nn.Linear(config.output_hidden_size, config.vocab_size, bias=False)
-        if config.tie_word_embeddings:  # never written, so Trainer's resume ties it again instead of warning it is missing
+        if config.tie_word_embeddings:  # not written: Trainer's resume ties it again instead of warning it is missing
             self._keys_to_ignore_on_save = {"decoder.weight"}
         self.post_init()
 

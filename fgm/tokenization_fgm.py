@@ -11,7 +11,16 @@ Tokenization rule (NT's own algorithm)
     ``-``, non-ASCII, ...) raises ``ValueError`` naming the character, its 0-based position and, in a batch, the
     sequence index: never a silent ``<unk>``, and ``tokenizer.json`` loaded without this file raises too (see
     ``FGMTokenizer``). With ``add_special_tokens=True`` only ``<cls>`` is prepended (NT v2 adds no ``<eos>``).
-    Special-token strings such as ``<mask>`` may appear inside the text and are kept as tokens.
+    Special tokens (``<mask>``, ...) and the tokens a user adds (``add_special_tokens``, ``add_tokens``) may appear
+    inside the text and are kept as tokens of their own; the k-mer phase restarts after each.
+
+Encoders
+    ``__call__`` on a string or a list of strings: ids from ``kmers_fgm.encode_run``, with the truncation and
+    padding settings transformers puts on the Rust backend; everything else (pairs, pretokenized words, overflowing
+    tokens, and the ``Encoding`` objects behind ``tokens()``, ``word_ids()``...) from the Rust ``tokenizers``
+    pipeline. ``bulk_encode``: the vectorized torch encoder of ``kmers_fgm``. All give the same ids
+    (``tests/test_tokenizer.py``); why ``__call__`` does not leave everything to the Rust pipeline:
+    ``benchmarks/results_tokenizer.md``.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import contextlib
 import functools
 import os
 import re
+from typing import NamedTuple
 
 import torch
 from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
@@ -44,9 +54,6 @@ __all__ = ["FGMTokenizer"]
 # WordPiece's unknown token: deliberately not in the vocabulary, so that the Rust model raises on a chunk it cannot
 # spell instead of emitting <unk> (read by anyone who opens tokenizer.json: hence the wording).
 _STRICT_UNK = "<not a nucleotide>"
-_SPECIALS = "|".join(re.escape(t) for t in SPECIAL_TOKENS)
-_SPECIAL_PATTERN = re.compile(f"({_SPECIALS})")
-_SEPARATOR_PATTERN = re.compile(f"(N|{_SPECIALS})")  # tokens of their own, after which the k-mer phase restarts
 
 
 def _build_backend(k: int) -> Tokenizer:
@@ -73,36 +80,63 @@ def _standalone_normalizer():
     )
 
 
-def _normalize_input(text, is_split_into_words: bool, keep_special: bool, label: str):
-    """``text`` (a string, batch, pair batch or pretokenized words) with every string normalized; errors name the
-    string's place in the input."""
+class TextTokens(NamedTuple):
+    """The tokens that a text may hold besides DNA (special and added tokens), read as tokens of their own: a regex
+    that cuts a text into DNA, token, DNA, ... (longest token first, as the Rust pipeline matches them), the same
+    with ``N`` as a token too (``separators``: after each the k-mer phase restarts), their first characters (a text
+    holding none of them needs no regex), and the ids of the tokens and of ``N``."""
+
+    tokens: re.Pattern | None
+    separators: re.Pattern
+    first_characters: frozenset
+    ids: dict
+
+    def in_text(self, text: str) -> bool:
+        return any(c in text for c in self.first_characters)
+
+
+@functools.lru_cache(maxsize=64)
+def text_tokens(tokens: tuple[tuple[str, int], ...], n_id: int) -> TextTokens:
+    """The ``TextTokens`` of ``(token, id)`` pairs."""
+    alternatives = "|".join(re.escape(token) for token, _ in sorted(tokens, key=lambda pair: -len(pair[0])))
+    return TextTokens(
+        re.compile(f"({alternatives})") if tokens else None,
+        re.compile(f"({alternatives}|N)" if tokens else "(N)"),
+        frozenset(token[0] for token, _ in tokens),
+        {**dict(tokens), "N": n_id},
+    )
+
+
+def _normalize_input(text, is_split_into_words: bool, tokens: TextTokens, label: str):
+    """``text`` (a string, batch, pair batch or pretokenized words) with every string normalized, the ``tokens``
+    in it kept as they are; errors name the string's place in the input."""
     if text is None:
         return None
     if isinstance(text, str):
-        return _normalize_one(text, label, keep_special)
+        return _normalize_one(text, label, tokens)
     if not isinstance(text, (list, tuple)):
         return text  # let the base class raise its usual error
     if is_split_into_words and (not text or isinstance(text[0], str)):
-        return [_normalize_one(w, f" of word {j}{label}", keep_special) for j, w in enumerate(text)]
+        return [_normalize_one(w, f" of word {j}{label}", tokens) for j, w in enumerate(text)]
     out = []
     for i, item in enumerate(text):
         where = f" of sequence {i} in the batch{label}"
         if isinstance(item, str):
-            out.append(_normalize_one(item, where, keep_special))
+            out.append(_normalize_one(item, where, tokens))
         elif isinstance(item, (list, tuple)) and is_split_into_words:
-            out.append([_normalize_one(w, f" of word {j}{where}", keep_special) for j, w in enumerate(item)])
+            out.append([_normalize_one(w, f" of word {j}{where}", tokens) for j, w in enumerate(item)])
         elif isinstance(item, (list, tuple)):  # (text, text_pair) tuple inside a batch
-            out.append(type(item)(_normalize_one(s, f" of part {j}{where}", keep_special) for j, s in enumerate(item)))
+            out.append(type(item)(_normalize_one(s, f" of part {j}{where}", tokens) for j, s in enumerate(item)))
         else:
             out.append(item)
     return out
 
 
-def _normalize_one(seq: str, where: str, keep_special: bool) -> str:
-    """``normalize_sequence(seq)``, keeping special-token strings such as ``<mask>`` as they are when asked."""
-    if not (keep_special and "<" in seq):
+def _normalize_one(seq: str, where: str, tokens: TextTokens) -> str:
+    """``normalize_sequence(seq)``, keeping the ``tokens`` in it (``<mask>``, added tokens) as they are."""
+    if tokens.tokens is None or not tokens.in_text(seq):
         return normalize_sequence(seq, where)
-    pieces = _SPECIAL_PATTERN.split(seq)  # DNA, special, DNA, ...
+    pieces = tokens.tokens.split(seq)  # DNA, token, DNA, ...
     start = 0
     for i, piece in enumerate(pieces):
         if i % 2 == 0:
@@ -111,16 +145,16 @@ def _normalize_one(seq: str, where: str, keep_special: bool) -> str:
     return "".join(pieces)
 
 
-def _encode_text(text: str, k: int, separator_ids: dict[str, int], with_offsets: bool):
-    """``(ids, spans)`` of one validated, normalized text, without special tokens added: every ``N`` and
-    special-token string is a token of its own, the N-free runs between them go through ``encode_run``. ``spans``
+def _encode_text(text: str, k: int, tokens: TextTokens, with_offsets: bool):
+    """``(ids, spans)`` of one validated, normalized text, without special tokens added: every ``N`` and every one
+    of the ``tokens`` is a token of its own, the N-free runs between them go through ``encode_run``. ``spans``
     are the tokens' character spans (an empty list unless ``with_offsets``)."""
-    pieces = _SEPARATOR_PATTERN.split(text) if "N" in text or "<" in text else [text]
+    pieces = tokens.separators.split(text) if "N" in text or tokens.in_text(text) else [text]
     ids, spans, start = [], [], 0
     for i, piece in enumerate(pieces):  # run, separator, run, ...
         end = start + len(piece)
         if i % 2:
-            ids.append(separator_ids[piece])
+            ids.append(tokens.ids[piece])
             spans.append((start, end))
         elif piece:
             ids += encode_run(piece.encode("ascii"), k)
@@ -132,17 +166,26 @@ def _encode_text(text: str, k: int, separator_ids: dict[str, int], with_offsets:
     return ids, spans
 
 
-def _pad(row: list, fill, width: int, left: bool) -> list:
-    """``row`` padded with ``fill`` to ``width`` on the left or right (rows already as long are left as they are)."""
-    missing = width - len(row)
-    if missing <= 0:
-        return row
-    return [fill] * missing + row if left else row + [fill] * missing
+def _padded(data: dict[str, list[list]], padding: dict) -> dict[str, list[list]]:
+    """Every field's rows padded as ``padding`` (the Rust backend's settings) says: to its ``length``, else the
+    longest row, rounded up to ``pad_to_multiple_of``, on its ``direction``'s side, with each field's fill."""
+    width = padding["length"] if padding["length"] is not None else max(map(len, data["input_ids"]))
+    multiple = padding["pad_to_multiple_of"]
+    if multiple and width % multiple:
+        width += multiple - width % multiple
+    fills = {"input_ids": padding["pad_id"], "token_type_ids": padding["pad_type_id"], "attention_mask": 0,
+             "special_tokens_mask": 1, "offset_mapping": (0, 0)}
+    left = padding["direction"] == "left"
+
+    def pad(row: list, fill) -> list:
+        missing = [fill] * (width - len(row))
+        return missing + row if left else row + missing
+
+    return {name: [pad(row, fills[name]) for row in rows] for name, rows in data.items()}
 
 
 def _long_tensor(rows: list[list[int]]) -> torch.Tensor:
-    """``torch.tensor(rows)`` for equal-length, non-empty int rows, through one int64 buffer: several times faster,
-    and no torch op (none that could wait for a busy core)."""
+    """``torch.tensor(rows)`` for equal-length, non-empty int rows, built on one int64 buffer without a torch op."""
     flat = array.array("q")
     for row in rows:
         flat.fromlist(row)
@@ -151,24 +194,23 @@ def _long_tensor(rows: list[list[int]]) -> torch.Tensor:
 
 class _LazyEncodings(BatchEncoding):
     """The fast path's ``BatchEncoding``: its ``tokenizers.Encoding`` objects (behind ``tokens()``, ``word_ids()``,
-    ``token_to_chars()``, ``encodings``, ``batch[i]``, pickling) come from the Rust pipeline, run on first use."""
+    ``token_to_chars()``, ``encodings``, ``batch[i]``, pickling) come from ``encode``, the Rust pipeline, run on
+    first use."""
 
     def __init__(self, data: dict, encode, tensor_type):
-        self.__dict__["_encode"] = encode
+        self._encode, self._computed = encode, None
         super().__init__(data, tensor_type=tensor_type, n_sequences=1)
 
     @property
     def _encodings(self):
-        encode = self.__dict__.pop("_encode", None)
-        if encode is not None:
-            self.__dict__["_computed"] = encode()
-        return self.__dict__.get("_computed")
+        if self._encode is not None:
+            self._computed, self._encode = self._encode(), None
+        return self._computed
 
     @_encodings.setter
-    def _encodings(self, value):
+    def _encodings(self, value):  # BatchEncoding's __init__ sets None (keep the pending encode); unpickling the list
         if value is not None:
-            self.__dict__.pop("_encode", None)
-        self.__dict__["_computed"] = value
+            self._encode, self._computed = None, value
 
 
 @contextlib.contextmanager
@@ -188,18 +230,13 @@ def _torch_threads(num_threads: int | None):
 class FGMTokenizer(TokenizersBackend):
     r"""Fast k-mer DNA tokenizer with the Nucleotide Transformer v2 vocabulary layout (k=6 by default).
 
-    See the module docstring for the vocabulary and the tokenization rule. Highlights:
+    See the module docstring for the vocabulary, the tokenization rule and which encoder serves which call.
 
     - ``k`` (1..8) is saved in ``tokenizer_config.json`` and restored by ``from_pretrained``.
-    - ``tokenizer(seqs)`` validates every sequence in Python (one ``bytes.translate`` + ``find`` each, C speed),
-      raising ``ValueError`` on any non-nucleotide character with its position and index in the batch. A string or
-      a batch of strings is then encoded by ``encode_run`` (standard library, no Python loop per token, no torch
-      thread pool to wait for), with the truncation and padding settings transformers puts on the Rust backend: the
-      fields are the ``tokenizers`` pipeline's to the last offset and dtype (``tests/test_tokenizer.py`` compares
-      them over every option), and the ``Encoding`` objects behind ``tokens()``, ``word_ids()``... come from that
-      pipeline on first use. Pairs, pretokenized words and overflowing tokens go through ``TokenizersBackend``
-      (Rust) as they are. On 100 x 6 kb in one call this is 8x faster than the Rust pipeline, which builds one
-      "word" and one ``Encoding`` entry per k-mer (``benchmarks/results_tokenizer.md``).
+    - ``tokenizer(seqs)`` validates every sequence (``normalize_sequence``), raising ``ValueError`` on any
+      non-nucleotide character with its position and index in the batch; special and added tokens inside the text
+      are kept. It takes every option of a transformers fast tokenizer and returns the same fields, to the last
+      offset and dtype, as the Rust pipeline would (``tests/test_tokenizer.py`` compares them over every option).
     - ``return_offsets_mapping=True`` gives character (nucleotide) spans in the input string; specials get (0, 0).
     - ``bulk_encode`` is a vectorized torch encoder for corpus building with identical ids.
     - ``model_max_length`` defaults to ``DEFAULT_MAX_BASES // k + k`` tokens (2**20 bases; 174,768 for k=6).
@@ -259,8 +296,6 @@ class FGMTokenizer(TokenizersBackend):
             raise ValueError(f"FGMTokenizer's special tokens are fixed to {SPECIAL_TOKENS}, got {expected}")
         if model_max_length is None:
             model_max_length = DEFAULT_MAX_BASES // k + k
-        # Ids of the tokens that split a text into N-free runs (see _encode_text).
-        self._separator_ids = {token: self._tokenizer.token_to_id(token) for token in SPECIAL_TOKENS + ["N"]}
         super().__init__(
             k=k,
             unk_token=unk_token,
@@ -309,9 +344,9 @@ class FGMTokenizer(TokenizersBackend):
         fast tokenizer, through ``TokenizersBackend``."""
         if split_special_tokens is None:
             split_special_tokens = self.split_special_tokens
-        keep_special = not split_special_tokens
-        text = _normalize_input(text, is_split_into_words, keep_special, "")
-        text_pair = _normalize_input(text_pair, is_split_into_words, keep_special, " (text_pair)")
+        tokens = self._text_tokens(keep_special=not split_special_tokens)
+        text = _normalize_input(text, is_split_into_words, tokens, "")
+        text_pair = _normalize_input(text_pair, is_split_into_words, tokens, " (text_pair)")
         settings = dict(
             padding_strategy=padding_strategy,
             truncation_strategy=truncation_strategy,
@@ -337,7 +372,7 @@ class FGMTokenizer(TokenizersBackend):
             return_overflowing_tokens or kwargs.get("sanitize_control_tokens"),
         ):
             self.set_truncation_and_padding(**settings)  # transformers' own settings, read back by _encode_fast
-            data = self._encode_fast(text, add_special_tokens, return_tensors, max_length, **kwargs)
+            data = self._encode_fast(text, tokens, add_special_tokens, return_tensors, max_length, **kwargs)
             return _LazyEncodings(data, lambda: general(return_tensors=None).encodings, tensor_type=return_tensors)
         return general(return_tensors=return_tensors)
 
@@ -359,9 +394,17 @@ class FGMTokenizer(TokenizersBackend):
             and (not truncating or (max_length is not None and max_length >= add_special_tokens))
         )
 
+    def _text_tokens(self, keep_special: bool) -> TextTokens:
+        """The tokens read as tokens of their own inside a text: every added token, the special ones (``<mask>``,
+        ``<cls>``, user-added specials...) unless ``keep_special`` is False (``split_special_tokens``)."""
+        added = self._tokenizer.get_added_tokens_decoder()
+        pairs = tuple(sorted((token.content, i) for i, token in added.items() if keep_special or not token.special))
+        return text_tokens(pairs, self._tokenizer.token_to_id("N"))
+
     def _encode_fast(
         self,
         text: str | list[str],
+        tokens: TextTokens,
         add_special_tokens: bool,
         return_tensors,
         max_length: int | None,
@@ -374,24 +417,16 @@ class FGMTokenizer(TokenizersBackend):
         **kwargs,
     ) -> dict:
         """The data fields that ``TokenizersBackend`` returns for a string or a batch of strings, without its
-        ``Encoding`` objects: ids from ``encode_run`` (standard library, no per-token Python loop), truncation and
-        padding as set on the backend, Python lists or (equal-length rows, ``return_tensors='pt'``) int64 tensors.
-        ``tests/test_tokenizer.py`` checks every field against the Rust pipeline across the options."""
+        ``Encoding`` objects: ids from ``encode_run``, truncated and padded as set on the backend
+        (``set_truncation_and_padding``), as Python lists or (equal-length rows, ``return_tensors='pt'``) int64
+        tensors. ``tests/test_tokenizer.py`` checks every field against the Rust pipeline across the options."""
         if return_token_type_ids is None:
             return_token_type_ids = "token_type_ids" in self.model_input_names
         if return_attention_mask is None:
             return_attention_mask = "attention_mask" in self.model_input_names
-        truncation, padding = self._tokenizer.truncation, self._tokenizer.padding
         added = [self.cls_token_id] if add_special_tokens else []
-        rows, span_rows = [], []
-        for sequence in [text] if isinstance(text, str) else text:
-            ids, spans = _encode_text(sequence, self.k, self._separator_ids, return_offsets_mapping)
-            keep = truncation["max_length"] - len(added) if truncation else len(ids)
-            if len(ids) > keep:
-                cut = slice(0, keep) if truncation["direction"] == "right" else slice(len(ids) - keep, None)
-                ids, spans = ids[cut], spans[cut]
-            rows.append(added + ids)
-            span_rows.append([(0, 0)] * len(added) + spans)
+        rows, spans = self._truncated_rows([text] if isinstance(text, str) else text, tokens, added,
+                                           return_offsets_mapping)
         data = {"input_ids": rows}
         if return_token_type_ids:
             data["token_type_ids"] = [[0] * len(row) for row in rows]
@@ -400,23 +435,9 @@ class FGMTokenizer(TokenizersBackend):
         if return_special_tokens_mask:
             data["special_tokens_mask"] = [[1] * len(added) + [0] * (len(row) - len(added)) for row in rows]
         if return_offsets_mapping:
-            data["offset_mapping"] = span_rows
-        if padding:
-            width = padding["length"]
-            if width is None:
-                width = max(map(len, rows))
-            multiple = padding["pad_to_multiple_of"]
-            if multiple and width % multiple:
-                width += multiple - width % multiple
-            fills = {
-                "input_ids": padding["pad_id"],
-                "token_type_ids": padding["pad_type_id"],
-                "attention_mask": 0,
-                "special_tokens_mask": 1,
-                "offset_mapping": (0, 0),
-            }
-            left = padding["direction"] == "left"
-            data = {name: [_pad(row, fills[name], width, left) for row in value] for name, value in data.items()}
+            data["offset_mapping"] = spans
+        if self._tokenizer.padding:
+            data = _padded(data, self._tokenizer.padding)
             rows = data["input_ids"]
         if return_length:
             data["length"] = [len(row) for row in rows]
@@ -431,6 +452,21 @@ class FGMTokenizer(TokenizersBackend):
             data = {name: value[0] if value and isinstance(value[0], list) else value for name, value in data.items()}
         return data
 
+    def _truncated_rows(self, texts: list[str], tokens: TextTokens, added: list[int], with_offsets: bool):
+        """The ids of each text after the ``added`` special tokens, and their character spans (``(0, 0)`` for the
+        added ones; empty unless ``with_offsets``), truncated as set on the backend."""
+        truncation = self._tokenizer.truncation
+        rows, span_rows = [], []
+        for text in texts:
+            ids, spans = _encode_text(text, self.k, tokens, with_offsets)
+            keep = truncation["max_length"] - len(added) if truncation else len(ids)
+            if len(ids) > keep:
+                cut = slice(0, keep) if truncation["direction"] == "right" else slice(len(ids) - keep, None)
+                ids, spans = ids[cut], spans[cut]
+            rows.append(added + ids)
+            span_rows.append([(0, 0)] * len(added) + spans)
+        return rows, span_rows
+
     # -- vectorized encoder -------------------------------------------------------------------------------------------
 
     def bulk_encode(
@@ -444,9 +480,8 @@ class FGMTokenizer(TokenizersBackend):
         supported here (they raise ``ValueError``).
 
         ``num_threads``: torch intra-op threads used during the call (restored afterwards; ``None``, the default,
-        keeps the current setting). On an oversubscribed machine 1 thread encodes much faster (see
-        ``benchmarks/results_tokenizer.md``), but switching the setting rebuilds torch's thread pool, which slows a
-        training loop that tokenizes between steps by ~40%: so only corpus-building code should ask for it.
+        keeps the current setting). Changing it rebuilds torch's thread pool, so it is meant for corpus building,
+        not for code that tokenizes between training steps (docs/design_notes.md).
         """
         with _torch_threads(num_threads):
             return encode_sequences(sequences, self.k, add_special_tokens)

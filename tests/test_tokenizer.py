@@ -444,13 +444,48 @@ def test_fast_path_long_windows_and_errors(tok):
     assert "'x' (U+0078) at position 7 of sequence 2 in the batch" in str(both_paths(tok, bad)[0])
 
 
+def test_added_tokens_encode_and_nothing_else_that_is_not_dna(tmp_path):
+    """Issue 23: a special token a user adds grew the vocabulary, but `tok("ACGTAC<sep>ACGTAC")` raised "Invalid
+    character '<'". Added tokens (special or not) now encode as tokens of their own, after which the k-mer phase
+    restarts, on the fast path as on the Rust pipeline, in pairs, and after save / load; anything else that is not
+    DNA still raises, naming the character and its position."""
+    tok = FGMTokenizer()
+    tok.add_special_tokens({"additional_special_tokens": ["<sep>"]})
+    tok.add_tokens(["<gap>"])
+    sep, gap = tok.convert_tokens_to_ids(["<sep>", "<gap>"])
+    assert (sep, gap, len(tok)) == (4107, 4108, 4109)
+    assert tok("ACGTAC<sep>ACGTAC")["input_ids"] == [3, 728, sep, 728]
+    chromosome = yeast_genome.chromosome("chrI")
+    parts = [chromosome[1000:1403], chromosome[5000:5100].lower(), chromosome[9000:9007] + "NN" + chromosome[9007:9050]]
+    text = f"{parts[0]}<sep>{parts[1]}<gap><mask>{parts[2]}"
+    vocab = tok.get_vocab()
+    expected = [3, *nt_reference_ids(parts[0], 6, vocab), sep, *nt_reference_ids(parts[1], 6, vocab), gap, 2,
+                *nt_reference_ids(parts[2], 6, vocab)]
+    assert tok(text)["input_ids"] == expected
+    for options in ({}, {"return_offsets_mapping": True, "padding": True, "pad_to_multiple_of": 8}):
+        fast, rust, took_fast = both_paths(tok, [text, "AC<gap>GT"], **options)
+        assert took_fast
+        assert_same_encoding(fast, rust, options)
+    assert tok("ACGTAC<sep>A", "<gap>GGGGGG")["input_ids"] == [3, 728, sep, 4102, gap, 4101]  # a pair: Rust
+    tok.save_pretrained(tmp_path)
+    assert FGMTokenizer.from_pretrained(tmp_path)(text)["input_ids"] == expected
+    for bad, message in [("ACGTAC<sap>ACGTAC", r"'<' \(U\+003C\) at position 6"),
+                         ("ACGT<sep>ACXGT", r"'X' \(U\+0058\) at position 11"),
+                         ("ACGT<gap>AC GT", r"' ' \(U\+0020\) at position 11")]:
+        with pytest.raises(ValueError, match=message):
+            tok(bad)
+    with pytest.raises(ValueError, match=r"'<' \(U\+003C\) at position 4"):  # special tokens split: text again
+        tok("ACGT<sep>ACGT", split_special_tokens=True)
+    assert tok("ACGT<gap>ACGT", split_special_tokens=True)["input_ids"] == tok("ACGT<gap>ACGT")["input_ids"]
+
+
 def test_fast_path_batch_encoding_helpers(tok):
     """The fast path's BatchEncoding computes its Encodings on first use only, and pickles with them."""
     import pickle
 
     enc = tok(["ACGTACGTA", "ACGNAC"], padding=True)
-    assert "_encode" in enc.__dict__  # nothing computed yet
-    assert enc.tokens(1) == ["<cls>", "A", "C", "G", "N", "A", "C"] and "_encode" not in enc.__dict__
+    assert enc._encode is not None  # nothing computed yet
+    assert enc.tokens(1) == ["<cls>", "A", "C", "G", "N", "A", "C"] and enc._encode is None
     copy = pickle.loads(pickle.dumps(tok(["ACGTACGTA", "ACGNAC"], padding=True)))
     assert copy["input_ids"] == enc["input_ids"] and copy.tokens(0) == enc.tokens(0) and copy.is_fast
 
