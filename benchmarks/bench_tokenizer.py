@@ -274,6 +274,13 @@ def main(argv=None):
         f"({'met' if max(long.values()) >= 100 else 'not met'}; {long['bulk']:.0f} with torch's threads, "
         f"{long['bulk_1t']:.0f} with 1).",
         "",
+        f"Without `__call__`'s fast path (issue 23 asked whether it earns its place): the Rust path rows are "
+        f"`tok(batch)` answered by the Rust pipeline alone, **{one['esm'] / one['rust_call']:.1f}x** (a) on "
+        f"{args.one_call} x 6 kb and **{ratio['rust_call']:.1f}x** on the 6 kb windows (its floor, ids only: "
+        f"{one['esm'] / one['rust_ids']:.1f}x and {ratio['rust_ids']:.1f}x), "
+        + ("under the 10x target: the fast path stays." if min(one['esm'] / one['rust_call'], ratio['rust_call']) < 10
+           else "over the 10x target: the Rust pipeline alone would do."),
+        "",
         "Notes:",
         "- `tok(batch)` of a string or a list of strings: FGM's validation, then `encode_run` (standard library: "
         "`int(digits, 4)` over one lane per k-mer, no Python loop per token, no torch op) with the truncation and "
