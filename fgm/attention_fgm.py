@@ -354,9 +354,10 @@ class Inputs(NamedTuple):
 
 
 def dense_layers(function: Callable, inputs: Inputs, heads: int, half: int, weights: bool) -> LayerTypes:
-    """`eager`, `sdpa` and any other backend that takes a dense boolean mask (True = attend). Sliding layers
-    attend block-locally (`LocalBlocks`), or, when the attention `weights` are asked for, densely under a band
-    mask, so that each layer's weights come out as (B, H, n, n)."""
+    """`eager`, `sdpa` and any other backend whose attention `function` takes a dense boolean mask (True =
+    attend), for `heads` heads and a sliding reach of `half` tokens (sliding_window // 2). Sliding layers attend
+    block-locally (`LocalBlocks`), or, with `weights` (the attention weights asked for), densely under a band mask,
+    so that each layer's weights come out as (B, H, n, n)."""
     segments = inputs.segments
     if segments is None:
         dense = None
@@ -377,8 +378,8 @@ def dense_layers(function: Callable, inputs: Inputs, heads: int, half: int, weig
 
 
 def flex_layers(inputs: Inputs, half: int) -> LayerTypes:
-    """`flex_attention`: inputs padded to whole 128-token blocks (`BlockPadding`), a `BlockMask` per layer type
-    (`flex_block_mask`), run by `static_flex_attention`."""
+    """`flex_attention`, for a sliding reach of `half` tokens: inputs padded to whole 128-token blocks
+    (`BlockPadding`), a `BlockMask` per layer type (`flex_block_mask`), run by `static_flex_attention`."""
     layout = BlockPadding(inputs.seq_len)
     length, segments = inputs.seq_len + layout.pad, inputs.segments
     if layout.pad:
@@ -394,9 +395,10 @@ def flex_layers(inputs: Inputs, half: int) -> LayerTypes:
 
 
 def flash_layers(function: Callable, inputs: Inputs, half: int) -> LayerTypes:
-    """`flash_attention_2` / `_3` / `_4` through transformers' flash interface: sliding layers pass
-    `sliding_window = half + 1`, which transformers turns into flash's window_size (half, half), i.e.
-    |i - j| <= half; padded or packed batches go as their real tokens only (`VarlenTokens`)."""
+    """`flash_attention_2` / `_3` / `_4` through transformers' flash interface (`function`), for a sliding reach
+    of `half` tokens: sliding layers pass `sliding_window = half + 1`, which transformers turns into flash's
+    window_size (half, half), i.e. |i - j| <= half; padded or packed batches go as their real tokens only
+    (`VarlenTokens`)."""
     layout = None if inputs.segments is None else VarlenTokens(inputs.segments)
     varlen = {"attention_mask": None, **({} if layout is None else layout.kwargs)}
     full = LayerAttention(function, layout, {"sliding_window": None, **varlen})
@@ -414,7 +416,9 @@ class AttentionPlan(NamedTuple):
 
 def attention_plan(config, attention_mask, position_ids, hidden_states: torch.Tensor,
                    output_attentions: bool = False) -> AttentionPlan:
-    """The plan of one forward pass, from the backend's builder (`dense_layers`, `flex_layers`, `flash_layers`).
+    """The plan of one forward pass of a model with `config`, for its trunk's `hidden_states` (B, n, hidden),
+    `attention_mask` (B, n; 1 = real token) and `position_ids` (B, n; restarting at 0 where a packed sequence
+    starts), either may be None; from the backend's builder (`dense_layers`, `flex_layers`, `flash_layers`).
 
     Outside torch.compile, an all-ones `attention_mask` and `position_ids` that never restart count as absent
     (cheaper masks); while compiling, that data-dependent check would break the graph, so given inputs are always

@@ -73,14 +73,14 @@ def _build_backend(k: int) -> Tokenizer:
 
 def _standalone_normalizer():
     """Uppercase and IUPAC codes -> N in Rust, for ``tokenizer.json`` used without FGMTokenizer (in FGMTokenizer
-    ``normalize_sequence`` does it, at a fraction of the cost)."""
+    ``normalize_sequence`` does it before the backend runs)."""
     ambiguous = IUPAC_AMBIGUOUS + IUPAC_AMBIGUOUS.lower() + "n"
     return normalizers.Sequence(
         [normalizers.Replace(Regex(f"[{ambiguous}]"), "N")] + [normalizers.Replace(c, c.upper()) for c in "acgt"]
     )
 
 
-class TextTokens(NamedTuple):
+class _TextTokens(NamedTuple):
     """The tokens that a text may hold besides DNA (special and added tokens), read as tokens of their own: a regex
     that cuts a text into DNA, token, DNA, ... (longest token first, as the Rust pipeline matches them), the same
     with ``N`` as a token too (``separators``: after each the k-mer phase restarts), their first characters (a text
@@ -96,10 +96,10 @@ class TextTokens(NamedTuple):
 
 
 @functools.lru_cache(maxsize=64)
-def text_tokens(tokens: tuple[tuple[str, int], ...], n_id: int) -> TextTokens:
-    """The ``TextTokens`` of ``(token, id)`` pairs."""
+def _text_tokens(tokens: tuple[tuple[str, int], ...], n_id: int) -> _TextTokens:
+    """The ``_TextTokens`` of ``(token, id)`` pairs."""
     alternatives = "|".join(re.escape(token) for token, _ in sorted(tokens, key=lambda pair: -len(pair[0])))
-    return TextTokens(
+    return _TextTokens(
         re.compile(f"({alternatives})") if tokens else None,
         re.compile(f"({alternatives}|N)" if tokens else "(N)"),
         frozenset(token[0] for token, _ in tokens),
@@ -107,7 +107,7 @@ def text_tokens(tokens: tuple[tuple[str, int], ...], n_id: int) -> TextTokens:
     )
 
 
-def _normalize_input(text, is_split_into_words: bool, tokens: TextTokens, label: str):
+def _normalize_input(text, is_split_into_words: bool, tokens: _TextTokens, label: str):
     """``text`` (a string, batch, pair batch or pretokenized words) with every string normalized, the ``tokens``
     in it kept as they are; errors name the string's place in the input."""
     if text is None:
@@ -132,7 +132,7 @@ def _normalize_input(text, is_split_into_words: bool, tokens: TextTokens, label:
     return out
 
 
-def _normalize_one(seq: str, where: str, tokens: TextTokens) -> str:
+def _normalize_one(seq: str, where: str, tokens: _TextTokens) -> str:
     """``normalize_sequence(seq)``, keeping the ``tokens`` in it (``<mask>``, added tokens) as they are."""
     if tokens.tokens is None or not tokens.in_text(seq):
         return normalize_sequence(seq, where)
@@ -145,7 +145,7 @@ def _normalize_one(seq: str, where: str, tokens: TextTokens) -> str:
     return "".join(pieces)
 
 
-def _encode_text(text: str, k: int, tokens: TextTokens, with_offsets: bool):
+def _encode_text(text: str, k: int, tokens: _TextTokens, with_offsets: bool):
     """``(ids, spans)`` of one validated, normalized text, without special tokens added: every ``N`` and every one
     of the ``tokens`` is a token of its own, the N-free runs between them go through ``encode_run``. ``spans``
     are the tokens' character spans (an empty list unless ``with_offsets``)."""
@@ -344,7 +344,7 @@ class FGMTokenizer(TokenizersBackend):
         fast tokenizer, through ``TokenizersBackend``."""
         if split_special_tokens is None:
             split_special_tokens = self.split_special_tokens
-        tokens = self._text_tokens(keep_special=not split_special_tokens)
+        tokens = self._tokens_in_text(keep_special=not split_special_tokens)
         text = _normalize_input(text, is_split_into_words, tokens, "")
         text_pair = _normalize_input(text_pair, is_split_into_words, tokens, " (text_pair)")
         settings = dict(
@@ -394,17 +394,17 @@ class FGMTokenizer(TokenizersBackend):
             and (not truncating or (max_length is not None and max_length >= add_special_tokens))
         )
 
-    def _text_tokens(self, keep_special: bool) -> TextTokens:
+    def _tokens_in_text(self, keep_special: bool) -> _TextTokens:
         """The tokens read as tokens of their own inside a text: every added token, the special ones (``<mask>``,
         ``<cls>``, user-added specials...) unless ``keep_special`` is False (``split_special_tokens``)."""
         added = self._tokenizer.get_added_tokens_decoder()
         pairs = tuple(sorted((token.content, i) for i, token in added.items() if keep_special or not token.special))
-        return text_tokens(pairs, self._tokenizer.token_to_id("N"))
+        return _text_tokens(pairs, self._tokenizer.token_to_id("N"))
 
     def _encode_fast(
         self,
         text: str | list[str],
-        tokens: TextTokens,
+        tokens: _TextTokens,
         add_special_tokens: bool,
         return_tensors,
         max_length: int | None,
@@ -452,7 +452,7 @@ class FGMTokenizer(TokenizersBackend):
             data = {name: value[0] if value and isinstance(value[0], list) else value for name, value in data.items()}
         return data
 
-    def _truncated_rows(self, texts: list[str], tokens: TextTokens, added: list[int], with_offsets: bool):
+    def _truncated_rows(self, texts: list[str], tokens: _TextTokens, added: list[int], with_offsets: bool):
         """The ids of each text after the ``added`` special tokens, and their character spans (``(0, 0)`` for the
         added ones; empty unless ``with_offsets``), truncated as set on the backend."""
         truncation = self._tokenizer.truncation
