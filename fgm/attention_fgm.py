@@ -88,7 +88,9 @@ def attention_backend(requested: str | None, hidden_states: torch.Tensor | None 
 
 
 def eager_attention_forward(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
-    """Reference attention: explicit softmax over a boolean mask (True = attend)."""
+    """Reference attention: explicit softmax over a boolean `attention_mask` (True = attend; None: all pairs) of
+    `query`, `key`, `value` (B, H, n, D), scaled by `scaling`, attention dropout `dropout` while `module` trains.
+    Returns the output (B, n, H, D) and the weights (B, H, n, n)."""
     scores = torch.matmul(query, key.transpose(2, 3)) * scaling
     if attention_mask is not None:
         scores = scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
@@ -244,7 +246,8 @@ class BlockPadding:
 
 
 def flex_block_mask(segments, batch: int, seq_len: int, half: int | None, device):
-    """A flex-attention BlockMask for full (half=None) or sliding (|i - j| <= half) attention within segments.
+    """A flex-attention BlockMask for full (half=None) or sliding (|i - j| <= half) attention within `segments`
+    (`segment_ids`, (batch, seq_len) on `device`; None: one whole sequence per row).
 
     Real tokens attend to real tokens of their own sequence; a padding token attends only to itself (so its
     output stays finite without any block of padding being computed). The block lists are derived from

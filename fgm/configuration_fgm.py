@@ -49,7 +49,8 @@ def rope_theta_for_context(tokens: int) -> float:
 
 
 def default_layer_types(num_hidden_layers: int, global_every: int = 3) -> list[str]:
-    """ModernBERT recipe: two sliding-window layers, then one full layer, repeated."""
+    """`layer_types` for `num_hidden_layers` layers, the ModernBERT recipe: every `global_every`-th layer full
+    attention, the others sliding (two sliding, then one full, repeated)."""
     return [
         "full_attention" if (i + 1) % global_every == 0 else "sliding_attention" for i in range(num_hidden_layers)
     ]

@@ -407,10 +407,11 @@ def reverse_complement_ids(ids: torch.Tensor, k: int = 6) -> torch.Tensor:
 
 
 def reverse_complement_rows(ids: torch.Tensor, attention_mask: torch.Tensor | None, k: int, pad_id: int):
-    """A batch of token rows -> the token rows of each row's reverse complement, re-tokenized with the tokenizer's
-    rules, and their attention mask. Special tokens in front (``<cls>``) stay in front, padding goes at the end,
-    other special tokens (``<mask>``) carry no base and are dropped. All rows in one vectorized pass: their bases
-    are reversed and complemented into one N-framed buffer, encoded together, and cut back into rows."""
+    """A batch of token rows ``ids`` (B, T) of k-mer size ``k``, with their ``attention_mask`` (None: all real) ->
+    the token rows of each row's reverse complement, re-tokenized with the tokenizer's rules and padded with
+    ``pad_id``, and their attention mask. Special tokens in front (``<cls>``) stay in front, padding goes at the
+    end, other special tokens (``<mask>``) carry no base and are dropped. All rows in one vectorized pass: their
+    bases are reversed and complemented into one N-framed buffer, encoded together, and cut back into rows."""
     tables = _tables(k, ids.device)
     real = torch.ones_like(ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
     lengths = tables["token_len"][ids] * real  # bases per token; 0 for special tokens and padding
