@@ -47,6 +47,7 @@ __all__ = [
     "corpus_features",
     "corpus_summary",
     "load_corpus",
+    "longest_sequence",
     "push_corpus_to_hub",
     "save_corpus",
 ]
@@ -135,18 +136,30 @@ def _stored_summary(ds) -> dict | None:
     return meta.get("fgm_corpus") if isinstance(meta, dict) else None
 
 
+def _sequences(ds):
+    """The `sequence` column of a split as an Arrow array (in the split's row order)."""
+    if ds._indices is not None:
+        ds = ds.flatten_indices()
+    return ds.data.column("sequence")
+
+
 def _sequence_stats(ds) -> tuple[int, int]:
     """(bases, N bases) of a split, computed with Arrow kernels."""
     import pyarrow.compute as pc
 
-    if ds._indices is not None:
-        ds = ds.flatten_indices()
-    col = ds.data.column("sequence")
+    col = _sequences(ds)
     if len(col) == 0:
         return 0, 0
     bases = pc.sum(pc.utf8_length(col)).as_py() or 0
     n_bases = pc.sum(pc.count_substring(col, "N")).as_py() or 0
     return int(bases), int(n_bases)
+
+
+def longest_sequence(ds) -> int:
+    """Bases of the longest `sequence` of a split (0 when it is empty), computed with Arrow kernels."""
+    import pyarrow.compute as pc
+
+    return int(pc.max(pc.utf8_length(_sequences(ds))).as_py() or 0)
 
 
 def corpus_summary(dsdict) -> CorpusSummary:

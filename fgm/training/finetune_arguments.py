@@ -8,13 +8,13 @@ command line.
 
 from dataclasses import dataclass, field
 
-from transformers import TrainingArguments
 from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
-from ..checkpoints import checkpoint_argument
+from ..checkpoints import checkpoint_argument, require_checkpoint
 from .metrics import REPORTED_METRICS
 from .nt_tasks import BENCHMARKS, REVISED
 from .task_encoding import LENGTH_MODES
+from .trainer_arguments import CheckedTrainingArguments
 
 
 @dataclass
@@ -33,6 +33,9 @@ class FinetuneModelArguments:
     lora_target_modules: list[str] | None = field(
         default=None, metadata={"help": "linear layers to adapt (default: every encoder linear layer)"}
     )
+
+    def __post_init__(self):
+        require_checkpoint(self.model_name_or_path)
 
     @property
     def default_learning_rate(self) -> float:
@@ -103,7 +106,7 @@ class TaskArguments(TaskDataArguments):
 
 
 @dataclass
-class FinetuningArguments(TrainingArguments):
+class FinetuningArguments(CheckedTrainingArguments):
     """`TrainingArguments` with fine-tuning defaults (where they differ from Trainer's, the help says so)
     and the run plan: one run per seed, or per fold and seed."""
 
