@@ -7,6 +7,7 @@ import pytest
 from datasets import DatasetDict
 from transformers import HfArgumentParser
 
+from fgm.cli import main
 from fgm.commands import corpus as corpus_cmd
 from fgm.data import bundled_genome
 from fgm.data.corpus import (
@@ -179,7 +180,7 @@ def test_load_hub_name_offline_fails_clearly(monkeypatch, tmp_path):
 
 def test_push_to_hub_plumbing(small_corpus, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(RuntimeError, match="offline"):
+    with pytest.raises(ConnectionError, match="offline"):
         push_corpus_to_hub(small_corpus, "someone/yeast-corpus")
     for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
         monkeypatch.delenv(var, raising=False)
@@ -221,25 +222,33 @@ def test_command_defaults_to_bundled_yeast(tmp_path, monkeypatch, capsys):
     assert corpus_cmd.run(args) == 0
     assert pushed == [("me/fly4", {"private": True})]
 
-    with pytest.raises(SystemExit):
+    with pytest.raises(ValueError, match="give --output_dir"):
         corpus_cmd.run(parse(["--quiet"]))
     with pytest.raises(SystemExit):
         parse(["--window", "lots"])
 
 
-def test_command_reports_input_errors_in_one_line(tmp_path):
+def one_line_error(argv, capsys) -> str:
+    """What `fgm ARGV` prints when it stops at an input error: exit status 2, one line, no traceback."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err
+    return err
+
+
+def test_command_reports_input_errors_in_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.fa"
     bad.write_text(">a\nACGT\n>b\nACGTQ\n")
-    argv = ["--genome", str(bad), "--output_dir", str(tmp_path / "out"), "--window", "2",
+    argv = ["corpus", "--genome", str(bad), "--output_dir", str(tmp_path / "out"), "--window", "2",
             "--cache-dir", str(tmp_path / "cache"), "--quiet"]
-    with pytest.raises(SystemExit) as err:
-        corpus_cmd.run(parse(argv))
-    assert f"{bad}, record 'b', line 4: invalid character 'Q'" in str(err.value.code)
-    assert "--skip-bad-records" in str(err.value.code)
-    assert corpus_cmd.run(parse(argv + ["--skip-bad-records"])) == 0
+    err = one_line_error(argv, capsys)
+    assert f"fgm corpus: error: {bad}, record 'b', line 4: invalid character 'Q'" in err
+    assert "--skip_bad_records skips" in err
+    assert main(argv + ["--skip-bad-records"]) == 0
     assert load_corpus(tmp_path / "out")["train"]["sequence"] == ["AC", "GT"]
-    with pytest.raises(SystemExit, match="'chrXX' not found"):
-        corpus_cmd.run(parse(["--output_dir", str(tmp_path / "o2"), "--val-chroms", "chrXX", "--quiet"]))
+    err = one_line_error(["corpus", "--output_dir", str(tmp_path / "o2"), "--val-chroms", "chrXX", "--quiet"], capsys)
+    assert "'chrXX' not found" in err
 
 
 def test_bundled_genome_missing_is_clear(monkeypatch, tmp_path):

@@ -86,7 +86,7 @@ def test_context_scan_command(tmp_path, checkpoint):
     assert "(extrapolation)" in (tmp_path / "scan" / "scan.md").read_text()
 
 
-def test_push_writes_the_results_into_the_card_and_uploads(tmp_path, checkpoint, monkeypatch):
+def test_push_writes_the_results_into_the_card_and_uploads(tmp_path, checkpoint, monkeypatch, capsys):
     import shutil
 
     import huggingface_hub
@@ -127,5 +127,23 @@ def test_push_writes_the_results_into_the_card_and_uploads(tmp_path, checkpoint,
     assert "yeast_stop_vs_synonymous" in card and "0.610 [0.580, 0.640]" in card
     assert "old" not in card and card.startswith("# card") and card.rstrip().endswith("x")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(RuntimeError, match="offline"):
+    with pytest.raises(SystemExit) as exit_:
         main(["push", "--model", str(folder), "--repo_id", "me/fgm"])
+    assert exit_.value.code == 2
+    assert "fgm push: error: cannot push" in capsys.readouterr().err
+
+
+def test_push_without_network_says_the_hub_cannot_be_reached(tmp_path, checkpoint, monkeypatch, capsys):
+    import shutil
+
+    shutil.copytree(checkpoint, tmp_path / "model")
+    for variable in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)  # read when huggingface_hub was imported
+    monkeypatch.setattr("huggingface_hub.constants.ENDPOINT", "http://127.0.0.1:9")  # nothing listens: no network
+    with pytest.raises(SystemExit) as exit_:
+        main(["push", "--model", str(tmp_path / "model"), "--repo_id", "me/fgm", "--token", "hf_test"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"fgm push: error: cannot push {tmp_path / 'model'} to 'me/fgm': the Hugging Face Hub cannot "
+                          "be reached (ConnectError: ")

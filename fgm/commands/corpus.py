@@ -78,11 +78,10 @@ def run(args: CorpusArguments) -> int:
 
         datasets.disable_progress_bars()
     if not args.output_dir and not args.push_to_hub:
-        raise SystemExit("fgm corpus: error: give --output_dir DIR and/or --push_to_hub REPO")
+        raise ValueError("give --output_dir DIR and/or --push_to_hub REPO")
     try:
-        genomes = args.genome or [bundled_genome()]
         corpus = build_corpus(
-            genomes,
+            args.genome or [bundled_genome()],
             window=args.window,
             stride=args.stride,
             val_chroms=args.val_chroms,
@@ -94,19 +93,16 @@ def run(args: CorpusArguments) -> int:
             cache_dir=args.cache_dir,
             progress=not args.quiet,
         )
-        if args.quiet:
-            print(corpus_summary(corpus).table())
-        if args.output_dir:
-            out = save_corpus(corpus, args.output_dir, overwrite=args.overwrite)
-            print(f"saved corpus to {out}")
-        if args.push_to_hub:
-            push_corpus_to_hub(corpus, args.push_to_hub, private=True if args.private else None)
-            print(f"pushed corpus to https://huggingface.co/datasets/{args.push_to_hub}")
-    except (GenomeFormatError, FileNotFoundError, FileExistsError, ValueError) as exc:
-        # input problems: one clear line, no traceback
-        hint = ""
-        if (isinstance(exc, GenomeFormatError) and not args.skip_bad_records
-                and "truncated or corrupt" not in str(exc)):
-            hint = "\n(--skip-bad-records skips and counts malformed records instead)"
-        raise SystemExit(f"fgm corpus: error: {exc}{hint}") from exc
+    except GenomeFormatError as exc:
+        if args.skip_bad_records or "truncated or corrupt" in str(exc):
+            raise
+        raise GenomeFormatError(f"{exc}\n(--skip_bad_records skips and counts malformed records instead)") from exc
+    if args.quiet:
+        print(corpus_summary(corpus).table())
+    if args.output_dir:
+        out = save_corpus(corpus, args.output_dir, overwrite=args.overwrite)
+        print(f"saved corpus to {out}")
+    if args.push_to_hub:
+        push_corpus_to_hub(corpus, args.push_to_hub, private=True if args.private else None)
+        print(f"pushed corpus to https://huggingface.co/datasets/{args.push_to_hub}")
     return 0

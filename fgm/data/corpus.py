@@ -503,6 +503,6 @@ def push_corpus_to_hub(dsdict, repo_id: str, *, private: bool | None = None,
     if not repo_id or not isinstance(repo_id, str):
         raise ValueError(f"repo_id must be a Hub dataset id like 'user/yeast-corpus', got {repo_id!r}")
     if hub_offline():
-        raise RuntimeError(f"cannot push to {repo_id!r}: the Hugging Face Hub is offline "
+        raise ConnectionError(f"cannot push to {repo_id!r}: the Hugging Face Hub is offline "
                            f"(HF_HUB_OFFLINE / HF_DATASETS_OFFLINE is set)")
     return dsdict.push_to_hub(repo_id, private=private, token=token, **push_kwargs)
