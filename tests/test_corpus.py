@@ -256,3 +256,74 @@ def test_bundled_genome_missing_is_clear(monkeypatch, tmp_path):
     monkeypatch.setenv("FGM_DATA_DIR", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="--genome"):
         bundled_genome()
+
+
+# ------------------------------------------------------------------------------------------------ one-record genomes
+
+
+@pytest.fixture(scope="module")
+def one_record(tmp_path_factory, yeast):
+    """A genome of one record, as a newcomer's bacterium comes: chrI of yeast, plain gzip."""
+    path = tmp_path_factory.mktemp("one") / "chrI.fa.gz"
+    sequence = yeast["chrI"]
+    path.write_bytes(gzip.compress((">chrI\n" + "\n".join(sequence[i : i + 80] for i in range(0, len(sequence), 80))
+                                    + "\n").encode()))
+    return str(path)
+
+
+def test_one_record_splits_by_fraction_and_by_region(one_record, yeast, tmp_path):
+    length = len(yeast["chrI"])  # 230,218
+    corpus = build_corpus(one_record, window=5_000, val_frac=0.1, test_frac=0.1, progress=False,
+                          cache_dir=tmp_path)
+    assert list(corpus) == ["train", "validation", "test"]
+    spans = {split: [(row["start"], row["end"]) for row in ds] for split, ds in corpus.items()}
+    assert spans["test"][0][0] == length - round(0.1 * length) and spans["test"][-1][1] == length
+    assert spans["validation"][0][0] == length - 2 * round(0.1 * length) and spans["train"][0][0] == 0
+    assert spans["train"][-1][1] <= spans["validation"][0][0] and spans["validation"][-1][1] <= spans["test"][0][0]
+    for split, ds in corpus.items():  # every window is the genome's own bases at its coordinates
+        assert all(yeast["chrI"][row["start"] : row["end"]] == row["sequence"] for row in ds), split
+    summary = corpus_summary(corpus)
+    assert summary.params["test_regions"] == [f"chrI:{length - round(0.1 * length) + 1}-{length}"]
+    assert f"test regions: chrI:{length - round(0.1 * length) + 1}-{length}" in summary.table()
+
+    # a region held out in the middle: the bases on both sides train, no window crosses its edges
+    corpus = build_corpus(one_record, window=5_000, val_regions="chrI:100,001-150,000", progress=False,
+                          cache_dir=tmp_path)
+    held = [(row["start"], row["end"]) for row in corpus["validation"]]
+    assert held[0] == (100_000, 105_000) and held[-1] == (145_000, 150_000) and len(held) == 10
+    assert all(end <= 100_000 or start >= 150_000 for start, end in zip(corpus["train"]["start"],
+                                                                        corpus["train"]["end"]))
+    assert max(corpus["train"]["end"]) > 150_000
+
+
+def test_one_record_split_errors_say_how(one_record, tmp_path):
+    def refused(message, **kwargs):
+        with pytest.raises(ValueError, match=message):
+            build_corpus(one_record, progress=False, cache_dir=tmp_path, **kwargs)
+
+    refused(r"no sequence left for the train split.*--val_regions CHROM:START-END or --val_frac", val_chroms="chrI")
+    refused(r"no window fits the train split: its longest sequence has 230,218 bases, fewer than the 500,000",
+            window=1_000_000)
+    refused(r"no window fits the validation split: its longest sequence has 1,000 bases", window=6_000,
+            val_regions="chrI:1-1000")
+    refused(r"validation region chrI:200001-300000 ends past the end of chrI \(230,218 bases",
+            val_regions="chrI:200001-300000")
+    refused(r"validation region 'chrI:5' is not CHROM:START-END", val_regions="chrI:5")
+    refused(r"test region chromosome\(s\) 'chrX' not found", test_regions="chrX:1-10")
+    refused(r"overlaps another", val_regions="chrI:1-50000", test_regions="chrI:40001-90000")
+    refused(r"--val_frac holds out the end of the genome: give it without", val_frac=0.1, val_regions="chrI:1-9")
+    refused(r"--val_frac \+ --test_frac must leave bases for training", val_frac=0.5, test_frac=0.5)
+
+
+def test_a_train_only_corpus_says_so(one_record, tmp_path, capsys):
+    assert main(["corpus", "--genome", one_record, "--output_dir", str(tmp_path / "c"), "--cache_dir",
+                 str(tmp_path / "cache"), "--quiet"]) == 0
+    assert "no validation or test split: --val_chroms, --val_regions or --val_frac holds some out" in (
+        capsys.readouterr().out)
+    err = one_line_error(["corpus", "--genome", one_record, "--output_dir", str(tmp_path / "c2"), "--window", "1m",
+                          "--cache_dir", str(tmp_path / "cache"), "--quiet"], capsys)
+    assert "fgm corpus: error: no window fits the train split" in err
+    assert main(["corpus", "--genome", one_record, "--output_dir", str(tmp_path / "c3"), "--val_regions",
+                 "chrI:1-60000", "--test_frac", "0.1", "--cache_dir", str(tmp_path / "cache"), "--quiet"]) == 0
+    assert {split: len(ds) for split, ds in load_corpus(tmp_path / "c3").items()} == {
+        "train": 25, "validation": 10, "test": 4}  # 147,196 train bases: 24 windows and a partial one
