@@ -73,6 +73,39 @@ def test_benchmark_vep_command(tmp_path, checkpoint, genome, capsys):
     assert json.loads((tmp_path / "vep" / "results.json").read_text())["n"] == 20
 
 
+def test_a_one_record_plain_gzip_genome_through_every_genome_command(tmp_path, checkpoint, capsys):
+    """The newcomer's genome: one record, plain gzip as NCBI serves it, with a VCF and a BED written by hand."""
+    import gzip
+
+    genome = tmp_path / "ecoli.fna.gz"
+    genome.write_bytes(gzip.compress((">NC_000913.3 one record\n" + CHR_I + "\n").encode()))
+    alt = "A" if CHR_I[1000] != "A" else "C"
+    vcf = tmp_path / "mine.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                   f"NC_000913.3\t1001\tsnv\t{CHR_I[1000]}\t{alt}\t.\t.\t.\npOther\t5\tplasmid\tA\tC\t.\t.\t.\n")
+    out = tmp_path / "out"
+    assert main(["score-variants", "--model", checkpoint, "--genome", str(genome), "--vcf", str(vcf), "--output",
+                 str(out / "scores.tsv"), "--skip_unknown_contigs", "--quiet"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["scored"] == 1 and summary["skipped"] == {"unknown_contig": 1}
+    assert summary["genome_bgzf_copy"].startswith(str(out / "reference_cache"))
+
+    bed = tmp_path / "mine.bed"
+    bed.write_text("NC_000913.3\t100\t700\tgene_a\t0\t+\nNC_000913.3\t1000\t3500\tgene_b\t0\t-\n")
+    assert main(["embed", "--model", checkpoint, "--bed", str(bed), "--genome", str(genome), "--output",
+                 str(out / "e.npy"), "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["genome_bgzf_copy"] == summary["genome_bgzf_copy"], "reused"
+    index = pd.read_csv(out / "e.index.tsv", sep="\t")
+    assert np.load(out / "e.npy").shape == (2, 64) and index["strand"].tolist() == ["+", "-"]
+
+    rows = [("NC_000913.3", p + 1, CHR_I[p], "A" if CHR_I[p] != "A" else "C", i % 2)
+            for i, p in enumerate(range(500, 3500, 150))]
+    pd.DataFrame(rows, columns=["chrom", "pos", "ref", "alt", "label"]).to_csv(tmp_path / "set.csv", index=False)
+    assert main(["benchmark", "vep", "--model", checkpoint, "--dataset", str(tmp_path / "set.csv"), "--genome",
+                 str(genome), "--output_dir", str(out / "vep"), "--bootstrap", "50"]) == 0
+    assert json.loads((out / "vep" / "results.json").read_text())["n"] == 20
+
+
 def test_context_scan_command(tmp_path, checkpoint):
     corpus = DatasetDict({"train": Dataset.from_list(yeast.windows("chrIII", 3000, 10)),
                           "test": Dataset.from_list(yeast.windows("chrVI", 3000, 6))})
