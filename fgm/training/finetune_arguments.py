@@ -110,7 +110,7 @@ class FinetuningArguments(CheckedTrainingArguments):
     """`TrainingArguments` with fine-tuning defaults (where they differ from Trainer's, the help says so)
     and the run plan: one run per seed, or per fold and seed."""
 
-    _argument_group_name = "training (Trainer options, fine-tuning defaults)"
+    _argument_group_name = "training (Trainer options with fine-tuning defaults, and the run plan)"
 
     learning_rate: float | None = field(
         default=None, metadata={"help": "peak learning rate; default 1e-4 for full fine-tuning, 5e-4 for LoRA "

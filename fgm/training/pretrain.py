@@ -118,7 +118,7 @@ class PretrainDataArguments:
 class PretrainingArguments(CheckedTrainingArguments):
     """`TrainingArguments` with pretraining defaults; where they differ from Trainer's, the help says so."""
 
-    _argument_group_name = "training (Trainer options, pretraining defaults)"
+    _argument_group_name = "training (Trainer options with pretraining defaults, and resuming)"
 
     max_steps: int = field(default=1000, metadata={"help": "optimizer steps, or -1: train --num_train_epochs epochs "
                                                    "(Trainer's default: -1)"})
