@@ -6,9 +6,40 @@ with `trust_remote_code` where its code ships in the folder) load alike.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import field
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 FALLBACK_CONTEXT = 6000  # bases, for checkpoints that record no training context
+# The tokenizer_config.json key in which pretraining records the bases of its longest example, beside the tokens
+# in `model_max_length`.
+CONTEXT_BASES_KEY = "training_context_bases"
+
+
+def require_checkpoint(name) -> str:
+    """`name` unchanged, unless it names a local folder that does not exist: then a `FileNotFoundError` that says
+    so, before any Hub call. A name looks local when it cannot be a Hub id (`name` or `owner/name`), starts with
+    `/`, `.` or `~`, or its first folder exists here (`runs/model` when `runs/` does)."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    text = str(name)
+    path = Path(text).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise NotADirectoryError(f"{text} is a file; a checkpoint is a folder (config.json, weights, tokenizer)")
+        return text
+    try:
+        validate_repo_id(text)
+        hub_id = not text.startswith((".", "~")) and not Path(text.split("/")[0]).is_dir()
+    except HFValidationError:
+        hub_id = False
+    if not hub_id:
+        raise FileNotFoundError(f"checkpoint folder not found: {text} (no such folder; a Hub id has the form "
+                                "owner/name)")
+    return text
 
 
 def load_checkpoint(checkpoint, auto_class=None, device: str | None = None, trust_remote_code: bool = False):
@@ -20,23 +51,45 @@ def load_checkpoint(checkpoint, auto_class=None, device: str | None = None, trus
     import torch
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
+    checkpoint = require_checkpoint(checkpoint)
     tokenizer = AutoTokenizer.from_pretrained(checkpoint, trust_remote_code=trust_remote_code)
     model = (auto_class or AutoModelForMaskedLM).from_pretrained(checkpoint, trust_remote_code=trust_remote_code)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     return model.to(device).eval(), tokenizer
 
 
+def record_training_context(tokenizer, tokens: int, bases: int) -> None:
+    """Record on `tokenizer` (so in the checkpoint's tokenizer_config.json) the longest example the model was
+    trained on: `tokens` as `model_max_length`, `bases` under `CONTEXT_BASES_KEY`."""
+    tokenizer.model_max_length = int(tokens)
+    tokenizer.init_kwargs[CONTEXT_BASES_KEY] = int(bases)
+
+
 def training_context(tokenizer) -> int:
-    """The context the checkpoint was trained at, in bases: `tokenizer.model_max_length` tokens (one special
-    token excluded) times the bases of its longest token, as FGM's pretraining records it;
-    FALLBACK_CONTEXT when the tokenizer records no real length (FGM's capacity, or transformers' "no limit")."""
+    """The context the checkpoint was trained at, in bases: the bases FGM's pretraining records
+    (`record_training_context`), else `tokenizer.model_max_length` tokens (one special token excluded) times the
+    bases of its longest token (a Nucleotide Transformer records its context in tokens); FALLBACK_CONTEXT when
+    the tokenizer records no real length (FGM's capacity, or transformers' "no limit")."""
     from .inference import DNAVocabulary
     from .kmers_fgm import DEFAULT_MAX_BASES
 
+    if tokenizer.init_kwargs.get(CONTEXT_BASES_KEY):
+        return int(tokenizer.init_kwargs[CONTEXT_BASES_KEY])
     k = getattr(tokenizer, "k", None) or DNAVocabulary(tokenizer).longest
     if tokenizer.model_max_length >= DEFAULT_MAX_BASES // k + k:  # a capacity, not a training length
         return FALLBACK_CONTEXT
     return (tokenizer.model_max_length - 1) * k
+
+
+def context_window(tokenizer, window: int | None, what: str = "windows") -> int:
+    """The bases a tool reads at once: `window` when given, else the checkpoint's training context; a warning says
+    when they are more than the model was trained at (its outputs there are extrapolation)."""
+    trained = training_context(tokenizer)
+    if window and window > trained:
+        logger.warning("%s of %s bases: longer than the %s bases this model was trained at, so its outputs are "
+                       "extrapolation (leave the size out to use the training context)", what, f"{window:,}",
+                       f"{trained:,}")
+    return window or trained
 
 
 def checkpoint_argument(help: str, **kwargs):

@@ -1,7 +1,7 @@
 """`fgm embed` / `fgm.embed`: sequence embeddings from any FGM checkpoint, for inputs of any length.
 
-Inputs: a FASTA file (one embedding per record), BED regions of an indexed reference, or a TSV with
-`id` and `sequence` columns. Poolings:
+Inputs: a FASTA file (one embedding per record), BED regions of an indexed reference (a `-` in the strand
+column, the 6th, embeds the region's reverse complement), or a TSV with `id` and `sequence` columns. Poolings:
 
     mean            average over the sequence's nucleotides of their token's vector (a k-mer token
                     counts once per base it covers, so chunking does not change the weights)
@@ -23,12 +23,14 @@ memory), so a chromosome-length input fits.
 `rc_average` averages each chunk's vectors with those of its reverse complement (per-nucleotide:
 base by base, flipped back); it is not defined for per-token output, whose tokens differ between strands.
 Outputs: safetensors (`embeddings`, and `offsets` rows per record for per-token / per-nucleotide;
-ids and coordinates in the metadata), parquet (one row per record, or per token / base), or npy
-(`OUT.npy`, memory-mapped, plus `OUT.index.tsv` with ids, coordinates and row ranges).
+ids, coordinates and strands in the metadata), parquet (one row per record, or per token / base), or npy
+(`OUT.npy`, memory-mapped, plus `OUT.index.tsv` with ids, coordinates, strands and row ranges). The rows of a
+minus-strand region follow its reverse complement: their positions on the chromosome descend.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,10 +51,15 @@ class Sequence:
     chrom: str | None
     start: int  # 0-based, on chrom (0 for FASTA records and TSV rows)
     sequence: str
+    strand: str = "+"  # "-": `sequence` is the reverse complement of chrom[start:end]; ".": BED gave no strand
 
     @property
     def end(self) -> int:
         return self.start + len(self.sequence)
+
+    def on_chrom(self, starts, ends):
+        """Spans [starts, ends) of `sequence` as spans on the chromosome."""
+        return (self.end - ends, self.end - starts) if self.strand == "-" else (self.start + starts, self.start + ends)
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -65,11 +72,10 @@ def fasta_sequences(path):
         yield Sequence(record.name, record.name, 0, record.sequence)
 
 
-def bed_sequences(path, genome, rename_chroms=None):
-    """BED regions (0-based, half-open; optional 4th column = name) cut from an indexed reference."""
-    from .data.reference import ReferenceGenome
-
-    with ReferenceGenome(genome, rename_chroms) as reference, open(path) as handle:
+def bed_sequences(path, reference):
+    """BED regions (0-based, half-open; optional 4th column = name, 6th = strand) cut from `reference` (an open
+    `ReferenceGenome`), minus-strand ones reverse-complemented."""
+    with open(path) as handle:
         for number, line in enumerate(handle, start=1):
             fields = line.rstrip("\n").split("\t")
             if not line.strip() or fields[0].startswith(("#", "track", "browser")):
@@ -79,11 +85,14 @@ def bed_sequences(path, genome, rename_chroms=None):
                                  f"got {line.strip()[:80]!r}")
             chrom, start, end = fields[0], int(fields[1]), int(fields[2])
             name = fields[3] if len(fields) > 3 and fields[3] else f"{chrom}:{start}-{end}"
+            strand = fields[5] if len(fields) > 5 else "."
+            if strand not in ("+", "-", "."):
+                raise ValueError(f"{path}, line {number}: the strand column (6th) must be +, - or ., got {strand!r}")
             try:
                 sequence = reference.fetch(chrom, start, end)
             except (KeyError, ValueError) as err:
                 raise ValueError(f"{path}, line {number}: {err}") from None
-            yield Sequence(name, chrom, start, sequence)
+            yield Sequence(name, chrom, start, reverse_complement(sequence) if strand == "-" else sequence, strand)
 
 
 def table_sequences(path):
@@ -107,13 +116,13 @@ class Embedder:
 
     def __init__(self, model, tokenizer, layer: int = -1, chunk: int | None = None, overlap: int | None = None,
                  batch_size: int = 8):
-        from .checkpoints import training_context
+        from .checkpoints import context_window
 
         self.encoder, self.tokenizer, self.layer = model.base_model.eval(), tokenizer, layer
         self.block = 2 ** getattr(model.config, "unet_stages", 0) if layer != -1 else 1
         self.vocabulary = DNAVocabulary(tokenizer)
         self.k = self.vocabulary.longest
-        self.chunk = chunk or training_context(tokenizer)
+        self.chunk = context_window(tokenizer, chunk, "chunks")
         self.overlap = self.chunk // 4 if overlap is None else overlap
         if not 0 <= self.overlap < self.chunk:
             raise ValueError(f"overlap must be in [0, chunk = {self.chunk}) bases, got {self.overlap}")
@@ -172,7 +181,7 @@ def embed_pieces(embedder: Embedder, item: Sequence, pooling: str, rc_average: b
     for pieces in zip(*strands):
         own_a, _, per_base, tokens, cls = pieces[0]
         if pooling == "per-token":
-            yield tokens[2], torch.stack(tokens[:2], 1) + item.start
+            yield tokens[2], torch.stack(item.on_chrom(*tokens[:2]), 1)
             continue
         per_base = sum(p[2] for p in pieces) / len(pieces)
         if pooling == "per-nucleotide":
@@ -217,13 +226,15 @@ def embed(
 ) -> dict:
     """Embed every input sequence (exactly one of `fasta`, `bed` with `genome`, `sequences`) into `output`.
 
-    `model`: a checkpoint folder or Hub id, or a loaded `(model, tokenizer)` pair. Returns a summary.
+    `model`: a checkpoint folder or Hub id, or a loaded `(model, tokenizer)` pair. A plain-gzip `genome` is read
+    from a BGZF copy in `reference_cache/` beside `output` (made once; the summary names it). Returns a summary.
     """
     from tqdm.auto import tqdm
 
     from transformers import AutoModel
 
     from .checkpoints import load_checkpoint
+    from .data.reference import CACHE_FOLDER, ReferenceGenome
 
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
@@ -233,26 +244,28 @@ def embed(
     fmt = _output_format(output, output_format)
     model, tokenizer = load_checkpoint(model, AutoModel, device)
     embedder = Embedder(model, tokenizer, layer, chunk, overlap, batch_size)
+    reference = None if bed is None else ReferenceGenome(genome, rename_chroms, output.parent / CACHE_FOLDER)
     items = (fasta_sequences(fasta) if fasta is not None
-             else bed_sequences(bed, genome, rename_chroms) if bed is not None else table_sequences(sequences))
+             else bed_sequences(bed, reference) if bed is not None else table_sequences(sequences))
     settings = {"pooling": pooling, "layer": layer, "chunk": embedder.chunk, "overlap": embedder.overlap,
                 "rc_average": rc_average, "model": str(getattr(model, "name_or_path", ""))}
     writer = {"safetensors": SafetensorsWriter, "parquet": ParquetWriter, "npy": NpyWriter}[fmt](output, pooling, settings)
     width = 0
-    with writer:
+    with writer, reference or contextlib.nullcontext():
         for item in tqdm(items, unit="sequence", disable=not progress):
             rows = 0
             for vectors, spans in embed_pieces(embedder, item, pooling, rc_average):
                 writer.add(item, vectors.numpy().astype(np.float32), None if spans is None else spans.numpy())
                 rows, width = rows + len(vectors), vectors.shape[1]
-            writer.index.append((item.id, item.chrom or "", item.start, item.end, writer.rows - rows, writer.rows))
+            writer.index.append((item.id, item.chrom or "", item.start, item.end, item.strand, writer.rows - rows,
+                                 writer.rows))
     return {"output": str(output), "sequences": len(writer.index), "hidden_size": width,
-            **settings}
+            **settings, **({"genome_bgzf_copy": str(reference.copy)} if reference and reference.copy else {})}
 
 
 class _Writer:
-    """Receives the pieces of each record in order; `index` holds per record: id, chrom, start, end and its
-    rows [row_start, row_end) in the output."""
+    """Receives the pieces of each record in order; `index` holds per record: id, chrom, start, end, strand and
+    its rows [row_start, row_end) in the output."""
 
     def __init__(self, output: Path, pooling: str, settings: dict):
         self.output, self.pooling, self.settings = output, pooling, settings
@@ -286,10 +299,10 @@ class SafetensorsWriter(_Writer):
             return
         width = self.parts[0].shape[1] if self.parts else 0
         tensors = {"embeddings": np.concatenate(self.parts) if self.parts else np.zeros((0, width), np.float32),
-                   "offsets": np.array([0] + [r[5] for r in self.index], dtype=np.int64)}
+                   "offsets": np.array([0] + [r[6] for r in self.index], dtype=np.int64)}
         if self.token_spans:
             tensors["token_spans"] = np.concatenate(self.token_spans).astype(np.int64)
-        metadata = {"records": json.dumps([r[:4] for r in self.index]), "fgm_embed": json.dumps(self.settings)}
+        metadata = {"records": json.dumps([r[:5] for r in self.index]), "fgm_embed": json.dumps(self.settings)}
         save_file(tensors, str(self.output), metadata=metadata)
 
 
@@ -306,12 +319,12 @@ class ParquetWriter(_Writer):
         import pyarrow.parquet as pq
 
         n = len(vectors)
-        columns = {"id": [item.id] * n, "chrom": [item.chrom] * n}
+        columns = {"id": [item.id] * n, "chrom": [item.chrom] * n, "strand": [item.strand] * n}
         if self.pooling == "per-token":
             columns.update(start=spans[:, 0], end=spans[:, 1])
         elif self.pooling == "per-nucleotide":
-            first = item.start + self.rows - (self.index[-1][5] if self.index else 0)
-            columns.update(position=np.arange(first, first + n))
+            first = self.rows - (self.index[-1][6] if self.index else 0)  # of this record's bases
+            columns.update(position=item.on_chrom(np.arange(first, first + n), np.arange(first + 1, first + n + 1))[0])
         else:
             columns.update(start=[item.start], end=[item.end])
         columns["embedding"] = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), vectors.shape[1])
@@ -360,5 +373,5 @@ class NpyWriter(_Writer):
         self.raw.unlink()
         if self.token_spans:
             np.save(self.output.with_name(self.output.stem + ".token_spans.npy"), np.concatenate(self.token_spans))
-        lines = ["id\tchrom\tstart\tend\trow_start\trow_end"] + ["\t".join(map(str, r)) for r in self.index]
+        lines = ["id\tchrom\tstart\tend\tstrand\trow_start\trow_end"] + ["\t".join(map(str, r)) for r in self.index]
         self.output.with_name(self.output.stem + ".index.tsv").write_text("\n".join(lines) + "\n")

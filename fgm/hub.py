@@ -49,14 +49,17 @@ def push_checkpoint(folder, repo_id: str, private: bool = False, token: str | No
     """Upload a checkpoint folder to the Hub with `huggingface_hub`, after writing the NT and VEP results
     found in the folder (and in `results`) into its model card. Needs network and a token."""
     from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError, HTTPError
     from transformers import AutoConfig
 
-    folder = Path(folder)
+    from .checkpoints import require_checkpoint
+
+    folder = Path(require_checkpoint(folder))
     if not (folder / "config.json").is_file():
         raise FileNotFoundError(f"{folder} is not a checkpoint folder (no config.json)")
     if hub_offline():
-        raise RuntimeError(f"cannot push {folder} to {repo_id!r}: the Hugging Face Hub is offline "
-                           "(HF_HUB_OFFLINE / HF_DATASETS_OFFLINE / TRANSFORMERS_OFFLINE is set)")
+        raise ConnectionError(f"cannot push {folder} to {repo_id!r}: the Hugging Face Hub is switched off here "
+                              "(HF_HUB_OFFLINE / HF_DATASETS_OFFLINE / TRANSFORMERS_OFFLINE is set)")
     evaluation = evaluation_section([folder, *results])
     card = folder / "README.md"
     if card.exists() and "\n## Evaluation\n" in card.read_text():
@@ -66,7 +69,13 @@ def push_checkpoint(folder, repo_id: str, private: bool = False, token: str | No
     else:
         card.write_text(render_model_card(AutoConfig.from_pretrained(folder), evaluation=evaluation))
     api = HfApi(token=token)
-    api.create_repo(repo_id, private=private, exist_ok=True)
-    return api.upload_folder(
-        folder_path=str(folder), repo_id=repo_id, commit_message=commit_message or "Upload FGM checkpoint"
-    )
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        return api.upload_folder(
+            folder_path=str(folder), repo_id=repo_id, commit_message=commit_message or "Upload FGM checkpoint"
+        )
+    except HfHubHTTPError:
+        raise  # the Hub answered (a bad token, a repository of someone else): its message says what is wrong
+    except HTTPError as err:  # no answer: no network, a proxy, DNS, a timeout
+        raise ConnectionError(f"cannot push {folder} to {repo_id!r}: the Hugging Face Hub cannot be reached "
+                              f"({type(err).__name__}: {err}); check the network connection") from err

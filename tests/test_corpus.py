@@ -7,6 +7,7 @@ import pytest
 from datasets import DatasetDict
 from transformers import HfArgumentParser
 
+from fgm.cli import main
 from fgm.commands import corpus as corpus_cmd
 from fgm.data import bundled_genome
 from fgm.data.corpus import (
@@ -179,7 +180,7 @@ def test_load_hub_name_offline_fails_clearly(monkeypatch, tmp_path):
 
 def test_push_to_hub_plumbing(small_corpus, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(RuntimeError, match="offline"):
+    with pytest.raises(ConnectionError, match="offline"):
         push_corpus_to_hub(small_corpus, "someone/yeast-corpus")
     for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
         monkeypatch.delenv(var, raising=False)
@@ -221,25 +222,33 @@ def test_command_defaults_to_bundled_yeast(tmp_path, monkeypatch, capsys):
     assert corpus_cmd.run(args) == 0
     assert pushed == [("me/fly4", {"private": True})]
 
-    with pytest.raises(SystemExit):
+    with pytest.raises(ValueError, match="give --output_dir"):
         corpus_cmd.run(parse(["--quiet"]))
     with pytest.raises(SystemExit):
         parse(["--window", "lots"])
 
 
-def test_command_reports_input_errors_in_one_line(tmp_path):
+def one_line_error(argv, capsys) -> str:
+    """What `fgm ARGV` prints when it stops at an input error: exit status 2, one line, no traceback."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err
+    return err
+
+
+def test_command_reports_input_errors_in_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.fa"
     bad.write_text(">a\nACGT\n>b\nACGTQ\n")
-    argv = ["--genome", str(bad), "--output_dir", str(tmp_path / "out"), "--window", "2",
+    argv = ["corpus", "--genome", str(bad), "--output_dir", str(tmp_path / "out"), "--window", "2",
             "--cache-dir", str(tmp_path / "cache"), "--quiet"]
-    with pytest.raises(SystemExit) as err:
-        corpus_cmd.run(parse(argv))
-    assert f"{bad}, record 'b', line 4: invalid character 'Q'" in str(err.value.code)
-    assert "--skip-bad-records" in str(err.value.code)
-    assert corpus_cmd.run(parse(argv + ["--skip-bad-records"])) == 0
+    err = one_line_error(argv, capsys)
+    assert f"fgm corpus: error: {bad}, record 'b', line 4: invalid character 'Q'" in err
+    assert "--skip_bad_records skips" in err
+    assert main(argv + ["--skip-bad-records"]) == 0
     assert load_corpus(tmp_path / "out")["train"]["sequence"] == ["AC", "GT"]
-    with pytest.raises(SystemExit, match="'chrXX' not found"):
-        corpus_cmd.run(parse(["--output_dir", str(tmp_path / "o2"), "--val-chroms", "chrXX", "--quiet"]))
+    err = one_line_error(["corpus", "--output_dir", str(tmp_path / "o2"), "--val-chroms", "chrXX", "--quiet"], capsys)
+    assert "'chrXX' not found" in err
 
 
 def test_bundled_genome_missing_is_clear(monkeypatch, tmp_path):
@@ -247,3 +256,74 @@ def test_bundled_genome_missing_is_clear(monkeypatch, tmp_path):
     monkeypatch.setenv("FGM_DATA_DIR", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="--genome"):
         bundled_genome()
+
+
+# ------------------------------------------------------------------------------------------------ one-record genomes
+
+
+@pytest.fixture(scope="module")
+def one_record(tmp_path_factory, yeast):
+    """A genome of one record, as a newcomer's bacterium comes: chrI of yeast, plain gzip."""
+    path = tmp_path_factory.mktemp("one") / "chrI.fa.gz"
+    sequence = yeast["chrI"]
+    path.write_bytes(gzip.compress((">chrI\n" + "\n".join(sequence[i : i + 80] for i in range(0, len(sequence), 80))
+                                    + "\n").encode()))
+    return str(path)
+
+
+def test_one_record_splits_by_fraction_and_by_region(one_record, yeast, tmp_path):
+    length = len(yeast["chrI"])  # 230,218
+    corpus = build_corpus(one_record, window=5_000, val_frac=0.1, test_frac=0.1, progress=False,
+                          cache_dir=tmp_path)
+    assert list(corpus) == ["train", "validation", "test"]
+    spans = {split: [(row["start"], row["end"]) for row in ds] for split, ds in corpus.items()}
+    assert spans["test"][0][0] == length - round(0.1 * length) and spans["test"][-1][1] == length
+    assert spans["validation"][0][0] == length - 2 * round(0.1 * length) and spans["train"][0][0] == 0
+    assert spans["train"][-1][1] <= spans["validation"][0][0] and spans["validation"][-1][1] <= spans["test"][0][0]
+    for split, ds in corpus.items():  # every window is the genome's own bases at its coordinates
+        assert all(yeast["chrI"][row["start"] : row["end"]] == row["sequence"] for row in ds), split
+    summary = corpus_summary(corpus)
+    assert summary.params["test_regions"] == [f"chrI:{length - round(0.1 * length) + 1}-{length}"]
+    assert f"test regions: chrI:{length - round(0.1 * length) + 1}-{length}" in summary.table()
+
+    # a region held out in the middle: the bases on both sides train, no window crosses its edges
+    corpus = build_corpus(one_record, window=5_000, val_regions="chrI:100,001-150,000", progress=False,
+                          cache_dir=tmp_path)
+    held = [(row["start"], row["end"]) for row in corpus["validation"]]
+    assert held[0] == (100_000, 105_000) and held[-1] == (145_000, 150_000) and len(held) == 10
+    assert all(end <= 100_000 or start >= 150_000 for start, end in zip(corpus["train"]["start"],
+                                                                        corpus["train"]["end"]))
+    assert max(corpus["train"]["end"]) > 150_000
+
+
+def test_one_record_split_errors_say_how(one_record, tmp_path):
+    def refused(message, **kwargs):
+        with pytest.raises(ValueError, match=message):
+            build_corpus(one_record, progress=False, cache_dir=tmp_path, **kwargs)
+
+    refused(r"no sequence left for the train split.*--val_regions CHROM:START-END or --val_frac", val_chroms="chrI")
+    refused(r"no window fits the train split: its longest sequence has 230,218 bases, fewer than the 500,000",
+            window=1_000_000)
+    refused(r"no window fits the validation split: its longest sequence has 1,000 bases", window=6_000,
+            val_regions="chrI:1-1000")
+    refused(r"validation region chrI:200001-300000 ends past the end of chrI \(230,218 bases",
+            val_regions="chrI:200001-300000")
+    refused(r"validation region 'chrI:5' is not CHROM:START-END", val_regions="chrI:5")
+    refused(r"test region chromosome\(s\) 'chrX' not found", test_regions="chrX:1-10")
+    refused(r"overlaps another", val_regions="chrI:1-50000", test_regions="chrI:40001-90000")
+    refused(r"--val_frac holds out the end of the genome: give it without", val_frac=0.1, val_regions="chrI:1-9")
+    refused(r"--val_frac \+ --test_frac must leave bases for training", val_frac=0.5, test_frac=0.5)
+
+
+def test_a_train_only_corpus_says_so(one_record, tmp_path, capsys):
+    assert main(["corpus", "--genome", one_record, "--output_dir", str(tmp_path / "c"), "--cache_dir",
+                 str(tmp_path / "cache"), "--quiet"]) == 0
+    assert "no validation or test split: --val_chroms, --val_regions or --val_frac holds some out" in (
+        capsys.readouterr().out)
+    err = one_line_error(["corpus", "--genome", one_record, "--output_dir", str(tmp_path / "c2"), "--window", "1m",
+                          "--cache_dir", str(tmp_path / "cache"), "--quiet"], capsys)
+    assert "fgm corpus: error: no window fits the train split" in err
+    assert main(["corpus", "--genome", one_record, "--output_dir", str(tmp_path / "c3"), "--val_regions",
+                 "chrI:1-60000", "--test_frac", "0.1", "--cache_dir", str(tmp_path / "cache"), "--quiet"]) == 0
+    assert {split: len(ds) for split, ds in load_corpus(tmp_path / "c3").items()} == {
+        "train": 25, "validation": 10, "test": 4}  # 147,196 train bases: 24 windows and a partial one

@@ -101,8 +101,37 @@ def test_every_input_and_format_gives_the_same_vectors(tmp_path):
 
     with safe_open(tmp_path / "f.safetensors", "np") as handle:
         metadata = handle.metadata()
-    assert json.loads(metadata["records"]) == [["a", "a", 0, 700], ["b", "b", 0, 1234]]
+    assert json.loads(metadata["records"]) == [["a", "a", 0, 700, "+"], ["b", "b", 0, 1234, "+"]]
     assert json.loads(metadata["fgm_embed"])["chunk"] == 600
+
+
+def test_a_minus_strand_bed_region_is_embedded_as_its_reverse_complement(tmp_path):
+    model = local_model(3)
+    genome = tmp_path / "chrI.fa"
+    genome.write_text(">chrI\n" + "\n".join(CHR_I[i : i + 60] for i in range(0, 3_000, 60)) + "\n")
+    minus = tmp_path / "minus.fa"  # what the minus strand of chrI:1000-1600 reads, 5' to 3'
+    minus.write_text(">m\n" + reverse_complement(CHR_I[1_000:1_600]) + "\n")
+    bed = tmp_path / "x.bed"
+    bed.write_text("chrI\t1000\t1600\tplus\t0\t+\nchrI\t1000\t1600\tminus\t0\t-\nchrI\t1000\t1600\tnone\t0\t.\n")
+    options = dict(chunk=300, overlap=60, progress=False)
+    for pooling in ("mean", "per-nucleotide", "per-token"):
+        embed(model, tmp_path / f"b.{pooling}.parquet", bed=bed, genome=genome, pooling=pooling, **options)
+        embed(model, tmp_path / f"m.{pooling}.parquet", fasta=minus, pooling=pooling, **options)
+        rows = pd.read_parquet(tmp_path / f"b.{pooling}.parquet")
+        alone = pd.read_parquet(tmp_path / f"m.{pooling}.parquet")
+        by_id = {name: np.stack(group["embedding"]) for name, group in rows.groupby("id", sort=False)}
+        np.testing.assert_allclose(by_id["minus"], np.stack(alone["embedding"]), atol=1e-6)
+        np.testing.assert_allclose(by_id["plus"], by_id["none"], atol=0)
+        assert not np.allclose(by_id["plus"], by_id["minus"], atol=1e-3)
+    bases = pd.read_parquet(tmp_path / "b.per-nucleotide.parquet")
+    assert bases[bases["id"] == "minus"]["position"].tolist() == list(range(1599, 999, -1))
+    assert bases[bases["id"] == "plus"]["position"].tolist() == list(range(1000, 1600))
+    assert set(bases.groupby("id")["strand"].first().items()) == {("plus", "+"), ("minus", "-"), ("none", ".")}
+    spans = rows[rows["id"] == "minus"][["start", "end"]].to_numpy()  # per-token: a token's span on chrI
+    assert spans[0].tolist() == [1597, 1600] and spans[-1].tolist() == [1000, 1003]
+    bed.write_text("chrI\t10\t50\tx\t0\tminus\n")
+    with pytest.raises(ValueError, match=r"x.bed, line 1: the strand column \(6th\) must be \+, - or \., got 'minus'"):
+        embed(model, tmp_path / "o.npy", bed=bed, genome=genome, progress=False)
 
 
 def test_bad_inputs_are_located(tmp_path):

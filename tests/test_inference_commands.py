@@ -73,6 +73,39 @@ def test_benchmark_vep_command(tmp_path, checkpoint, genome, capsys):
     assert json.loads((tmp_path / "vep" / "results.json").read_text())["n"] == 20
 
 
+def test_a_one_record_plain_gzip_genome_through_every_genome_command(tmp_path, checkpoint, capsys):
+    """The newcomer's genome: one record, plain gzip as NCBI serves it, with a VCF and a BED written by hand."""
+    import gzip
+
+    genome = tmp_path / "ecoli.fna.gz"
+    genome.write_bytes(gzip.compress((">NC_000913.3 one record\n" + CHR_I + "\n").encode()))
+    alt = "A" if CHR_I[1000] != "A" else "C"
+    vcf = tmp_path / "mine.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                   f"NC_000913.3\t1001\tsnv\t{CHR_I[1000]}\t{alt}\t.\t.\t.\npOther\t5\tplasmid\tA\tC\t.\t.\t.\n")
+    out = tmp_path / "out"
+    assert main(["score-variants", "--model", checkpoint, "--genome", str(genome), "--vcf", str(vcf), "--output",
+                 str(out / "scores.tsv"), "--skip_unknown_contigs", "--quiet"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["scored"] == 1 and summary["skipped"] == {"unknown_contig": 1}
+    assert summary["genome_bgzf_copy"].startswith(str(out / "reference_cache"))
+
+    bed = tmp_path / "mine.bed"
+    bed.write_text("NC_000913.3\t100\t700\tgene_a\t0\t+\nNC_000913.3\t1000\t3500\tgene_b\t0\t-\n")
+    assert main(["embed", "--model", checkpoint, "--bed", str(bed), "--genome", str(genome), "--output",
+                 str(out / "e.npy"), "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["genome_bgzf_copy"] == summary["genome_bgzf_copy"], "reused"
+    index = pd.read_csv(out / "e.index.tsv", sep="\t")
+    assert np.load(out / "e.npy").shape == (2, 64) and index["strand"].tolist() == ["+", "-"]
+
+    rows = [("NC_000913.3", p + 1, CHR_I[p], "A" if CHR_I[p] != "A" else "C", i % 2)
+            for i, p in enumerate(range(500, 3500, 150))]
+    pd.DataFrame(rows, columns=["chrom", "pos", "ref", "alt", "label"]).to_csv(tmp_path / "set.csv", index=False)
+    assert main(["benchmark", "vep", "--model", checkpoint, "--dataset", str(tmp_path / "set.csv"), "--genome",
+                 str(genome), "--output_dir", str(out / "vep"), "--bootstrap", "50"]) == 0
+    assert json.loads((out / "vep" / "results.json").read_text())["n"] == 20
+
+
 def test_context_scan_command(tmp_path, checkpoint):
     corpus = DatasetDict({"train": Dataset.from_list(yeast.windows("chrIII", 3000, 10)),
                           "test": Dataset.from_list(yeast.windows("chrVI", 3000, 6))})
@@ -86,7 +119,7 @@ def test_context_scan_command(tmp_path, checkpoint):
     assert "(extrapolation)" in (tmp_path / "scan" / "scan.md").read_text()
 
 
-def test_push_writes_the_results_into_the_card_and_uploads(tmp_path, checkpoint, monkeypatch):
+def test_push_writes_the_results_into_the_card_and_uploads(tmp_path, checkpoint, monkeypatch, capsys):
     import shutil
 
     import huggingface_hub
@@ -127,5 +160,23 @@ def test_push_writes_the_results_into_the_card_and_uploads(tmp_path, checkpoint,
     assert "yeast_stop_vs_synonymous" in card and "0.610 [0.580, 0.640]" in card
     assert "old" not in card and card.startswith("# card") and card.rstrip().endswith("x")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(RuntimeError, match="offline"):
+    with pytest.raises(SystemExit) as exit_:
         main(["push", "--model", str(folder), "--repo_id", "me/fgm"])
+    assert exit_.value.code == 2
+    assert "fgm push: error: cannot push" in capsys.readouterr().err
+
+
+def test_push_without_network_says_the_hub_cannot_be_reached(tmp_path, checkpoint, monkeypatch, capsys):
+    import shutil
+
+    shutil.copytree(checkpoint, tmp_path / "model")
+    for variable in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)  # read when huggingface_hub was imported
+    monkeypatch.setattr("huggingface_hub.constants.ENDPOINT", "http://127.0.0.1:9")  # nothing listens: no network
+    with pytest.raises(SystemExit) as exit_:
+        main(["push", "--model", str(tmp_path / "model"), "--repo_id", "me/fgm", "--token", "hf_test"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"fgm push: error: cannot push {tmp_path / 'model'} to 'me/fgm': the Hugging Face Hub cannot "
+                          "be reached (ConnectError: ")

@@ -184,6 +184,56 @@ def test_plain_gzip_fasta_says_how_to_recompress(tmp_path, fasta):
         ReferenceGenome(gzipped)
 
 
+def test_plain_gzip_fasta_is_read_from_a_bgzf_copy_beside_the_output(tmp_path, fasta):
+    gzipped = tmp_path / "yeast.fa.gz"  # as NCBI serves genomes: plain gzip, which htslib cannot index
+    gzipped.write_bytes(gzip.compress(fasta.read_bytes()))
+    model, vcf = tiny_model(1), cases_vcf(tmp_path)
+    plain = score_variants(model, fasta, vcf, tmp_path / "plain.tsv", window=64, progress=False)
+    first = score_variants(model, gzipped, vcf, tmp_path / "out" / "a.tsv", window=64, progress=False)
+    copy = tmp_path / "out" / "reference_cache" / first["genome_bgzf_copy"].rsplit("/", 1)[-1]
+    assert first["genome_bgzf_copy"] == str(copy) and copy.name.endswith("-yeast.fa.gz")
+    assert "genome_bgzf_copy" not in plain and pysam.FastaFile(str(copy)).fetch("chrVI") == CONTIGS["chrVI"]
+    rows = [(tmp_path / name).read_text().splitlines()[2:] for name in ("out/a.tsv", "plain.tsv")]
+    assert rows[0] == rows[1], "the same scores as from the plain FASTA"
+    made = copy.stat().st_mtime_ns
+    again = score_variants(model, gzipped, vcf, tmp_path / "out" / "b.tsv", window=64, progress=False)
+    assert again["genome_bgzf_copy"] == str(copy) and copy.stat().st_mtime_ns == made, "reused, not rewritten"
+    assert list(copy.parent.glob("*-yeast.fa.gz")) == [copy]
+
+
+def test_unknown_contigs_stop_or_are_written_with_their_reason(tmp_path, fasta):
+    s = CONTIGS["chrI"]
+    vcf = write_vcf(tmp_path / "x.vcf", [record("chrI", 101, s[100], alt_of(s[100]), "kept"),
+                                         record("plasmid", 7, "A", "C,G", "elsewhere"),
+                                         record("chrI", 201, s[200], alt_of(s[200]), "after")])
+    with pytest.raises(VariantFileError, match=r"line 4 \(plasmid:7 elsewhere\): contig 'plasmid' is not in .*"
+                                               r"--skip_unknown_contigs writes such records"):
+        score_variants(tiny_model(1), fasta, vcf, tmp_path / "x.tsv", window=64, progress=False)
+    for output in ("x.tsv", "x.vcf.gz"):
+        summary = score_variants(tiny_model(1), fasta, vcf, tmp_path / output, window=64, skip_unknown_contigs=True,
+                                 progress=False)
+        assert summary["scored"] == 2 and summary["skipped"] == {"unknown_contig": 2}
+    table = pd.read_csv(tmp_path / "x.tsv", sep="\t", comment="#", keep_default_na=False)
+    assert table["reason"].tolist() == ["", "unknown_contig", "unknown_contig", ""]
+    with pysam.VariantFile(str(tmp_path / "x.vcf.gz")) as written:
+        reasons = [record.info.get("FGM_REASON") for record in written]
+    assert reasons == [(".",), ("unknown_contig", "unknown_contig"), (".",)]
+
+
+def test_a_window_beyond_the_training_context_is_scored_with_a_warning(tmp_path, fasta, caplog):
+    model, tokenizer = tiny_model(1)
+    tokenizer.model_max_length = 101  # trained at 100 bases
+    s = CONTIGS["chrI"]
+    vcf = write_vcf(tmp_path / "x.vcf", [record("chrI", 1001, s[1000], alt_of(s[1000]))])
+    with caplog.at_level("WARNING"):
+        assert score_variants((model, tokenizer), fasta, vcf, tmp_path / "a.tsv", progress=False)["window"] == 100
+    assert not caplog.records
+    with caplog.at_level("WARNING"):
+        assert score_variants((model, tokenizer), fasta, vcf, tmp_path / "b.tsv", window=10_000_000,
+                              progress=False)["window"] == 10_000_000
+    assert "windows of 10,000,000 bases: longer than the 100 bases this model was trained at" in caplog.text
+
+
 WRONG_BASE = next(b for b in "ACGT" if b != CONTIGS["chrI"][100])
 
 

@@ -1,7 +1,13 @@
 """`fgm corpus`: build a windowed genome corpus (datasets) from FASTA / GenBank files.
 
-Example:
-    fgm corpus --output_dir runs/yeast_corpus --window 6000 --val-chroms chrXV --test-chroms chrXVI
+Examples:
+    fgm corpus --output_dir runs/yeast_corpus --window 6000 --val_chroms chrXV --test_chroms chrXVI
+    fgm corpus --genome ecoli.fa.gz --output_dir runs/ecoli_corpus --val_frac 0.05 --test_frac 0.05
+    fgm corpus --genome ecoli.fa.gz --output_dir runs/ecoli_corpus --val_regions NC_000913.3:1-200000
+
+Splits hold out whole chromosomes (--val_chroms), regions of them (--val_regions CHROM:START-END, 1-based and
+inclusive; the rest of the record trains) or the last fraction of the genome's bases (--val_frac; test last,
+validation before it); the same for --test_*. A genome of one record is split by region or fraction.
 """
 
 from dataclasses import dataclass, field
@@ -44,6 +50,18 @@ class CorpusArguments:
     test_chroms: list[str] = field(
         default_factory=list, metadata={"action": "extend", "metavar": "CHROM", "help": "chromosomes of the test split"}
     )
+    val_regions: list[str] = field(
+        default_factory=list,
+        metadata={"action": "extend", "metavar": "CHROM:START-END",
+                  "help": "regions of the validation split (1-based, inclusive)"},
+    )
+    test_regions: list[str] = field(
+        default_factory=list, metadata={"action": "extend", "metavar": "CHROM:START-END",
+                                        "help": "regions of the test split"}
+    )
+    val_frac: float = field(default=0.0, metadata={"help": "the validation split: this fraction of the genome's "
+                                                   "bases, just before the test split's"})
+    test_frac: float = field(default=0.0, metadata={"help": "the test split: this last fraction of the genome's bases"})
     chroms: list[str] | None = field(
         default=None,
         metadata={"action": "extend", "metavar": "CHROM",
@@ -78,11 +96,10 @@ def run(args: CorpusArguments) -> int:
 
         datasets.disable_progress_bars()
     if not args.output_dir and not args.push_to_hub:
-        raise SystemExit("fgm corpus: error: give --output_dir DIR and/or --push_to_hub REPO")
+        raise ValueError("give --output_dir DIR and/or --push_to_hub REPO")
     try:
-        genomes = args.genome or [bundled_genome()]
         corpus = build_corpus(
-            genomes,
+            args.genome or [bundled_genome()],
             window=args.window,
             stride=args.stride,
             val_chroms=args.val_chroms,
@@ -91,22 +108,23 @@ def run(args: CorpusArguments) -> int:
             skip_bad_records=args.skip_bad_records,
             min_window=args.min_window,
             chroms=args.chroms,
+            val_regions=args.val_regions,
+            test_regions=args.test_regions,
+            val_frac=args.val_frac,
+            test_frac=args.test_frac,
             cache_dir=args.cache_dir,
             progress=not args.quiet,
         )
-        if args.quiet:
-            print(corpus_summary(corpus).table())
-        if args.output_dir:
-            out = save_corpus(corpus, args.output_dir, overwrite=args.overwrite)
-            print(f"saved corpus to {out}")
-        if args.push_to_hub:
-            push_corpus_to_hub(corpus, args.push_to_hub, private=True if args.private else None)
-            print(f"pushed corpus to https://huggingface.co/datasets/{args.push_to_hub}")
-    except (GenomeFormatError, FileNotFoundError, FileExistsError, ValueError) as exc:
-        # input problems: one clear line, no traceback
-        hint = ""
-        if (isinstance(exc, GenomeFormatError) and not args.skip_bad_records
-                and "truncated or corrupt" not in str(exc)):
-            hint = "\n(--skip-bad-records skips and counts malformed records instead)"
-        raise SystemExit(f"fgm corpus: error: {exc}{hint}") from exc
+    except GenomeFormatError as exc:
+        if args.skip_bad_records or "truncated or corrupt" in str(exc):
+            raise
+        raise GenomeFormatError(f"{exc}\n(--skip_bad_records skips and counts malformed records instead)") from exc
+    if args.quiet:
+        print(corpus_summary(corpus).table())
+    if args.output_dir:
+        out = save_corpus(corpus, args.output_dir, overwrite=args.overwrite)
+        print(f"saved corpus to {out}")
+    if args.push_to_hub:
+        push_corpus_to_hub(corpus, args.push_to_hub, private=True if args.private else None)
+        print(f"pushed corpus to https://huggingface.co/datasets/{args.push_to_hub}")
     return 0

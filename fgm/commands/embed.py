@@ -22,8 +22,10 @@ class EmbedArguments:
     model_name_or_path: str = checkpoint_argument("FGM checkpoint folder or Hub id (any head)")
     output: str = field(metadata={"help": "output file: .safetensors, .parquet or .npy"})
     fasta: str | None = field(default=None, metadata={"help": "one embedding per FASTA record"})
-    bed: str | None = field(default=None, metadata={"help": "BED regions (with --genome); 4th column = name"})
-    genome: str | None = field(default=None, metadata={"help": "indexed reference FASTA for --bed (plain or bgzip)"})
+    bed: str | None = field(default=None, metadata={"help": "BED regions (with --genome); 4th column = name, 6th = "
+                                                    "strand (-: the reverse complement)"})
+    genome: str | None = field(default=None, metadata={"help": "reference FASTA for --bed: plain, bgzip or gzip "
+                                                       "(copied to BGZF once, beside the output)"})
     sequences: str | None = field(default=None, metadata={"help": "TSV / CSV with id and sequence columns"})
     pooling: str = field(default="mean", metadata={"choices": POOLINGS, "help": "what one vector stands for"})
     layer: int = field(default=-1, metadata={"help": "hidden state: 0 embedding layer, -1 last layer (after the norm)"})

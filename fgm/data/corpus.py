@@ -1,10 +1,13 @@
 """Genome corpus builder: FASTA / GenBank files -> `datasets.DatasetDict` of fixed-size windows.
 
 Rows: `sequence` (upper-case ACGTN), `chrom`, `start` (0-based), `end` (exclusive), `source`
-(species / file name). Splits are by chromosome: `validation` and `test` hold the chromosomes
-named in `val_chroms` / `test_chroms` (and exist only when some are named), `train` holds the
-others, so no chromosome is in two splits. A chromosome name selects that record in every input
-file (several species may share names such as `chr4`).
+(species / file name). Splits are by chromosome, by region or by fraction: `validation` and `test`
+hold the chromosomes named in `val_chroms` / `test_chroms`, the regions `chrom:start-end` named in
+`val_regions` / `test_regions`, or the last `val_frac` / `test_frac` of the genome's bases (test last,
+validation before it, records in file order), and exist only when asked for; `train` holds every other
+base, so no base is in two splits and no window crosses from one split into another. A one-record genome
+(a bacterium, an organelle, a single chromosome) is split by region or fraction. A chromosome name
+selects that record in every input file (several species may share names such as `chr4`).
 
 How it runs, with one chromosome in memory at a time:
 
@@ -31,13 +34,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
 
 from ..offline import hub_offline
 from ..version import __version__
-from .genome import PathLike, ReadStats, iter_records, scan_genome
+from .genome import GenomeFormatError, PathLike, ReadStats, iter_records, scan_genome
 from .windows import check_window_args, count_windows, covered_bases, resolve_genomes, window_spans
 
 __all__ = [
@@ -47,6 +50,7 @@ __all__ = [
     "corpus_features",
     "corpus_summary",
     "load_corpus",
+    "longest_sequence",
     "push_corpus_to_hub",
     "save_corpus",
 ]
@@ -111,6 +115,11 @@ class CorpusSummary:
             p = self.params
             lines.append(f"window {p['window']:,}, stride {p['stride']:,}, partial last window "
                          f"kept if >= {p['min_window']:,} bases")
+        for split, key in (("validation", "val_regions"), ("test", "test_regions")):
+            if self.params.get(key):
+                lines.append(f"{split} regions: {', '.join(self.params[key])}")
+        if set(self.splits) == {"train"}:
+            lines.append("no validation or test split: --val_chroms, --val_regions or --val_frac holds some out")
         lines.append(f"bad records skipped: {len(self.skipped_records)}")
         lines.extend(f"  {r}" for r in self.skipped_records[:20])
         if len(self.skipped_records) > 20:
@@ -135,18 +144,30 @@ def _stored_summary(ds) -> dict | None:
     return meta.get("fgm_corpus") if isinstance(meta, dict) else None
 
 
+def _sequences(ds):
+    """The `sequence` column of a split as an Arrow array (in the split's row order)."""
+    if ds._indices is not None:
+        ds = ds.flatten_indices()
+    return ds.data.column("sequence")
+
+
 def _sequence_stats(ds) -> tuple[int, int]:
     """(bases, N bases) of a split, computed with Arrow kernels."""
     import pyarrow.compute as pc
 
-    if ds._indices is not None:
-        ds = ds.flatten_indices()
-    col = ds.data.column("sequence")
+    col = _sequences(ds)
     if len(col) == 0:
         return 0, 0
     bases = pc.sum(pc.utf8_length(col)).as_py() or 0
     n_bases = pc.sum(pc.count_substring(col, "N")).as_py() or 0
     return int(bases), int(n_bases)
+
+
+def longest_sequence(ds) -> int:
+    """Bases of the longest `sequence` of a split (0 when it is empty), computed with Arrow kernels."""
+    import pyarrow.compute as pc
+
+    return int(pc.max(pc.utf8_length(_sequences(ds))).as_py() or 0)
 
 
 def corpus_summary(dsdict) -> CorpusSummary:
@@ -189,15 +210,80 @@ def _names(values, what: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _requested_chromosomes(val_chroms, test_chroms, chroms) -> tuple[list[str], list[str], list[str] | None]:
-    """The validation, test and corpus chromosomes asked for (corpus: None for all); none in two splits."""
-    val = _names(val_chroms, "val_chroms")
-    test = _names(test_chroms, "test_chroms")
-    only = None if chroms is None else _names(chroms, "chroms")
-    both = sorted(set(val) & set(test))
+@dataclass(frozen=True)
+class Region:
+    """Bases [start, end) of the record `chrom` (0-based, end exclusive)."""
+
+    chrom: str
+    start: int
+    end: int
+
+    def __str__(self) -> str:  # 1-based and inclusive, as samtools and genome browsers write it
+        return f"{self.chrom}:{self.start + 1}-{self.end}"
+
+
+def parse_region(text: str, what: str = "region") -> Region:
+    """`chrom:start-end`, 1-based and inclusive (`chrI:1-50000`, separators allowed: `chrI:1-50,000`)."""
+    chrom, _, span = str(text).strip().rpartition(":")
+    first, _, last = span.partition("-")
+    try:
+        start, end = (int(x.replace(",", "").replace("_", "")) for x in (first, last))
+    except ValueError:
+        start = end = 0
+    if not chrom or not 1 <= start <= end:
+        raise ValueError(f"{what} {text!r} is not CHROM:START-END (1-based, inclusive, START <= END)")
+    return Region(chrom, start - 1, end)
+
+
+def _regions(values, what: str) -> list[Region]:
+    """Regions from strings (one `chrom:start-end` each) or `Region`s."""
+    values = [values] if isinstance(values, (str, Region)) else list(values or ())
+    return [v if isinstance(v, Region) else parse_region(v, what) for v in values]
+
+
+@dataclass
+class SplitRequest:
+    """What the validation and test splits hold: chromosomes, regions, or fractions of the genome's bases."""
+
+    val: list[str]
+    test: list[str]
+    only: list[str] | None  # the corpus's chromosomes (None: all), plus the validation / test ones
+    val_regions: list[Region]
+    test_regions: list[Region]
+    val_frac: float = 0.0
+    test_frac: float = 0.0
+
+    @property
+    def splits(self) -> list[str]:
+        return (["train"] + (["validation"] if self.val or self.val_regions or self.val_frac else [])
+                + (["test"] if self.test or self.test_regions or self.test_frac else []))
+
+
+def _requested_splits(val_chroms, test_chroms, chroms, val_regions, test_regions, val_frac, test_frac) -> SplitRequest:
+    """The splits asked for, checked: one way of holding out per split, nothing in two splits."""
+    request = SplitRequest(_names(val_chroms, "val_chroms"), _names(test_chroms, "test_chroms"),
+                           None if chroms is None else _names(chroms, "chroms"),
+                           _regions(val_regions, "validation region"), _regions(test_regions, "test region"),
+                           float(val_frac or 0), float(test_frac or 0))
+    both = sorted(set(request.val) & set(request.test))
     if both:
         raise ValueError(f"chromosome(s) {', '.join(both)} requested for both validation and test")
-    return val, test, only
+    for split, frac, others in (("val", request.val_frac, request.val or request.val_regions),
+                                ("test", request.test_frac, request.test or request.test_regions)):
+        if not 0 <= frac < 1:
+            raise ValueError(f"--{split}_frac must be a fraction in [0, 1), got {frac}")
+        if frac and others:
+            raise ValueError(f"--{split}_frac holds out the end of the genome: give it without --{split}_chroms "
+                             f"/ --{split}_regions")
+    if request.val_frac + request.test_frac >= 1:
+        raise ValueError(f"--val_frac + --test_frac must leave bases for training, got "
+                         f"{request.val_frac} + {request.test_frac}")
+    held = set(request.val) | set(request.test)
+    for region in request.val_regions + request.test_regions:
+        if region.chrom in held:
+            raise ValueError(f"region {region} lies on {region.chrom}, which is already a validation / test "
+                             "chromosome")
+    return request
 
 
 def _check_present(requested: list[str], available: list[str], what: str) -> None:
@@ -226,7 +312,7 @@ def _scan_genomes(specs, skip_bad_records: bool, progress: bool) -> list:
         bar.close()
 
 
-def _check_chromosomes(indexes, val: list[str], test: list[str], only: list[str] | None) -> None:
+def _check_chromosomes(indexes, request: SplitRequest) -> None:
     """Each record once per source, and every requested chromosome present in the input."""
     seen: dict[tuple[str, str], Path] = {}
     available: list[str] = []
@@ -241,57 +327,102 @@ def _check_chromosomes(indexes, val: list[str], test: list[str], only: list[str]
     available = list(dict.fromkeys(available))
     if not available:
         raise ValueError(f"no usable records in {', '.join(str(path) for _, path, _ in indexes)}")
-    _check_present(val, available, "validation")
-    _check_present(test, available, "test")
-    if only is not None:
-        _check_present(only, available, "requested")
+    _check_present(request.val, available, "validation")
+    _check_present(request.test, available, "test")
+    _check_present(list(dict.fromkeys(r.chrom for r in request.val_regions)), available, "validation region")
+    _check_present(list(dict.fromkeys(r.chrom for r in request.test_regions)), available, "test region")
+    if request.only is not None:
+        _check_present(request.only, available, "requested")
 
 
-def _split_members(indexes, val: list[str], test: list[str], only: list[str] | None) -> dict[str, list]:
-    """split -> [(source, path, record)]: train, then validation / test when chromosomes are named for them."""
+def _fraction_regions(indexes, request: SplitRequest) -> SplitRequest:
+    """`request` with its fractions turned into regions: of the corpus's records (file order, each name once), the
+    last `test_frac` of the bases for test and the `val_frac` before them for validation."""
+    if not request.val_frac and not request.test_frac:
+        return request
+    held, lengths = set(request.val) | set(request.test), {}
+    for _, _, idx in indexes:
+        for rec in idx.records:
+            if rec.name not in held and (request.only is None or rec.name in request.only):
+                lengths.setdefault(rec.name, rec.length)
+    total = sum(lengths.values())
+    test_start = total - round(total * request.test_frac)
+    val_start = test_start - round(total * request.val_frac)
 
-    def split_of(name: str) -> str | None:
-        if name in val:
-            return "validation"
-        if name in test:
-            return "test"
-        if only is None or name in only:
-            return "train"
-        return None
+    def regions(low: int, high: int) -> list[Region]:
+        out, offset = [], 0
+        for name, length in lengths.items():
+            if max(low, offset) < min(high, offset + length):
+                out.append(Region(name, max(low, offset) - offset, min(high, offset + length) - offset))
+            offset += length
+        return out
 
-    requested = ["train"] + (["validation"] if val else []) + (["test"] if test else [])
-    members: dict[str, list] = {s: [] for s in requested}
+    return replace(request, val_regions=request.val_regions + regions(val_start, test_start),
+                   test_regions=request.test_regions + regions(test_start, total))
+
+
+def _split_members(indexes, request: SplitRequest) -> dict[str, list]:
+    """split -> [(source, path, record, start, end)], the pieces of records each split holds: train, then
+    validation / test when asked for. A held-out region cuts its record; the bases around it train."""
+    members: dict[str, list] = {s: [] for s in request.splits}
+    held = [(r, "validation") for r in request.val_regions] + [(r, "test") for r in request.test_regions]
     for source, path, idx in indexes:
         for rec in idx.records:
-            s = split_of(rec.name)
-            if s is not None:
-                members[s].append((source, path, rec))
+            if rec.name in request.val or rec.name in request.test:
+                members["validation" if rec.name in request.val else "test"].append((source, path, rec, 0, rec.length))
+                continue
+            trains, position = request.only is None or rec.name in request.only, 0
+            for region, split in sorted((h for h in held if h[0].chrom == rec.name), key=lambda h: h[0].start):
+                if region.end > rec.length:
+                    raise ValueError(f"{split} region {region} ends past the end of {rec.name} ({rec.length:,} bases "
+                                     f"in {path})")
+                if region.start < position:
+                    raise ValueError(f"{split} region {region} overlaps another validation / test region")
+                if trains and position < region.start:
+                    members["train"].append((source, path, rec, position, region.start))
+                members[split].append((source, path, rec, region.start, region.end))
+                position = region.end
+            if trains and position < rec.length:
+                members["train"].append((source, path, rec, position, rec.length))
     if not members["train"]:
-        raise ValueError("no chromosome left for the train split (all of them are validation / "
-                         "test chromosomes or excluded by chroms)")
+        raise ValueError("no sequence left for the train split: every record is a validation / test chromosome or "
+                         "excluded by --chroms. To split one record, hold out part of it: --val_regions "
+                         "CHROM:START-END or --val_frac 0.1")
     return members
+
+
+def _check_windows_fit(split: str, members: list, window: int, stride: int, min_window: int) -> None:
+    """A clear error when no window fits a split (a window larger than its sequence), before anything is written."""
+    if not any(count_windows(end - start, window, stride, min_window) for *_, start, end in members):
+        longest = max((end - start for *_, start, end in members), default=0)
+        raise ValueError(f"no window fits the {split} split: its longest sequence has {longest:,} bases, fewer than "
+                         f"the {min_window:,} a window needs (--min_window, default window // 2; --window is "
+                         f"{window:,}). Use a smaller --window or --min_window")
 
 
 def _generate_windows(files, window, stride, min_window, max_n_frac, skip_bad_records,
                       total_bases, desc, progress):
-    """Rows of one split. `files`: ((source, path, (record indices, ...)), ...)."""
+    """Rows of one split. `files`: ((source, path, ((record index, start, end), ...)), ...)."""
     from tqdm.auto import tqdm
 
     bar = tqdm(total=total_bases, desc=desc, unit="bp", unit_scale=True, disable=not progress)
     try:
-        for source, path, indices in files:
-            wanted = frozenset(indices)
+        for source, path, pieces in files:
+            wanted: dict[int, list[tuple[int, int]]] = {}
+            for index, first, last in pieces:
+                wanted.setdefault(index, []).append((first, last))
             # the scan counted and logged the bad records; a ReadStats of its own keeps them quiet
             records = iter_records(path, select=lambda i, name: i in wanted,
                                    skip_bad_records=skip_bad_records, stats=ReadStats())
             for record in records:
-                for start, end in window_spans(len(record.sequence), window, stride, min_window):
-                    seq = record.sequence[start:end]
-                    if max_n_frac < 1.0 and seq.count("N") / (end - start) > max_n_frac:
-                        continue
-                    yield {"sequence": seq, "chrom": record.name, "start": start, "end": end,
-                           "source": source}
-                bar.update(len(record.sequence))
+                for first, last in wanted[record.index]:
+                    for start, end in window_spans(last - first, window, stride, min_window):
+                        seq = record.sequence[first + start : first + end]
+                        if max_n_frac < 1.0 and seq.count("N") / (end - start) > max_n_frac:
+                            continue
+                        yield {"sequence": seq, "chrom": record.name, "start": first + start, "end": first + end,
+                               "source": source}
+                    bar.update(last - first)
     finally:
         bar.close()
 
@@ -303,39 +434,45 @@ def _write_split(split: str, members: list, params: dict, identity: dict, skippe
     from datasets import Dataset
 
     window, stride, min_window = params["window"], params["stride"], params["min_window"]
-    files: dict[tuple[str, str], list[int]] = {}
-    for source, path, rec in members:
-        files.setdefault((source, str(path)), []).append(rec.index)
-    files_arg = tuple((source, path, tuple(ix)) for (source, path), ix in files.items())
+    files: dict[tuple[str, str], list[tuple[int, int, int]]] = {}
+    for source, path, rec, start, end in members:
+        files.setdefault((source, str(path)), []).append((rec.index, start, end))
+    files_arg = tuple((source, path, tuple(pieces)) for (source, path), pieces in files.items())
     fingerprint = hashlib.sha256(json.dumps(
         {**identity, "split": split, "select": files_arg}, sort_keys=True).encode()).hexdigest()[:32]
-    ds = Dataset.from_generator(
-        _generate_windows,
+    try:
+        ds = Dataset.from_generator(
+            _generate_windows,
         features=corpus_features(),
         cache_dir=None if cache_dir is None else str(cache_dir),
-        gen_kwargs={
-            "files": files_arg, "window": window, "stride": stride,
-            "min_window": min_window, "max_n_frac": params["max_n_frac"],
-            "skip_bad_records": params["skip_bad_records"],
-            "total_bases": sum(rec.length for _, _, rec in members), "desc": f"{split} windows",
-            "progress": progress,
-        },
-        split=split,
-        fingerprint=fingerprint,
-        writer_batch_size=max(1, min(1000, _MAX_BATCH_BASES // window)),
-    )
+            gen_kwargs={
+                "files": files_arg, "window": window, "stride": stride,
+                "min_window": min_window, "max_n_frac": params["max_n_frac"],
+                "skip_bad_records": params["skip_bad_records"],
+                "total_bases": sum(end - start for *_, start, end in members), "desc": f"{split} windows",
+                "progress": progress,
+            },
+            split=split,
+            fingerprint=fingerprint,
+            writer_batch_size=max(1, min(1000, _MAX_BATCH_BASES // window)),
+        )
+    except ValueError as err:  # datasets refuses a split without rows; here only the N filter can empty one
+        if isinstance(err, GenomeFormatError) or "corresponds to no data" not in str(err):
+            raise
+        raise ValueError(f"every window of the {split} split has more than --max_n_frac {params['max_n_frac']:g} "
+                         "of N bases: hold out other sequence, or raise --max_n_frac") from None
     bases, n_bases = _sequence_stats(ds)
-    candidates = sum(count_windows(rec.length, window, stride, min_window) for _, _, rec in members)
+    candidates = sum(count_windows(end - start, window, stride, min_window) for *_, start, end in members)
     stats = {
         "params": params,
         "skipped_records": skipped,
-        "chroms": list(dict.fromkeys(rec.name for _, _, rec in members)),
+        "chroms": list(dict.fromkeys(rec.name for _, _, rec, _, _ in members)),
         "windows": len(ds),
         "bases": bases,
         "n_bases": n_bases,
         "dropped_n": candidates - len(ds),
-        "uncovered_bases": sum(rec.length - covered_bases(rec.length, window, stride, min_window)
-                               for _, _, rec in members),
+        "uncovered_bases": sum(end - start - covered_bases(end - start, window, stride, min_window)
+                               for *_, start, end in members),
     }
     ds.info.description = json.dumps({"fgm_corpus": stats})
     return ds
@@ -352,6 +489,10 @@ def build_corpus(
     min_window: int | None = None,
     *,
     chroms: Iterable[str] | str | None = None,
+    val_regions: Iterable[str | Region] | str = (),
+    test_regions: Iterable[str | Region] | str = (),
+    val_frac: float = 0.0,
+    test_frac: float = 0.0,
     cache_dir: PathLike | None = None,
     progress: bool = True,
 ):
@@ -361,7 +502,11 @@ def build_corpus(
         {source: file} dict (see `windows.resolve_genomes`); FASTA / GenBank, compressed or not.
     window, stride: window size and step in bases (stride defaults to window: no overlap).
     val_chroms, test_chroms: chromosomes for the `validation` / `test` splits (names, or one
-        comma-separated string). Each must exist in the input; a split exists only if named.
+        comma-separated string). Each must exist in the input; a split exists only if asked for.
+    val_regions, test_regions: regions `chrom:start-end` (1-based, inclusive) held out for them; the
+        rest of their records trains.
+    val_frac, test_frac: or the last fraction of the genome's bases (records in file order): test
+        last, validation before it. One way per split; the summary lists the regions chosen.
     max_n_frac: windows with a larger fraction of N are dropped (and counted).
     skip_bad_records: skip and count malformed records instead of stopping.
     min_window: a chromosome's last partial window is kept if it has at least this many bases
@@ -379,17 +524,22 @@ def build_corpus(
     max_n_frac = float(max_n_frac)
     if not 0.0 <= max_n_frac <= 1.0:
         raise ValueError(f"max_n_frac must be between 0 and 1, got {max_n_frac}")
-    val, test, only = _requested_chromosomes(val_chroms, test_chroms, chroms)
+    request = _requested_splits(val_chroms, test_chroms, chroms, val_regions, test_regions, val_frac, test_frac)
     specs = resolve_genomes(genomes)
     indexes = _scan_genomes(specs, skip_bad_records, progress)
-    _check_chromosomes(indexes, val, test, only)
-    members = _split_members(indexes, val, test, only)
+    _check_chromosomes(indexes, request)
+    request = _fraction_regions(indexes, request)
+    members = _split_members(indexes, request)
+    for split, pieces in members.items():
+        _check_windows_fit(split, pieces, window, stride, min_window)
     skipped = [f"{path}: {r.name if r.name else '(no record)'} ({r.error})"
                for _, path, idx in indexes for r in idx.bad_records]
     params = {
         "genomes": [[source, str(path)] for source, path in specs],
         "window": window, "stride": stride, "min_window": min_window, "max_n_frac": max_n_frac,
-        "val_chroms": val, "test_chroms": test, "chroms": only,
+        "val_chroms": request.val, "test_chroms": request.test, "chroms": request.only,
+        "val_regions": [str(r) for r in request.val_regions], "test_regions": [str(r) for r in request.test_regions],
+        "val_frac": request.val_frac, "test_frac": request.test_frac,
         "skip_bad_records": skip_bad_records,
     }
     identity = {"version": [_FORMAT_VERSION, __version__], "params": params,
@@ -490,6 +640,6 @@ def push_corpus_to_hub(dsdict, repo_id: str, *, private: bool | None = None,
     if not repo_id or not isinstance(repo_id, str):
         raise ValueError(f"repo_id must be a Hub dataset id like 'user/yeast-corpus', got {repo_id!r}")
     if hub_offline():
-        raise RuntimeError(f"cannot push to {repo_id!r}: the Hugging Face Hub is offline "
+        raise ConnectionError(f"cannot push to {repo_id!r}: the Hugging Face Hub is offline "
                            f"(HF_HUB_OFFLINE / HF_DATASETS_OFFLINE is set)")
     return dsdict.push_to_hub(repo_id, private=private, token=token, **push_kwargs)

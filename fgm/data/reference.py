@@ -1,7 +1,9 @@
 """Random access to a reference genome: an indexed FASTA read through pysam (htslib's faidx).
 
 Plain and bgzip-compressed FASTA work; a missing `.fai` (and `.gzi` for bgzip) index is built next to
-the file on first use. A plain-gzip file cannot be indexed: the error says how to recompress it.
+the file on first use. A plain-gzip file cannot be indexed: given a `cache_dir`, it is read from a BGZF copy made
+there once (pysam writes BGZF, no bgzip program needed) and reused while the file is unchanged; without one, the
+error says how to recompress it.
 Sequences come back normalized (upper case, IUPAC ambiguity codes as N); coordinates are 0-based,
 half-open, and a request past a contig end is an error, never a silently shorter sequence.
 
@@ -11,11 +13,13 @@ half-open, and a request past a contig end is an error, never a silently shorter
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from ..kmers_fgm import normalize_sequence
 
 RENAME_RULES = ("add-chr", "strip-chr")
+CACHE_FOLDER = "reference_cache"  # the folder, beside a command's output, of BGZF copies of plain-gzip references
 
 
 class ContigNotFoundError(KeyError):
@@ -29,6 +33,26 @@ def _is_plain_gzip(path: Path) -> bool:
     with open(path, "rb") as handle:
         head = handle.read(16)
     return head[:2] == b"\x1f\x8b" and head[12:14] != b"BC"  # bgzip blocks carry a 'BC' extra field
+
+
+def bgzf_copy(path: Path, cache_dir) -> Path:
+    """A BGZF copy of the plain-gzip file `path` in `cache_dir`, written once: its name carries a hash of the
+    file's path, size and modification time, so an unchanged file reuses it and a changed one gets a new copy."""
+    import gzip
+    import shutil
+
+    import pysam
+
+    stat = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    copy = Path(cache_dir) / f"{key}-{path.name}"
+    if not copy.exists():
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        partial = copy.with_name(copy.name + ".partial")
+        with gzip.open(path, "rb") as source, pysam.BGZFile(str(partial), "wb") as sink:
+            shutil.copyfileobj(source, sink, 1 << 22)
+        partial.replace(copy)
+    return copy
 
 
 def read_rename_rule(rule: str | None) -> dict[str, str] | str | None:
@@ -50,27 +74,32 @@ def read_rename_rule(rule: str | None) -> dict[str, str] | str | None:
 
 
 class ReferenceGenome:
-    """An indexed FASTA. `genome.fetch("chrI", 1000, 2000)` -> 1,000 normalized bases."""
+    """An indexed FASTA. `genome.fetch("chrI", 1000, 2000)` -> 1,000 normalized bases. `copy`: the BGZF copy read
+    instead of a plain-gzip `path` (None when the file is read itself)."""
 
-    def __init__(self, path, rename_chroms: str | dict | None = None):
+    def __init__(self, path, rename_chroms: str | dict | None = None, cache_dir=None):
         import pysam
 
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"reference FASTA not found: {self.path}")
+        self.copy = None
         if _is_plain_gzip(self.path):
-            raise ValueError(
-                f"{self.path} is compressed with plain gzip, which cannot be indexed for random access. "
-                f"Recompress it with bgzip (from htslib / samtools): "
-                f"`zcat {self.path} | bgzip > {self.path.with_suffix('.bgz')}`, or decompress it with gunzip."
-            )
+            if cache_dir is None:
+                raise ValueError(
+                    f"{self.path} is compressed with plain gzip, which cannot be indexed for random access. "
+                    f"Decompress it (`gunzip -k {self.path}`), or recompress it with bgzip: `zcat {self.path} | "
+                    f"bgzip > {self.path.with_suffix('.bgz')}` (the fgm commands do this themselves)."
+                )
+            self.copy = bgzf_copy(self.path, cache_dir)
+        readable = self.copy or self.path
         try:
-            self._fasta = pysam.FastaFile(str(self.path))
+            self._fasta = pysam.FastaFile(str(readable))
         except (OSError, ValueError) as err:
             raise ValueError(
-                f"cannot open or index {self.path} ({err}). The .fai index (and .gzi for bgzip) is built next "
+                f"cannot open or index {readable} ({err}). The .fai index (and .gzi for bgzip) is built next "
                 f"to the file on first use: the folder must be writable, or build it yourself with "
-                f"`samtools faidx {self.path}`. Line lengths must be equal within each record."
+                f"`samtools faidx {readable}`. Line lengths must be equal within each record."
             ) from err
         self.lengths = dict(zip(self._fasta.references, self._fasta.lengths))
         self.rename = rename_chroms if isinstance(rename_chroms, dict) else read_rename_rule(rename_chroms)

@@ -8,13 +8,13 @@ command line.
 
 from dataclasses import dataclass, field
 
-from transformers import TrainingArguments
 from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
-from ..checkpoints import checkpoint_argument
+from ..checkpoints import checkpoint_argument, require_checkpoint
 from .metrics import REPORTED_METRICS
 from .nt_tasks import BENCHMARKS, REVISED
 from .task_encoding import LENGTH_MODES
+from .trainer_arguments import CheckedTrainingArguments
 
 
 @dataclass
@@ -33,6 +33,9 @@ class FinetuneModelArguments:
     lora_target_modules: list[str] | None = field(
         default=None, metadata={"help": "linear layers to adapt (default: every encoder linear layer)"}
     )
+
+    def __post_init__(self):
+        require_checkpoint(self.model_name_or_path)
 
     @property
     def default_learning_rate(self) -> float:
@@ -103,11 +106,11 @@ class TaskArguments(TaskDataArguments):
 
 
 @dataclass
-class FinetuningArguments(TrainingArguments):
+class FinetuningArguments(CheckedTrainingArguments):
     """`TrainingArguments` with fine-tuning defaults (where they differ from Trainer's, the help says so)
     and the run plan: one run per seed, or per fold and seed."""
 
-    _argument_group_name = "training (Trainer options, fine-tuning defaults)"
+    _argument_group_name = "training (Trainer options with fine-tuning defaults, and the run plan)"
 
     learning_rate: float | None = field(
         default=None, metadata={"help": "peak learning rate; default 1e-4 for full fine-tuning, 5e-4 for LoRA "

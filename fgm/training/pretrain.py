@@ -20,16 +20,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers import Trainer, TrainerCallback, set_seed
 from transformers.trainer_utils import IntervalStrategy, SchedulerType, get_last_checkpoint
 
-from ..checkpoints import checkpoint_argument
+from ..checkpoints import checkpoint_argument, record_training_context, require_checkpoint
 from ..configuration_fgm import PRESETS, FGMConfig
-from ..data.corpus import load_corpus
+from ..data.corpus import load_corpus, longest_sequence
 from ..data.mlm import MaskedGenomeWindows, mlm_collator
 from ..model_card import write_model_card
 from ..modeling_fgm import FGMForMaskedLM
 from ..tokenization_fgm import FGMTokenizer
+from .trainer_arguments import CheckedTrainingArguments
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,8 @@ class PretrainModelArguments:
             self.kmer_size = PRESETS[self.preset].get("kmer_size", 6)
         if self.model_name_or_path and self.config_overrides:
             raise ValueError("--config_overrides shapes a new --preset model; it cannot change --model_name_or_path")
+        if self.model_name_or_path:
+            require_checkpoint(self.model_name_or_path)
 
 
 @dataclass
@@ -74,7 +77,9 @@ class PretrainDataArguments:
     _argument_group_name = "data"
 
     corpus: str = field(metadata={"help": "folder written by `fgm corpus`, or a Hub dataset name"})
-    max_length: int = field(default=1000, metadata={"help": "tokens per example, <cls> included"})
+    max_length: int = field(default=1000, metadata={"help": "tokens per example at most, <cls> included (corpus "
+                                                    "windows may be shorter: the checkpoint records the longest "
+                                                    "example, in tokens and bases, as its training context)"})
     mlm_probability: float = field(default=0.15, metadata={"help": "fraction of nucleotide tokens masked (80/10/10)"})
     padding_free: bool = field(
         default=False,
@@ -89,11 +94,12 @@ class PretrainDataArguments:
     )
 
     def phases(self, max_steps: int) -> list[tuple[int, int]]:
-        """(max_length, last step) of each phase of the schedule, the last phase at `max_length`."""
+        """(max_length, last step) of each phase of the schedule, the last phase at `max_length` (a last step of -1:
+        the end of the epochs)."""
         if not self.max_length_schedule:
             return [(self.max_length, max_steps)]
         if max_steps <= 0:
-            raise ValueError("--max_length_schedule needs --max_steps: its fractions are of the steps")
+            raise ValueError("--max_length_schedule needs a positive --max_steps: its fractions are of the steps")
         phases = []
         for part in self.max_length_schedule.split(","):
             try:
@@ -109,12 +115,13 @@ class PretrainDataArguments:
 
 
 @dataclass
-class PretrainingArguments(TrainingArguments):
+class PretrainingArguments(CheckedTrainingArguments):
     """`TrainingArguments` with pretraining defaults; where they differ from Trainer's, the help says so."""
 
-    _argument_group_name = "training (Trainer options, pretraining defaults)"
+    _argument_group_name = "training (Trainer options with pretraining defaults, and resuming)"
 
-    max_steps: int = field(default=1000, metadata={"help": "Trainer's default: -1 (3 epochs)"})
+    max_steps: int = field(default=1000, metadata={"help": "optimizer steps, or -1: train --num_train_epochs epochs "
+                                                   "(Trainer's default: -1)"})
     learning_rate: float = field(default=5e-4, metadata={"help": "peak learning rate (Trainer's default: 5e-5)"})
     lr_scheduler_type: SchedulerType | str = field(default="cosine", metadata={"help": "Trainer's default: linear"})
     warmup_steps: float = field(
@@ -267,8 +274,12 @@ def build_trainer(
         raise ValueError("--padding_free packs examples into one row, which a U-Net's convolutions would mix: "
                          f"train {model_args.model_name_or_path or model_args.preset} with padding")
     seed, length = training_args.seed, data_args.max_length
-    tokenizer.model_max_length = length  # saved with the checkpoint: the context it was trained at
     train = MaskedGenomeWindows(corpus["train"], tokenizer, length, data_args.mlm_probability, train=True, seed=seed)
+    # the longest example, saved with the checkpoint as the context it was trained at: an N-free crop of the
+    # longest training window, in bases and in tokens
+    bases = min(train.crop_bases, longest_sequence(corpus["train"]))
+    tokens = min(length, len(tokenizer.bulk_encode(["A" * bases])[0]))
+    record_training_context(tokenizer, tokens, bases)
     evaluation = None
     if "validation" in corpus and len(corpus["validation"]):
         rows = corpus["validation"].select(range(min(data_args.max_eval_samples, len(corpus["validation"]))))
@@ -282,11 +293,13 @@ def build_trainer(
     details = {
         "training genomes": ", ".join(sorted(sources)),
         "corpus windows (train)": len(corpus["train"]),
-        "sequence length (tokens)": length,
+        "tokens per example at most (--max_length)": length,
+        "training context (longest example; tokenizer_config.json)": f"{tokens:,} tokens = {bases:,} bases",
         "batch size x accumulation": f"{training_args.per_device_train_batch_size} x "
         f"{training_args.gradient_accumulation_steps}",
         f"learning rate ({training_args.lr_scheduler_type.value}, warmup)": f"{training_args.learning_rate} ({warmup})",
-        "max steps": training_args.max_steps,
+        "max steps": training_args.max_steps if training_args.max_steps > 0
+        else f"by epochs ({training_args.num_train_epochs:g})",
         "seed": seed,
         "precision": "bf16" if training_args.bf16 else "fp32",
         "masking": f"{data_args.mlm_probability:.0%} of nucleotide tokens, 80/10/10, random crops and strands",
@@ -312,7 +325,7 @@ def pretrain(
     output_dir = training_args.output_dir
     resume = training_args.checkpoint_to_resume()
     done = json.loads((Path(resume) / "trainer_state.json").read_text())["global_step"] if resume else 0
-    if done >= training_args.max_steps:
+    if 0 < training_args.max_steps <= done:
         # a finished run (a study or a job run again): Trainer would take one more step; evaluate and save it instead
         logger.warning("%s holds step %d of --max_steps %d: evaluated and saved, not trained further", resume, done,
                        training_args.max_steps)
@@ -321,7 +334,7 @@ def pretrain(
         previous = Path(output_dir) / "final_results.json"
         metrics = json.loads(previous.read_text()) if previous.exists() else {}
     for length, last_step in data_args.phases(training_args.max_steps):
-        if last_step <= done:  # a finished phase
+        if 0 < last_step <= done:  # a finished phase
             continue
         trainer = build_trainer(model_args, replace(data_args, max_length=length), training_args)
         if last_step < training_args.max_steps:

@@ -36,7 +36,7 @@ SEQUENCE, LABEL, NAME = "sequence", "label", "name"
 SPLIT_FILE_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".parquet", ".jsonl", ".json", ".fna", ".fa", ".fasta")
 
 
-class HubUnavailableError(RuntimeError):
+class HubUnavailableError(ConnectionError):
     """The Hub dataset could not be loaded (offline, no network, or no cached copy)."""
 
 

@@ -61,6 +61,7 @@ def score_variants(
     strands: str = "both",
     output_format: str | None = None,
     skip_ref_mismatch: bool = False,
+    skip_unknown_contigs: bool = False,
     rename_chroms: str | None = None,
     batch_size: int = 8,
     resume: bool = False,
@@ -72,20 +73,21 @@ def score_variants(
     `model`: a checkpoint folder or Hub id, or a loaded `(model, tokenizer)` pair. `window`: bases of
     context (default: the checkpoint's training context). See `fgm.variants.scoring` for the score,
     `frames` and `strands`, and `fgm.variants.vcf` for the reason codes of alleles that are not scored.
+    A plain-gzip `genome` is read from a BGZF copy in `reference_cache/` beside `output` (made once).
     """
     from tqdm.auto import tqdm
 
-    from ..checkpoints import load_checkpoint, training_context
-    from ..data.reference import ReferenceGenome
+    from ..checkpoints import context_window, load_checkpoint
+    from ..data.reference import CACHE_FOLDER, ReferenceGenome
 
     output = Path(output)
     fmt = _output_format(output, output_format)
     if frames not in FRAMES or strands not in STRANDS:
         raise ValueError(f"frames must be one of {FRAMES} and strands one of {STRANDS}")
+    reference = ReferenceGenome(genome, rename_chroms, output.parent / CACHE_FOLDER)
+    rows = read_variants(vcf, reference, skip_ref_mismatch, skip_unknown_contigs)  # input errors before the model loads
     model, tokenizer = load_checkpoint(model, device=device)
-    window = window or training_context(tokenizer)
-    reference = ReferenceGenome(genome, rename_chroms)
-    rows = read_variants(vcf, reference, skip_ref_mismatch)
+    window = context_window(tokenizer, window)
     settings = {"model": str(getattr(model, "name_or_path", "")), "genome": str(genome), "vcf": str(vcf),
                 "window": window, "frames": frames, "strands": strands, "kmer_size": model.config.kmer_size}
     partial = output.with_name(output.name + ".partial.tsv")
@@ -112,7 +114,8 @@ def score_variants(
             bar.update(len(chunk))
     seconds = time.perf_counter() - started
 
-    contigs = {r.chrom: reference.lengths[reference.contig(r.chrom)] for r in rows}
+    contigs = {r.chrom: None if r.reason == "unknown_contig" else reference.lengths[reference.contig(r.chrom)]
+               for r in rows}
     _publish(partial, output, fmt, vcf, contigs, settings)
     reasons = Counter(r.reason for r in rows if r.reason)
     reference.close()
@@ -123,6 +126,7 @@ def score_variants(
         "skipped": {reason: reasons[reason] for reason in REASONS if reasons[reason]},
         "variants_per_second": round(scored_now / seconds, 2) if seconds > 0 and scored_now else None,
         **settings,
+        **({"genome_bgzf_copy": str(reference.copy)} if reference.copy else {}),
     }
     output.with_name(output.name + ".summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
@@ -142,7 +146,7 @@ def _resume_point(partial: Path, settings: dict, total: int) -> int:
     return done
 
 
-def _publish(partial: Path, output: Path, fmt: str, vcf, contigs: dict[str, int], settings: dict) -> None:
+def _publish(partial: Path, output: Path, fmt: str, vcf, contigs: dict[str, int | None], settings: dict) -> None:
     """Turn the complete partial TSV into the requested output, then remove it."""
     import pandas as pd
 
@@ -164,7 +168,7 @@ def _publish(partial: Path, output: Path, fmt: str, vcf, contigs: dict[str, int]
     partial.unlink()
 
 
-def _write_vcf(vcf, output: Path, table, contigs: dict[str, int], settings: dict) -> None:
+def _write_vcf(vcf, output: Path, table, contigs: dict[str, int | None], settings: dict) -> None:
     """The input VCF with FGM_LLR and FGM_REASON INFO fields (Number=A: one value per ALT)."""
     import pysam
 

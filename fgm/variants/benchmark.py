@@ -168,8 +168,8 @@ def run_vep_benchmark(
 ) -> dict:
     """Score a labelled set with `model` and write `scores.parquet`, `results.json` and `results.md` to
     `output_dir`; returns the results."""
-    from ..checkpoints import load_checkpoint, training_context
-    from ..data.reference import ReferenceGenome
+    from ..checkpoints import context_window, load_checkpoint
+    from ..data.reference import CACHE_FOLDER, ReferenceGenome
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -180,10 +180,11 @@ def run_vep_benchmark(
         if genome is None:
             raise ValueError(f"{dataset}: pass the reference genome its coordinates refer to (genome=...)")
     model, tokenizer = load_checkpoint(model, device=device)
-    window = window or training_context(tokenizer)
+    window = context_window(tokenizer, window)
     reasons = [classify(str(r).upper(), str(a).upper()) for r, a in zip(frame["ref"], frame["alt"])]
     snvs = frame[[r is None for r in reasons]].reset_index(drop=True)
-    with ReferenceGenome(genome, rename_chroms) as reference:
+    with ReferenceGenome(genome, rename_chroms, output_dir / CACHE_FOLDER) as reference:
+        copy = reference.copy
         for row in snvs.itertuples():
             base = reference.fetch(row.chrom, row.pos - 1, row.pos)
             if base != row.ref.upper():
@@ -197,6 +198,7 @@ def run_vep_benchmark(
         "dataset": str(dataset),
         "model": str(getattr(model, "name_or_path", "")),
         "genome": str(genome),
+        **({"genome_bgzf_copy": str(copy)} if copy else {}),
         "window": window,
         "frames": frames,
         "strands": strands,

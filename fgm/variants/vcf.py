@@ -10,6 +10,7 @@ an empty score and a reason code, and are counted, never dropped:
     no_alt        a record without ALT allele ('.')
     not_acgt      an allele with a base other than A, C, G, T (e.g. N or an IUPAC code)
     ref_mismatch  REF differs from the FASTA (only with skip_ref_mismatch; otherwise an error)
+    unknown_contig  the FASTA has no such contig (only with skip_unknown_contigs; otherwise an error)
 
 Errors name the file, the line (the record number for BCF) and the record: a contig missing from the
 FASTA (with its names and the chr-prefix fix), a position past the contig end, a REF that differs from
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from ..data.reference import ContigNotFoundError
 
-REASONS = ("indel", "mnp", "symbolic", "star", "no_alt", "not_acgt", "ref_mismatch")
+REASONS = ("indel", "mnp", "symbolic", "star", "no_alt", "not_acgt", "ref_mismatch", "unknown_contig")
 
 
 class VariantFileError(ValueError):
@@ -49,11 +50,11 @@ END_INFO = '##INFO=<ID=END,Number=1,Type=Integer,Description="End position of th
 
 
 @contextlib.contextmanager
-def readable_by_htslib(path, declare_contigs: dict[str, int] | None = None):
+def readable_by_htslib(path, declare_contigs: dict[str, int | None] | None = None):
     """`path`, or a temporary copy htslib can use: decompressed when it is plain gzip (htslib reads only
     bgzip), and, when `declare_contigs` is given (for writing records back), with the header lines
-    htslib needs to write them: `##contig` lines for those contigs and the reserved INFO/END key (used
-    by symbolic alleles), where the header lacks them."""
+    htslib needs to write them: `##contig` lines for those contigs (name -> length, None when unknown) and
+    the reserved INFO/END key (used by symbolic alleles), where the header lacks them."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"variant file not found: {path}")
@@ -65,8 +66,8 @@ def readable_by_htslib(path, declare_contigs: dict[str, int] | None = None):
     if lines is not None:
         header = [line for line in lines if line.startswith("##")]
         declared = {line.split("ID=", 1)[1].split(",")[0].rstrip(">") for line in header if line.startswith("##contig")}
-        missing = [f"##contig=<ID={name},length={length}>" for name, length in declare_contigs.items()
-                   if name not in declared]
+        missing = [f"##contig=<ID={name}" + ("" if length is None else f",length={length}") + ">"
+                   for name, length in declare_contigs.items() if name not in declared]
         missing += [] if any(line.startswith("##INFO=<ID=END,") for line in header) else [END_INFO]
     if not plain_gzip and not missing:
         yield path
@@ -138,7 +139,8 @@ def classify(ref: str, alt: str | None) -> str | None:
     return None
 
 
-def read_variants(path, genome, skip_ref_mismatch: bool = False) -> list[VariantRow]:
+def read_variants(path, genome, skip_ref_mismatch: bool = False, skip_unknown_contigs: bool = False
+                  ) -> list[VariantRow]:
     """All ALT alleles of a VCF / BCF (plain, gzip or bgzip) as rows (see the module docstring), checked
     against `genome`."""
     import pysam
@@ -150,7 +152,7 @@ def read_variants(path, genome, skip_ref_mismatch: bool = False) -> list[Variant
         try:
             with pysam.VariantFile(str(readable)) as vcf:
                 for index, record in enumerate(vcf):
-                    rows.extend(_rows(Path(path), index, record, genome, skip_ref_mismatch))
+                    rows.extend(_rows(Path(path), index, record, genome, skip_ref_mismatch, skip_unknown_contigs))
         except (OSError, ValueError) as err:
             if isinstance(err, VariantFileError):
                 raise
@@ -160,13 +162,19 @@ def read_variants(path, genome, skip_ref_mismatch: bool = False) -> list[Variant
     return rows
 
 
-def _rows(path: Path, index: int, record, genome, skip_ref_mismatch: bool) -> list[VariantRow]:
+def _rows(path: Path, index: int, record, genome, skip_ref_mismatch: bool, skip_unknown_contigs: bool
+          ) -> list[VariantRow]:
     ref = record.ref.upper()
     name = f"{record.chrom}:{record.pos} {record.id or '.'}"
+    alts = record.alts or (None,)
     try:
         contig = genome.contig(record.chrom)
     except ContigNotFoundError as err:
-        raise VariantFileError(f"{_where(path, index)} ({name}): {err}") from None
+        if skip_unknown_contigs:
+            return [VariantRow(record.chrom, record.pos, record.id or ".", ref, alt or ".", "unknown_contig", index)
+                    for alt in alts]
+        raise VariantFileError(f"{_where(path, index)} ({name}): {err} (--skip_unknown_contigs writes such records "
+                               "with the reason unknown_contig and goes on)") from None
     end = record.pos - 1 + len(ref)
     if end > genome.lengths[contig]:
         raise VariantFileError(
@@ -181,7 +189,6 @@ def _rows(path: Path, index: int, record, genome, skip_ref_mismatch: bool) -> li
             f"{contig}:{record.pos}; is the VCF on another assembly? (--skip-ref-mismatch writes such "
             "records with the reason ref_mismatch and goes on)"
         )
-    alts = record.alts or (None,)
     return [
         VariantRow(record.chrom, record.pos, record.id or ".", ref, alt or ".",
                    "ref_mismatch" if mismatch else classify(ref, alt), index)
