@@ -55,7 +55,7 @@ def test_the_python_example_runs_with_its_pipeline(tmp_path, monkeypatch):
     torch.manual_seed(0)
     FGMForMaskedLM(FGMConfig.preset("tiny", vocab_size=len(tokenizer), kmer_size=1)).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    (example,) = code_blocks(section("Use from Python"), "python")
+    example, added_tokens = code_blocks(section("Use from Python"), "python")
     assert 'pipeline("fill-mask", model="runs/demo/model")' in example and example.index("import fgm") == 0
     example = example.replace("runs/demo/model", str(folder)).replace('FGMConfig.preset("small"', 'FGMConfig.preset('
                                                                      '"tiny"').replace('"unet-small"', '"unet-tiny"')
@@ -63,6 +63,10 @@ def test_the_python_example_runs_with_its_pipeline(tmp_path, monkeypatch):
     namespace = {}
     exec(example, namespace)
     here = [round(p["score"], 6) for p in namespace["fill"]("ACGTAGCT<mask>ACGTTA")]
+    exec(added_tokens, namespace)  # the second block: a token the user adds, and room for it in the model
+    claimed = json.loads(re.search(r'\["input_ids"\]\s+# (\[.*\])', added_tokens).group(1))
+    assert namespace["tokenizer"]("ACGTAC<sep>ACGTAC")["input_ids"] == claimed
+    assert namespace["classifier"].get_input_embeddings().num_embeddings == len(namespace["tokenizer"]) == 4108
 
     without_fgm = (f"import sys, json\nsys.modules['fgm'] = None\nfrom transformers import pipeline\n"
                    f"try:\n    pipeline('fill-mask', model={str(folder)!r})\nexcept ValueError as err:\n"
