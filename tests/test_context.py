@@ -14,6 +14,7 @@ import fgm.context.scan as scan
 from fgm import FGMConfig, FGMForMaskedLM, FGMTokenizer
 from fgm.context.scan import Segment, choose_positions, context_scan, corpus_segments, window_start
 from fgm.context.baselines import BidirectionalMarkov
+from fgm.context.instrument import HeldOutArguments, ScoringArguments
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +55,8 @@ def test_scan_scores_the_same_tokens_at_every_size_and_equals_a_direct_call(tmp_
     grad_modes = []
     model.register_forward_hook(lambda *_: grad_modes.append(torch.is_grad_enabled()))
     contexts = [60, 300, 1200]
-    results = context_scan((model, tokenizer), tmp_path, contexts, corpus=corpus, positions=24, seed=3,
-                           markov_orders=(0, 2), n_bootstrap=50, progress=False)
+    results = context_scan((model, tokenizer), tmp_path, contexts, HeldOutArguments(corpus=corpus),
+                           ScoringArguments(seed=3, bootstrap=50, quiet=True), positions=24, markov_orders=(0, 2))
     assert grad_modes and not any(grad_modes), "scans build no autograd graph"
     saved = [np.load(tmp_path / f"context_{c}.npz") for c in contexts]
     for a in saved[1:]:
@@ -86,11 +87,10 @@ def test_scan_scores_the_same_tokens_at_every_size_and_equals_a_direct_call(tmp_
 
 def test_scan_resumes_from_the_saved_context_sizes(tmp_path, corpus, monkeypatch):
     model = tiny(1)
-    first = context_scan(model, tmp_path, [64, 256], corpus=corpus, positions=16, markov_orders=(1,), n_bootstrap=20,
-                         progress=False)
+    held_out, scoring = HeldOutArguments(corpus=corpus), ScoringArguments(bootstrap=20, quiet=True)
+    first = context_scan(model, tmp_path, [64, 256], held_out, scoring, positions=16, markov_orders=(1,))
     monkeypatch.setattr(scan.MaskedBaseScorer, "score", lambda *a, **k: pytest.fail("a saved context size was scored again"))
-    again = context_scan(model, tmp_path, [64, 256], corpus=corpus, positions=16, markov_orders=(1,), n_bootstrap=20,
-                         progress=False)
+    again = context_scan(model, tmp_path, [64, 256], held_out, scoring, positions=16, markov_orders=(1,))
     assert json.dumps(again) == json.dumps(first)
 
 
