@@ -80,7 +80,8 @@ def test_oracle_error_rates_count_the_copies_that_hold_another_base_by_distance(
     chunk = yeast.chromosome("chrV")[30_000:30_300]
     diverged = chunk[:100] + ("A" if chunk[100] != "A" else "C") + chunk[101:]  # one substitution between the copies
     far = yeast.chromosome("chrV")[60_000:60_200]  # copied again 1.5 kb away, unchanged
-    sequence = chunk + yeast.chromosome("chrV")[50_000:50_100] + diverged + far + yeast.chromosome("chrV")[70_000:71_500] + far
+    spacer = yeast.chromosome("chrV")[70_000:71_500]
+    sequence = chunk + yeast.chromosome("chrV")[50_000:50_100] + diverged + far + spacer + far
     fit = fit_error_rates([sequence], gap=1, positions=10**6)
     expected = np.zeros((len(STRATA), 2), dtype=int)  # copies, mismatches per stratum: every position, by brute force
     for start in range(12, len(sequence) - 12):
@@ -209,7 +210,7 @@ def test_a_training_genome_fits_the_baselines_of_a_held_out_genome(tmp_path, dro
     yeast_file.write_text(">chrIII\n" + REPEATS + "\n")
     results = oracle_scan(tmp_path, [1000], HeldOutArguments(genome=str(drosophila), train_genome=str(yeast_file)),
                           positions=100, markov_orders=(1,), n_bootstrap=20)
-    assert results["copy_oracle"]["fitted_on"] == f"every record of {yeast_file} (16,000 bases)"
+    assert results["copy_oracle"]["fitted_on"] == "every record of yeast.fa (16,000 bases)"
     assert results["copy_oracle"]["folds"] == [fit_error_rates([REPEATS], 1)]
     assert sum(results["bases"]["train"]) == 16_000 and "| train | 16,000 |" in (tmp_path / "oracle.md").read_text()
 

@@ -199,7 +199,7 @@ def scan_data(corpus=None, split: str = "test", genome=None, chroms=None, train_
         held_out = genome_segments(genome, chroms)
         names = {h.chrom for h in held_out}
         train = [s.sequence for s in genome_segments(genome) if s.chrom not in names]
-        fitted_on = f"the other records of {genome}"
+        fitted_on = f"the other records of {Path(genome).name}"
     else:
         from ..data.corpus import load_corpus
 
@@ -211,7 +211,8 @@ def scan_data(corpus=None, split: str = "test", genome=None, chroms=None, train_
         train = [s.sequence for s in corpus_segments(data["train"].to_list())] if "train" in data else []
         fitted_on = "the corpus's train split"
     if train_genome is not None:
-        train, fitted_on = [s.sequence for s in genome_segments(train_genome)], f"every record of {train_genome}"
+        train = [s.sequence for s in genome_segments(train_genome)]
+        fitted_on = f"every record of {Path(train_genome).name}"
     if not train:
         return ScanData(held_out, [], OTHER_HALF)
     return ScanData(held_out, train, f"{fitted_on} ({sum(len(s) for s in train):,} bases)")
