@@ -205,13 +205,13 @@ def test_study_measures_every_model_again_on_a_held_out_genome_with_tables_of_it
                                          disable_tqdm=True, report_to="none", learning_rate=3e-3)
     settings = dict(bases=480, eval_contexts=[120, 240], model_args=PretrainModelArguments(preset="tiny", kmer_size=1),
                     training_args=training_args, bases_per_step=240, positions=8, retrieval_distances=(64,),
-                    retrieval_windows=2, influence_positions=2, n_bootstrap=20, progress=False)
+                    retrieval_windows=2, influence_positions=0, n_bootstrap=20, progress=False)
     study = context_study(str(tmp_path / "corpus"), tmp_path / "study", [60, 120],
                           eval_genomes=[str(tmp_path / "dmel4.fa")], **settings)
     short, long = study["runs"]
     measured = short["genomes"]["dmel4"]
     assert measured["scan"]["copy_oracle"]["fitted_on"].startswith("the other half of each held-out record")
-    assert measured["retrieval"]["rows"][0]["distance"] == 64 and measured["influence"]["context"] == 60
+    assert measured["retrieval"]["rows"][0]["distance"] == 64 and "influence" not in measured
     on_dmel = [np.load(tmp_path / "study" / "tiny" / f"train_{c}" / "genomes" / "dmel4" / "scan" / "context_240.npz")
                for c in (60, 120)]
     on_yeast = np.load(Path(short["scan_dir"]) / "context_240.npz")
@@ -225,7 +225,7 @@ def test_study_measures_every_model_again_on_a_held_out_genome_with_tables_of_it
         assert "| trained at 60 |" in part and "| 120 minus 60 (paired) |" in part and "| copy oracle |" in part
     (line,) = [line for line in dmel_part.splitlines() if line.startswith("| 120 minus 60 (paired) |")]
     assert line.endswith(f"| {interval_text(versus['loss'][240], sign='+')} |"), "the paired difference on Drosophila"
-    assert all((tmp_path / "study" / f"study_dmel4{plot}.png").exists() for plot in ("", "_retrieval", "_influence"))
+    assert all((tmp_path / "study" / f"study_dmel4{plot}.png").exists() for plot in ("", "_retrieval"))
     # a second genome added later: only it is measured; a missing record is named before anything trains
     monkeypatch.setattr("fgm.training.pretrain.pretrain", lambda *a, **k: pytest.fail("trained again"))
     measured_again = []
@@ -238,6 +238,8 @@ def test_study_measures_every_model_again_on_a_held_out_genome_with_tables_of_it
     assert again["runs"][0]["genomes"]["dmel4"] == measured
     assert again["runs"][0]["genomes"]["two_chrIX"]["scan"]["copy_oracle"]["fitted_on"] == (
         "the other records of two.fa (8,000 bases)")
-    with pytest.raises(ValueError, match="has no record"):
+    with pytest.raises(ValueError, match=r"two.fa has no record\(s\) \['chrX'\]"):
         context_study(str(tmp_path / "corpus"), tmp_path / "other", [60], eval_genomes=[f"{tmp_path / 'two.fa'}:chrX"],
                       **settings)
+    with pytest.raises(FileNotFoundError, match="no file"):
+        context_study(str(tmp_path / "corpus"), tmp_path / "other", [60], eval_genomes=["missing.fa"], **settings)

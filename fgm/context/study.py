@@ -142,8 +142,8 @@ def context_study(
                                    **{key: view[key] for key in ("versus_shortest", "versus_first_preset")}}
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "study.json").write_text(json.dumps(study, indent=2) + "\n")
-    (output_dir / "study.md").write_text(study_table(study) + "".join(genome_section(view, label)
-                                                                      for label, view in views.items()))
+    (output_dir / "study.md").write_text(study_table(study) + "".join(
+        genome_section(view, label, study["genomes"][label]) for label, view in views.items()))
     plot_study(study, output_dir)
     for label, view in views.items():
         plot_study(view, output_dir, f"_{label}")
@@ -280,8 +280,7 @@ def measure(model, output_dir: Path, held_out: HeldOutArguments, measures: dict)
 def held_out_genomes(specs: list[str]) -> dict[str, HeldOutArguments]:
     """Label (the file's stem, then its records) -> held-out sequence, for each `PATH` (every record of the genome)
     or `PATH:RECORD,RECORD` of `specs`; each file and record checked before anything trains."""
-    from ..data.genome import genome_stem
-    from .scan import genome_segments
+    from ..data.genome import genome_stem, scan_genome
 
     genomes = {}
     for spec in specs:
@@ -289,7 +288,9 @@ def held_out_genomes(specs: list[str]) -> dict[str, HeldOutArguments]:
         chroms = [r for r in records.split(",") if r] or None
         if not Path(path).is_file():
             raise FileNotFoundError(f"held-out genome {spec!r}: no file {path}")
-        genome_segments(path, chroms)  # names a missing record
+        missing = sorted(set(chroms or []) - set(scan_genome(path).names))
+        if missing:
+            raise ValueError(f"held-out genome {spec!r}: {path} has no record(s) {missing}")
         label = genome_stem(path) + ("_" + "_".join(chroms) if chroms else "")
         if label in genomes:
             raise ValueError(f"held-out genome {spec!r} is given twice")
@@ -325,8 +326,8 @@ def on_genome(study: dict, label: str) -> dict:
             "versus_first_preset": versus_reference(runs, contexts, n_bootstrap, seed, "first preset")}
 
 
-def genome_section(view: dict, label: str) -> str:
-    """Markdown: the study's tables on the held-out genome `label` (`view`: `on_genome`)."""
-    genome = view["genomes"][label]
+def genome_section(view: dict, label: str, genome: dict) -> str:
+    """Markdown: the study's tables on the held-out genome `label` (`view`: `on_genome`; `genome`: its file and
+    records)."""
     records = ", ".join(genome["chroms"]) if genome["chroms"] else "every record"
     return f"\n## Held out: {label} ({genome['genome']}, {records})\n\n" + study_table(view)
