@@ -187,7 +187,7 @@ def test_a_one_record_genome_fits_each_halfs_baselines_on_the_other_half(tmp_pat
     assert list(results["bases"]) == ["held_out"] and sum(results["bases"]["held_out"]) == 200_000
     assert results["bases"]["held_out"][0] < 0.95 * 200_000, "Drosophila chr4 has copies: the strata need no training"
     table = (tmp_path / "oracle.md").read_text()
-    assert "other half of each held-out record" in table and "pooled over its 2 halves" in table
+    assert "other half of each held-out record" in table and "pooled over the 2 halves" in table
     # each position's fallback is the Markov model fitted on the half it is not in
     data = HeldOutArguments(genome=str(drosophila)).load()
     from fgm.context.scan import choose_positions, markov_scores

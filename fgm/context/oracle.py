@@ -66,7 +66,7 @@ def error_rate_text(fit: dict) -> str:
     mismatches = np.sum([[row["mismatches"] for row in f["strata"]] for f in folds], 0)
     rates = ", ".join(f"{name} {(m + 1) / (n + 2):.4f} ({m:,} of {n:,})"
                       for name, n, m in zip(STRATA[1:], copies, mismatches))
-    pooled = f", pooled over its {len(folds)} halves (each half's rates fitted on the other)" if len(folds) > 1 else ""
+    pooled = f", pooled over the {len(folds)} halves" if len(folds) > 1 else ""
     floored = "; ".join(f"{row['context']:,} bases: {', '.join(row['strata'])}" for row in fit["floored"])
     return (f"copy error rates by distance (copies holding another base, of the nearest copies of "
             f"{sum(f['sampled'] for f in folds):,} sampled bases of {fit['fitted_on']}{pooled}): {rates}"
