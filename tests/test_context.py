@@ -12,7 +12,8 @@ from datasets import Dataset, DatasetDict
 
 import fgm.context.scan as scan
 from fgm import FGMConfig, FGMForMaskedLM, FGMTokenizer
-from fgm.context.scan import Segment, choose_positions, context_scan, corpus_segments, window_start
+from fgm.context.held_out import Segment, corpus_segments
+from fgm.context.scan import choose_positions, context_scan, window_start
 from fgm.context.baselines import BidirectionalMarkov
 from fgm.context.instrument import HeldOutArguments, ScoringArguments
 from fgm.context.report import interval_text

@@ -20,7 +20,8 @@ from fgm.context.influence import context_influence
 from fgm.context.instrument import HeldOutArguments, ScoringArguments
 from fgm.context.oracle import fit_error_rates, stratum_rates
 from fgm.context.retrieval import retrieval_benchmark, retrieval_windows
-from fgm.context.scan import Segment, context_scan, corpus_segments, window_start
+from fgm.context.held_out import Segment, corpus_segments
+from fgm.context.scan import context_scan, window_start
 from fgm.kmers_fgm import reverse_complement
 from fgm.context.baselines import BidirectionalMarkov
 
