@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from .context.influence import REACH_SHARE, context_influence
-from .context.instrument import ScoringArguments
+from .context.instrument import HeldOutArguments, ScoringArguments
 from .context.retrieval import retrieval_benchmark
 from .context.scan import context_scan
 from .data import bundled_genome
@@ -89,8 +89,9 @@ def run_demo(output_dir="runs/demo", max_steps=2000, max_length=200, batch_size=
     context = (max_length - 1) * DEMO_KMER
     print(f"== 3/5 {positions:,} single masked positions of chrXV ({context} bases of context) against "
           "Markov baselines fitted on the training chromosomes", flush=True)
-    scan = context_scan(checkpoint, output_dir / "scan", [context], corpus=output_dir / "corpus", split="validation",
-                        positions=positions, seed=seed)
+    scan = context_scan(checkpoint, output_dir / "scan", [context],
+                        HeldOutArguments(corpus=str(output_dir / "corpus"), split="validation"),
+                        ScoringArguments(seed=seed), positions=positions)
 
     print(f"== 4/5 instruments on chrXVI (held out): retrieval gain at {RETRIEVAL_DISTANCES} bases, influence curve",
           flush=True)

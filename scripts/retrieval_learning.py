@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fgm.context.instrument import ScoringArguments
+from fgm.context.instrument import HeldOutArguments, ScoringArguments
 from fgm.context.retrieval import retrieval_benchmark
 from fgm.context.scan import context_scan
 from fgm.data import bundled_genome
@@ -105,8 +105,8 @@ def main() -> None:
     scoring = ScoringArguments(seed=args.seed, quiet=True)
     retrieval = retrieval_benchmark(out / "model", out / "retrieval", [int(d) for d in args.distances.split(",")],
                                     scoring=scoring, windows=args.windows)
-    scan = context_scan(out / "model", out / "scan", [WINDOW], corpus=out / "corpus", split="validation",
-                        positions=2000, seed=args.seed, progress=False)  # chrXV: natural sequence, planted or not
+    scan = context_scan(out / "model", out / "scan", [WINDOW],  # chrXV: natural sequence, planted or not
+                        HeldOutArguments(corpus=str(out / "corpus"), split="validation"), scoring, positions=2000)
     summary = {"preset": args.preset, "background": args.background, "init": args.init, "planted": args.planted,
                "copy_length": args.copy_length,
                "full_attention": args.full_attention, "max_steps": args.max_steps,

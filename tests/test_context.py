@@ -12,8 +12,11 @@ from datasets import Dataset, DatasetDict
 
 import fgm.context.scan as scan
 from fgm import FGMConfig, FGMForMaskedLM, FGMTokenizer
-from fgm.context.scan import Segment, choose_positions, context_scan, corpus_segments, window_start
+from fgm.context.held_out import Segment, corpus_segments
+from fgm.context.scan import choose_positions, context_scan, window_start
 from fgm.context.baselines import BidirectionalMarkov
+from fgm.context.instrument import HeldOutArguments, ScoringArguments
+from fgm.context.report import interval_text
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +57,8 @@ def test_scan_scores_the_same_tokens_at_every_size_and_equals_a_direct_call(tmp_
     grad_modes = []
     model.register_forward_hook(lambda *_: grad_modes.append(torch.is_grad_enabled()))
     contexts = [60, 300, 1200]
-    results = context_scan((model, tokenizer), tmp_path, contexts, corpus=corpus, positions=24, seed=3,
-                           markov_orders=(0, 2), n_bootstrap=50, progress=False)
+    results = context_scan((model, tokenizer), tmp_path, contexts, HeldOutArguments(corpus=corpus),
+                           ScoringArguments(seed=3, bootstrap=50, quiet=True), positions=24, markov_orders=(0, 2))
     assert grad_modes and not any(grad_modes), "scans build no autograd graph"
     saved = [np.load(tmp_path / f"context_{c}.npz") for c in contexts]
     for a in saved[1:]:
@@ -86,11 +89,10 @@ def test_scan_scores_the_same_tokens_at_every_size_and_equals_a_direct_call(tmp_
 
 def test_scan_resumes_from_the_saved_context_sizes(tmp_path, corpus, monkeypatch):
     model = tiny(1)
-    first = context_scan(model, tmp_path, [64, 256], corpus=corpus, positions=16, markov_orders=(1,), n_bootstrap=20,
-                         progress=False)
+    held_out, scoring = HeldOutArguments(corpus=corpus), ScoringArguments(bootstrap=20, quiet=True)
+    first = context_scan(model, tmp_path, [64, 256], held_out, scoring, positions=16, markov_orders=(1,))
     monkeypatch.setattr(scan.MaskedBaseScorer, "score", lambda *a, **k: pytest.fail("a saved context size was scored again"))
-    again = context_scan(model, tmp_path, [64, 256], corpus=corpus, positions=16, markov_orders=(1,), n_bootstrap=20,
-                         progress=False)
+    again = context_scan(model, tmp_path, [64, 256], held_out, scoring, positions=16, markov_orders=(1,))
     assert json.dumps(again) == json.dumps(first)
 
 
@@ -187,3 +189,58 @@ def test_study_compares_a_flat_and_a_unet_model_on_the_same_bases(tmp_path):
     assert versus["loss"][480][0] == pytest.approx(float((losses[0] - losses[1]).mean()))
     table = (tmp_path / "study" / "study.md").read_text()
     assert "| unet-tiny trained at 240 |" in table and "| unet-tiny 240 minus tiny 240 (paired) |" in table
+
+
+def test_study_measures_every_model_again_on_a_held_out_genome_with_tables_of_its_own(tmp_path, monkeypatch):
+    from fgm.context.study import context_study
+    from fgm.data.genome import iter_records
+    from fgm.training.pretrain import PretrainingArguments, PretrainModelArguments
+
+    DatasetDict({"train": Dataset.from_list(yeast.windows("chrIII", 600, 30)),
+                 "test": Dataset.from_list(yeast.windows("chrVI", 3000, 4))}).save_to_disk(tmp_path / "corpus")
+    dmel = Path(__file__).resolve().parents[1] / "data" / "genomes" / "drosophila_chr4" / "DmelanDM6_4.fna.gz"
+    (tmp_path / "dmel4.fa").write_text(">4\n" + next(iter_records(dmel)).sequence[:30_000] + "\n")
+    (tmp_path / "two.fa").write_text(">chrV\n" + yeast.chromosome("chrV")[:8_000] + "\n>chrIX\n"
+                                     + yeast.chromosome("chrIX")[:8_000] + "\n")
+    training_args = PretrainingArguments(output_dir=str(tmp_path), eval_strategy="no", save_steps=1000, logging_steps=1,
+                                         disable_tqdm=True, report_to="none", learning_rate=3e-3)
+    settings = dict(bases=480, eval_contexts=[120, 240], model_args=PretrainModelArguments(preset="tiny", kmer_size=1),
+                    training_args=training_args, bases_per_step=240, positions=8, retrieval_distances=(64,),
+                    retrieval_windows=2, influence_positions=0, n_bootstrap=20, progress=False)
+    study = context_study(str(tmp_path / "corpus"), tmp_path / "study", [60, 120],
+                          eval_genomes=[str(tmp_path / "dmel4.fa")], **settings)
+    short, long = study["runs"]
+    measured = short["genomes"]["dmel4"]
+    assert measured["scan"]["copy_oracle"]["fitted_on"].startswith("the other half of each held-out record")
+    assert measured["retrieval"]["rows"][0]["distance"] == 64 and "influence" not in measured
+    on_dmel = [np.load(tmp_path / "study" / "tiny" / f"train_{c}" / "genomes" / "dmel4" / "scan" / "context_240.npz")
+               for c in (60, 120)]
+    on_yeast = np.load(Path(short["scan_dir"]) / "context_240.npz")
+    assert np.array_equal(on_dmel[0]["positions"], on_dmel[1]["positions"]), "every model at the same positions"
+    assert not np.array_equal(on_dmel[0]["base_loss"], on_yeast["base_loss"])
+    (versus,) = study["genomes"]["dmel4"]["versus_shortest"]
+    assert versus["loss"][240][0] == pytest.approx(float((on_dmel[1]["base_loss"] - on_dmel[0]["base_loss"]).mean()))
+    table = (tmp_path / "study" / "study.md").read_text()
+    yeast_part, dmel_part = table.split(f"## Held out: dmel4 ({tmp_path / 'dmel4.fa'}, every record)")
+    for part in (yeast_part, dmel_part):
+        assert "| trained at 60 |" in part and "| 120 minus 60 (paired) |" in part and "| copy oracle |" in part
+    (line,) = [line for line in dmel_part.splitlines() if line.startswith("| 120 minus 60 (paired) |")]
+    assert line.endswith(f"| {interval_text(versus['loss'][240], sign='+')} |"), "the paired difference on Drosophila"
+    assert all((tmp_path / "study" / f"study_dmel4{plot}.png").exists() for plot in ("", "_retrieval"))
+    # a second genome added later: only it is measured; a missing record is named before anything trains
+    monkeypatch.setattr("fgm.training.pretrain.pretrain", lambda *a, **k: pytest.fail("trained again"))
+    measured_again = []
+    monkeypatch.setattr("fgm.context.study.context_scan",
+                        lambda *a, **k: measured_again.append(a[3]) or context_scan(*a, **k))
+    again = context_study(str(tmp_path / "corpus"), tmp_path / "study", [60, 120],
+                          eval_genomes=[str(tmp_path / "dmel4.fa"), f"{tmp_path / 'two.fa'}:chrIX"], **settings)
+    assert len(measured_again) == 2 and all(isinstance(h, HeldOutArguments) and h.chroms == ["chrIX"]
+                                            for h in measured_again)
+    assert again["runs"][0]["genomes"]["dmel4"] == measured
+    assert again["runs"][0]["genomes"]["two_chrIX"]["scan"]["copy_oracle"]["fitted_on"] == (
+        "the other records of two.fa (8,000 bases)")
+    with pytest.raises(ValueError, match=r"two.fa has no record\(s\) \['chrX'\]"):
+        context_study(str(tmp_path / "corpus"), tmp_path / "other", [60], eval_genomes=[f"{tmp_path / 'two.fa'}:chrX"],
+                      **settings)
+    with pytest.raises(FileNotFoundError, match="no file"):
+        context_study(str(tmp_path / "corpus"), tmp_path / "other", [60], eval_genomes=["missing.fa"], **settings)

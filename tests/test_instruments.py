@@ -6,6 +6,7 @@ folder."""
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,9 +18,10 @@ from standins import Copier, Local
 from fgm.context.copies import STRATA, find_copies, strata
 from fgm.context.influence import context_influence
 from fgm.context.instrument import HeldOutArguments, ScoringArguments
-from fgm.context.oracle import fit_error_rate
+from fgm.context.oracle import fit_error_rates, stratum_rates
 from fgm.context.retrieval import retrieval_benchmark, retrieval_windows
-from fgm.context.scan import Segment, context_scan, corpus_segments, window_start
+from fgm.context.held_out import Segment, corpus_segments
+from fgm.context.scan import context_scan, window_start
 from fgm.kmers_fgm import reverse_complement
 from fgm.context.baselines import BidirectionalMarkov
 
@@ -75,21 +77,25 @@ def test_strata_bin_the_distance_to_the_nearest_copy():
                                                       "10-100 kb", ">= 100 kb", ">= 100 kb"]
 
 
-def test_oracle_error_rate_counts_the_copies_that_hold_another_base():
+def test_oracle_error_rates_count_the_copies_that_hold_another_base_by_distance():
     chunk = yeast.chromosome("chrV")[30_000:30_300]
     diverged = chunk[:100] + ("A" if chunk[100] != "A" else "C") + chunk[101:]  # one substitution between the copies
-    train = [chunk + yeast.chromosome("chrV")[50_000:50_100] + diverged]
-    fit = fit_error_rate(train, gap=1, positions=10**6)
-    sequence = train[0]
-    expected = [0, 0]  # copies, mismatches: every position, by brute force
+    far = yeast.chromosome("chrV")[60_000:60_200]  # copied again 1.5 kb away, unchanged
+    spacer = yeast.chromosome("chrV")[70_000:71_500]
+    sequence = chunk + yeast.chromosome("chrV")[50_000:50_100] + diverged + far + spacer + far
+    fit = fit_error_rates([sequence], gap=1, positions=10**6)
+    expected = np.zeros((len(STRATA), 2), dtype=int)  # copies, mismatches per stratum: every position, by brute force
     for start in range(12, len(sequence) - 12):
         left, right, _ = brute_copies(sequence, start, start + 1, start)
         nearest = min((c for c in (left, right) if c), key=lambda c: c[2], default=None)
         if nearest:
-            expected[0] += 1
-            expected[1] += nearest[1] != "ACGT".index(sequence[start])
-    assert (fit["copies"], fit["mismatches"]) == tuple(expected) and expected[1] == 2  # the substituted base, twice
-    assert fit["error_rate"] == (expected[1] + 1) / (expected[0] + 2)
+            expected[strata(np.array([nearest[2]]))[0]] += [1, nearest[1] != "ACGT".index(sequence[start])]
+    got = [(row["stratum"], row["copies"], row["mismatches"]) for row in fit["strata"]]
+    assert got == [(name, *expected[i]) for i, name in enumerate(STRATA) if i]
+    assert expected[1, 1] == 2 and expected[2, 0] > 150 and expected[2, 1] == 0, "the substituted base, twice; far: 0"
+    rates = {row["stratum"]: row["error_rate"] for row in fit["strata"]}
+    assert rates["< 1 kb"] == 3 / (expected[1, 0] + 2) and rates["1-10 kb"] == 1 / (expected[2, 0] + 2)
+    assert rates["10-100 kb"] == rates[">= 100 kb"] == 0.5, "no copies: a cautious rate, not a confident one"
 
 
 def test_scan_reports_strata_and_a_copy_oracle_that_equals_its_definition(tmp_path):
@@ -99,13 +105,13 @@ def test_scan_reports_strata_and_a_copy_oracle_that_equals_its_definition(tmp_pa
                           "test": Dataset.from_list(rdna)})
     model = Local(reach=4)
     contexts = [200, 4000, 20_000]
-    results = context_scan((model, model.tokenizer), tmp_path, contexts, corpus=corpus, positions=80, seed=2,
-                           markov_orders=(1, 3), n_bootstrap=50, progress=False)
+    results = context_scan((model, model.tokenizer), tmp_path, contexts, HeldOutArguments(corpus=corpus),
+                           ScoringArguments(seed=2, bootstrap=50, quiet=True), positions=80, markov_orders=(1, 3))
     saved = np.load(tmp_path / "context_200.npz")
     segment = corpus_segments(corpus["test"].to_list())[0]
     assert segment.sequence == RDNA
     fit, fallback_order = results["copy_oracle"], int(results["copy_oracle"]["fallback"].split()[-1])
-    markov = BidirectionalMarkov(fallback_order).fit(corpus["train"]["sequence"])
+    markov = BidirectionalMarkov(fallback_order).fit(["".join(corpus["train"]["sequence"])])  # one chromosome
     nearest, oracle = [], {c: [] for c in contexts}
     for _, position in saved["positions"]:
         left, right, width = brute_copies(RDNA, position, position + 1, position)
@@ -116,8 +122,8 @@ def test_scan_reports_strata_and_a_copy_oracle_that_equals_its_definition(tmp_pa
             start = window_start(position, context, contexts[-1], 1)
             inside = [c for c in (left, right) if c and start <= c[0] and c[0] + width <= start + context]
             if inside:
-                base = min(inside, key=lambda c: c[2])[1]
-                error = fit["error_rate"]
+                base, distance = min(inside, key=lambda c: c[2])[1:3]
+                error = stratum_rates(fit["folds"][0])[strata(np.array([distance]))[0]]
                 oracle[context].append(-np.log(1 - error) if base == truth else -np.log(error / 3))
             else:
                 oracle[context].append(markov_loss)
@@ -131,7 +137,9 @@ def test_scan_reports_strata_and_a_copy_oracle_that_equals_its_definition(tmp_pa
     assert oracle_loss[2] < oracle_loss[1] - 0.2, "at 20 kb the rDNA copies 9.1 kb away are in the window"
     table = (tmp_path / "scan.md").read_text()
     assert "| 10-100 kb | 0 (0.0% [0.0, 0.0]) | no scored position has its nearest copy at this distance |" in table
-    assert "|  |  | copy oracle |" in table and f"Copy oracle error rate {fit['error_rate']:.4f}" in table
+    assert fit["floored"] == [], "the definition above holds where no stratum is floored to the fallback"
+    assert "|  |  | copy oracle |" in table and "copy error rates by distance" in table
+    assert "fitted on the corpus's train split (40,000 bases)" in table
 
 
 def test_oracle_scan_counts_every_base_and_gains_where_the_copies_are(tmp_path):
@@ -150,8 +158,115 @@ def test_oracle_scan_counts_every_base_and_gains_where_the_copies_are(tmp_path):
     table = (tmp_path / "oracle.md").read_text()
     assert "| held-out | 40,000 |" in table and "| 10,000,000 |" in table
     assert "no sampled position is in this stratum" in table
-    with pytest.raises(ValueError, match="fitted on training sequences, and this held-out data has none"):
-        oracle_scan(tmp_path, [1000], HeldOutArguments(genome=str(genome)), positions=10)
+
+
+# ------------------------------------------------------------------------- a genome of one record, few copies
+
+DMEL = Path(__file__).resolve().parents[1] / "data" / "genomes" / "drosophila_chr4" / "DmelanDM6_4.fna.gz"
+
+
+@pytest.fixture(scope="module")
+def drosophila(tmp_path_factory):
+    """The first 200 kb of D. melanogaster chromosome 4 (bundled, one record, rich in copies) as a one-record genome."""
+    from fgm.data.genome import iter_records
+
+    path = tmp_path_factory.mktemp("dmel") / "dmel4.fa"
+    path.write_text(">4\n" + next(iter_records(DMEL)).sequence[:200_000] + "\n")
+    return path
+
+
+def test_a_one_record_genome_fits_each_halfs_baselines_on_the_other_half(tmp_path, drosophila):
+    from fgm.context.oracle_scan import oracle_scan
+
+    results = oracle_scan(tmp_path, [1000, 100_000], HeldOutArguments(genome=str(drosophila)), positions=400,
+                          markov_orders=(1, 2), n_bootstrap=50)
+    sequence = drosophila.read_text().split("\n")[1]
+    first, second = sequence[:100_000], sequence[100_000:]
+    fit = results["copy_oracle"]
+    assert fit["fitted_on"].startswith("the other half of each held-out record")
+    assert fit["folds"] == [fit_error_rates([second], 1), fit_error_rates([first], 1)], "each half fitted on the other"
+    assert list(results["bases"]) == ["held_out"] and sum(results["bases"]["held_out"]) == 200_000
+    assert results["bases"]["held_out"][0] < 0.95 * 200_000, "Drosophila chr4 has copies: the strata need no training"
+    table = (tmp_path / "oracle.md").read_text()
+    assert "other half of each held-out record" in table and "pooled over the 2 halves" in table
+    # each position's fallback is the Markov model fitted on the half it is not in
+    data = HeldOutArguments(genome=str(drosophila)).load()
+    from fgm.context.scan import choose_positions, markov_scores
+
+    chosen, _ = choose_positions(data.held_out, 25, 400, 0)
+    scores = markov_scores(data, chosen, [(p, p + 1) for _, p in chosen], (2,))["Markov order 2"][0]
+    for i in (0, len(chosen) - 1):  # one position in each half
+        position = chosen[i][1]
+        other = second if position < 100_000 else first
+        model = BidirectionalMarkov(2).fit([other])
+        truth = "ACGT".index(sequence[position])
+        assert scores[i] == pytest.approx(-model.log_probs([sequence[position - 2 : position + 3]])[0, truth])
+    assert chosen[0][1] < 100_000 <= chosen[-1][1]
+
+
+def test_a_training_genome_fits_the_baselines_of_a_held_out_genome(tmp_path, drosophila):
+    from fgm.context.oracle_scan import oracle_scan
+
+    yeast_file = tmp_path / "yeast.fa"
+    yeast_file.write_text(">chrIII\n" + REPEATS + "\n")
+    results = oracle_scan(tmp_path, [1000], HeldOutArguments(genome=str(drosophila), train_genome=str(yeast_file)),
+                          positions=100, markov_orders=(1,), n_bootstrap=20)
+    assert results["copy_oracle"]["fitted_on"] == "every record of yeast.fa (16,000 bases)"
+    assert results["copy_oracle"]["folds"] == [fit_error_rates([REPEATS], 1)]
+    assert sum(results["bases"]["train"]) == 16_000 and "| train | 16,000 |" in (tmp_path / "oracle.md").read_text()
+
+
+def test_copies_farther_apart_than_a_corpus_window_count_for_the_error_rates():
+    windows = [{"sequence": REPEATS[i : i + 1000], "chrom": "chrIII", "start": 140_000 + i, "end": 141_000 + i}
+               for i in range(0, len(REPEATS), 1000)]
+    corpus = DatasetDict({"train": Dataset.from_list(windows), "test": Dataset.from_list(yeast.windows("chrVI", 2000, 2))})
+    data = HeldOutArguments(corpus=corpus).load()
+    assert data.train == [REPEATS], "the train split's windows are one chromosome again"
+    fit = fit_error_rates(data.train, 1)
+    assert {row["stratum"]: row["copies"] > 0 for row in fit["strata"]}["1-10 kb"], "copies 3.6 to 8.7 kb apart"
+
+
+def test_the_oracle_is_never_worse_than_its_fallback_on_a_diverged_copy(tmp_path):
+    """A copy whose every 25th base differs: each of its exact 24-base keys sits around a substituted base, so every
+    copy the oracle finds holds another base. Trusted at the rate of the training chromosome's copies, it would
+    predict far worse than guessing; floored, its loss there is the fallback's."""
+    from fgm.context.oracle import floor, oracle_scores
+    from fgm.context.oracle_scan import oracle_scan
+
+    original = yeast.chromosome("chrV")[100_000:103_000]
+    diverged = "".join("ACGT"[("ACGT".index(b) + 1) % 4] if i % 25 == 12 else b for i, b in enumerate(original))
+    genome = tmp_path / "genome.fa"
+    genome.write_text(f">held\n{original}{yeast.chromosome('chrV')[110_000:112_000]}{diverged}\n>train\n{RDNA}\n")
+    results = oracle_scan(tmp_path, [1000, 20_000], HeldOutArguments(genome=str(genome), chroms=["held"]),
+                          positions=2000, markov_orders=(2,), n_bootstrap=50)
+    stratum = {row["stratum"]: row for row in results["strata"]}["1-10 kb"]
+    assert stratum["positions"] > 30, "the substituted bases of both copies, 5 kb apart"
+    assert results["copy_oracle"]["floored"] == [{"context": 20_000, "strata": ["1-10 kb"]}]
+    assert stratum["copy_oracle"][1] == stratum["best_baseline"], "at 20 kb: the fallback's loss, not worse"
+    assert "which the oracle takes there: 20,000 bases: 1-10 kb" in (tmp_path / "oracle.md").read_text()
+    rate = stratum_rates(results["copy_oracle"]["folds"][0])[2]
+    wrong = oracle_scores(np.zeros(4, int), np.ones(4, int), np.full(4, rate), (np.full(4, 1.3), np.zeros(4, bool)))
+    assert wrong[0].mean() > np.log(4), "unfloored, the trusted copies cost more than a uniform guess"
+    floored, names = floor(wrong, (np.full(4, 1.3), np.zeros(4, bool)), np.full(4, 2), np.ones(4, bool))
+    assert names == ["1-10 kb"] and np.all(floored[0] == 1.3)
+
+
+def test_each_instrument_runs_on_a_one_record_genome_from_the_command_line(tmp_path, drosophila, capsys):
+    from fgm.cli import main
+
+    folder = save_nt_peer(tmp_path / "nt")
+    common = ["--model", str(folder), "--genome", str(drosophila), "--bootstrap", "20", "--quiet", "True"]
+    main(["context-scan", *common, "--contexts", "600,6k", "--positions", "12", "--markov_orders", "1", "2",
+          "--output_dir", str(tmp_path / "scan")])
+    table = capsys.readouterr().out
+    assert "| 6,000 (extrapolation) |" in table and "| 600 |" in table and "Markov order 2" in table
+    assert "Markov baselines and copy error rates fitted on the other half of each held-out record" in table
+    main(["benchmark", "retrieval", *common, "--distances", "1k", "--windows", "4", "--output_dir",
+          str(tmp_path / "retrieval")])
+    assert "| 1,000 | 1,096 |" in capsys.readouterr().out
+    main(["context-influence", *common, "--context", "600", "--positions", "4", "--output_dir",
+          str(tmp_path / "influence")])
+    assert "| [256, 512) |" in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------------------------------- retrieval

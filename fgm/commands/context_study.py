@@ -4,6 +4,8 @@ together.
     fgm corpus --output_dir runs/study/corpus --window 16k --val_chroms chrXV --test_chroms chrXVI
     fgm context-study --corpus runs/study/corpus --output_dir runs/study
     fgm context-study --corpus runs/study/corpus --output_dir runs/study --presets demo,unet-demo
+    fgm context-study --corpus runs/study/corpus --output_dir runs/study \
+        --eval_genomes data/genomes/drosophila_chr4/DmelanDM6_4.fna.gz
 
 With the defaults (train at 1k and 4k bases, 2m tokens each; scan 250 positions of chrXVI at 250 bases to 16 kb)
 this takes about half an hour on a 2-core CPU, most of it in the 16 kb scans; --positions 500 (the README's run)
@@ -12,8 +14,10 @@ doubles the scans' time and narrows their intervals by about 1.4x.
 Every model is pretrained on --bases bases with otherwise identical settings (the batch shrinks as the
 context grows, so each step sees --bases_per_step bases), the same RoPE base and seed, then scanned at
 every evaluation context with the Markov baselines and the copy oracle, by repeat stratum, and measured with the
-retrieval benchmark and its influence curve; --presets compares architectures (each against the first at the same
-training context); --vep adds a zero-shot VEP score per model. Report:
+retrieval benchmark and its influence curve; --eval_genomes does all of it again on held-out genomes beyond the
+corpus (a genome of one record fits its baselines on the other half of the record), with tables of their own;
+--presets compares architectures (each against the first at the same training context); --vep adds a zero-shot VEP
+score per model. Report:
 OUTPUT_DIR/study.md, study.json, study.png. The model and Trainer options are those of `fgm pretrain`
 (here with the small CPU-scale defaults of `fgm demo`'s model); scripts/context_study_gpu.sh reaches 1 Mb.
 """
@@ -44,6 +48,9 @@ class ContextStudyArguments:
     retrieval_windows: int = field(default=50, metadata={"help": "retrieval windows per distance (0: no retrieval)"})
     influence_positions: int = field(default=100, metadata={"help": "`fgm context-influence` positions per model, at "
                                                             "its training context (0: no influence curve)"})
+    eval_genomes: list[str] | None = field(default=None, metadata={
+        "help": "held-out genomes beyond the corpus, each scanned and measured like its split, with tables of its own: "
+                "PATH (every record) or PATH:RECORD,RECORD, e.g. data/genomes/drosophila_chr4/DmelanDM6_4.fna.gz"})
     vep: str | None = field(default=None, metadata={"help": "a VEP set per model, e.g. yeast_stop_vs_synonymous"})
     vep_genome: str | None = field(default=None, metadata={"help": "the reference of a --vep set that needs one"})
     bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples for the intervals"})
@@ -85,6 +92,7 @@ def run(study: ContextStudyArguments, model_args: StudyModelArguments, training_
         n_bootstrap=study.bootstrap, progress=not training_args.disable_tqdm,
         retrieval_distances=tuple(bases_list(study.retrieval_distances)) if study.retrieval_windows else (),
         retrieval_windows=study.retrieval_windows, influence_positions=study.influence_positions,
+        eval_genomes=study.eval_genomes,
     )
     print(Path(training_args.output_dir, "study.md").read_text())
     return 0

@@ -1,33 +1,14 @@
-"""What the zero-shot instruments (`retrieval`, `influence`) share: the held-out sequence they draw from and how
-they load and score a model. The two dataclasses are both the commands' options (`HfArgumentParser`) and the
-library's."""
+"""What the instruments (`scan`, `oracle_scan`, `retrieval`, `influence`) share: the held-out sequence they draw
+from (`held_out.HeldOutArguments`) and how they load and score a model (`ScoringArguments`). Both dataclasses are
+the commands' options (`HfArgumentParser`) and the library's."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .scan import ScanData, scan_data
+from .held_out import HeldOutArguments
 
-
-@dataclass
-class HeldOutArguments:
-    """The held-out sequence: a corpus split, records of a genome, or by default chrXVI of the bundled yeast genome
-    (the chromosome the demo and the study hold out for testing), so every model sees the same sequence."""
-
-    _argument_group_name = "held-out sequence"
-
-    corpus: str | None = field(default=None, metadata={"help": "a corpus from `fgm corpus` (its --split is used)"})
-    split: str = field(default="test", metadata={"help": "held-out corpus split"})
-    genome: str | None = field(default=None, metadata={"help": "a genome file (default: the bundled yeast genome)"})
-    chroms: list[str] | None = field(default=None, metadata={"help": "records of --genome (default with the bundled "
-                                                             "genome: chrXVI)"})
-
-    def load(self) -> ScanData:
-        if self.corpus is None and self.genome is None:
-            from ..data import bundled_genome
-
-            return scan_data(genome=bundled_genome(), chroms=self.chroms or ["chrXVI"])
-        return scan_data(self.corpus, self.split, self.genome, self.chroms)
+__all__ = ["HeldOutArguments", "ScoringArguments", "model_name"]
 
 
 @dataclass

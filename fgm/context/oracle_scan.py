@@ -1,13 +1,14 @@
 """`fgm context-oracle`: where a genome's copies are and what the copy oracle gains at each context, with no
 neural model at all.
 
-Two measurements of the held-out sequence (default: chrXVI of the bundled yeast genome, the other chromosomes
-training the Markov fallback and the oracle's error rate). The repeat strata of every base (single-base masked
-tokens): the share whose nearest copy is < 1 kb, 1-10 kb, 10-100 kb, >= 100 kb away or absent, for the held-out
-and the training sequences. And the copy oracle at seeded positions for each context: a window of that size
-centred on the position (clipped at the ends of its sequence, so that contexts longer than a chromosome still
-mean "the whole chromosome"), the oracle's loss, its paired difference to the best Markov model (its gain), and
-per stratum. The oracle's gain against context is the upper bound of what context-as-retrieval can give there.
+Two measurements of the held-out sequence (`HeldOutArguments`; default: chrXVI of the bundled yeast genome, the
+other chromosomes fitting the Markov fallback and the oracle's error rates; a genome of one record fits them on the
+other half of the record). The repeat strata of every base (single-base masked tokens): the share whose nearest copy
+is < 1 kb, 1-10 kb, 10-100 kb, >= 100 kb away or absent, for the held-out and any training sequences. And the copy
+oracle at seeded positions for each context: a window of that size centred on the position (clipped at the ends of
+its sequence, so that contexts longer than a chromosome still mean "the whole chromosome"), the oracle's loss, its
+paired difference to the best Markov model (its gain), and per stratum. The oracle's gain against context is the
+upper bound of what context-as-retrieval can give there.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 
 from .copies import KEY, STRATA, find_copies, strata
 from .instrument import HeldOutArguments
-from .oracle import copy_oracle
+from .oracle import copy_oracle, error_rate_text
 from .report import interval_text, markdown_table, saved_figure, share_text
 from .scan import MARKOV_ORDERS, choose_positions, markov_scores, paired_difference, strata_results, summarize
 
@@ -41,14 +42,10 @@ def oracle_scan(output_dir, contexts: list[int], held_out: HeldOutArguments | No
     oracle.json and oracle.png to `output_dir`; returns the results."""
     held_out = held_out or HeldOutArguments()
     data = held_out.load()
-    if not data.train:
-        raise ValueError("the copy oracle falls back to Markov models fitted on training sequences, and this "
-                         "held-out data has none: give a corpus with a train split, or a genome with records left "
-                         "out of --chroms")
     contexts = sorted(set(int(c) for c in contexts))
     chosen, _ = choose_positions(data.held_out, key + 1, positions, seed)
     spans = np.array([(p, p + 1) for _, p in chosen])
-    rows = markov_scores(data.train, data.held_out, chosen, [tuple(s) for s in spans], markov_orders)
+    rows = markov_scores(data, chosen, [tuple(s) for s in spans], markov_orders)
     lengths = np.array([len(data.held_out[s].sequence) for s, _ in chosen])
     centres = spans[:, 0]
     windows = {c: (np.maximum(centres - c // 2, 0), np.minimum(centres - c // 2 + c, lengths)) for c in contexts}
@@ -59,7 +56,7 @@ def oracle_scan(output_dir, contexts: list[int], held_out: HeldOutArguments | No
     results = {
         "seed": seed, "positions": len(chosen), "copy_oracle": fit,
         "bases": {"held_out": base_strata([s.sequence for s in data.held_out], key).tolist(),
-                  "train": base_strata(data.train, key).tolist()},
+                  **({"train": base_strata(data.train, key).tolist()} if data.train else {})},
         "best_baseline": {"name": best, **summary[best]},
         "contexts": [{"context": c, "copy_in_window": float(in_window[c].mean()), **summary[f"copy oracle {c}"],
                       "vs_best_baseline": paired_difference(rows, f"copy oracle {c}", best, n_bootstrap, seed)}
@@ -94,9 +91,9 @@ def oracle_table(results: dict) -> str:
     caption = (
         f"Copy oracle at {results['positions']:,} positions (seed {results['seed']}) of the held-out sequence, in a "
         f"window of each context centred on the position (clipped at its sequence's ends): the base a copy inside "
-        f"the window holds (error rate {fit['error_rate']:.4f}: {fit['mismatches']:,} of {fit['copies']:,} training "
-        f"copies hold another base), else {fit['fallback']} ({results['best_baseline']['loss'][0]:.4f} nats per base); "
-        "gain = the best baseline's loss minus the oracle's, paired; 95% bootstrap intervals.")
+        f"the window holds, else {fit['fallback']} ({results['best_baseline']['loss'][0]:.4f} nats per base; Markov "
+        f"orders fitted on {fit['fitted_on']}); {error_rate_text(fit)}. Gain = the best baseline's loss minus the "
+        "oracle's, paired; 95% bootstrap intervals.")
     rows = [[f"{row['context']:,}", f"{100 * row['copy_in_window']:.2f}%", interval_text(row["loss"]),
              interval_text(gain(row), sign="+")] for row in results["contexts"]]
     text += "\n" + markdown_table(caption, ["context (bases)", "positions with a copy in the window",

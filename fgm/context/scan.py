@@ -1,20 +1,22 @@
 """`fgm context-scan`: masked-LM loss at the same positions for every context size, for FGM or any Hugging
 Face masked LM with a DNA tokenizer (`inference.MaskedBaseScorer`).
 
-Scored positions are a fixed, seeded sample of the held-out sequence (a corpus split, or chromosomes of
-a genome). Each position is scored alone: in a window of each context size centred on it, the token
-holding it is replaced by <mask>, and the model's probability of the true base at the position
-(`nucleotide_marginals`) gives the loss in nats per base, the accuracy and the perplexity (exp of the
-mean loss, at most 4). Token-level loss (the k-mer objective) is reported too.
+Scored positions are a fixed, seeded sample of the held-out sequence (`instrument.HeldOutArguments`: a corpus split,
+records of a genome, by default chrXVI of the bundled yeast genome). Each position is scored alone: in a window of
+each context size centred on it, the token holding it is replaced by <mask>, and the model's probability of the true
+base at the position (`nucleotide_marginals`) gives the loss in nats per base, the accuracy and the perplexity (exp
+of the mean loss, at most 4). Token-level loss (the k-mer objective) is reported too.
 
 The scored token is identical across context sizes: every window starts in the k-mer frame of the
 largest one, and positions whose largest window holds an N (which restarts the frame) or does not fit
 in its sequence are excluded and counted. Windows longer than the checkpoint's training context are
 marked as extrapolation.
 
-Honest baselines: bidirectional Markov models of orders 0..6 (`BidirectionalMarkov`) fitted on the
-training split, scored at the same positions under the same masking, and the copy oracle (`oracle`): the
-base a copy inside the window holds, else the best Markov model; what context-as-retrieval can give. Repeat
+Honest baselines: bidirectional Markov models of orders 0..6 (`BidirectionalMarkov`), scored at the same
+positions under the same masking, and the copy oracle (`oracle`): the base a copy inside the window holds, else
+the best Markov model; what context-as-retrieval can give. Both are fitted on sequences the scored positions are
+not in (`ScanData`): the training split, the genome's other records or a training genome, or for a genome of one
+record, the other half of the record. Repeat
 strata (`copies`): each position is classed by the distance to its nearest copy, and the loss is given per
 stratum, so the few bases where distant context carries information are not averaged away. Intervals are
 95% bootstrap intervals over positions (the same resamples for every row). Each context size is saved as it
@@ -24,7 +26,6 @@ finishes (`context_<bases>.npz`), so an interrupted scan resumes where it stoppe
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,47 +33,12 @@ import numpy as np
 from ..inference import MaskedBaseScorer
 from ..stats import mean_interval, resamples
 from .copies import KEY, STRATA, strata
-from .oracle import copy_oracle
+from .held_out import ScanData, Segment
+from .instrument import HeldOutArguments, ScoringArguments, model_name
+from .oracle import copy_oracle, error_rate_text
 from .report import interval_text, markdown_table, saved_figure, share_text
 
 MARKOV_ORDERS = tuple(range(7))
-
-
-@dataclass
-class Segment:
-    """A contiguous stretch of a chromosome."""
-
-    chrom: str
-    start: int
-    sequence: str
-
-
-def corpus_segments(rows) -> list[Segment]:
-    """Contiguous runs of a corpus split's windows (`chrom, start, end, sequence[, source]`), merged."""
-    order = sorted(range(len(rows)), key=lambda i: (rows[i].get("source", ""), rows[i]["chrom"], rows[i]["start"]))
-    segments: list[Segment] = []
-    last = None
-    for i in order:
-        row = rows[i]
-        key = (row.get("source", ""), row["chrom"])
-        if last is not None and last[0] == key and row["start"] <= last[1]:
-            overlap = last[1] - row["start"]
-            segments[-1].sequence += row["sequence"][overlap:]
-        else:
-            segments.append(Segment(row["chrom"], row["start"], row["sequence"]))
-        last = (key, max(row["end"], last[1] if last and last[0] == key else 0))
-    return segments
-
-
-def genome_segments(path, chroms=None) -> list[Segment]:
-    """Whole records of a FASTA / GenBank file (only `chroms` when given)."""
-    from ..data.genome import iter_records
-
-    wanted = None if chroms is None else set(chroms)
-    segments = [Segment(r.name, 0, r.sequence) for r in iter_records(path) if wanted is None or r.name in wanted]
-    if wanted is not None and wanted - {s.chrom for s in segments}:
-        raise ValueError(f"{path} has no record(s) {sorted(wanted - {s.chrom for s in segments})}")
-    return segments
 
 
 def choose_positions(segments: list[Segment], largest: int, n: int, seed: int):
@@ -132,53 +98,32 @@ def paired_difference(values: dict[str, np.ndarray], row: str, reference: str, n
             "accuracy": mean_interval(correct.astype(float) - ref_correct.astype(float), samples)}
 
 
-def markov_scores(train_sequences, segments, positions, spans, orders) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """(loss, correct) per Markov order at the scored positions, their tokens masked as for the model."""
+def markov_scores(data: ScanData, positions, spans, orders) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(loss, correct) per Markov order at the scored positions, their tokens masked as for the model; each
+    position scored by models fitted on its fold's sequences (`ScanData.folds`)."""
     from .baselines import BidirectionalMarkov, encode_bases
 
+    segments, folds = data.held_out, data.folds(positions)
     scores = {}
     for order in orders:
         loss, correct = np.zeros(len(positions)), np.zeros(len(positions), dtype=bool)
-        by_shape: dict[tuple[int, int], list[int]] = {}
-        for i, ((segment, position), (start, end)) in enumerate(zip(positions, spans)):
-            by_shape.setdefault((end - start, position - start), []).append(i)
-        for (gap, offset), rows in by_shape.items():
-            model = BidirectionalMarkov(order, gap, offset).fit(train_sequences)
-            contexts = []
-            for i in rows:
+        for sequences, members in folds:
+            by_shape: dict[tuple[int, int], list[int]] = {}
+            for i in np.flatnonzero(members):
                 (segment, position), (start, end) = positions[i], spans[i]
-                contexts.append(segments[segment].sequence[start - order : end + order])
-            log_probs = model.log_probs(contexts)
-            truth = encode_bases("".join(segments[positions[i][0]].sequence[positions[i][1]] for i in rows))
-            loss[rows] = -log_probs[np.arange(len(rows)), truth]
-            correct[rows] = log_probs.argmax(1) == truth
+                by_shape.setdefault((end - start, position - start), []).append(i)
+            for (gap, offset), rows in by_shape.items():
+                model = BidirectionalMarkov(order, gap, offset).fit(sequences)
+                contexts = []
+                for i in rows:
+                    (segment, position), (start, end) = positions[i], spans[i]
+                    contexts.append(segments[segment].sequence[start - order : end + order])
+                log_probs = model.log_probs(contexts)
+                truth = encode_bases("".join(segments[positions[i][0]].sequence[positions[i][1]] for i in rows))
+                loss[rows] = -log_probs[np.arange(len(rows)), truth]
+                correct[rows] = log_probs.argmax(1) == truth
         scores[f"Markov order {order}"] = (loss, correct)
     return scores
-
-
-@dataclass
-class ScanData:
-    """The held-out sequence a scan scores, and the training sequences its baselines are fitted on."""
-
-    held_out: list[Segment]
-    train: list[str]
-
-
-def scan_data(corpus=None, split: str = "test", genome=None, chroms=None) -> ScanData:
-    """A held-out split of `corpus` (a folder or a DatasetDict; its train split fits the baselines), or
-    `chroms` of `genome` (its other records fit them)."""
-    if (corpus is None) == (genome is None):
-        raise ValueError("give either a corpus (with a split) or a genome (with chroms)")
-    if genome is not None:
-        held_out = genome_segments(genome, chroms)
-        names = {h.chrom for h in held_out}
-        return ScanData(held_out, [s.sequence for s in genome_segments(genome) if s.chrom not in names])
-    from ..data.corpus import load_corpus
-
-    data = load_corpus(corpus) if isinstance(corpus, (str, Path)) else corpus
-    if split not in data:
-        raise ValueError(f"the corpus has no {split!r} split (it has {list(data)})")
-    return ScanData(corpus_segments(data[split].to_list()), list(data["train"]["sequence"]) if "train" in data else [])
 
 
 def score_context(scorer: MaskedBaseScorer, data: ScanData, chosen, context: int, largest: int, saved: Path,
@@ -208,53 +153,41 @@ def context_scan(
     model,
     output_dir,
     contexts: list[int],
+    held_out: HeldOutArguments | None = None,
+    scoring: ScoringArguments | None = None,
     *,
-    corpus=None,
-    split: str = "test",
-    genome=None,
-    chroms=None,
     positions: int = 2000,
-    seed: int = 0,
     markov_orders=MARKOV_ORDERS,
     copy_key: int = KEY,
-    batch_size: int = 8,
-    n_bootstrap: int = 1000,
-    device: str | None = None,
-    trust_remote_code: bool = False,
-    progress: bool = True,
 ) -> dict:
     """Scan `model` (a checkpoint of any masked LM with a DNA tokenizer, or a `(model, tokenizer)` pair) over
-    `contexts` (bases) on a held-out split of `corpus` or on `chroms` of `genome` (see `scan_data`); copies are
-    matched on `copy_key` bases around the masked token. Writes
-    `scan.json`, `scan.md`, `scan.png` and one `context_<bases>.npz` per size to `output_dir`; returns the
-    results."""
-    from ..checkpoints import load_checkpoint, training_context
-
-    data = scan_data(corpus, split, genome, chroms)
+    `contexts` (bases) on the held-out sequence (default: chrXVI of the bundled yeast genome); copies are matched
+    on `copy_key` bases around the masked token. Writes `scan.json`, `scan.md`, `scan.png` and one
+    `context_<bases>.npz` per size to `output_dir`; returns the results."""
+    held_out, scoring = held_out or HeldOutArguments(), scoring or ScoringArguments()
+    data, seed = held_out.load(), scoring.seed
     contexts = sorted(set(int(c) for c in contexts))
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    model, tokenizer = load_checkpoint(model, device=device, trust_remote_code=trust_remote_code)
-    scorer = MaskedBaseScorer(model, tokenizer, batch_size)
+    scorer, trained = scoring.scorer(model)
     chosen, excluded = choose_positions(data.held_out, contexts[-1], positions, seed)
     per_context = {}
     for context in contexts:
         per_context[context] = score_context(scorer, data, chosen, context, contexts[-1],
-                                             scores_file(output_dir, context), progress)
+                                             scores_file(output_dir, context), not scoring.quiet)
         if not np.array_equal(per_context[context]["token_spans"], per_context[contexts[0]]["token_spans"]):
             raise RuntimeError(f"the scored tokens differ at context {context}: the tokenizer does not cut every "
                                "window in the same fixed k-mer frame")
     rows = {f"context {c}": (a["base_loss"], a["base_correct"]) for c, a in per_context.items()}
     spans = per_context[contexts[0]]["token_spans"]
-    rows.update(markov_scores(data.train, data.held_out, chosen, [tuple(s) for s in spans], markov_orders))
+    rows.update(markov_scores(data, chosen, [tuple(s) for s in spans], markov_orders))
     k = scorer.vocabulary.longest
     starts = {c: np.array([window_start(p, c, contexts[-1], k) for _, p in chosen]) for c in contexts}
     copies, fit, in_window = copy_oracle(rows, data, chosen, spans, {c: (a, a + c) for c, a in starts.items()},
                                          copy_key, seed)
-    results = scan_results(rows, per_context, n_bootstrap, seed, stratum=strata(copies.distance), copy_fit=fit,
-                           in_window=in_window,
-                           model=str(getattr(model, "name_or_path", "")), kmer_size=scorer.vocabulary.longest,
-                           training_context=training_context(tokenizer), positions=len(chosen), excluded=excluded)
+    results = scan_results(rows, per_context, scoring.bootstrap, seed, stratum=strata(copies.distance), copy_fit=fit,
+                           in_window=in_window, model=model_name(scorer), kmer_size=k, training_context=trained,
+                           positions=len(chosen), excluded=excluded)
     (output_dir / "scan.json").write_text(json.dumps(results, indent=2) + "\n")
     (output_dir / "scan.md").write_text(scan_table(results))
     plot_scans({"": results}, output_dir / "scan.png")
@@ -314,7 +247,8 @@ def scan_table(results: dict) -> str:
         f"Masked-LM scores at {results['positions']:,} positions (seed {results['seed']}), each scored alone with "
         f"its token masked; 95% bootstrap intervals. Training context: {results['training_context']:,} bases. "
         "\"loss - best baseline's\" is the paired difference to the best Markov baseline on the same positions "
-        "(below 0: better); the copy oracle predicts the base a copy inside the window holds (else the best Markov).")
+        "(below 0: better); the copy oracle predicts the base a copy inside the window holds (else the best Markov). "
+        f"Markov baselines and copy error rates fitted on {results['copy_oracle']['fitted_on']}.")
     columns = ["context (bases)", "tokens", "loss (nats/base)", "accuracy", "perplexity", "token loss",
                "loss - best baseline's", "copy oracle loss", "copy in window"]
     rows = [[f"{row['context']:,}" + (" (extrapolation)" if row["extrapolation"] else ""), f"{row['tokens']:,}",
@@ -337,9 +271,8 @@ def strata_table(results: dict) -> str:
     caption = (
         f"Loss (nats per base) by repeat stratum: each position is classed by the distance to the nearest copy, on "
         f"either strand and not overlapping it, of the {fit['key']} bases around its masked token in its held-out "
-        f"sequence; 95% intervals within each stratum. Copy oracle error rate {fit['error_rate']:.4f} "
-        f"({fit['mismatches']:,} of {fit['copies']:,} copies in the training split hold another base), falling back "
-        f"to {fit['fallback']}.")
+        f"sequence; 95% intervals within each stratum. The copy oracle falls back to {fit['fallback']}; "
+        f"{error_rate_text(fit)}.")
     rows = []
     for row in results["strata"]:
         head = [row["stratum"], f"{row['positions']:,} ({share_text(row['share'])})"]

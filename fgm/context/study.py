@@ -7,15 +7,18 @@ batch shrinks as the context grows; a k-mer model sees bases / k tokens), the sa
 is then scanned (`context_scan`) at every evaluation context on the corpus's held-out split, with the
 Markov baselines and the copy oracle on the same positions, split by repeat stratum; each is also measured with
 the retrieval benchmark (the gain from a copy d bases away) and its influence curve (how far it looks), on the
-same held-out split; optionally scored on a VEP set. One report: `study.md` (a row per training context, a column
-per evaluation context, extrapolation marked; then the strata, retrieval and influence tables), `study.json`,
-`study.png` (loss against evaluation context, one line per training context), `study_retrieval.png` and
-`study_influence.png`. With several presets, each is also compared with the first at the same training context,
-paired on the same positions.
+same held-out split; and all of it again on each extra held-out genome (`eval_genomes`: e.g. Drosophila chr4 for
+a study trained on yeast); optionally scored on a VEP set. One report: `study.md` (a row per training context, a
+column per evaluation context, extrapolation marked; then the strata, retrieval and influence tables; then the same
+tables per extra genome), `study.json`, `study.png` (loss against evaluation context, one line per training
+context), `study_retrieval.png` and `study_influence.png` (and `study_LABEL*.png` per extra genome). With several
+presets, each is also compared with the first at the same training context, paired on the same positions.
 
 Resumable: each model's training continues from its last checkpoint, each scan size by size, and a model
 measured in full keeps its results (`study_run.json`), which a later run with the same settings reads instead
 of measuring again: a study run once per preset, in parallel, then once with every preset reports them together.
+Each extra genome's measurements are kept apart (`genomes/LABEL/evaluation.json`), so adding a genome to a finished
+study measures only that genome.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ def context_study(
     retrieval_distances: tuple[int, ...] = (128, 512, 2000),
     retrieval_windows: int = 50,
     influence_positions: int = 100,
+    eval_genomes: list[str] | None = None,
     vep: str | None = None,
     vep_genome=None,
     seed: int = 0,
@@ -64,7 +68,8 @@ def context_study(
     (`PretrainingArguments`) every Trainer setting; the study sets per model the output folder
     (`PRESET/train_CONTEXT`), the steps, the batch size and the example length. Each model is measured on `retrieval_distances` with `retrieval_windows`
     windows each, and its influence at its training context on `influence_positions` positions (an empty
-    tuple or 0 skips them). Returns the report's data.
+    tuple or 0 skips them), on the corpus's `split` and on each of `eval_genomes` (`PATH` or `PATH:RECORD,...`,
+    held-out sequence beyond the corpus, each with tables of its own). Returns the report's data.
     """
     from ..configuration_fgm import PRESETS
     from ..data.corpus import load_corpus
@@ -85,6 +90,11 @@ def context_study(
                          f"{train_contexts[-1]}` or more")
     # one RoPE base for every model: enough for the longest evaluation context in the finest tokens
     theta = rope_theta_for_context(eval_contexts[-1] + 1)
+    genomes = held_out_genomes(eval_genomes or [])
+    measures = {"eval_contexts": eval_contexts, "positions": positions,
+                "retrieval_distances": list(retrieval_distances), "retrieval_windows": retrieval_windows,
+                "influence_positions": influence_positions, "seed": seed, "bootstrap": n_bootstrap,
+                "progress": progress}
     runs = []
     for preset in presets:
         k = PRESETS[preset].get("kmer_size", model_args.kmer_size)
@@ -103,7 +113,8 @@ def context_study(
                 "seed": seed, "bootstrap": n_bootstrap}
             saved = json.loads(record.read_text()) if record.exists() else {}
             if saved.get("settings") == settings:  # measured by an earlier run of this study (or one per preset)
-                runs.append({**saved["run"], "scan_dir": str(folder / "scan")})
+                runs.append({**saved["run"], "scan_dir": str(folder / "scan"),
+                             "genomes": measure_genomes(folder, genomes, measures)})
                 continue
             pretrain(
                 shaped,
@@ -111,38 +122,31 @@ def context_study(
                 replace(training_args, output_dir=str(folder), max_steps=steps, per_device_train_batch_size=batch,
                         per_device_eval_batch_size=batch, resume_from_checkpoint="last", seed=seed),
             )
-            scan = context_scan(folder, folder / "scan", eval_contexts, corpus=corpus, split=split,
-                                positions=positions, seed=seed, n_bootstrap=n_bootstrap, progress=progress)
             run = {"preset": preset, "kmer_size": k, "train_context": context, "tokens_per_example": length,
-                   "batch_size": batch, "steps": steps, "bases": steps * batch * k * length, "scan": scan,
-                   "scan_dir": str(folder / "scan")}
-            held_out = HeldOutArguments(corpus=str(corpus), split=split)
-            scoring = ScoringArguments(seed=seed, bootstrap=n_bootstrap, quiet=not progress)
-            if retrieval_distances:
-                run["retrieval"] = retrieval_benchmark(folder, folder / "retrieval", list(retrieval_distances),
-                                                       held_out, scoring, windows=retrieval_windows)
-            if influence_positions:
-                run["influence"] = context_influence(folder, folder / "influence", None, held_out, scoring,
-                                                     positions=influence_positions)
+                   "batch_size": batch, "steps": steps, "bases": steps * batch * k * length,
+                   **measure(folder, folder, HeldOutArguments(corpus=str(corpus), split=split), measures)}
             if vep:
                 from ..variants.benchmark import run_vep_benchmark
 
                 run["vep"] = run_vep_benchmark(str(folder), vep, folder / "vep", genome=vep_genome, seed=seed)
             record.write_text(json.dumps({"settings": settings, "run": run}, indent=2) + "\n")
-            runs.append(run)
+            runs.append({**run, "genomes": measure_genomes(folder, genomes, measures)})
     study = {"corpus": str(corpus), "presets": presets, "rope_theta": theta, "base_budget": bases,
              "eval_contexts": eval_contexts, "runs": runs,
              "versus_shortest": versus_reference(runs, eval_contexts, n_bootstrap, seed, "shortest"),
-             "versus_first_preset": versus_reference(runs, eval_contexts, n_bootstrap, seed, "first preset")}
+             "versus_first_preset": versus_reference(runs, eval_contexts, n_bootstrap, seed, "first preset"),
+             "seed": seed, "bootstrap": n_bootstrap, "genomes": {}}
+    views = {label: on_genome(study, label) for label in genomes}
+    for label, view in views.items():
+        study["genomes"][label] = {"genome": genomes[label].genome, "chroms": genomes[label].chroms,
+                                   **{key: view[key] for key in ("versus_shortest", "versus_first_preset")}}
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "study.json").write_text(json.dumps(study, indent=2) + "\n")
-    (output_dir / "study.md").write_text(study_table(study))
-    labels = {run_label(r, presets): r for r in runs}
-    plot_scans({label: r["scan"] for label, r in labels.items()}, output_dir / "study.png")
-    if retrieval_distances:
-        plot_retrieval({label: r["retrieval"] for label, r in labels.items()}, output_dir / "study_retrieval.png")
-    if influence_positions:
-        plot_influence({label: r["influence"] for label, r in labels.items()}, output_dir / "study_influence.png")
+    (output_dir / "study.md").write_text(study_table(study) + "".join(
+        genome_section(view, label, study["genomes"][label]) for label, view in views.items()))
+    plot_study(study, output_dir)
+    for label, view in views.items():
+        plot_study(view, output_dir, f"_{label}")
     return study
 
 
@@ -243,3 +247,87 @@ def instrument_tables(study: dict) -> list[str]:
             f"replaced base is at least {REACH_SHARE:.0%} of the largest.",
             ["model", "context", "reach", *(f"[{b:,}, {2 * b:,})" for b in bands)], rows))
     return tables
+
+
+def plot_study(study: dict, output_dir: Path, suffix: str = "") -> None:
+    """study{suffix}.png (loss against evaluation context), and the retrieval and influence plots when measured."""
+    labels = {run_label(r, study["presets"]): r for r in study["runs"]}
+    plot_scans({label: r["scan"] for label, r in labels.items()}, output_dir / f"study{suffix}.png")
+    if all("retrieval" in r for r in labels.values()):
+        plot_retrieval({label: r["retrieval"] for label, r in labels.items()},
+                       output_dir / f"study{suffix}_retrieval.png")
+    if all("influence" in r for r in labels.values()):
+        plot_influence({label: r["influence"] for label, r in labels.items()},
+                       output_dir / f"study{suffix}_influence.png")
+
+
+def measure(model, output_dir: Path, held_out: HeldOutArguments, measures: dict) -> dict:
+    """The scan of `model` at every evaluation context on `held_out` (with the baselines, the copy oracle and
+    the strata), its retrieval gain and its influence curve at its training context (each when asked for):
+    `scan`, `scan_dir`, `retrieval`, `influence`, written under `output_dir`."""
+    scoring = ScoringArguments(seed=measures["seed"], bootstrap=measures["bootstrap"], quiet=not measures["progress"])
+    out = {"scan": context_scan(model, output_dir / "scan", measures["eval_contexts"], held_out, scoring,
+                                positions=measures["positions"]), "scan_dir": str(output_dir / "scan")}
+    if measures["retrieval_distances"] and measures["retrieval_windows"]:
+        out["retrieval"] = retrieval_benchmark(model, output_dir / "retrieval", measures["retrieval_distances"],
+                                               held_out, scoring, windows=measures["retrieval_windows"])
+    if measures["influence_positions"]:
+        out["influence"] = context_influence(model, output_dir / "influence", None, held_out, scoring,
+                                             positions=measures["influence_positions"])
+    return out
+
+
+def held_out_genomes(specs: list[str]) -> dict[str, HeldOutArguments]:
+    """Label (the file's stem, then its records) -> held-out sequence, for each `PATH` (every record of the genome)
+    or `PATH:RECORD,RECORD` of `specs`; each file and record checked before anything trains."""
+    from ..data.genome import genome_stem, scan_genome
+
+    genomes = {}
+    for spec in specs:
+        path, _, records = spec.partition(":") if not Path(spec).exists() else (spec, "", "")
+        chroms = [r for r in records.split(",") if r] or None
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"held-out genome {spec!r}: no file {path}")
+        missing = sorted(set(chroms or []) - set(scan_genome(path).names))
+        if missing:
+            raise ValueError(f"held-out genome {spec!r}: {path} has no record(s) {missing}")
+        label = genome_stem(path) + ("_" + "_".join(chroms) if chroms else "")
+        if label in genomes:
+            raise ValueError(f"held-out genome {spec!r} is given twice")
+        genomes[label] = HeldOutArguments(genome=path, chroms=chroms)
+    return genomes
+
+
+def measure_genomes(folder: Path, genomes: dict[str, HeldOutArguments], measures: dict) -> dict[str, dict]:
+    """`measure` on each held-out genome, under `folder/genomes/LABEL`; a genome measured with the same settings
+    by an earlier run (its `evaluation.json`) is read back, so adding a genome to a finished study measures only it."""
+    out = {}
+    for label, held_out in genomes.items():
+        where = folder / "genomes" / label
+        settings = {"genome": held_out.genome, "chroms": held_out.chroms,
+                    **{key: value for key, value in measures.items() if key != "progress"}}
+        record = where / "evaluation.json"
+        saved = json.loads(record.read_text()) if record.exists() else {}
+        if saved.get("settings") != settings:
+            saved = {"settings": settings, "results": measure(folder, where, held_out, measures)}
+            record.write_text(json.dumps(saved, indent=2) + "\n")
+        out[label] = saved["results"]
+    return out
+
+
+def on_genome(study: dict, label: str) -> dict:
+    """The study as measured on the held-out genome `label`: every run's scan, retrieval and influence taken from
+    it, and the paired comparisons recomputed on its positions."""
+    runs = [{**{key: value for key, value in run.items() if key not in ("retrieval", "influence", "vep")},
+             **run["genomes"][label]} for run in study["runs"]]
+    contexts, n_bootstrap, seed = study["eval_contexts"], study["bootstrap"], study["seed"]
+    return {**study, "runs": runs,
+            "versus_shortest": versus_reference(runs, contexts, n_bootstrap, seed, "shortest"),
+            "versus_first_preset": versus_reference(runs, contexts, n_bootstrap, seed, "first preset")}
+
+
+def genome_section(view: dict, label: str, genome: dict) -> str:
+    """Markdown: the study's tables on the held-out genome `label` (`view`: `on_genome`; `genome`: its file and
+    records)."""
+    records = ", ".join(genome["chroms"]) if genome["chroms"] else "every record"
+    return f"\n## Held out: {label} ({genome['genome']}, {records})\n\n" + study_table(view)
