@@ -6,12 +6,14 @@ the batches it would have seen, whatever the data loader prefetched, and DDP ran
 """
 
 import hashlib
+import math
 
 import torch
 from torch.utils.data import Dataset
 from transformers import DataCollatorForTokenClassification, DataCollatorWithFlattening
 
 from ..kmers_fgm import reverse_complement
+from .planting import CopyPlanting
 
 def example_generator(seed: int, epoch: int, index: int) -> torch.Generator:
     digest = hashlib.blake2b(f"{seed}/{epoch}/{index}".encode(), digest_size=8).digest()
@@ -38,21 +40,39 @@ def mask_tokens(ids: torch.Tensor, tokenizer, probability: float, generator: tor
     return inputs, labels
 
 
+def masked_loss_floor(tokenizer) -> float:
+    """The best masked-LM loss (nats per scored token) on uniform random sequence for a model that copies nothing,
+    under `mask_tokens`' 80/10/10: it learns only from the scored token's own input, which is <mask> (80%: ln K for
+    K = 4**k k-mers), the truth (10%) or a random nucleotide token (10%, one of V, N-holding ones included). A token
+    shown as a k-mer is the truth with probability (V + 1) / (V + K). ln 4 = 1.386 for k = 1 would ignore the 20%
+    of labelled bases the input still shows; the floor is 1.3173 (V = 5). Check it by simulation before quoting it."""
+    kmers, shown = 4**tokenizer.k, len(tokenizer) - len(tokenizer.all_special_ids)
+    same, other = (shown + 1) / (shown + kmers), 1 / (shown + kmers)
+    entropy_shown = -same * math.log(same) - (kmers - 1) * other * math.log(other)
+    blind = 0.8 + 0.1 * (shown - kmers) / shown  # <mask>, or a random token that is no k-mer (holds an N)
+    return blind * math.log(kmers) + (0.1 + 0.1 * kmers / shown) * entropy_shown
+
+
 class MaskedGenomeWindows(Dataset):
     """A corpus split (rows with a `sequence`) as masked-LM examples of at most `seq_len` tokens.
 
-    Training: a random crop of each window, a random strand, 80/10/10 masking. Evaluation
+    Training: a random crop of each window, optionally a copy planted in it (`planting`), a random strand,
+    80/10/10 masking. Evaluation
     (`train=False`): the start of each window on the given strand, every chosen token replaced by
     <mask>, with masks fixed by index so every evaluation is comparable.
     """
 
-    def __init__(self, rows, tokenizer, seq_len: int, mlm_probability=0.15, train=True, seed=0, rc_probability=0.5):
+    def __init__(self, rows, tokenizer, seq_len: int, mlm_probability=0.15, train=True, seed=0, rc_probability=0.5,
+                 planting: CopyPlanting | None = None):
         if seq_len < 2:
             raise ValueError(f"seq_len must be at least 2 tokens (<cls> + one nucleotide token), got {seq_len}")
         self.rows, self.tokenizer, self.seq_len = rows, tokenizer, seq_len
         self.mlm_probability, self.train, self.seed = mlm_probability, train, seed
         self.rc_probability = rc_probability if train else 0.0
         self.crop_bases = (seq_len - 1) * tokenizer.k
+        if planting is not None:
+            planting.check(self.crop_bases)
+        self.planting = planting if train else None
         self.epoch = 0
 
     def set_epoch(self, epoch: int):
@@ -70,6 +90,8 @@ class MaskedGenomeWindows(Dataset):
             sequence = sequence[start : start + self.crop_bases]
         else:
             sequence = sequence[: self.crop_bases]
+        if self.planting is not None:
+            sequence = self.planting.plant(sequence, self.rows, generator)
         if self.rc_probability and float(torch.rand((), generator=generator)) < self.rc_probability:
             sequence = reverse_complement(sequence)
         ids = self.tokenizer.bulk_encode([sequence])[0][: self.seq_len]

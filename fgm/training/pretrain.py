@@ -17,6 +17,7 @@ import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -27,12 +28,42 @@ from ..checkpoints import checkpoint_argument, record_training_context, require_
 from ..configuration_fgm import PRESETS, FGMConfig
 from ..data.corpus import load_corpus, longest_sequence
 from ..data.mlm import MaskedGenomeWindows, mlm_collator
+from ..data.planting import CopyPlanting
 from ..model_card import write_model_card
 from ..modeling_fgm import FGMForMaskedLM
 from ..tokenization_fgm import FGMTokenizer
 from .trainer_arguments import CheckedTrainingArguments
 
 logger = logging.getLogger(__name__)
+
+
+class TrainingPhase(NamedTuple):
+    """A stretch of a pretraining run with one example length and one longest planted distance."""
+
+    max_length: int
+    plant_max_distance: int | None
+    last_step: int
+
+
+def _schedule(text: str | None, final, max_steps: int, option: str, final_option: str) -> list[tuple]:
+    """'VALUE:FRACTION,...' as (value, last step) pairs, ending with (`final`, `max_steps`); values must grow up to
+    `final` (where it is set) and fractions within (0, 1), each phase at least one step."""
+    if not text:
+        return [(final, max_steps)]
+    if max_steps <= 0:
+        raise ValueError(f"{option} needs a positive --max_steps: its fractions are of the steps")
+    pairs = []
+    for part in text.split(","):
+        try:
+            value, fraction = part.split(":")
+            pairs.append((int(value), round(float(fraction) * max_steps)))
+        except ValueError:
+            raise ValueError(f"{option}: {part!r} is not VALUE:FRACTION") from None
+    values, ends = [p[0] for p in pairs] + ([final] if final is not None else []), [p[1] for p in pairs] + [max_steps]
+    if values != sorted(set(values)) or ends != sorted(set(ends)) or ends[0] < 1:
+        raise ValueError(f"{option} {text!r}: values must grow up to {final_option} ({final}) and fractions grow "
+                         "within (0, 1), each phase at least one step")
+    return pairs + [(final, max_steps)]
 
 
 @dataclass
@@ -92,26 +123,58 @@ class PretrainDataArguments:
                   "first 25%% of --max_steps at 256 tokens, up to 50%% at 512, then at --max_length; every phase "
                   "ends with a checkpoint, from which the next one continues"},
     )
+    plant_rate: float = field(
+        default=0.0,
+        metadata={"help": "copy planting (fgm/data/planting.py): the share of training windows, in [0, 1], in which a "
+                  "segment of other training sequence is written twice, so that copying across distance pays "
+                  "(default 0: natural sequence only)"},
+    )
+    plant_length: int = field(default=64, metadata={"help": "bases of a planted segment, at most half the window"})
+    plant_min_distance: int | None = field(
+        default=None, metadata={"help": "shortest distance between the two copies, start to start, in bases "
+                                "(default: --plant_length, adjacent copies)"},
+    )
+    plant_max_distance: int | None = field(
+        default=None, metadata={"help": "longest distance between the two copies (default: the training window "
+                                "less --plant_length)"},
+    )
+    plant_curriculum: str | None = field(
+        default=None,
+        metadata={"help": "distances short to long inside one run: 'DISTANCE:FRACTION,...', e.g. '128:0.2,512:0.5' "
+                  "plants copies at most 128 bases apart for the first 20%% of --max_steps, at most 512 up to 50%%, "
+                  "then at most --plant_max_distance; phases end with a checkpoint as --max_length_schedule's do"},
+    )
 
-    def phases(self, max_steps: int) -> list[tuple[int, int]]:
-        """(max_length, last step) of each phase of the schedule, the last phase at `max_length` (a last step of -1:
-        the end of the epochs)."""
-        if not self.max_length_schedule:
-            return [(self.max_length, max_steps)]
-        if max_steps <= 0:
-            raise ValueError("--max_length_schedule needs a positive --max_steps: its fractions are of the steps")
-        phases = []
-        for part in self.max_length_schedule.split(","):
-            try:
-                length, fraction = part.split(":")
-                phases.append((int(length), round(float(fraction) * max_steps)))
-            except ValueError:
-                raise ValueError(f"--max_length_schedule: {part!r} is not LENGTH:FRACTION") from None
-        lengths, ends = [p[0] for p in phases] + [self.max_length], [p[1] for p in phases] + [max_steps]
-        if lengths != sorted(set(lengths)) or ends != sorted(set(ends)) or ends[0] < 1:
-            raise ValueError(f"--max_length_schedule {self.max_length_schedule!r}: lengths must grow up to --max_length "
-                             f"({self.max_length}) and fractions grow within (0, 1), each phase at least one step")
-        return list(zip(lengths, ends))
+    def __post_init__(self):
+        if not 0.0 <= self.plant_rate <= 1.0:
+            raise ValueError(f"--plant_rate must be within [0, 1], got {self.plant_rate}")
+        if self.plant_curriculum and not self.plant_rate:
+            raise ValueError("--plant_curriculum schedules planted copies: give a --plant_rate above 0")
+
+    def planting(self, window_bases: int) -> CopyPlanting | None:
+        """The copy planting for training windows of `window_bases` bases, or None without --plant_rate."""
+        if not self.plant_rate:
+            return None
+        return CopyPlanting(
+            rate=self.plant_rate,
+            length=self.plant_length,
+            min_distance=self.plant_min_distance or self.plant_length,
+            max_distance=self.plant_max_distance or window_bases - self.plant_length,
+        )
+
+    def phases(self, max_steps: int) -> list[TrainingPhase]:
+        """The run's phases: a new phase wherever --max_length_schedule or --plant_curriculum changes a setting, the
+        last at --max_length and --plant_max_distance (a last step of -1: the end of the epochs)."""
+        lengths = _schedule(self.max_length_schedule, self.max_length, max_steps, "--max_length_schedule",
+                            "--max_length")
+        distances = _schedule(self.plant_curriculum, self.plant_max_distance, max_steps, "--plant_curriculum",
+                              "--plant_max_distance")
+        ends = sorted({end for _, end in lengths + distances}, key=lambda end: max_steps if end == -1 else end)
+
+        def setting(schedule, end):  # the value in force at step `end`
+            return next(value for value, last in schedule if last == -1 or last >= end)
+
+        return [TrainingPhase(setting(lengths, end), setting(distances, end), end) for end in ends]
 
 
 @dataclass
@@ -274,7 +337,9 @@ def build_trainer(
         raise ValueError("--padding_free packs examples into one row, which a U-Net's convolutions would mix: "
                          f"train {model_args.model_name_or_path or model_args.preset} with padding")
     seed, length = training_args.seed, data_args.max_length
-    train = MaskedGenomeWindows(corpus["train"], tokenizer, length, data_args.mlm_probability, train=True, seed=seed)
+    planting = data_args.planting((length - 1) * tokenizer.k)
+    train = MaskedGenomeWindows(corpus["train"], tokenizer, length, data_args.mlm_probability, train=True, seed=seed,
+                                planting=planting)
     # the longest example, saved with the checkpoint as the context it was trained at: an N-free crop of the
     # longest training window, in bases and in tokens
     bases = min(train.crop_bases, longest_sequence(corpus["train"]))
@@ -304,6 +369,11 @@ def build_trainer(
         "precision": "bf16" if training_args.bf16 else "fp32",
         "masking": f"{data_args.mlm_probability:.0%} of nucleotide tokens, 80/10/10, random crops and strands",
     }
+    if planting:
+        details["copy planting"] = (f"{planting.rate:.0%} of windows, {planting.length}-base segments "
+                                    f"{planting.min_distance}-{planting.max_distance} bases apart"
+                                    + (f" (curriculum {data_args.plant_curriculum})" if data_args.plant_curriculum
+                                       else ""))
     return GenomeTrainer(
         model=model,
         args=training_args,
@@ -333,10 +403,11 @@ def pretrain(
                                 training_args)
         previous = Path(output_dir) / "final_results.json"
         metrics = json.loads(previous.read_text()) if previous.exists() else {}
-    for length, last_step in data_args.phases(training_args.max_steps):
+    for length, plant_max_distance, last_step in data_args.phases(training_args.max_steps):
         if 0 < last_step <= done:  # a finished phase
             continue
-        trainer = build_trainer(model_args, replace(data_args, max_length=length), training_args)
+        phase = replace(data_args, max_length=length, plant_max_distance=plant_max_distance)
+        trainer = build_trainer(model_args, phase, training_args)
         if last_step < training_args.max_steps:
             trainer.add_callback(StopAfterStep(last_step))
         metrics = dict(trainer.train(resume_from_checkpoint=resume).metrics)
