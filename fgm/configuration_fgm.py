@@ -99,6 +99,10 @@ class FGMConfig(PretrainedConfig):
     rc_average: bool = False  # sequence classification averages its logits with the reverse complement's (inference)
     sparse_prediction: bool = True  # masked LM with labels: logits only at labelled positions, (labelled tokens, vocab)
     tie_word_embeddings: bool | None = None  # decoder shares the input embeddings; None: yes for flat, no for a U-Net
+    # a flat model's token convolution: every token's input also holds its neighbours, the key by which attention
+    # finds a copy (without it two layers must first learn to gather them; measured to stall, README "Does long
+    # context help?"); 0: none; odd, tokens spanned
+    token_conv_kernel: int = 0
     # the single-base U-Net around the trunk
     unet_stages: int = 0  # down / up stages, each halving / doubling the length; 0: a flat model
     unet_stem_width: int = 128  # channels at single-base resolution: the stem's output, the heads' input
@@ -143,6 +147,12 @@ class FGMConfig(PretrainedConfig):
             raise ValueError(f"classifier_pooling must be 'mean' or 'cls', got {self.classifier_pooling!r}")
         if not 1 <= self.kmer_size <= 8:
             raise ValueError(f"kmer_size must be between 1 and 8, got {self.kmer_size}")
+        if self.token_conv_kernel < 0 or self.token_conv_kernel % 2 != 1 and self.token_conv_kernel:
+            raise ValueError(f"token_conv_kernel must be 0 (none) or an odd number of tokens, got "
+                             f"{self.token_conv_kernel}")
+        if self.token_conv_kernel and self.unet_stages:
+            raise ValueError("token_conv_kernel is for flat models: a U-Net's stem convolution (unet_stem_kernel) "
+                             "already gives each base its neighbours")
         if not isinstance(self.unet_stages, int) or not 0 <= self.unet_stages <= 16:
             raise ValueError(f"unet_stages must be an integer from 0 (a flat model) to 16, got {self.unet_stages!r}")
         if self.unet_stages:

@@ -216,6 +216,21 @@ class FGMUpStage(GradientCheckpointingLayer):
         return ends.zero(x + self.pointwise(x)) + skip
 
 
+class FGMTokenConvolution(nn.Conv1d):
+    """A flat model's `token_conv_kernel`-token convolution over the embeddings, added to them, so that each token's
+    input also holds its neighbours. Positions past a row's end (padding) are read as zeros, so a padded row gives
+    what the row alone gives."""
+
+    def __init__(self, config: FGMConfig):
+        kernel = config.token_conv_kernel
+        super().__init__(config.hidden_size, config.hidden_size, kernel, padding=kernel // 2)
+
+    def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        if attention_mask is not None:
+            x = x * attention_mask[..., None].to(x.dtype)
+        return x + super().forward(x.transpose(1, 2)).transpose(1, 2)
+
+
 class UNetSkips(NamedTuple):
     """What the down path hands the up path: each down stage's input (the skips) and where the rows end at its
     resolution, finest first, and the input length to cut the output back to."""
@@ -340,6 +355,7 @@ class FGMModel(FGMPreTrainedModel):
     def __init__(self, config: FGMConfig):
         super().__init__(config)
         self.unet = FGMUNet(config) if config.unet_stages else None
+        self.token_convolution = FGMTokenConvolution(config) if config.token_conv_kernel else None
         self.embeddings = nn.Embedding(config.vocab_size,
                                        config.unet_embedding_size if config.unet_stages else config.hidden_size)
         self.dropout = nn.Dropout(config.hidden_dropout)
@@ -370,6 +386,13 @@ class FGMModel(FGMPreTrainedModel):
         if attention_mask is not None and attention_mask.shape != (batch, seq_len):
             raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)}, expected {(batch, seq_len)}")
         hidden_states = self.dropout(hidden_states)
+        if self.token_convolution is not None:
+            packed = position_ids is not None and not torch.compiler.is_compiling()
+            if packed and bool((position_ids[:, 1:] == 0).any()):
+                raise ValueError("a model with token_conv_kernel cannot take packed sequences (position_ids "
+                                 "restarting at 0 inside a row): its convolution would mix neighbouring sequences; "
+                                 "pad them into separate rows instead")
+            hidden_states = self.token_convolution(hidden_states, attention_mask)
         if self.unet is not None:
             check_unet_inputs(self.config, attention_mask, position_ids, batch, seq_len)
             hidden_states, attention_mask, skips = self.unet.down_path(hidden_states, attention_mask)

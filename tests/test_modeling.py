@@ -571,6 +571,31 @@ def test_padding_invariance(backend, padded_batch):
         assert (out - batched[2, :length]).abs().max() <= 1e-5
 
 
+def test_token_convolution_gives_each_token_its_neighbours_and_ignores_padding(padded_batch):
+    ids, mask = padded_batch
+    model = build(FGMModel, tiny(token_conv_kernel=5))
+    with torch.no_grad():
+        batched = model(ids, attention_mask=mask).last_hidden_state
+        for row in range(len(ids)):
+            length = int(mask[row].sum())
+            alone = model(ids[row : row + 1, :length]).last_hidden_state[0]
+            assert (alone - batched[row, :length]).abs().max() <= 1e-5
+        length = int(mask[2].sum())
+        left = torch.cat([torch.ones(1, 75 - length, dtype=torch.long), ids[2:3, :length]], 1)
+        left_mask = torch.cat([torch.zeros(1, 75 - length), torch.ones(1, length)], 1).long()
+        out = model(left, attention_mask=left_mask).last_hidden_state[0, 75 - length :]
+        assert (out - batched[2, :length]).abs().max() <= 1e-5
+        changed = ids[:1].clone()
+        changed[0, 12] = 7 if changed[0, 12] != 7 else 8
+        for conv, reach in ((5, {10, 11, 12, 13, 14}), (0, {12})):
+            flat = build(FGMModel, tiny(token_conv_kernel=conv))
+            first = [flat(x, output_hidden_states=True).hidden_states[0][0] for x in (ids[:1], changed)]
+            moved = set((first[0] - first[1]).abs().amax(-1).nonzero().flatten().tolist())
+            assert moved == reach, "the first layer's input holds the tokens kernel // 2 on either side"
+        with pytest.raises(ValueError, match="token_conv_kernel cannot take packed sequences"):
+            model(ids[:1, :20], position_ids=torch.cat([torch.arange(10), torch.arange(10)])[None])
+
+
 @pytest.mark.parametrize("backend", ["eager", "sdpa", "flex_attention"])
 def test_packed_sequences_are_isolated(backend):
     torch.manual_seed(3)
@@ -635,6 +660,7 @@ def test_classification_heads_shapes_and_losses(padded_batch):
         (dict(layer_types=["full_attention", "local", "full_attention"]), "layer_types\\[1\\]"),
         (dict(sliding_window=1), "sliding_window"),
         (dict(classifier_pooling="max"), "classifier_pooling"),
+        (dict(token_conv_kernel=4), "token_conv_kernel must be 0 \\(none\\) or an odd"),
     ],
 )
 def test_config_validation(overrides, message):
@@ -643,6 +669,7 @@ def test_config_validation(overrides, message):
 
 
 CONFIGS = Path(__file__).parent / "data" / "configs"
+ADDED_SINCE = {"token_conv_kernel": 0}  # config fields declared after the saved files, with their neutral defaults
 
 
 @pytest.mark.parametrize(
@@ -656,7 +683,8 @@ CONFIGS = Path(__file__).parent / "data" / "configs"
 )
 def test_config_json_of_earlier_checkpoints_loads_and_saves_the_same(tmp_path, saved, config):
     """A config.json that `save_pretrained` wrote at commit b7b7a2d (before the fields were declared one by one)
-    loads with every field, builds its model, and is written back the same; the preset writes the same file."""
+    loads with every field, builds its model, and is written back the same, plus the fields added since at the
+    defaults that keep such a model as it was (`ADDED_SINCE`); the preset writes the same file."""
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "config.json").write_text((CONFIGS / saved).read_text())
     loaded = FGMConfig.from_pretrained(tmp_path / "old")
@@ -672,7 +700,7 @@ def test_config_json_of_earlier_checkpoints_loads_and_saves_the_same(tmp_path, s
         source.dtype = written["dtype"]
         source.save_pretrained(tmp_path / folder)
         again = json.loads((tmp_path / folder / "config.json").read_text())
-        assert {**again, "transformers_version": None} == {**written, "transformers_version": None}, folder
+        assert {**again, "transformers_version": None} == {**written, **ADDED_SINCE, "transformers_version": None}, folder
 
 
 def test_presets_have_the_advertised_sizes():

@@ -333,8 +333,8 @@ def build_trainer(
         model = build_model(
             model_args.preset, tokenizer, model_args.attn_implementation, **(model_args.config_overrides or {})
         )
-    if data_args.padding_free and model.config.unet_stages:
-        raise ValueError("--padding_free packs examples into one row, which a U-Net's convolutions would mix: "
+    if data_args.padding_free and (model.config.unet_stages or model.config.token_conv_kernel):
+        raise ValueError("--padding_free packs examples into one row, which the model's convolutions would mix: "
                          f"train {model_args.model_name_or_path or model_args.preset} with padding")
     seed, length = training_args.seed, data_args.max_length
     planting = data_args.planting((length - 1) * tokenizer.k)
