@@ -244,3 +244,34 @@ def test_study_measures_every_model_again_on_a_held_out_genome_with_tables_of_it
                       **settings)
     with pytest.raises(FileNotFoundError, match="no file"):
         context_study(str(tmp_path / "corpus"), tmp_path / "other", [60], eval_genomes=["missing.fa"], **settings)
+
+
+def test_study_trains_a_copy_planting_arm_and_compares_it_paired_within_each_stratum(tmp_path):
+    from fgm.context.study import context_study
+    from fgm.training.pretrain import PretrainingArguments, PretrainModelArguments
+
+    DatasetDict({"train": Dataset.from_list(yeast.windows("chrIII", 600, 30)),
+                 "test": Dataset.from_list(yeast.windows("chrVI", 3000, 4))}).save_to_disk(tmp_path / "corpus")
+    training_args = PretrainingArguments(output_dir=str(tmp_path), eval_strategy="no", save_steps=1000, logging_steps=1,
+                                         disable_tqdm=True, report_to="none", learning_rate=3e-3)
+    study = context_study(str(tmp_path / "corpus"), tmp_path / "study", [240], bases=4_800, eval_contexts=[120, 240],
+                          model_args=PretrainModelArguments(preset="tiny", kmer_size=1), training_args=training_args,
+                          bases_per_step=482, positions=40, retrieval_distances=(), influence_positions=0,
+                          n_bootstrap=20, progress=False, plant_copies=True,
+                          planting={"plant_rate": 1.0, "plant_length": 16, "plant_curriculum": "40:0.5"},
+                          max_length_schedule="121:0.5")
+    natural, copies = study["runs"]
+    assert (natural["preset"], copies["preset"]) == ("tiny", "tiny+copies")
+    # 9 steps of 2 windows: the first 4 at 121 tokens (the schedule's first half), the rest at 241
+    assert natural["steps"] == copies["steps"] == 9 and natural["bases"] == copies["bases"] == 2 * (4 * 121 + 5 * 241)
+    card = (tmp_path / "study" / "tiny+copies" / "train_240" / "README.md").read_text()
+    assert "copy planting" in card and "16-base segments" in card
+    assert "copy planting" not in (tmp_path / "study" / "tiny" / "train_240" / "README.md").read_text()
+    (versus,) = study["versus_first_preset"]
+    stratum = np.load(Path(copies["scan_dir"]) / "strata.npz")["stratum"]
+    losses = [np.load(Path(r["scan_dir"]) / "context_240.npz")["base_loss"] for r in (copies, natural)]
+    no_copy = stratum == 0
+    assert no_copy.any()
+    assert versus["by_stratum"]["no copy"][240][0] == pytest.approx(float((losses[0] - losses[1])[no_copy].mean()))
+    table = (tmp_path / "study" / "study.md").read_text()
+    assert "| tiny+copies 240 minus tiny 240 | no copy |" in table

@@ -51,6 +51,17 @@ class ContextStudyArguments:
     eval_genomes: list[str] | None = field(default=None, metadata={
         "help": "held-out genomes beyond the corpus, each scanned and measured like its split, with tables of its own: "
                 "PATH (every record) or PATH:RECORD,RECORD, e.g. data/genomes/drosophila_chr4/DmelanDM6_4.fna.gz"})
+    plant_copies: bool = field(default=False, metadata={
+        "help": "train each preset a second time with copies planted (the arm PRESET+copies, with the --plant_* "
+                "settings below) and compare the two, paired, per repeat stratum too"})
+    plant_rate: float = field(default=1.0, metadata={"help": "the +copies arms' `fgm pretrain --plant_rate`"})
+    plant_length: int = field(default=32, metadata={"help": "the +copies arms' --plant_length"})
+    plant_min_distance: int | None = field(default=None, metadata={"help": "the +copies arms' --plant_min_distance"})
+    plant_max_distance: int | None = field(default=None, metadata={"help": "the +copies arms' --plant_max_distance"})
+    plant_curriculum: str | None = field(default=None, metadata={"help": "the +copies arms' --plant_curriculum"})
+    max_length_schedule: str | None = field(default=None, metadata={
+        "help": "`fgm pretrain --max_length_schedule` for every model (token lengths, the same in every run); the "
+                "bases column counts each phase at its own length"})
     vep: str | None = field(default=None, metadata={"help": "a VEP set per model, e.g. yeast_stop_vs_synonymous"})
     vep_genome: str | None = field(default=None, metadata={"help": "the reference of a --vep set that needs one"})
     bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples for the intervals"})
@@ -92,7 +103,10 @@ def run(study: ContextStudyArguments, model_args: StudyModelArguments, training_
         n_bootstrap=study.bootstrap, progress=not training_args.disable_tqdm,
         retrieval_distances=tuple(bases_list(study.retrieval_distances)) if study.retrieval_windows else (),
         retrieval_windows=study.retrieval_windows, influence_positions=study.influence_positions,
-        eval_genomes=study.eval_genomes,
+        eval_genomes=study.eval_genomes, plant_copies=study.plant_copies,
+        planting={name: getattr(study, name) for name in ("plant_rate", "plant_length", "plant_min_distance",
+                                                          "plant_max_distance", "plant_curriculum")},
+        max_length_schedule=study.max_length_schedule,
     )
     print(Path(training_args.output_dir, "study.md").read_text())
     return 0

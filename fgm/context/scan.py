@@ -76,6 +76,12 @@ def scores_file(scan_dir, context: int) -> Path:
     return Path(scan_dir) / f"context_{context}.npz"
 
 
+def strata_file(scan_dir) -> Path:
+    """Where a scan keeps each scored position's repeat stratum (an index into `STRATA`), for paired comparisons
+    within a stratum (the study's)."""
+    return Path(scan_dir) / "strata.npz"
+
+
 def summarize(values: dict[str, tuple[np.ndarray, np.ndarray]], n: int, seed: int) -> dict[str, dict]:
     """Mean loss, accuracy and perplexity with 95% intervals; `values` maps a row name to (loss, correct)
     arrays over the same positions, resampled identically for every row."""
@@ -185,7 +191,9 @@ def context_scan(
     starts = {c: np.array([window_start(p, c, contexts[-1], k) for _, p in chosen]) for c in contexts}
     copies, fit, in_window = copy_oracle(rows, data, chosen, spans, {c: (a, a + c) for c, a in starts.items()},
                                          copy_key, seed)
-    results = scan_results(rows, per_context, scoring.bootstrap, seed, stratum=strata(copies.distance), copy_fit=fit,
+    stratum = strata(copies.distance)
+    np.savez(strata_file(output_dir), positions=np.array(chosen), stratum=stratum)
+    results = scan_results(rows, per_context, scoring.bootstrap, seed, stratum=stratum, copy_fit=fit,
                            in_window=in_window, model=model_name(scorer), kmer_size=k, training_context=trained,
                            positions=len(chosen), excluded=excluded)
     (output_dir / "scan.json").write_text(json.dumps(results, indent=2) + "\n")

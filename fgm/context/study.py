@@ -34,7 +34,11 @@ from .influence import REACH_SHARE, context_influence, plot_influence
 from .instrument import HeldOutArguments, ScoringArguments
 from .report import interval_text, markdown_table
 from .retrieval import plot_retrieval, retrieval_benchmark
-from .scan import best_baseline, context_scan, paired_difference, plot_scans, scores_file
+from .copies import STRATA
+from .scan import best_baseline, context_scan, paired_difference, plot_scans, scores_file, strata_file
+
+#: The suffix of a preset's copy-planting arm (`plant_copies`): "demo+copies" is `demo` trained with copies planted.
+COPIES = "+copies"
 
 
 def context_study(
@@ -55,6 +59,9 @@ def context_study(
     retrieval_windows: int = 50,
     influence_positions: int = 100,
     eval_genomes: list[str] | None = None,
+    plant_copies: bool = False,
+    planting: dict | None = None,
+    max_length_schedule: str | None = None,
     vep: str | None = None,
     vep_genome=None,
     seed: int = 0,
@@ -69,7 +76,11 @@ def context_study(
     (`PRESET/train_CONTEXT`), the steps, the batch size and the example length. Each model is measured on `retrieval_distances` with `retrieval_windows`
     windows each, and its influence at its training context on `influence_positions` positions (an empty
     tuple or 0 skips them), on the corpus's `split` and on each of `eval_genomes` (`PATH` or `PATH:RECORD,...`,
-    held-out sequence beyond the corpus, each with tables of its own). Returns the report's data.
+    held-out sequence beyond the corpus, each with tables of its own). `plant_copies`: each preset is trained a
+    second time, as the arm "PRESET+copies", with copies planted (`planting`: `fgm pretrain`'s `plant_*` settings,
+    e.g. {"plant_rate": 1.0, "plant_length": 32}) and compared with the preset's natural model, paired, per repeat
+    stratum too. `max_length_schedule` (`fgm pretrain`'s, the same for every model) grows each model's examples
+    inside its run; the bases a model trained on are counted phase by phase. Returns the report's data.
     """
     from ..configuration_fgm import PRESETS
     from ..data.corpus import load_corpus
@@ -95,8 +106,11 @@ def context_study(
                 "retrieval_distances": list(retrieval_distances), "retrieval_windows": retrieval_windows,
                 "influence_positions": influence_positions, "seed": seed, "bootstrap": n_bootstrap,
                 "progress": progress}
+    arms = [(preset, arm_planting) for preset in presets
+            for arm_planting in ([None, dict(planting or {"plant_rate": 1.0})] if plant_copies else [None])]
     runs = []
-    for preset in presets:
+    for preset, arm_planting in arms:
+        arm = preset + (COPIES if arm_planting else "")
         k = PRESETS[preset].get("kmer_size", model_args.kmer_size)
         overrides = {**(model_args.config_overrides or {}), "rope_theta": theta}
         shaped = replace(model_args, preset=preset, kmer_size=k, config_overrides=overrides)
@@ -104,13 +118,21 @@ def context_study(
             length = context // k + 1
             batch = max(1, bases_per_step // (k * length))
             steps = max(1, bases // (batch * k * length))
-            folder = output_dir / preset / f"train_{context}"
+            data = PretrainDataArguments(corpus=str(corpus), max_length=length, mlm_probability=mlm_probability,
+                                         max_length_schedule=max_length_schedule, **(arm_planting or {}))
+            phases = data.phases(steps)
+            ends = [phase.last_step for phase in phases]
+            trained = sum((end - start) * batch * k * phase.max_length
+                          for phase, start, end in zip(phases, [0, *ends], ends))
+            folder = output_dir / arm / f"train_{context}"
             record, settings = folder / "study_run.json", {
                 "corpus": str(corpus), "split": split, "bases": bases, "bases_per_step": bases_per_step,
                 "mlm_probability": mlm_probability, "rope_theta": theta, "eval_contexts": eval_contexts,
                 "positions": positions, "retrieval_distances": list(retrieval_distances),
                 "retrieval_windows": retrieval_windows, "influence_positions": influence_positions, "vep": vep,
-                "seed": seed, "bootstrap": n_bootstrap}
+                "seed": seed, "bootstrap": n_bootstrap,
+                **({"planting": arm_planting} if arm_planting else {}),
+                **({"max_length_schedule": max_length_schedule} if max_length_schedule else {})}
             saved = json.loads(record.read_text()) if record.exists() else {}
             if saved.get("settings") == settings:  # measured by an earlier run of this study (or one per preset)
                 runs.append({**saved["run"], "scan_dir": str(folder / "scan"),
@@ -118,12 +140,12 @@ def context_study(
                 continue
             pretrain(
                 shaped,
-                PretrainDataArguments(corpus=str(corpus), max_length=length, mlm_probability=mlm_probability),
+                data,
                 replace(training_args, output_dir=str(folder), max_steps=steps, per_device_train_batch_size=batch,
                         per_device_eval_batch_size=batch, resume_from_checkpoint="last", seed=seed),
             )
-            run = {"preset": preset, "kmer_size": k, "train_context": context, "tokens_per_example": length,
-                   "batch_size": batch, "steps": steps, "bases": steps * batch * k * length,
+            run = {"preset": arm, "kmer_size": k, "train_context": context, "tokens_per_example": length,
+                   "batch_size": batch, "steps": steps, "bases": trained,
                    **measure(folder, folder, HeldOutArguments(corpus=str(corpus), split=split), measures)}
             if vep:
                 from ..variants.benchmark import run_vep_benchmark
@@ -131,7 +153,7 @@ def context_study(
                 run["vep"] = run_vep_benchmark(str(folder), vep, folder / "vep", genome=vep_genome, seed=seed)
             record.write_text(json.dumps({"settings": settings, "run": run}, indent=2) + "\n")
             runs.append({**run, "genomes": measure_genomes(folder, genomes, measures)})
-    study = {"corpus": str(corpus), "presets": presets, "rope_theta": theta, "base_budget": bases,
+    study = {"corpus": str(corpus), "presets": list(dict.fromkeys(run["preset"] for run in runs)), "rope_theta": theta, "base_budget": bases,
              "eval_contexts": eval_contexts, "runs": runs,
              "versus_shortest": versus_reference(runs, eval_contexts, n_bootstrap, seed, "shortest"),
              "versus_first_preset": versus_reference(runs, eval_contexts, n_bootstrap, seed, "first preset"),
@@ -172,13 +194,39 @@ def versus_reference(runs: list[dict], eval_contexts: list[int], n_bootstrap: in
         ref = reference_of(run)
         if ref is run:
             continue
-        differences = {}
+        saved_strata = strata_file(run["scan_dir"])
+        stratum = np.load(saved_strata)["stratum"] if saved_strata.exists() else None  # scans before strata.npz
+        differences, by_stratum = {}, {name: {} for name in STRATA}
         for context in eval_contexts:
             values = {"run": per_position(run, context), "reference": per_position(ref, context)}
             differences[context] = paired_difference(values, "run", "reference", n_bootstrap, seed)["loss"]
+            for index, name in enumerate(STRATA if stratum is not None else []):
+                members = stratum == index
+                if members.any():
+                    within = {key: tuple(array[members] for array in pair) for key, pair in values.items()}
+                    by_stratum[name][context] = paired_difference(within, "run", "reference", n_bootstrap,
+                                                                  seed)["loss"]
         rows.append({"preset": run["preset"], "train_context": run["train_context"], "reference_preset": ref["preset"],
-                     "reference": ref["train_context"], "loss": differences})
+                     "reference": ref["train_context"], "loss": differences,
+                     "by_stratum": by_stratum if stratum is not None else None})
     return rows
+
+
+def paired_strata_table(study: dict) -> str:
+    """Markdown: each paired comparison of the study within each repeat stratum (loss differences, nats per base)."""
+    contexts, presets, rows = study["eval_contexts"], study["presets"], []
+    for row in study["versus_shortest"] + study["versus_first_preset"]:
+        model = (f"{row['preset']} " if len(presets) > 1 else "") + f"{row['train_context']:,}"
+        reference = (f"{row['reference_preset']} " if len(presets) > 1 else "") + f"{row['reference']:,}"
+        for name, per_context in (row.get("by_stratum") or {}).items():
+            cells = [interval_text(per_context[c], sign="+") if c in per_context else "no scored position"
+                     for c in contexts]
+            rows.append([f"{model} minus {reference}", name, *cells])
+    if not rows:
+        return ""
+    return markdown_table("Paired loss differences within each repeat stratum (nats per base, same positions; an "
+                          "interval below 0: the first model is better there).",
+                          ["comparison", "stratum", *(f"{c:,}" for c in contexts)], rows) + "\n"
 
 
 def study_table(study: dict) -> str:
@@ -207,7 +255,7 @@ def study_table(study: dict) -> str:
     baseline = best_baseline(runs[0]["scan"])
     lines += ["", f"Best baseline on the same positions: {baseline['name']}, {baseline['loss'][0]:.4f} nats per base "
               f"(accuracy {baseline['accuracy'][0]:.4f}).", ""]
-    return "\n".join(lines) + "\n" + "\n".join(instrument_tables(study))
+    return "\n".join(lines) + "\n" + paired_strata_table(study) + "\n".join(instrument_tables(study))
 
 
 def instrument_tables(study: dict) -> list[str]:
