@@ -169,14 +169,22 @@ def test_study_trains_each_context_on_the_same_budget_and_reports_them_together(
                       model_args=model_args, training_args=training_args)
 
 
-def test_study_compares_a_flat_and_a_unet_model_on_the_same_bases(tmp_path):
-    from fgm.context.study import context_study
-    from fgm.training.pretrain import PretrainingArguments, PretrainModelArguments
+def small_study(tmp_path):
+    """A corpus of 30 yeast windows (train) and 4 of another chromosome (test) in tmp_path / "corpus", and the
+    Trainer settings of a study of tiny models."""
+    from fgm.training.pretrain import PretrainingArguments
 
     DatasetDict({"train": Dataset.from_list(yeast.windows("chrIII", 600, 30)),
                  "test": Dataset.from_list(yeast.windows("chrVI", 3000, 4))}).save_to_disk(tmp_path / "corpus")
-    training_args = PretrainingArguments(output_dir=str(tmp_path), eval_strategy="no", save_steps=1000, logging_steps=1,
-                                         disable_tqdm=True, report_to="none", learning_rate=3e-3)
+    return PretrainingArguments(output_dir=str(tmp_path), eval_strategy="no", save_steps=1000, logging_steps=1,
+                                disable_tqdm=True, report_to="none", learning_rate=3e-3)
+
+
+def test_study_compares_a_flat_and_a_unet_model_on_the_same_bases(tmp_path):
+    from fgm.context.study import context_study
+    from fgm.training.pretrain import PretrainModelArguments
+
+    training_args = small_study(tmp_path)
     study = context_study(str(tmp_path / "corpus"), tmp_path / "study", [240], bases=2_400, eval_contexts=[240, 480],
                           presets=["tiny", "unet-tiny"], model_args=PretrainModelArguments(preset="tiny", kmer_size=1),
                           training_args=training_args, bases_per_step=480, positions=16, retrieval_distances=(),
@@ -248,12 +256,9 @@ def test_study_measures_every_model_again_on_a_held_out_genome_with_tables_of_it
 
 def test_study_trains_a_copy_planting_arm_and_compares_it_paired_within_each_stratum(tmp_path):
     from fgm.context.study import context_study
-    from fgm.training.pretrain import PretrainingArguments, PretrainModelArguments
+    from fgm.training.pretrain import PretrainModelArguments
 
-    DatasetDict({"train": Dataset.from_list(yeast.windows("chrIII", 600, 30)),
-                 "test": Dataset.from_list(yeast.windows("chrVI", 3000, 4))}).save_to_disk(tmp_path / "corpus")
-    training_args = PretrainingArguments(output_dir=str(tmp_path), eval_strategy="no", save_steps=1000, logging_steps=1,
-                                         disable_tqdm=True, report_to="none", learning_rate=3e-3)
+    training_args = small_study(tmp_path)
     study = context_study(str(tmp_path / "corpus"), tmp_path / "study", [240], bases=4_800, eval_contexts=[120, 240],
                           model_args=PretrainModelArguments(preset="tiny", kmer_size=1), training_args=training_args,
                           bases_per_step=482, positions=40, retrieval_distances=(), influence_positions=0,
