@@ -281,6 +281,14 @@ class FGMUNet(nn.Module):
         return self.output_norm(x).transpose(1, 2)[:, : skips.length]
 
 
+def refuse_packed_rows(position_ids, model: str):
+    """Refuse rows that pack several sequences (`position_ids` restarting at 0 inside a row), which a model's
+    convolutions would mix. Skipped while compiling (the check reads the data)."""
+    if position_ids is not None and not torch.compiler.is_compiling() and bool((position_ids[:, 1:] == 0).any()):
+        raise ValueError(f"{model} cannot take packed sequences (position_ids restarting at 0 inside a row): its "
+                         "convolutions would mix neighbouring sequences; pad them into separate rows instead")
+
+
 def check_unet_inputs(config: FGMConfig, attention_mask, position_ids, batch: int, seq_len: int):
     """Refuse, by name, what a U-Net cannot compute exactly: packed rows (convolutions would mix them), left
     padding, rows shorter than one trunk token. Any tokens are read, a row of only N (a window over an assembly gap)
@@ -288,9 +296,7 @@ def check_unet_inputs(config: FGMConfig, attention_mask, position_ids, batch: in
     if torch.compiler.is_compiling():
         return
     block, stages = config.unet_block, config.unet_stages
-    if position_ids is not None and bool((position_ids[:, 1:] == 0).any()):
-        raise ValueError("a U-Net model cannot take packed sequences (position_ids restarting at 0 inside a row): "
-                         "its convolutions would mix neighbouring sequences; pad them into separate rows instead")
+    refuse_packed_rows(position_ids, "a U-Net model")
     lengths = torch.full((batch,), seq_len) if attention_mask is None else attention_mask.long().sum(1).cpu()
     if attention_mask is not None and not torch.equal(
         attention_mask.bool().cpu(), torch.arange(seq_len) < lengths[:, None]
@@ -387,11 +393,7 @@ class FGMModel(FGMPreTrainedModel):
             raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)}, expected {(batch, seq_len)}")
         hidden_states = self.dropout(hidden_states)
         if self.token_convolution is not None:
-            packed = position_ids is not None and not torch.compiler.is_compiling()
-            if packed and bool((position_ids[:, 1:] == 0).any()):
-                raise ValueError("a model with token_conv_kernel cannot take packed sequences (position_ids "
-                                 "restarting at 0 inside a row): its convolution would mix neighbouring sequences; "
-                                 "pad them into separate rows instead")
+            refuse_packed_rows(position_ids, "a model with token_conv_kernel")
             hidden_states = self.token_convolution(hidden_states, attention_mask)
         if self.unet is not None:
             check_unet_inputs(self.config, attention_mask, position_ids, batch, seq_len)

@@ -70,7 +70,9 @@ def main():
         loss = model(**batch).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step(), schedule.step(), optimizer.zero_grad()
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
         losses.append(loss.item())
         if step % args.every == 0 or step == args.steps:
             model.eval()

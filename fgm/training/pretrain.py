@@ -145,9 +145,7 @@ class PretrainDataArguments:
                   "then at most --plant_max_distance; phases end with a checkpoint as --max_length_schedule's do"},
     )
 
-    def __post_init__(self):
-        if not 0.0 <= self.plant_rate <= 1.0:
-            raise ValueError(f"--plant_rate must be within [0, 1], got {self.plant_rate}")
+    def __post_init__(self):  # the planting itself is checked against the window (`CopyPlanting.check`)
         if self.plant_curriculum and not self.plant_rate:
             raise ValueError("--plant_curriculum schedules planted copies: give a --plant_rate above 0")
 
