@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .context.influence import REACH_SHARE, context_influence
+from .context.influence import REACH_RULE, context_influence
 from .context.instrument import HeldOutArguments, ScoringArguments
 from .context.retrieval import retrieval_benchmark
 from .context.scan import context_scan
@@ -174,8 +174,7 @@ def print_summary(summary: dict) -> None:
     kl = "  ".join(f"[{d}, {2 * d}): {v:.1e}" for d, v in summary["influence_kl"].items())
     print(f"influence (mean KL, nats, when the bases at [d, 2d) change): {kl}")
     reach = summary["influence_reach"]
-    print(f"farthest band whose KL per replaced base is >= {REACH_SHARE:.0%} of the largest: [{reach}, {2 * reach})"
-          if reach else "no band changes the prediction")
+    print(f"reach ({REACH_RULE}): [{reach}, {2 * reach})" if reach else "no band changes the prediction")
     print(f"\nfresh-process reload             {summary['fresh_process_class']}")
     print(f"identical logits after reload    {summary['fresh_process_logits_identical']}")
     print(f"wall time                        {summary['minutes']} min")

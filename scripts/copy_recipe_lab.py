@@ -43,6 +43,7 @@ def main():
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--heads", type=int, default=2)
     parser.add_argument("--conv", type=int, default=0, help="token_conv_kernel (0: none)")
+    parser.add_argument("--rope_theta", type=float, default=10_000.0, help="rotary base of every layer")
     parser.add_argument("--probe", default="32,48", help="retrieval distances measured while training")
     parser.add_argument("--every", type=int, default=300, help="steps between measurements")
     args = parser.parse_args()
@@ -52,7 +53,8 @@ def main():
     model = FGMForMaskedLM(FGMConfig.preset(
         "demo", kmer_size=1, vocab_size=len(tokenizer), num_hidden_layers=len(args.layers), hidden_size=args.hidden,
         num_attention_heads=args.heads, intermediate_size=args.hidden * 5 // 2,
-        layer_types=[LAYERS[c] for c in args.layers], token_conv_kernel=args.conv))
+        layer_types=[LAYERS[c] for c in args.layers], token_conv_kernel=args.conv,
+        rope_theta=args.rope_theta))
     model.set_attn_implementation("sdpa")
     low, high = map(int, args.distances.split(":"))
     planting = CopyPlanting(rate=1.0, length=args.length, min_distance=low, max_distance=high)

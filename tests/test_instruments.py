@@ -374,6 +374,40 @@ def test_influence_is_zero_beyond_a_models_reach(tmp_path, held, monkeypatch):
     assert scored == ["intact"] and json.dumps(again) == json.dumps(results), "saved bands are not scored again"
 
 
+def test_influence_at_a_planted_copy_reaches_the_copy_for_a_copier_and_not_for_a_local_model(tmp_path, held):
+    copier, local = Copier(), Local(reach=8)
+    natural = context_influence((copier, copier.tokenizer), tmp_path / "natural", 256, held, QUIET, positions=20)
+    assert natural["reach"] is None and natural["copy"] is None, "no copy in these windows: nothing to read"
+    planted = context_influence((copier, copier.tokenizer), tmp_path / "copier", 256, held, QUIET, positions=20,
+                                copy_distance=100)
+    by_band = {row["band"][0]: row for row in planted["bands"]}
+    assert planted["copy"] == {"distance": 100, "length": 32, "band": 64} and planted["reach"] == 64
+    assert by_band[64]["loss_change"][1] > 1, "replacing the copy costs the copier over a nat per base"
+    assert by_band[64]["kl"][0] == max(row["kl"][0] for row in planted["bands"]) == pytest.approx(np.log(4)), \
+        "without the copy, a certain prediction becomes uniform: no band moves it more"
+    assert "band [64, 128) holds the copy" in (tmp_path / "copier" / "influence.md").read_text()
+    blind = context_influence((local, local.tokenizer), tmp_path / "local", 256, held, QUIET, positions=20,
+                              copy_distance=100)
+    assert blind["reach"] == 8, "a model that cannot see the copy does not reach it"
+    elsewhere = context_influence((copier, copier.tokenizer), tmp_path / "copier", 256, held, QUIET, positions=20,
+                                  copy_distance=40)
+    assert elsewhere["reach"] == 32, "bands saved for another copy distance are scored again"
+    with pytest.raises(ValueError, match="a 32-base copy 120 bases before the scored base needs .* at least 272"):
+        context_influence((copier, copier.tokenizer), tmp_path / "far", 256, held, QUIET, positions=4,
+                          copy_distance=120)
+
+
+def test_a_planted_copy_repeats_the_bases_around_the_scored_one():
+    from fgm.context.influence import plant_copy
+
+    window = yeast.chromosome("chrI")[2000:2256]
+    planted = plant_copy(window, 128, 64, 32)
+    assert planted[48:80] == window[112:144] and len(planted) == 256
+    assert planted[:48] == window[:48] and planted[80:] == window[80:], "nothing else changes"
+    with pytest.raises(ValueError, match="at least 32"):
+        plant_copy(window, 128, 16, 32)  # the copy would overlap the bases it repeats
+
+
 def test_perturbed_bands_replace_exactly_the_bases_at_that_distance():
     from fgm.context.influence import perturb
 

@@ -2,13 +2,16 @@
 
     fgm context-influence --model CKPT --output_dir runs/influence
     fgm context-influence --model CKPT --context 16k --genome genome.fa.gz --chroms chr21 --positions 1000
+    fgm context-influence --model CKPT --copy_distance 1k     # with a copy 1 kb away in every window
 
 At --positions seeded positions of the held-out sequence (default: chrXVI of the bundled yeast genome), each
 scored alone with its token masked in a --context-base window (default: the checkpoint's training context), the
 bases at distances [d, 2d) from the masked token on both sides are replaced by other genomic sequence, for
 d = 1, 2, 4, ... to the window's edge; per band, the mean KL divergence of the masked prediction and the mean
-loss change (nats) with 95% bootstrap intervals. Any masked LM with a DNA tokenizer. Writes influence.md, .json,
-.png; resumes band by band.
+loss change (nats) with 95% bootstrap intervals, and the reach: the farthest band whose KL is at least 1% of the
+largest band's. With --copy_distance D, the --copy_length bases around each scored base are written again D bases
+before them, so the band holding the copy shows whether the model reads a copy that far (natural sequence rarely
+holds one). Any masked LM with a DNA tokenizer. Writes influence.md, .json, .png; resumes band by band.
 """
 
 from dataclasses import dataclass, field
@@ -28,6 +31,9 @@ class InfluenceArguments:
     context: Size | None = field(default=None, metadata={"help": "window in bases (default: the training context)"})
     output_dir: str = field(default="runs/influence", metadata={"help": "where the table, plot and data go"})
     positions: int = field(default=500, metadata={"help": "scored positions"})
+    copy_distance: Size | None = field(default=None, metadata={
+        "help": "write the bases around each scored base again this many bases before it (default: no copy)"})
+    copy_length: int = field(default=32, metadata={"help": "bases of that copy"})
 
 
 ARGUMENTS = (InfluenceArguments, HeldOutArguments, ScoringArguments)
@@ -37,6 +43,6 @@ def run(args: InfluenceArguments, held_out: HeldOutArguments, scoring: ScoringAr
     from ..context.influence import context_influence
 
     context_influence(args.model_name_or_path, args.output_dir, args.context, held_out, scoring,
-                      positions=args.positions)
+                      positions=args.positions, copy_distance=args.copy_distance, copy_length=args.copy_length)
     print(Path(args.output_dir, "influence.md").read_text())
     return 0

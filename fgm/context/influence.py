@@ -9,6 +9,10 @@ that ignores everything beyond 8 bases has KL exactly 0 from the band [8, 16) on
 positions and donors depend only on the held-out sequence and the seed, so curves of different models (a small
 CPU model, a Nucleotide Transformer, a 1 Mb model) are measured on the same scale. Each band is saved as it
 finishes.
+
+Natural sequence rarely holds a copy, so a model that copies looks, on average, no farther than one that does
+not. `copy_distance` puts one in every window: the bases around the scored one written again that far before it,
+so the band holding the copy shows what the model does with a copy at that distance.
 """
 
 from __future__ import annotations
@@ -23,7 +27,17 @@ from .instrument import HeldOutArguments, ScoringArguments, model_name
 from .report import interval_text, markdown_table, saved_figure
 from .scan import choose_positions
 
-REACH_SHARE = 0.01  # `reach`: the farthest band whose KL per replaced base is at least this share of the largest
+REACH_SHARE = 0.01
+# Whole bands, not per replaced base: a few distant bases can matter as much as the neighbours (a copy), and a per
+# base share of 1% could then never reach past ~100 bases, however strongly the model reads them.
+REACH_RULE = f"the farthest band whose KL is at least {REACH_SHARE:.0%} of the largest band's"
+
+
+def reach(rows: list[dict]) -> int | None:
+    """Start d of the farthest band [d, 2d) whose mean KL is at least REACH_SHARE of the largest (REACH_RULE);
+    None when no band changes the prediction."""
+    peak = max(row["kl"][0] for row in rows)
+    return max(row["band"][0] for row in rows if row["kl"][0] >= REACH_SHARE * peak) if peak > 0 else None
 
 
 def bands(context: int) -> list[int]:
@@ -42,6 +56,16 @@ def band_ranges(span: tuple[int, int], d: int, length: int) -> list[tuple[int, i
     return [left, (min(end - 1 + d, length), min(end - 1 + 2 * d, length))]
 
 
+def plant_copy(window: str, position: int, distance: int, length: int) -> str:
+    """`window` with its `length` bases centred on `position` written again, `distance` bases before them."""
+    start = position - length // 2
+    if distance < length or start - distance < 0:
+        raise ValueError(f"a {length}-base copy {distance:,} bases before the scored base needs a distance of at least "
+                         f"{length} and a window of at least {2 * (distance + length // 2):,} bases; the window has "
+                         f"{len(window):,}")
+    return window[:start - distance] + window[start:start + length] + window[start - distance + length:]
+
+
 def perturb(window: str, donor: str, span: tuple[int, int], d: int) -> str:
     """`window` with the bases at distances [d, 2d) from the token `span` = [start, end) taken from `donor`."""
     chars = bytearray(window.encode())
@@ -58,10 +82,14 @@ def context_influence(
     scoring: ScoringArguments | None = None,
     *,
     positions: int = 500,
+    copy_distance: int | None = None,
+    copy_length: int = 32,
 ) -> dict:
     """The influence curve of `model` (a checkpoint of any masked LM with a DNA tokenizer, or a `(model,
     tokenizer)` pair) at `context` bases (default: its training context) on the held-out sequence (default:
-    chrXVI of the bundled yeast genome). Writes influence.md, .json, .png and one band_<d>.npz per band."""
+    chrXVI of the bundled yeast genome); with `copy_distance`, in windows where the `copy_length` bases around each
+    scored base are written again that far before it. Writes influence.md, .json, .png and one band_<d>.npz per
+    band."""
     held_out, scoring = held_out or HeldOutArguments(), scoring or ScoringArguments()
     data, seed, progress = held_out.load(), scoring.seed, not scoring.quiet
     scorer, trained = scoring.scorer(model)
@@ -76,6 +104,9 @@ def context_influence(
         return data.held_out[segment].sequence[position - context // 2 : position - context // 2 + context]
 
     windows = [window(*p) for p in chosen]
+    if copy_distance:
+        windows = [plant_copy(w, context // 2, copy_distance, copy_length) for w in windows]
+    key = np.array([[context, *p] for p in chosen] + [[copy_distance or 0, copy_length, 0]])  # what a band file holds
     donor_windows = [window(*p) for p in donors]
     index = [context // 2] * len(windows)
     bases = "".join(w[context // 2] for w in windows)
@@ -86,7 +117,7 @@ def context_influence(
     rows = []
     for d in bands(context):
         saved = output_dir / f"band_{d}.npz"
-        if saved.exists() and np.load(saved)["positions"].tolist() == [[context, *p] for p in chosen]:
+        if saved.exists() and np.array_equal(np.load(saved)["positions"], key):
             kl, change = np.load(saved)["kl"], np.load(saved)["loss_change"]
         else:
             perturbed = [perturb(window, donor, span, d)
@@ -95,17 +126,16 @@ def context_influence(
             kl = (np.exp(intact.log_probs) * (intact.log_probs - scores.log_probs)).sum(1)
             kl = kl.clip(min=0)  # float32 rounding can make a KL of ~0 slightly negative
             change = scores.base_loss(bases) - intact.base_loss(bases)
-            np.savez(saved, positions=np.array([[context, *p] for p in chosen]), kl=kl, loss_change=change)
+            np.savez(saved, positions=key, kl=kl, loss_change=change)
         replaced = np.mean([sum(high - low for low, high in band_ranges(span, d, context))
                             for span in intact.token_spans])
         rows.append({"band": [d, 2 * d], "bases": float(replaced), "kl": mean_interval(kl, samples),
                      "loss_change": mean_interval(change, samples)})
-    per_base = {row["band"][0]: row["kl"][0] / row["bases"] for row in rows}
-    peak = max(per_base.values())
-    reach = max((d for d, kl in per_base.items() if kl >= REACH_SHARE * peak), default=None) if peak else None
+    copy = copy_distance and {"distance": copy_distance, "length": copy_length,
+                              "band": max(d for d in bands(context) if d <= copy_distance)}
     results = {"model": model_name(scorer), "context": context, "training_context": trained,
-               "extrapolation": context > trained, "positions": len(chosen), "seed": seed, "reach": reach,
-               "intact_loss": mean_interval(intact.base_loss(bases), samples), "bands": rows}
+               "extrapolation": context > trained, "positions": len(chosen), "seed": seed, "reach": reach(rows),
+               "copy": copy or None, "intact_loss": mean_interval(intact.base_loss(bases), samples), "bands": rows}
     (output_dir / "influence.json").write_text(json.dumps(results, indent=2) + "\n")
     (output_dir / "influence.md").write_text(influence_table(results))
     plot_influence({"": results}, output_dir / "influence.png")
@@ -115,15 +145,18 @@ def context_influence(
 def influence_table(results: dict) -> str:
     """Markdown: per band, the mean KL and loss change of the masked prediction."""
     extrapolation = " (longer than the training context: extrapolation)" if results["extrapolation"] else ""
-    reach = "no band changes the prediction"
+    reach_text = "no band changes the prediction"
     if results["reach"]:
-        reach = (f"farthest band whose KL per replaced base is at least {REACH_SHARE:.0%} of the largest: "
-                 f"[{results['reach']:,}, {2 * results['reach']:,})")
+        reach_text = f"reach ({REACH_RULE}): [{results['reach']:,}, {2 * results['reach']:,})"
+    copy, planted = results.get("copy"), ""
+    if copy:
+        planted = (f", the {copy['length']} bases around the masked one written again {copy['distance']:,} bases "
+                   f"before them (band [{copy['band']:,}, {2 * copy['band']:,}) holds the copy)")
     caption = (
         f"Influence at {results['positions']:,} positions (seed {results['seed']}), each scored alone with its token "
-        f"masked in a {results['context']:,}-base window{extrapolation}; the bases at distances [d, 2d) from the "
-        f"masked token on both sides replaced by other genomic sequence; 95% bootstrap intervals. Intact loss "
-        f"{results['intact_loss'][0]:.4f} nats per base; {reach}.")
+        f"masked in a {results['context']:,}-base window{extrapolation}{planted}; the bases at distances [d, 2d) "
+        f"from the masked token on both sides replaced by other genomic sequence; 95% bootstrap intervals. Intact "
+        f"loss {results['intact_loss'][0]:.4f} nats per base; {reach_text}.")
     rows = [[f"[{row['band'][0]:,}, {row['band'][1]:,})", f"{row['bases']:,.0f}",
              "{:.2e} [{:.2e}, {:.2e}]".format(*row["kl"]), f"{row['kl'][0] / row['bases']:.1e}",
              interval_text(row["loss_change"], sign="+")] for row in results["bands"]]

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..configuration_fgm import rope_theta_for_context
-from .influence import REACH_SHARE, context_influence, plot_influence
+from .influence import REACH_RULE, context_influence, plot_influence
 from .instrument import HeldOutArguments, ScoringArguments
 from .report import interval_text, markdown_table
 from .retrieval import plot_retrieval, retrieval_benchmark
@@ -291,8 +291,7 @@ def instrument_tables(study: dict) -> list[str]:
                          f"{run['influence']['reach'] or 0:,}", *(f"{kl[b]:.1e}" if b in kl else "" for b in bands)])
         tables.append(markdown_table(
             f"Influence: mean KL (nats) of the masked prediction when the bases at [d, 2d) from it are replaced, at "
-            f"the training context, {runs[0]['influence']['positions']} positions; reach = farthest band whose KL per "
-            f"replaced base is at least {REACH_SHARE:.0%} of the largest.",
+            f"the training context, {runs[0]['influence']['positions']} positions; reach = {REACH_RULE}.",
             ["model", "context", "reach", *(f"[{b:,}, {2 * b:,})" for b in bands)], rows))
     return tables
 
