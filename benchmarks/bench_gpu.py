@@ -130,7 +130,7 @@ def installed_fgm_backends() -> list[str]:
     import torch
 
     sys.path.insert(0, str(REPO))
-    from fgm.attention_fgm import FLASH_BUILDS, attention_backend
+    from fgm.model.attention_fgm import FLASH_BUILDS, attention_backend
 
     backends = ["sdpa"]
     if torch.cuda.is_available():

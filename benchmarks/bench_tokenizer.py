@@ -44,8 +44,8 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 from transformers import EsmTokenizer  # noqa: E402
 
-from fgm.kmers_fgm import kmer_vocabulary, normalize_sequence  # noqa: E402
-from fgm.tokenization_fgm import FGMTokenizer  # noqa: E402
+from fgm.model.kmers_fgm import kmer_vocabulary, normalize_sequence  # noqa: E402
+from fgm.model.tokenization_fgm import FGMTokenizer  # noqa: E402
 
 GENOME = ROOT / "data" / "genomes" / "sacCer_S288C.fa.gz"
 SPLICE = ROOT / "tests" / "data" / "nt" / "splice_sites_all" / "train.csv"

@@ -144,7 +144,7 @@ def render(results: list[dict], args, info: dict, command: str, total_s: float, 
         f"{args.threads or info['torch_threads']}), "
         f"{info['ram_gib']:.0f} GiB RAM; Python {info['python']}, torch {info['torch']}, "
         f"transformers {info['transformers']}; {info['date']}; whole run {total_s / 60:.0f} min"
-        + (f"; FGM code sha256 {info['fgm_source_sha256']} (fgm/modeling_fgm.py, attention_fgm.py, configuration_fgm.py)"
+        + (f"; FGM code sha256 {info['fgm_source_sha256']} (fgm/model/modeling_fgm.py, attention_fgm.py, configuration_fgm.py)"
            if info.get("fgm_source_sha256") else "") + ".",
         "",
         "Step = zero_grad + forward (MLM loss) + backward + AdamW step; fp32, CPU, batch size 1, random 6-mer ids "

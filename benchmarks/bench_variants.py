@@ -26,8 +26,8 @@ from peers import REPO, build_model  # noqa: E402
 
 sys.path.insert(0, str(REPO))
 from fgm.data.reference import ReferenceGenome  # noqa: E402
-from fgm.kmers_fgm import reverse_complement  # noqa: E402
-from fgm.tokenization_fgm import FGMTokenizer  # noqa: E402
+from fgm.model.kmers_fgm import reverse_complement  # noqa: E402
+from fgm.model.tokenization_fgm import FGMTokenizer  # noqa: E402
 from fgm.variants.benchmark import yeast_stop_vs_synonymous  # noqa: E402
 from fgm.variants.scoring import SNV, VariantScorer, frame_windows  # noqa: E402
 

@@ -25,7 +25,7 @@ MODELS = ("fgm", "fgm-gc", "fgm-sliding", "modernbert", "esm")
 
 def fgm_config(preset: str, **overrides):
     sys.path.insert(0, str(REPO))
-    from fgm.configuration_fgm import FGMConfig
+    from fgm.model.configuration_fgm import FGMConfig
 
     return FGMConfig.preset(preset, **overrides)
 
@@ -37,7 +37,7 @@ def build_model(name: str, preset: str = "small", attn_implementation: str = "sd
     torch.manual_seed(0)
     shape = fgm_config(preset)
     if name in ("fgm", "fgm-gc", "fgm-sliding"):
-        from fgm.modeling_fgm import FGMForMaskedLM
+        from fgm.model.modeling_fgm import FGMForMaskedLM
 
         overrides = {"layer_types": ["sliding_attention"] * shape.num_hidden_layers} if name == "fgm-sliding" else {}
         config = fgm_config(preset, **overrides)
@@ -110,6 +110,6 @@ def fgm_source_hash() -> str:
     """sha256 (12 hex digits) of the FGM model code, so a results file says which code it measured."""
     digest = hashlib.sha256()
     for name in ("modeling_fgm.py", "attention_fgm.py", "configuration_fgm.py"):
-        path = REPO / "fgm" / name
+        path = REPO / "fgm" / "model" / name
         digest.update(path.read_bytes() if path.exists() else b"")
     return digest.hexdigest()[:12]

@@ -3,6 +3,11 @@
 `import fgm` registers the model type "fgm" with AutoConfig, AutoTokenizer and every AutoModel class
 FGM implements, so local use needs no `trust_remote_code`. The task entry points (corpus building,
 pretraining, fine-tuning, ...) are imported on first use, so their dependencies cost nothing until then.
+
+Layout, lowest room first (each module imports only from its own room or a lower one; README "Code map"):
+`model/` (the five files every checkpoint ships as remote code), the shared helpers (`checkpoints`, `inference`,
+`stats`, ...), `data/` (genomes, corpus, masked examples), `training/` (Trainer pretraining and fine-tuning),
+the tasks (`context/`, `variants/`, `embeddings`), `hub`, and the entry points (`commands/`, `cli`, `demo`).
 """
 
 import importlib
@@ -16,15 +21,15 @@ from transformers import (
     AutoTokenizer,
 )
 
-from .configuration_fgm import FGMConfig
-from .modeling_fgm import (
+from .model.configuration_fgm import FGMConfig
+from .model.modeling_fgm import (
     FGMForMaskedLM,
     FGMForSequenceClassification,
     FGMForTokenClassification,
     FGMModel,
     FGMPreTrainedModel,
 )
-from .tokenization_fgm import FGMTokenizer
+from .model.tokenization_fgm import FGMTokenizer
 from .version import __version__
 
 AutoConfig.register(FGMConfig.model_type, FGMConfig, exist_ok=True)

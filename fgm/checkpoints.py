@@ -71,7 +71,7 @@ def training_context(tokenizer) -> int:
     bases of its longest token (a Nucleotide Transformer records its context in tokens); FALLBACK_CONTEXT when
     the tokenizer records no real length (FGM's capacity, or transformers' "no limit")."""
     from .inference import DNAVocabulary
-    from .kmers_fgm import DEFAULT_MAX_BASES
+    from .model.kmers_fgm import DEFAULT_MAX_BASES
 
     if tokenizer.init_kwargs.get(CONTEXT_BASES_KEY):
         return int(tokenizer.init_kwargs[CONTEXT_BASES_KEY])

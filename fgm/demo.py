@@ -103,8 +103,8 @@ def run_demo(output_dir="runs/demo", max_steps=2000, max_length=200, batch_size=
     print("== 5/5 reload through AutoModelForMaskedLM(trust_remote_code=True) in a fresh process", flush=True)
     probe = corpus["test"][0]["sequence"][:120]
     reloaded = reload_in_fresh_process(checkpoint, probe)
-    from .modeling_fgm import FGMForMaskedLM
-    from .tokenization_fgm import FGMTokenizer
+    from .model.modeling_fgm import FGMForMaskedLM
+    from .model.tokenization_fgm import FGMTokenizer
 
     tokenizer = FGMTokenizer.from_pretrained(checkpoint)
     model = FGMForMaskedLM.from_pretrained(checkpoint).eval()

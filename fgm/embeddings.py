@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from .inference import DNAVocabulary, inference_autocast, model_device
-from .kmers_fgm import normalize_sequence, reverse_complement
+from .model.kmers_fgm import normalize_sequence, reverse_complement
 
 POOLINGS = ("mean", "cls", "per-token", "per-nucleotide")
 FORMATS = {".safetensors": "safetensors", ".parquet": "parquet", ".npy": "npy"}

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .kmers_fgm import BASES, nucleotide_marginals
+from .model.kmers_fgm import BASES, nucleotide_marginals
 
 DNA_LETTERS = frozenset("ACGTN")
 

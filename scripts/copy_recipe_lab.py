@@ -19,14 +19,14 @@ import tempfile
 import numpy as np
 import torch
 
-from fgm.configuration_fgm import FGMConfig
+from fgm.model.configuration_fgm import FGMConfig
 from fgm.context.instrument import HeldOutArguments, ScoringArguments
 from fgm.context.retrieval import retrieval_benchmark
 from fgm.data.corpus import load_corpus
 from fgm.data.mlm import MaskedGenomeWindows, mlm_collator
 from fgm.data.planting import CopyPlanting
-from fgm.modeling_fgm import FGMForMaskedLM
-from fgm.tokenization_fgm import FGMTokenizer
+from fgm.model.modeling_fgm import FGMForMaskedLM
+from fgm.model.tokenization_fgm import FGMTokenizer
 
 LAYERS = {"s": "sliding_attention", "f": "full_attention"}
 

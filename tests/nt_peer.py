@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from transformers import EsmConfig, EsmForMaskedLM, EsmTokenizer
 
-from fgm.kmers_fgm import kmer_vocabulary
+from fgm.model.kmers_fgm import kmer_vocabulary
 
 
 def save_nt_peer(folder: Path, seed: int = 0) -> Path:

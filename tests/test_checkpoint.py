@@ -11,9 +11,9 @@ import pytest
 import torch
 from transformers import AutoModel, Trainer, TrainingArguments
 
-from fgm.configuration_fgm import AUTO_MAP, FGMConfig
-from fgm.modeling_fgm import FGMForMaskedLM, FGMForSequenceClassification, FGMForTokenClassification, FGMModel
-from fgm.tokenization_fgm import FGMTokenizer
+from fgm.model.configuration_fgm import AUTO_MAP, FGMConfig
+from fgm.model.modeling_fgm import FGMForMaskedLM, FGMForSequenceClassification, FGMForTokenClassification, FGMModel
+from fgm.model.tokenization_fgm import FGMTokenizer
 
 SEQUENCES = ["ACGTAGCTAGCTAGGATCGATCGTAGCTAGCNNACGTTTGACagctagcatcgac", "TTGACAGCTAGCTAGCATCGATCGTAGCA"]
 CLASSES = {

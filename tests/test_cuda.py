@@ -69,7 +69,7 @@ def relative_error(out: torch.Tensor, reference: torch.Tensor) -> float:
 
 def reference_and_model(config, backend: str, device):
     """An fp64 eager reference and the same weights in fp32 on `backend`, both in eval mode."""
-    from fgm.modeling_fgm import FGMForMaskedLM
+    from fgm.model.modeling_fgm import FGMForMaskedLM
 
     torch.manual_seed(0)
     reference = FGMForMaskedLM(config).to(device, torch.float64).eval()
@@ -81,7 +81,7 @@ def reference_and_model(config, backend: str, device):
 
 
 def measure(backend: str) -> dict:
-    from fgm.configuration_fgm import FGMConfig
+    from fgm.model.configuration_fgm import FGMConfig
 
     device = torch.device("cuda")
     # head dim 64 as in every preset; two sliding layers (window 128) and one full layer
@@ -135,7 +135,7 @@ def measure(backend: str) -> dict:
 def measure_unet(backend: str, device) -> dict:
     """The U-Net (unet-tiny's stages around a trunk of head dim 64) on a right-padded batch of single bases:
     bf16 against fp64 eager, each row against itself alone, and the gradients."""
-    from fgm.configuration_fgm import FGMConfig
+    from fgm.model.configuration_fgm import FGMConfig
 
     config = FGMConfig.preset("unet-tiny", hidden_size=256, num_attention_heads=4, intermediate_size=512)
     reference, model = reference_and_model(config, backend, device)
@@ -167,7 +167,7 @@ def measure_unet(backend: str, device) -> dict:
 
 def cannot_run(backend: str) -> str | None:
     """Why this machine cannot run `backend`, or None."""
-    from fgm.attention_fgm import FLASH_BUILDS
+    from fgm.model.attention_fgm import FLASH_BUILDS
 
     import transformers.utils
 
@@ -233,9 +233,9 @@ def test_unet_in_bf16_matches_fp64_eager_and_isolates_padding(backend):
 
 
 def test_default_backend_is_the_best_installed():
-    from fgm.configuration_fgm import FGMConfig
-    from fgm.attention_fgm import FLASH_BUILDS
-    from fgm.modeling_fgm import FGMModel
+    from fgm.model.configuration_fgm import FGMConfig
+    from fgm.model.attention_fgm import FLASH_BUILDS
+    from fgm.model.modeling_fgm import FGMModel
 
     expected = next((name for name, _, _ in FLASH_BUILDS if cannot_run(name) is None), "sdpa")
     assert FGMModel(FGMConfig.preset("tiny")).config._attn_implementation == expected

@@ -12,7 +12,7 @@ from safetensors.numpy import load_file
 
 from fgm import FGMConfig, FGMForMaskedLM, FGMTokenizer
 from fgm.embeddings import Embedder, Sequence, embed, embed_pieces
-from fgm.kmers_fgm import reverse_complement
+from fgm.model.kmers_fgm import reverse_complement
 
 CHR_I = yeast.chromosome("chrI")
 

@@ -46,9 +46,9 @@ def checkpoint(tmp_path_factory):
     """A randomly initialised tiny masked-LM checkpoint with a 3-mer tokenizer (Hub-loadable folder)."""
     import torch
 
-    from fgm.configuration_fgm import FGMConfig
-    from fgm.modeling_fgm import FGMForMaskedLM
-    from fgm.tokenization_fgm import FGMTokenizer
+    from fgm.model.configuration_fgm import FGMConfig
+    from fgm.model.modeling_fgm import FGMForMaskedLM
+    from fgm.model.tokenization_fgm import FGMTokenizer
 
     out = tmp_path_factory.mktemp("tiny_k3")
     tokenizer = FGMTokenizer(k=3)

@@ -10,7 +10,7 @@ from nt_peer import save_nt_peer
 from fgm import FGMConfig, FGMForMaskedLM, FGMTokenizer
 from fgm.checkpoints import load_checkpoint, training_context
 from fgm.inference import DNAVocabulary, MaskedBaseScorer
-from fgm.kmers_fgm import kmer_base_table
+from fgm.model.kmers_fgm import kmer_base_table
 
 SEQUENCE = yeast.chromosome("chrV")[20_000:20_400]
 

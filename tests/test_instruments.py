@@ -22,7 +22,7 @@ from fgm.context.oracle import fit_error_rates, stratum_rates
 from fgm.context.retrieval import retrieval_benchmark, retrieval_windows
 from fgm.context.held_out import Segment, corpus_segments
 from fgm.context.scan import context_scan, window_start
-from fgm.kmers_fgm import reverse_complement
+from fgm.model.kmers_fgm import reverse_complement
 from fgm.context.baselines import BidirectionalMarkov
 
 REPEATS = yeast.chromosome("chrIII")[140_000:156_000]  # holds copies on both strands, 3.6 to 8.7 kb apart

@@ -9,8 +9,8 @@ MEASURE = textwrap.dedent(
     """
     import json, resource, sys, torch
     resource.setrlimit(resource.RLIMIT_AS, (12 * 2**30, 12 * 2**30))  # a dense n x n blow-up fails here, cleanly
-    from fgm.configuration_fgm import FGMConfig
-    from fgm.modeling_fgm import FGMForMaskedLM
+    from fgm.model.configuration_fgm import FGMConfig
+    from fgm.model.modeling_fgm import FGMForMaskedLM
 
     def rss_mb():
         for line in open("/proc/self/status"):

@@ -6,10 +6,10 @@ import torch
 import torch.nn.functional as F
 import yeast
 
-from fgm.configuration_fgm import FGMConfig
-from fgm.kmers_fgm import kmer_vocabulary, reverse_complement, reverse_complement_rows
-from fgm.modeling_fgm import FGMForMaskedLM, FGMForSequenceClassification, FGMModel
-from fgm.tokenization_fgm import FGMTokenizer
+from fgm.model.configuration_fgm import FGMConfig
+from fgm.model.kmers_fgm import kmer_vocabulary, reverse_complement, reverse_complement_rows
+from fgm.model.modeling_fgm import FGMForMaskedLM, FGMForSequenceClassification, FGMModel
+from fgm.model.tokenization_fgm import FGMTokenizer
 
 TOKENIZER = FGMTokenizer(k=6)
 

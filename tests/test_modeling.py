@@ -18,10 +18,10 @@ import torch
 import transformers.modeling_flash_attention_utils as flash_utils
 from torch.nn.attention.flex_attention import BlockMask, create_mask
 
-import fgm.attention_fgm as attention
-from fgm.attention_fgm import LocalBlocks, eager_attention_forward, flex_block_mask, segment_ids
-from fgm.configuration_fgm import FGMConfig
-from fgm.modeling_fgm import FGMForMaskedLM, FGMForSequenceClassification, FGMForTokenClassification, FGMModel
+import fgm.model.attention_fgm as attention
+from fgm.model.attention_fgm import LocalBlocks, eager_attention_forward, flex_block_mask, segment_ids
+from fgm.model.configuration_fgm import FGMConfig
+from fgm.model.modeling_fgm import FGMForMaskedLM, FGMForSequenceClassification, FGMForTokenClassification, FGMModel
 
 VOCAB = 4107
 
@@ -182,8 +182,8 @@ def test_flex_band_lists_one_column_per_key_block_but_visits_only_the_window():
 FLEX_FIRST_CALL = textwrap.dedent(
     """
     import json, sys, torch
-    from fgm.configuration_fgm import FGMConfig
-    from fgm.modeling_fgm import FGMModel
+    from fgm.model.configuration_fgm import FGMConfig
+    from fgm.model.modeling_fgm import FGMModel
 
     errors = []
     for length, window in json.loads(sys.argv[1]):
@@ -499,8 +499,8 @@ def test_compiles_as_one_graph_with_padding_and_packing(backend, padded_batch):
 AUTOCAST = textwrap.dedent(
     """
     import json, warnings, torch
-    from fgm.configuration_fgm import FGMConfig
-    from fgm.modeling_fgm import FGMForMaskedLM
+    from fgm.model.configuration_fgm import FGMConfig
+    from fgm.model.modeling_fgm import FGMForMaskedLM
 
     warnings.simplefilter("always")
     torch.manual_seed(0)

@@ -12,7 +12,7 @@ import yeast
 from fgm.cli import main
 from fgm.data.mlm import MaskedGenomeWindows, example_generator, mask_tokens, masked_loss_floor
 from fgm.data.planting import CopyPlanting
-from fgm.tokenization_fgm import FGMTokenizer
+from fgm.model.tokenization_fgm import FGMTokenizer
 from fgm.training.pretrain import (
     PretrainDataArguments,
     PretrainingArguments,

@@ -18,8 +18,8 @@ from transformers import TrainerCallback
 from fgm import FGMConfig, FGMModel
 from fgm.cli import main
 from fgm.data.mlm import MaskedGenomeWindows, mask_tokens, mlm_collator
-from fgm.kmers_fgm import reverse_complement
-from fgm.tokenization_fgm import FGMTokenizer
+from fgm.model.kmers_fgm import reverse_complement
+from fgm.model.tokenization_fgm import FGMTokenizer
 from fgm.training.pretrain import (
     PretrainDataArguments,
     PretrainingArguments,

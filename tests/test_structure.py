@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "fgm"
 
 # lowest first; an entry is a file or a folder ("name/") of fgm/
 ROOMS = (
-    ("remote code", "configuration_fgm.py tokenization_fgm.py modeling_fgm.py kmers_fgm.py attention_fgm.py"),
+    ("remote code", "model/"),
     ("shared", "checkpoints.py inference.py stats.py offline.py version.py model_card.py metrics/"),
     ("data", "data/"),
     ("training", "training/"),
@@ -125,3 +125,12 @@ def test_no_module_imports_a_private_name_of_another():
                 private += [f"fgm/{file}:{node.lineno} imports {alias.name}" for alias in node.names
                             if alias.name.startswith("_") and not alias.name.startswith("__")]
     assert not private, "private names imported from another module:\n" + "\n".join(private)
+
+
+def test_the_readme_code_map_names_every_room_and_what_it_holds():
+    readme = (PACKAGE.parent / "README.md").read_text()
+    code_map = readme[readme.index("\n## Code map\n") : readme.index("\n## Install\n")]
+    missing = [entry for _, entries in ROOMS for entry in entries.split()
+               if entry != "__init__.py" and f"{entry}`" not in code_map]
+    assert not missing, f"README's Code map does not name {missing}: add each to its room's row"
+    assert all(f"`{path.name}`" in code_map for path in (PACKAGE / "model").glob("*_fgm.py")), "the remote-code files"

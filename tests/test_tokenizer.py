@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fgm.kmers_fgm import (
+from fgm.model.kmers_fgm import (
     SPECIAL_TOKENS,
     encode_nucleotides,
     encode_run,
@@ -25,7 +25,7 @@ from fgm.kmers_fgm import (
     token_nucleotides_table,
 )
 import yeast as yeast_genome
-from fgm.tokenization_fgm import FGMTokenizer
+from fgm.model.tokenization_fgm import FGMTokenizer
 
 GENOME = Path(__file__).resolve().parents[1] / "data" / "genomes" / "sacCer_S288C.fa.gz"
 COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
@@ -172,7 +172,7 @@ def test_encode_run_matches_reference(k):
 @pytest.mark.parametrize("max_runs_to_slice", [0, 4096])
 def test_bulk_encoder_both_gather_paths(tok, monkeypatch, max_runs_to_slice):
     """Many N-free runs (k-mer letters gathered by index) and few runs (gathered by slicing) give the same ids."""
-    import fgm.kmers_fgm as module
+    import fgm.model.kmers_fgm as module
 
     monkeypatch.setattr(module, "_MAX_RUNS_TO_SLICE", max_runs_to_slice)
     rng = random.Random(3)

@@ -9,7 +9,7 @@ from datasets import Dataset, DatasetDict
 
 from fgm.checkpoints import training_context
 from fgm.cli import main
-from fgm.tokenization_fgm import FGMTokenizer
+from fgm.model.tokenization_fgm import FGMTokenizer
 from fgm.training.pretrain import PretrainDataArguments, PretrainingArguments, PretrainModelArguments, build_trainer
 
 CHR_I, CHR_VI = yeast.chromosome("chrI")[:12_000], yeast.chromosome("chrVI")[:8_000]

@@ -11,8 +11,8 @@ import torch
 import yeast
 
 from fgm import FGMConfig, FGMForMaskedLM, FGMForSequenceClassification, FGMForTokenClassification, FGMModel
-from fgm.kmers_fgm import reverse_complement
-from fgm.tokenization_fgm import FGMTokenizer
+from fgm.model.kmers_fgm import reverse_complement
+from fgm.model.tokenization_fgm import FGMTokenizer
 
 TOKENIZER = FGMTokenizer(k=1)
 CHROMOSOME = yeast.chromosome("chrII")

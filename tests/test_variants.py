@@ -15,7 +15,7 @@ import yeast
 import fgm.variants
 from fgm import FGMConfig, FGMForMaskedLM, FGMTokenizer
 from fgm.data.reference import ReferenceGenome
-from fgm.kmers_fgm import reverse_complement
+from fgm.model.kmers_fgm import reverse_complement
 from fgm.variants import score_variants
 from fgm.variants.scoring import SNV, VariantScorer
 from fgm.variants.vcf import VariantFileError

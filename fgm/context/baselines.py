@@ -7,7 +7,7 @@ scans and demo score these on the same positions, under the same masking, as the
 
 import numpy as np
 
-from ..kmers_fgm import reverse_complement
+from ..model.kmers_fgm import reverse_complement
 
 
 class BidirectionalMarkov:

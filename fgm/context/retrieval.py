@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..kmers_fgm import reverse_complement
+from ..model.kmers_fgm import reverse_complement
 from ..stats import mean_interval, resamples
 from .instrument import HeldOutArguments, ScoringArguments, model_name
 from .report import interval_text, markdown_table, saved_figure

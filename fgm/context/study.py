@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..configuration_fgm import rope_theta_for_context
+from ..model.configuration_fgm import rope_theta_for_context
 from .influence import REACH_RULE, context_influence, plot_influence
 from .instrument import HeldOutArguments, ScoringArguments
 from .report import interval_text, markdown_table
@@ -82,7 +82,7 @@ def context_study(
     stratum too. `max_length_schedule` (`fgm pretrain`'s, the same for every model) grows each model's examples
     inside its run; the bases a model trained on are counted phase by phase. Returns the report's data.
     """
-    from ..configuration_fgm import PRESETS
+    from ..model.configuration_fgm import PRESETS
     from ..data.corpus import load_corpus
     from ..training.pretrain import PretrainDataArguments, PretrainingArguments, PretrainModelArguments, pretrain
 

@@ -22,7 +22,7 @@ Formats (detected from the content, the file extension as a fallback):
 * Compression is detected from the magic bytes: gzip and bgzip (bgzip is multi-member gzip), bz2,
   xz. zstd is refused with a clear message.
 
-Alphabet: `fgm.kmers_fgm.NUCLEOTIDE_TABLE`, the one table of the project. Sequences are
+Alphabet: `fgm.model.kmers_fgm.NUCLEOTIDE_TABLE`, the one table of the project. Sequences are
 upper-cased (soft-masked lowercase bases become plain bases) and the IUPAC ambiguity codes
 R Y S W K M B D H V become N, so everything downstream only sees `ACGTN`. Every other character
 is an error that names the file, the record, the line, the column and the character; that
@@ -65,7 +65,7 @@ from typing import BinaryIO, Callable, Iterable, Iterator, TextIO, Union
 from Bio import GenBank
 from Bio.SeqIO.FastaIO import SimpleFastaParser
 
-from ..kmers_fgm import INVALID_BYTE, IUPAC_AMBIGUOUS, NUCLEOTIDE_TABLE
+from ..model.kmers_fgm import INVALID_BYTE, IUPAC_AMBIGUOUS, NUCLEOTIDE_TABLE
 
 logger = logging.getLogger(__name__)
 

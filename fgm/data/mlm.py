@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import Dataset
 from transformers import DataCollatorForTokenClassification, DataCollatorWithFlattening
 
-from ..kmers_fgm import reverse_complement
+from ..model.kmers_fgm import reverse_complement
 from .planting import CopyPlanting
 
 def example_generator(seed: int, epoch: int, index: int) -> torch.Generator:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from ..kmers_fgm import normalize_sequence
+from ..model.kmers_fgm import normalize_sequence
 
 RENAME_RULES = ("add-chr", "strip-chr")
 CACHE_FOLDER = "reference_cache"  # the folder, beside a command's output, of BGZF copies of plain-gzip references

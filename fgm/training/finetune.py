@@ -48,7 +48,7 @@ MODEL_DIR = "model"
 def load_classifier(checkpoint: str, data: TaskData):
     """`FGMForSequenceClassification` from a pretrained (masked-LM or classifier) checkpoint, with a
     fresh head sized for the task and the task's id2label / label2id in its config."""
-    from fgm.modeling_fgm import FGMForSequenceClassification
+    from fgm.model.modeling_fgm import FGMForSequenceClassification
 
     return FGMForSequenceClassification.from_pretrained(
         checkpoint,

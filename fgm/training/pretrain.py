@@ -25,13 +25,13 @@ from transformers import Trainer, TrainerCallback, set_seed
 from transformers.trainer_utils import IntervalStrategy, SchedulerType, get_last_checkpoint
 
 from ..checkpoints import checkpoint_argument, record_training_context, require_checkpoint
-from ..configuration_fgm import PRESETS, FGMConfig
+from ..model.configuration_fgm import PRESETS, FGMConfig
 from ..data.corpus import load_corpus, longest_sequence
 from ..data.mlm import MaskedGenomeWindows, mlm_collator
 from ..data.planting import CopyPlanting
 from ..model_card import write_model_card
-from ..modeling_fgm import FGMForMaskedLM
-from ..tokenization_fgm import FGMTokenizer
+from ..model.modeling_fgm import FGMForMaskedLM
+from ..model.tokenization_fgm import FGMTokenizer
 from .trainer_arguments import CheckedTrainingArguments
 
 logger = logging.getLogger(__name__)

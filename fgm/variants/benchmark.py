@@ -43,7 +43,7 @@ def yeast_stop_vs_synonymous(n_per_class: int = 500, seed: int = 0):
 
     from ..data import bundled_genome
     from ..data.reference import ReferenceGenome
-    from ..kmers_fgm import reverse_complement
+    from ..model.kmers_fgm import reverse_complement
 
     code, stops = standard_dna_table.forward_table, set(standard_dna_table.stop_codons)
     mutations = {  # sense codon -> [(offset, alt, label)]: 1 stop-gain, 0 synonymous

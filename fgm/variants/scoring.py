@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..inference import MaskedBaseScorer
-from ..kmers_fgm import BASES, reverse_complement
+from ..model.kmers_fgm import BASES, reverse_complement
 
 FRAMES = ("all", "center")
 STRANDS = ("both", "forward", "reverse")
