@@ -58,6 +58,21 @@ def reload_in_fresh_process(folder: Path, sequence: str) -> dict:
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
+def compare_reload(checkpoint: Path, probe: str) -> dict:
+    """Step 5: the class the checkpoint reloads as in a fresh process, and whether its logits on `probe` equal
+    those of the checkpoint loaded here."""
+    from .model.modeling_fgm import FGMForMaskedLM
+    from .model.tokenization_fgm import FGMTokenizer
+
+    reloaded = reload_in_fresh_process(checkpoint, probe)
+    tokenizer = FGMTokenizer.from_pretrained(checkpoint)
+    model = FGMForMaskedLM.from_pretrained(checkpoint).eval()
+    with torch.no_grad():
+        here = model(**tokenizer([probe], return_tensors="pt")).logits[0, :4, :8]
+    return {"fresh_process_class": reloaded["class"],
+            "fresh_process_logits_identical": torch.equal(here, torch.tensor(reloaded["logits"]))}
+
+
 def run_demo(output_dir="runs/demo", max_steps=2000, max_length=200, batch_size=16, window=1200, seed=0,
              positions=10_000, mlm_probability=0.3, learning_rate=1e-3) -> dict:
     """The whole path; settings tuned on chrXV single-position scores: a 16-token window, 30% masking (more
@@ -73,17 +88,10 @@ def run_demo(output_dir="runs/demo", max_steps=2000, max_length=200, batch_size=
     pretrain(
         PretrainModelArguments(preset="demo", kmer_size=DEMO_KMER),
         PretrainDataArguments(corpus=str(output_dir / "corpus"), max_length=max_length, mlm_probability=mlm_probability),
-        PretrainingArguments(
-            output_dir=str(checkpoint),
-            resume_from_checkpoint="last",
-            max_steps=max_steps,
-            per_device_train_batch_size=batch_size,
-            learning_rate=learning_rate,
-            eval_strategy="no",  # step 3 scores the model, position by position
-            save_steps=max(max_steps // 4, 1),
-            logging_steps=50,
-            seed=seed,
-        ),
+        PretrainingArguments(output_dir=str(checkpoint), resume_from_checkpoint="last", max_steps=max_steps,
+                             per_device_train_batch_size=batch_size, learning_rate=learning_rate,
+                             eval_strategy="no",  # step 3 scores the model, position by position
+                             save_steps=max(max_steps // 4, 1), logging_steps=50, seed=seed),
     )
 
     context = (max_length - 1) * DEMO_KMER
@@ -101,15 +109,7 @@ def run_demo(output_dir="runs/demo", max_steps=2000, max_length=200, batch_size=
     influence = context_influence(checkpoint, output_dir / "influence", scoring=scoring, positions=INFLUENCE_POSITIONS)
 
     print("== 5/5 reload through AutoModelForMaskedLM(trust_remote_code=True) in a fresh process", flush=True)
-    probe = corpus["test"][0]["sequence"][:120]
-    reloaded = reload_in_fresh_process(checkpoint, probe)
-    from .model.modeling_fgm import FGMForMaskedLM
-    from .model.tokenization_fgm import FGMTokenizer
-
-    tokenizer = FGMTokenizer.from_pretrained(checkpoint)
-    model = FGMForMaskedLM.from_pretrained(checkpoint).eval()
-    with torch.no_grad():
-        here = model(**tokenizer([probe], return_tensors="pt")).logits[0, :4, :8]
+    reload = compare_reload(checkpoint, corpus["test"][0]["sequence"][:120])
 
     model_row = scan["contexts"][0]
     by_accuracy = max(scan["baselines"], key=lambda b: b["accuracy"][0])
@@ -132,8 +132,7 @@ def run_demo(output_dir="runs/demo", max_steps=2000, max_length=200, batch_size=
         "retrieval_extrapolation": [row["distance"] for row in retrieval["rows"] if row["extrapolation"]],
         "influence_kl": {row["band"][0]: row["kl"][0] for row in influence["bands"]},
         "influence_reach": influence["reach"],
-        "fresh_process_class": reloaded["class"],
-        "fresh_process_logits_identical": torch.equal(here, torch.tensor(reloaded["logits"])),
+        **reload,
         "minutes": round((time.perf_counter() - started) / 60, 1),
     }
     (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -134,3 +134,24 @@ def test_the_readme_code_map_names_every_room_and_what_it_holds():
                if entry != "__init__.py" and f"{entry}`" not in code_map]
     assert not missing, f"README's Code map does not name {missing}: add each to its room's row"
     assert all(f"`{path.name}`" in code_map for path in (PACKAGE / "model").glob("*_fgm.py")), "the remote-code files"
+
+
+LONGEST_FUNCTION = 70  # lines of code, docstring excluded: a function longer than this mixes concerns
+
+
+def code_lines(function: ast.FunctionDef) -> int:
+    """Lines of `function` without its docstring."""
+    total = function.end_lineno - function.lineno + 1
+    if ast.get_docstring(function) is None or len(function.body) == 1:
+        return total
+    return total - (function.body[1].lineno - function.body[0].lineno)
+
+
+def test_no_function_is_longer_than_a_screen_unless_its_docstring_says_why():
+    long = []
+    for file in module_files().values():
+        for node in ast.walk(ast.parse((PACKAGE / file).read_text(), file)):
+            if isinstance(node, ast.FunctionDef) and code_lines(node) > LONGEST_FUNCTION:
+                if "longer than a screen" not in (ast.get_docstring(node) or ""):
+                    long.append(f"{file}:{node.lineno} {node.name} ({code_lines(node)} lines)")
+    assert not long, f"split these, or say in the docstring why each stays longer than a screen: {long}"

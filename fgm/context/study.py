@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -82,79 +83,122 @@ def context_study(
     stratum too. `max_length_schedule` (`fgm pretrain`'s, the same for every model) grows each model's examples
     inside its run; the bases a model trained on are counted phase by phase. Returns the report's data.
     """
-    from ..model.configuration_fgm import PRESETS
-    from ..data.corpus import load_corpus
-    from ..training.pretrain import PretrainDataArguments, PretrainingArguments, PretrainModelArguments, pretrain
+    from ..training.pretrain import PretrainingArguments, PretrainModelArguments
 
     output_dir = Path(output_dir)
     model_args = model_args or PretrainModelArguments(preset="tiny")
     training_args = training_args or PretrainingArguments(output_dir=str(output_dir))
+    eval_contexts = sorted(set(eval_contexts or train_contexts))
+    measures = {"eval_contexts": eval_contexts, "positions": positions,
+                "retrieval_distances": list(retrieval_distances), "retrieval_windows": retrieval_windows,
+                "influence_positions": influence_positions, "seed": seed, "bootstrap": n_bootstrap,
+                "progress": progress}
+    settings = {"corpus": str(corpus), "split": split, "bases": bases, "bases_per_step": bases_per_step,
+                "mlm_probability": mlm_probability, "vep": vep,
+                # one RoPE base for every model: enough for the longest evaluation context in the finest tokens
+                "rope_theta": rope_theta_for_context(eval_contexts[-1] + 1),
+                **{key: value for key, value in measures.items() if key != "progress"}}
+    plans = plan_models(corpus, output_dir, train_contexts, settings, model_args, presets, plant_copies, planting,
+                        max_length_schedule)
+    genomes = held_out_genomes(eval_genomes or [])
+    runs = [train_and_measure(plan, training_args, measures, genomes, vep_genome) for plan in plans]
+    return write_report(output_dir, runs, settings, genomes)
+
+
+class ModelPlan(NamedTuple):
+    """One model of the study: where it goes, how it is built and trained, and the settings it is measured with."""
+
+    arm: str  # the preset, with COPIES when copies are planted
+    context: int  # its training context (bases)
+    folder: Path
+    model_args: object  # PretrainModelArguments
+    data_args: object  # PretrainDataArguments
+    batch_size: int
+    steps: int
+    bases: int  # bases it trains on, phase by phase
+    settings: dict  # what its study_run.json must match to be read back
+
+
+def plan_models(corpus, output_dir: Path, train_contexts, settings: dict, model_args, presets, plant_copies: bool,
+                planting: dict | None, max_length_schedule: str | None) -> list[ModelPlan]:
+    """Every model the study trains, checked before any trains: one per arm (each preset, and with `plant_copies`
+    each preset again with copies planted) and training context, on the same bases, bases per step and RoPE base
+    (`settings`)."""
+    from ..data.corpus import load_corpus
+    from ..model.configuration_fgm import PRESETS
+    from ..training.pretrain import PretrainDataArguments
+
     presets = list(dict.fromkeys(presets or [model_args.preset]))
     if set(presets) - set(PRESETS):
         raise ValueError(f"unknown preset(s) {sorted(set(presets) - set(PRESETS))}; choose from {sorted(PRESETS)}")
     train_contexts = sorted(set(train_contexts))
-    eval_contexts = sorted(set(eval_contexts or train_contexts))
     shortest_window = min(len(s) for s in load_corpus(corpus)["train"]["sequence"])
     if shortest_window < train_contexts[-1]:
         raise ValueError(f"{corpus}: its training windows have {shortest_window:,} bases, fewer than the "
                          f"{train_contexts[-1]:,}-base training context; rebuild it with `fgm corpus --window "
                          f"{train_contexts[-1]}` or more")
-    # one RoPE base for every model: enough for the longest evaluation context in the finest tokens
-    theta = rope_theta_for_context(eval_contexts[-1] + 1)
-    genomes = held_out_genomes(eval_genomes or [])
-    measures = {"eval_contexts": eval_contexts, "positions": positions,
-                "retrieval_distances": list(retrieval_distances), "retrieval_windows": retrieval_windows,
-                "influence_positions": influence_positions, "seed": seed, "bootstrap": n_bootstrap,
-                "progress": progress}
-    arms = [(preset, arm_planting) for preset in presets
-            for arm_planting in ([None, dict(planting or {"plant_rate": 1.0})] if plant_copies else [None])]
-    runs = []
-    for preset, arm_planting in arms:
-        arm = preset + (COPIES if arm_planting else "")
-        k = PRESETS[preset].get("kmer_size", model_args.kmer_size)
-        overrides = {**(model_args.config_overrides or {}), "rope_theta": theta}
-        shaped = replace(model_args, preset=preset, kmer_size=k, config_overrides=overrides)
-        for context in train_contexts:
-            length = context // k + 1
-            batch = max(1, bases_per_step // (k * length))
-            steps = max(1, bases // (batch * k * length))
-            data = PretrainDataArguments(corpus=str(corpus), max_length=length, mlm_probability=mlm_probability,
-                                         max_length_schedule=max_length_schedule, **(arm_planting or {}))
-            phases = data.phases(steps)
-            ends = [phase.last_step for phase in phases]
-            trained = sum((end - start) * batch * k * phase.max_length
-                          for phase, start, end in zip(phases, [0, *ends], ends))
-            folder = output_dir / arm / f"train_{context}"
-            record, settings = folder / "study_run.json", {
-                "corpus": str(corpus), "split": split, "bases": bases, "bases_per_step": bases_per_step,
-                "mlm_probability": mlm_probability, "rope_theta": theta, "eval_contexts": eval_contexts,
-                "positions": positions, "retrieval_distances": list(retrieval_distances),
-                "retrieval_windows": retrieval_windows, "influence_positions": influence_positions, "vep": vep,
-                "seed": seed, "bootstrap": n_bootstrap,
-                **({"planting": arm_planting} if arm_planting else {}),
-                **({"max_length_schedule": max_length_schedule} if max_length_schedule else {})}
-            saved = json.loads(record.read_text()) if record.exists() else {}
-            if saved.get("settings") == settings:  # measured by an earlier run of this study (or one per preset)
-                runs.append({**saved["run"], "scan_dir": str(folder / "scan"),
-                             "genomes": measure_genomes(folder, genomes, measures)})
-                continue
-            pretrain(
-                shaped,
-                data,
-                replace(training_args, output_dir=str(folder), max_steps=steps, per_device_train_batch_size=batch,
-                        per_device_eval_batch_size=batch, resume_from_checkpoint="last", seed=seed),
-            )
-            run = {"preset": arm, "kmer_size": k, "train_context": context, "tokens_per_example": length,
-                   "batch_size": batch, "steps": steps, "bases": trained,
-                   **measure(folder, folder, HeldOutArguments(corpus=str(corpus), split=split), measures)}
-            if vep:
-                from ..variants.benchmark import run_vep_benchmark
+    bases, per_step = settings["bases"], settings["bases_per_step"]
+    plans = []
+    for preset in presets:
+        for arm_planting in ([None, dict(planting or {"plant_rate": 1.0})] if plant_copies else [None]):
+            k = PRESETS[preset].get("kmer_size", model_args.kmer_size)
+            overrides = {**(model_args.config_overrides or {}), "rope_theta": settings["rope_theta"]}
+            shaped = replace(model_args, preset=preset, kmer_size=k, config_overrides=overrides)
+            for context in train_contexts:
+                length = context // k + 1
+                batch = max(1, per_step // (k * length))
+                steps = max(1, bases // (batch * k * length))
+                data = PretrainDataArguments(corpus=str(corpus), max_length=length,
+                                             mlm_probability=settings["mlm_probability"],
+                                             max_length_schedule=max_length_schedule, **(arm_planting or {}))
+                phases = data.phases(steps)
+                ends = [phase.last_step for phase in phases]
+                trained = sum((end - start) * batch * k * phase.max_length
+                              for phase, start, end in zip(phases, [0, *ends], ends))
+                arm = preset + (COPIES if arm_planting else "")
+                plans.append(ModelPlan(arm, context, output_dir / arm / f"train_{context}", shaped, data, batch, steps,
+                                       trained, {**settings, **({"planting": arm_planting} if arm_planting else {}),
+                                                 **({"max_length_schedule": max_length_schedule}
+                                                    if max_length_schedule else {})}))
+    return plans
 
-                run["vep"] = run_vep_benchmark(str(folder), vep, folder / "vep", genome=vep_genome, seed=seed)
-            record.write_text(json.dumps({"settings": settings, "run": run}, indent=2) + "\n")
-            runs.append({**run, "genomes": measure_genomes(folder, genomes, measures)})
-    study = {"corpus": str(corpus), "presets": list(dict.fromkeys(run["preset"] for run in runs)), "rope_theta": theta, "base_budget": bases,
-             "eval_contexts": eval_contexts, "runs": runs,
+
+def train_and_measure(plan: ModelPlan, training_args, measures: dict, genomes: dict[str, HeldOutArguments],
+                      vep_genome=None) -> dict:
+    """Train `plan`'s model (resuming) and measure it on the corpus's split and each held-out genome; a model
+    measured with the same settings by an earlier run (its `study_run.json`) is read back instead."""
+    from ..training.pretrain import pretrain
+
+    settings, folder = plan.settings, plan.folder
+    record = folder / "study_run.json"
+    saved = json.loads(record.read_text()) if record.exists() else {}
+    if saved.get("settings") != settings:
+        pretrain(plan.model_args, plan.data_args,
+                 replace(training_args, output_dir=str(folder), max_steps=plan.steps,
+                         per_device_train_batch_size=plan.batch_size, per_device_eval_batch_size=plan.batch_size,
+                         resume_from_checkpoint="last", seed=settings["seed"]))
+        run = {"preset": plan.arm, "kmer_size": plan.model_args.kmer_size, "train_context": plan.context,
+               "tokens_per_example": plan.data_args.max_length, "batch_size": plan.batch_size, "steps": plan.steps,
+               "bases": plan.bases,
+               **measure(folder, folder, HeldOutArguments(corpus=settings["corpus"], split=settings["split"]),
+                         measures)}
+        if settings["vep"]:
+            from ..variants.benchmark import run_vep_benchmark
+
+            run["vep"] = run_vep_benchmark(str(folder), settings["vep"], folder / "vep", genome=vep_genome,
+                                           seed=settings["seed"])
+        saved = {"settings": settings, "run": run}
+        record.write_text(json.dumps(saved, indent=2) + "\n")
+    return {**saved["run"], "scan_dir": str(folder / "scan"), "genomes": measure_genomes(folder, genomes, measures)}
+
+
+def write_report(output_dir: Path, runs: list[dict], settings: dict, genomes: dict[str, HeldOutArguments]) -> dict:
+    """The study's data with its paired comparisons (on the corpus's split and on each held-out genome), written
+    as study.json, study.md and the plots."""
+    eval_contexts, n_bootstrap, seed = settings["eval_contexts"], settings["bootstrap"], settings["seed"]
+    study = {"corpus": settings["corpus"], "presets": list(dict.fromkeys(run["preset"] for run in runs)),
+             "rope_theta": settings["rope_theta"], "base_budget": settings["bases"], "eval_contexts": eval_contexts,
+             "runs": runs,
              "versus_shortest": versus_reference(runs, eval_contexts, n_bootstrap, seed, "shortest"),
              "versus_first_preset": versus_reference(runs, eval_contexts, n_bootstrap, seed, "first preset"),
              "seed": seed, "bootstrap": n_bootstrap, "genomes": {}}

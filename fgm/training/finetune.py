@@ -261,20 +261,35 @@ def finetune(
         return _finetune(model_args, data_args, training_args)
 
 
+def _train_runs(model_args, data_args, training_args, runs, data, encoded, tokenizer) -> list[dict]:
+    """Train and score each run (fold x seed) in turn; the model of the best validation score is saved
+    (`MODEL_DIR`), the runs' own folders removed unless `keep_checkpoints`. Returns each run's scores."""
+    out, headline = Path(training_args.output_dir), training_args.metric_for_best_model
+    infos, best_val = [], -math.inf
+    for i, run in enumerate(runs):
+        run_args = replace(training_args, output_dir=str(out / "runs" / run.tag), seed=run.seed)
+        info, model = _train_one(model_args, data_args, run_args, run, data, encoded, tokenizer, first_run=i == 0)
+        infos.append(info)
+        logger.info("run %d/%d (%s): test %s = %.4f", i + 1, len(runs), run.tag, headline, info["test"][headline])
+        val = info["validation"].get(headline, -math.inf)
+        if training_args.save_model and val > best_val and training_args.should_save:
+            best_val = val
+            details = {"task": data.name, "base checkpoint": model_args.model_name_or_path,
+                       "method": model_args.method, "run": run.tag, f"test {headline}": f"{info['test'][headline]:.4f}"}
+            save_finetuned(model, tokenizer, out / MODEL_DIR, details)
+        del model
+    if (out / "runs").exists() and not training_args.keep_checkpoints:
+        shutil.rmtree(out / "runs", ignore_errors=True)
+    return infos
+
+
 def _finetune(model_args, data_args, training_args) -> dict:
     out = Path(training_args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     task = get_task(data_args.task, data_args.benchmark) if data_args.task else None
-    data = load_task_data(
-        task,
-        train_file=data_args.train_file,
-        test_file=data_args.test_file,
-        validation_file=data_args.validation_file,
-        data_dir=data_args.data_dir,
-        hub_dataset=data_args.hub_dataset,
-        dedup=data_args.dedup,
-        label_names=data_args.class_names,
-    )
+    data = load_task_data(task, train_file=data_args.train_file, test_file=data_args.test_file,
+                          validation_file=data_args.validation_file, data_dir=data_args.data_dir,
+                          hub_dataset=data_args.hub_dataset, dedup=data_args.dedup, label_names=data_args.class_names)
     # this job's settings: the method's learning rate and the task's headline metric unless given
     training_args = replace(
         training_args,
@@ -292,26 +307,7 @@ def _finetune(model_args, data_args, training_args) -> dict:
     runs = _plan_runs(training_args, data)
     logger.info("%s: %d run(s), %d train / %d test rows", data.name, len(runs), len(data.train), len(data.test))
 
-    infos, best_val = [], -math.inf
-    for i, run in enumerate(runs):
-        run_args = replace(training_args, output_dir=str(out / "runs" / run.tag), seed=run.seed)
-        info, model = _train_one(model_args, data_args, run_args, run, data, encoded, tokenizer, first_run=i == 0)
-        infos.append(info)
-        logger.info("run %d/%d (%s): test %s = %.4f", i + 1, len(runs), run.tag, headline, info["test"][headline])
-        val = info["validation"].get(headline, -math.inf)
-        if training_args.save_model and val > best_val and training_args.should_save:
-            best_val = val
-            details = {
-                "task": data.name,
-                "base checkpoint": model_args.model_name_or_path,
-                "method": model_args.method,
-                "run": run.tag,
-                f"test {headline}": f"{info['test'][headline]:.4f}",
-            }
-            save_finetuned(model, tokenizer, out / MODEL_DIR, details)
-        del model
-    if (out / "runs").exists() and not training_args.keep_checkpoints:
-        shutil.rmtree(out / "runs", ignore_errors=True)
+    infos = _train_runs(model_args, data_args, training_args, runs, data, encoded, tokenizer)
 
     results = {
         "task": data.name,

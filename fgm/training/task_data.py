@@ -410,6 +410,37 @@ class TaskData:
         return self.task.name if self.task else (self.label or "task")
 
 
+def local_splits(train_file, test_file, validation_file=None):
+    """Splits read from local files: (split -> rows, split -> file, the source's name, the task's label: the
+    training file's folder when the file is named train*, else the file's stem)."""
+    if train_file is None or test_file is None:
+        raise ValueError("local data needs both --train_file and --test_file")
+    files = {"train": train_file, "test": test_file, **({"validation": validation_file} if validation_file else {})}
+    splits = {split: read_split(path, split) for split, path in files.items()}
+    train_path = Path(train_file)
+    label = (train_path.parent.name if train_path.name.lower().startswith("train") and train_path.parent.name
+             else train_path.name.split(".")[0])
+    return splits, files, f"{train_file} / {test_file}", label
+
+
+def benchmark_folder_splits(data_dir, task):
+    """Splits of `task` in a benchmark folder (`find_task_files`); its `dict` file serves as validation when it
+    reads as one. Returns as `local_splits`, with no label (the task names itself)."""
+    if task is None:
+        raise ValueError("--data_dir needs a task name")
+    files = find_task_files(data_dir, task.name)
+    splits = {"train": read_split(files["train"], "train"), "test": read_split(files["test"], "test")}
+    if "validation" in files:
+        splits["validation"] = read_split(files["validation"], "validation")
+    elif "dict" in files:
+        try:
+            splits["validation"] = read_split(files["dict"], "validation")
+            files["validation"] = files["dict"]
+        except DataFormatError:
+            pass
+    return splits, files, str(Path(data_dir) / task.name), None
+
+
 def load_task_data(
     task: NTTask | None = None,
     train_file=None,
@@ -425,43 +456,18 @@ def load_task_data(
     the Hub (task only). `dedup` removes repeated sequences within each split (dropping sequences
     with conflicting labels) and training rows that also occur in the test split. The classes are
     those of the training split unless `label_names` lists them (see `encode_labels`)."""
-    validation, label = None, None
     if train_file is not None or test_file is not None:
-        if train_file is None or test_file is None:
-            raise ValueError("local data needs both --train_file and --test_file")
-        train, test = read_split(train_file, "train"), read_split(test_file, "test")
-        files = {"train": train_file, "test": test_file}
-        if validation_file is not None:
-            validation = read_split(validation_file, "validation")
-            files["validation"] = validation_file
-        source = f"{train_file} / {test_file}"
-        train_path = Path(train_file)
-        label = (
-            train_path.parent.name
-            if train_path.name.lower().startswith("train") and train_path.parent.name
-            else train_path.name.split(".")[0]
-        )
+        splits, files, source, label = local_splits(train_file, test_file, validation_file)
     elif data_dir is not None:
-        if task is None:
-            raise ValueError("--data_dir needs a task name")
-        files = find_task_files(data_dir, task.name)
-        train, test = read_split(files["train"], "train"), read_split(files["test"], "test")
-        if "validation" in files:
-            validation = read_split(files["validation"], "validation")
-        elif "dict" in files:
-            try:
-                validation = read_split(files["dict"], "validation")
-                files["validation"] = files["dict"]
-            except DataFormatError:
-                validation = None
-        source = str(Path(data_dir) / task.name)
+        splits, files, source, label = benchmark_folder_splits(data_dir, task)
     elif task is not None:
         loaded = load_hub_task(task, hub_dataset, cache_dir=cache_dir)
-        train, test = loaded["train"], loaded["test"]
-        source = f"{hub_dataset or task.hub_dataset} ({task.name})"
+        splits, source, label = {"train": loaded["train"], "test": loaded["test"]}, \
+            f"{hub_dataset or task.hub_dataset} ({task.name})", None
         files = {split: f"{source} [{split}]" for split in ("train", "test")}
     else:
         raise ValueError("give an NT task name, or --train_file and --test_file.\n" + local_files_hint())
+    train, test, validation = splits["train"], splits["test"], splits.get("validation")
 
     stats: dict = {}
     if dedup:
@@ -475,22 +481,9 @@ def load_task_data(
     if validation is not None:
         splits["validation"] = validation
     splits, names = encode_labels(splits, label_names, sources=files)
-    data = TaskData(
-        splits["train"],
-        splits["test"],
-        splits.get("validation"),
-        names,
-        task,
-        source,
-        stats,
-        label=label if task is None else None,
-    )
+    data = TaskData(splits["train"], splits["test"], splits.get("validation"), names, task, source, stats,
+                    label=label if task is None else None)
     if task is not None and data.num_labels != task.num_labels:
-        logger.warning(
-            "task %s has %d classes in the NT benchmark but the data has %d (%s)",
-            task.name,
-            task.num_labels,
-            data.num_labels,
-            names,
-        )
+        logger.warning("task %s has %d classes in the NT benchmark but the data has %d (%s)", task.name,
+                       task.num_labels, data.num_labels, names)
     return data

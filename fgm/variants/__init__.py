@@ -75,8 +75,6 @@ def score_variants(
     `frames` and `strands`, and `fgm.variants.vcf` for the reason codes of alleles that are not scored.
     A plain-gzip `genome` is read from a BGZF copy in `reference_cache/` beside `output` (made once).
     """
-    from tqdm.auto import tqdm
-
     from ..checkpoints import context_window, load_checkpoint
     from ..data.reference import CACHE_FOLDER, ReferenceGenome
 
@@ -97,21 +95,8 @@ def score_variants(
         partial.write_text("\n".join(_header(settings)) + "\n")
 
     scorer = VariantScorer(model, tokenizer, window, frames, strands, batch_size)
-    started, scored_now = time.perf_counter(), 0
-    with open(partial, "a") as out, tqdm(total=len(rows), initial=done, unit="variant", disable=not progress) as bar:
-        for first in range(done, len(rows), CHUNK_ROWS):
-            chunk = rows[first : first + CHUNK_ROWS]
-            snvs = [(i, SNV(r.chrom, r.pos, r.ref, r.alt.upper())) for i, r in enumerate(chunk) if r.reason is None]
-            scores = scorer.score(reference, [snv for _, snv in snvs]) if snvs else []
-            by_row = {i: s for (i, _), s in zip(snvs, scores)}
-            for i, row in enumerate(chunk):
-                forward, reverse = by_row.get(i, (math.nan, math.nan))
-                mean = float(np.nanmean([forward, reverse])) if i in by_row else math.nan
-                out.write("\t".join([row.chrom, str(row.pos), row.id, row.ref, row.alt, _format(mean),
-                                     _format(forward), _format(reverse), row.reason or ""]) + "\n")
-            out.flush()
-            scored_now += len(snvs)
-            bar.update(len(chunk))
+    started = time.perf_counter()
+    scored_now = _append_scores(partial, scorer, reference, rows, done, progress)
     seconds = time.perf_counter() - started
 
     contigs = {r.chrom: None if r.reason == "unknown_contig" else reference.lengths[reference.contig(r.chrom)]
@@ -130,6 +115,29 @@ def score_variants(
     }
     output.with_name(output.name + ".summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _append_scores(partial: Path, scorer, reference, rows, done: int, progress: bool) -> int:
+    """Score `rows` from row `done` on, CHUNK_ROWS at a time, each chunk appended to `partial` and flushed (so an
+    interrupted run resumes there); rows with a reason are written unscored. Returns the SNVs scored."""
+    from tqdm.auto import tqdm
+
+    scored_now = 0
+    with open(partial, "a") as out, tqdm(total=len(rows), initial=done, unit="variant", disable=not progress) as bar:
+        for first in range(done, len(rows), CHUNK_ROWS):
+            chunk = rows[first : first + CHUNK_ROWS]
+            snvs = [(i, SNV(r.chrom, r.pos, r.ref, r.alt.upper())) for i, r in enumerate(chunk) if r.reason is None]
+            scores = scorer.score(reference, [snv for _, snv in snvs]) if snvs else []
+            by_row = {i: s for (i, _), s in zip(snvs, scores)}
+            for i, row in enumerate(chunk):
+                forward, reverse = by_row.get(i, (math.nan, math.nan))
+                mean = float(np.nanmean([forward, reverse])) if i in by_row else math.nan
+                out.write("\t".join([row.chrom, str(row.pos), row.id, row.ref, row.alt, _format(mean),
+                                     _format(forward), _format(reverse), row.reason or ""]) + "\n")
+            out.flush()
+            scored_now += len(snvs)
+            bar.update(len(chunk))
+    return scored_now
 
 
 def _resume_point(partial: Path, settings: dict, total: int) -> int:
