@@ -269,6 +269,22 @@ def test_each_instrument_runs_on_a_one_record_genome_from_the_command_line(tmp_p
     assert "| [256, 512) |" in capsys.readouterr().out
 
 
+def test_a_scan_drawn_from_one_stratum_sees_a_copier_use_copies_9_kb_away_once_the_window_holds_them(tmp_path):
+    (tmp_path / "rdna.fa").write_text(">chrXII_rDNA\n" + RDNA + "\n")
+    copier, held = Copier(), HeldOutArguments(genome=str(tmp_path / "rdna.fa"))
+    scan = context_scan((copier, copier.tokenizer), tmp_path / "scan", [2_000, 20_000], held, QUIET, positions=12,
+                        stratum="1-10kb")
+    by_stratum = {row["stratum"]: row for row in scan["strata"]}
+    assert by_stratum["1-10 kb"]["positions"] == 12 and scan["excluded"]["outside_stratum"] > 0
+    near, far = by_stratum["1-10 kb"]["model"]
+    assert near[0] == pytest.approx(np.log(4), abs=0.01) and far[2] < 0.01, "no copy in 2 kb; each copy in 20 kb"
+    with pytest.raises(ValueError, match="unknown repeat stratum '2-3 kb'"):
+        context_scan((copier, copier.tokenizer), tmp_path / "bad", [2_000], held, QUIET, positions=4, stratum="2-3 kb")
+    with pytest.raises(ValueError, match="positions in the stratum asked for have room"):
+        context_scan((copier, copier.tokenizer), tmp_path / "few", [2_000], held, QUIET, positions=4,
+                     stratum=">= 100 kb")
+
+
 # --------------------------------------------------------------------------------------------------- retrieval
 
 

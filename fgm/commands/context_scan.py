@@ -3,6 +3,8 @@
     fgm context-scan --model CKPT --corpus runs/yeast/corpus --split test --contexts 1k,4k,16k,64k
     fgm context-scan --model CKPT --genome genome.fa.gz --chroms chrXVI --contexts 1k 4k --positions 5000
     fgm context-scan --model CKPT --genome data/genomes/drosophila_chr4/DmelanDM6_4.fna.gz --contexts 1k,10k
+    fgm context-scan --model CKPT --genome data/genomes/drosophila_chr4/DmelanDM6_4.fna.gz --contexts 1k,10k \
+        --stratum 1-10kb --positions 200        # only positions whose nearest copy is 1 to 10 kb away
 
 Positions are a seeded sample of the held-out sequence (default: chrXVI of the bundled yeast genome); each is
 scored alone, its token masked, in a window of each size centred on it (the same token at every size). Windows
@@ -30,6 +32,9 @@ class ContextScanArguments:
     output_dir: str = field(default="runs/context_scan", metadata={"help": "where the table, plot and data go"})
     positions: int = field(default=2000, metadata={"help": "scored positions"})
     markov_orders: list[int] = field(default_factory=lambda: list(range(7)), metadata={"help": "baseline orders"})
+    stratum: str | None = field(default=None, metadata={
+        "help": "draw every position from this repeat stratum: 'no copy', '< 1 kb', '1-10 kb', '10-100 kb' or "
+                "'>= 100 kb' (spaces optional)"})
 
 
 ARGUMENTS = (ContextScanArguments, HeldOutArguments, ScoringArguments)
@@ -39,6 +44,6 @@ def run(args: ContextScanArguments, held_out: HeldOutArguments, scoring: Scoring
     from ..context.scan import context_scan
 
     context_scan(args.model_name_or_path, args.output_dir, bases_list(args.contexts), held_out, scoring,
-                 positions=args.positions, markov_orders=args.markov_orders)
+                 positions=args.positions, markov_orders=args.markov_orders, stratum=args.stratum)
     print(Path(args.output_dir, "scan.md").read_text())
     return 0
