@@ -269,7 +269,7 @@ def test_each_instrument_runs_on_a_one_record_genome_from_the_command_line(tmp_p
     assert "| [256, 512) |" in capsys.readouterr().out
 
 
-def test_a_scan_drawn_from_one_stratum_sees_a_copier_use_copies_9_kb_away_once_the_window_holds_them(tmp_path):
+def test_a_scan_drawn_from_one_stratum_sees_a_copier_use_copies_9_kb_away_and_pairs_with_another_scan(tmp_path):
     (tmp_path / "rdna.fa").write_text(">chrXII_rDNA\n" + RDNA + "\n")
     copier, held = Copier(), HeldOutArguments(genome=str(tmp_path / "rdna.fa"))
     scan = context_scan((copier, copier.tokenizer), tmp_path / "scan", [2_000, 20_000], held, QUIET, positions=12,
@@ -278,6 +278,17 @@ def test_a_scan_drawn_from_one_stratum_sees_a_copier_use_copies_9_kb_away_once_t
     assert by_stratum["1-10 kb"]["positions"] == 12 and scan["excluded"]["outside_stratum"] > 0
     near, far = by_stratum["1-10 kb"]["model"]
     assert near[0] == pytest.approx(np.log(4), abs=0.01) and far[2] < 0.01, "no copy in 2 kb; each copy in 20 kb"
+    local = Local(reach=8)
+    versus = context_scan((local, local.tokenizer), tmp_path / "local", [2_000, 20_000], held, QUIET, positions=12,
+                          stratum="1-10kb", versus=tmp_path / "scan")["versus"]
+    assert versus["loss"][20_000][1] > 1, "the local model minus the copier, which has each copy in 20 kb"
+    assert list(versus["by_stratum"]["1-10 kb"]) == [2_000, 20_000]
+    assert not any(versus["by_stratum"][name] for name in ("no copy", "< 1 kb")), "no position outside the stratum"
+    assert "model scanned in" in (tmp_path / "local" / "scan.md").read_text()
+    with pytest.raises(ValueError, match="scored different positions"):
+        context_scan((local, local.tokenizer), tmp_path / "other", [2_000, 20_000], held,
+                     ScoringArguments(bootstrap=200, quiet=True, seed=1), positions=12, stratum="1-10kb",
+                     versus=tmp_path / "scan")
     with pytest.raises(ValueError, match="unknown repeat stratum '2-3 kb'"):
         context_scan((copier, copier.tokenizer), tmp_path / "bad", [2_000], held, QUIET, positions=4, stratum="2-3 kb")
     with pytest.raises(ValueError, match="positions in the stratum asked for have room"):

@@ -5,6 +5,7 @@
     fgm context-scan --model CKPT --genome data/genomes/drosophila_chr4/DmelanDM6_4.fna.gz --contexts 1k,10k
     fgm context-scan --model CKPT --genome data/genomes/drosophila_chr4/DmelanDM6_4.fna.gz --contexts 1k,10k \
         --stratum 1-10kb --positions 200        # only positions whose nearest copy is 1 to 10 kb away
+    fgm context-scan --model CKPT_B ... --versus runs/scan_a   # B minus A, paired, at A's positions
 
 Positions are a seeded sample of the held-out sequence (default: chrXVI of the bundled yeast genome); each is
 scored alone, its token masked, in a window of each size centred on it (the same token at every size). Windows
@@ -35,6 +36,9 @@ class ContextScanArguments:
     stratum: str | None = field(default=None, metadata={
         "help": "draw every position from this repeat stratum: 'no copy', '< 1 kb', '1-10 kb', '10-100 kb' or "
                 "'>= 100 kb' (spaces optional)"})
+    versus: str | None = field(default=None, metadata={
+        "help": "another model's scan folder at the same positions and contexts: this model's loss minus its, paired, "
+                "overall and per stratum"})
 
 
 ARGUMENTS = (ContextScanArguments, HeldOutArguments, ScoringArguments)
@@ -44,6 +48,7 @@ def run(args: ContextScanArguments, held_out: HeldOutArguments, scoring: Scoring
     from ..context.scan import context_scan
 
     context_scan(args.model_name_or_path, args.output_dir, bases_list(args.contexts), held_out, scoring,
-                 positions=args.positions, markov_orders=args.markov_orders, stratum=args.stratum)
+                 positions=args.positions, markov_orders=args.markov_orders, stratum=args.stratum,
+                 versus=args.versus)
     print(Path(args.output_dir, "scan.md").read_text())
     return 0

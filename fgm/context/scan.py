@@ -128,6 +128,31 @@ def paired_difference(values: dict[str, np.ndarray], row: str, reference: str, n
             "accuracy": mean_interval(correct.astype(float) - ref_correct.astype(float), samples)}
 
 
+def paired_scans(scan_dir, reference_dir, contexts: list[int], n: int, seed: int) -> dict:
+    """The loss of the scan in `scan_dir` minus that in `reference_dir` (another model scanned at the same positions),
+    paired, per context (`loss`) and within each repeat stratum (`by_stratum`: stratum -> context -> interval, only
+    where the stratum has positions; None for scans saved before strata were)."""
+    positions = [np.load(strata_file(folder))["positions"] if strata_file(folder).exists() else None
+                 for folder in (scan_dir, reference_dir)]
+    if positions[0] is not None and positions[1] is not None and not np.array_equal(*positions):
+        raise ValueError(f"{scan_dir} and {reference_dir} scored different positions: scan both with the same held-out "
+                         "sequence, --positions, --seed, --stratum and largest context")
+    stratum = np.load(strata_file(scan_dir))["stratum"] if positions[0] is not None else None
+    loss, by_stratum = {}, {name: {} for name in STRATA}
+    for context in contexts:
+        values = {}
+        for name, folder in (("scan", scan_dir), ("reference", reference_dir)):
+            saved = np.load(scores_file(folder, context))
+            values[name] = saved["base_loss"], saved["base_correct"]
+        loss[context] = paired_difference(values, "scan", "reference", n, seed)["loss"]
+        for index, name in enumerate(STRATA if stratum is not None else []):
+            members = stratum == index
+            if members.any():
+                within = {key: tuple(array[members] for array in pair) for key, pair in values.items()}
+                by_stratum[name][context] = paired_difference(within, "scan", "reference", n, seed)["loss"]
+    return {"loss": loss, "by_stratum": by_stratum if stratum is not None else None}
+
+
 def markov_scores(data: ScanData, positions, spans, orders) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """(loss, correct) per Markov order at the scored positions, their tokens masked as for the model; each
     position scored by models fitted on its fold's sequences (`ScanData.folds`)."""
@@ -190,12 +215,14 @@ def context_scan(
     markov_orders=MARKOV_ORDERS,
     copy_key: int = KEY,
     stratum: str | None = None,
+    versus=None,
 ) -> dict:
     """Scan `model` (a checkpoint of any masked LM with a DNA tokenizer, or a `(model, tokenizer)` pair) over
     `contexts` (bases) on the held-out sequence (default: chrXVI of the bundled yeast genome); copies are matched
     on `copy_key` bases around the masked token; with `stratum` (one of STRATA) every position is drawn from that
     repeat stratum, so a rare stratum (copies 1-10 kb away: 3% of Drosophila chr4) is measured without scanning
-    thousands of others. Writes `scan.json`, `scan.md`, `scan.png` and one
+    thousands of others. `versus`: the folder of another model's scan at the same positions and contexts, which
+    this one is compared with, paired, overall and per stratum (`versus` in the results). Writes `scan.json`, `scan.md`, `scan.png` and one
     `context_<bases>.npz` per size to `output_dir`; returns the results."""
     held_out, scoring = held_out or HeldOutArguments(), scoring or ScoringArguments()
     data, seed = held_out.load(), scoring.seed
@@ -224,6 +251,8 @@ def context_scan(
     results = scan_results(rows, per_context, scoring.bootstrap, seed, stratum=stratum, copy_fit=fit,
                            in_window=in_window, model=model_name(scorer), kmer_size=k, training_context=trained,
                            positions=len(chosen), excluded=excluded)
+    if versus:
+        results["versus"] = {"scan": str(versus), **paired_scans(output_dir, versus, contexts, scoring.bootstrap, seed)}
     (output_dir / "scan.json").write_text(json.dumps(results, indent=2) + "\n")
     (output_dir / "scan.md").write_text(scan_table(results))
     plot_scans({"": results}, output_dir / "scan.png")
@@ -297,7 +326,18 @@ def scan_table(results: dict) -> str:
               interval_text(row["perplexity"], 3), "", "", "", ""] for row in results["baselines"]]
     excluded = ", ".join(f"{n:,} {reason.replace('_', ' ')}" for reason, n in results["excluded"].items())
     return (markdown_table(caption, columns, rows) + f"\nPositions excluded from the draw: {excluded}.\n\n"
-            + strata_table(results))
+            + strata_table(results) + (versus_table(results) if results.get("versus") else ""))
+
+
+def versus_table(results: dict) -> str:
+    """Markdown: this scan's loss minus that of the scan it was compared with, paired, overall and per stratum."""
+    versus, contexts = results["versus"], [row["context"] for row in results["contexts"]]
+    rows = [["all positions", *(interval_text(versus["loss"][c], sign="+") for c in contexts)]]
+    rows += [[name, *(interval_text(per_context[c], sign="+") for c in contexts)]
+             for name, per_context in (versus["by_stratum"] or {}).items() if per_context]
+    return "\n" + markdown_table(
+        f"This model's loss minus that of the model scanned in {versus['scan']}, paired at the same positions (nats "
+        "per base; 95% intervals; below 0: this model is better).", ["positions", *(f"{c:,}" for c in contexts)], rows)
 
 
 def strata_table(results: dict) -> str:

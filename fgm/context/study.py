@@ -28,15 +28,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
-
 from ..model.configuration_fgm import rope_theta_for_context
 from .influence import REACH_RULE, context_influence, plot_influence
 from .instrument import HeldOutArguments, ScoringArguments
 from .report import interval_text, markdown_table
 from .retrieval import plot_retrieval, retrieval_benchmark
-from .copies import STRATA
-from .scan import best_baseline, context_scan, paired_difference, plot_scans, scores_file, strata_file
+from .scan import best_baseline, context_scan, paired_scans, plot_scans
 
 #: The suffix of a preset's copy-planting arm (`plant_copies`): "demo+copies" is `demo` trained with copies planted.
 COPIES = "+copies"
@@ -224,10 +221,6 @@ def versus_reference(runs: list[dict], eval_contexts: list[int], n_bootstrap: in
     """Each model's loss minus a reference model's, per evaluation context, paired on the same positions: the
     shortest-trained model of its preset (does a longer training context help?) or the first preset's model at
     the same training context (which architecture?). An interval below 0: better beyond resampling noise."""
-    def per_position(run, context):
-        saved = np.load(scores_file(run["scan_dir"], context))
-        return saved["base_loss"], saved["base_correct"]
-
     def reference_of(run):
         if reference == "shortest":
             return next(r for r in runs if r["preset"] == run["preset"])
@@ -238,21 +231,9 @@ def versus_reference(runs: list[dict], eval_contexts: list[int], n_bootstrap: in
         ref = reference_of(run)
         if ref is run:
             continue
-        saved_strata = strata_file(run["scan_dir"])
-        stratum = np.load(saved_strata)["stratum"] if saved_strata.exists() else None  # scans before strata.npz
-        differences, by_stratum = {}, {name: {} for name in STRATA}
-        for context in eval_contexts:
-            values = {"run": per_position(run, context), "reference": per_position(ref, context)}
-            differences[context] = paired_difference(values, "run", "reference", n_bootstrap, seed)["loss"]
-            for index, name in enumerate(STRATA if stratum is not None else []):
-                members = stratum == index
-                if members.any():
-                    within = {key: tuple(array[members] for array in pair) for key, pair in values.items()}
-                    by_stratum[name][context] = paired_difference(within, "run", "reference", n_bootstrap,
-                                                                  seed)["loss"]
+        paired = paired_scans(run["scan_dir"], ref["scan_dir"], eval_contexts, n_bootstrap, seed)
         rows.append({"preset": run["preset"], "train_context": run["train_context"], "reference_preset": ref["preset"],
-                     "reference": ref["train_context"], "loss": differences,
-                     "by_stratum": by_stratum if stratum is not None else None})
+                     "reference": ref["train_context"], **paired})
     return rows
 
 
