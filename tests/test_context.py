@@ -260,13 +260,18 @@ def test_study_trains_a_copy_planting_arm_and_compares_it_paired_within_each_str
 
     training_args = small_study(tmp_path)
     study = context_study(str(tmp_path / "corpus"), tmp_path / "study", [240], bases=4_800, eval_contexts=[120, 240],
-                          model_args=PretrainModelArguments(preset="tiny", kmer_size=1), training_args=training_args,
-                          bases_per_step=482, positions=40, retrieval_distances=(), influence_positions=0,
-                          n_bootstrap=20, progress=False, plant_copies=True,
+                          model_args=PretrainModelArguments(preset="tiny", kmer_size=1,
+                                                            config_overrides={"rope_theta": 1e6}),
+                          training_args=training_args, bases_per_step=482, positions=40, retrieval_distances=(),
+                          influence_positions=0, n_bootstrap=20, progress=False, plant_copies=True,
                           planting={"plant_rate": 1.0, "plant_length": 16, "plant_curriculum": "40:0.5"},
                           max_length_schedule="121:0.5")
     natural, copies = study["runs"]
     assert (natural["preset"], copies["preset"]) == ("tiny", "tiny+copies")
+    from transformers import AutoConfig
+
+    assert study["rope_theta"] == AutoConfig.from_pretrained(Path(copies["scan_dir"]).parent).rope_theta == 1e6, \
+        "the RoPE base asked for, not the study's own"
     # 9 steps of 2 windows: the first 4 at 121 tokens (the schedule's first half), the rest at 241
     assert natural["steps"] == copies["steps"] == 9 and natural["bases"] == copies["bases"] == 2 * (4 * 121 + 5 * 241)
     card = (tmp_path / "study" / "tiny+copies" / "train_240" / "README.md").read_text()

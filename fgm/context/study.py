@@ -3,7 +3,8 @@
 One model per architecture (`presets`: e.g. the flat `demo` and the U-Net `unet-demo`) and training context, each
 pretrained on the same number of bases with otherwise identical settings (bases per step are held constant: the
 batch shrinks as the context grows; a k-mer model sees bases / k tokens), the same RoPE base
-(large enough for the longest evaluation context, `rope_theta_for_context`) and the same seed. Each model
+(large enough for the longest evaluation context, `rope_theta_for_context`, unless `config_overrides` sets one) and
+the same seed. Each model
 is then scanned (`context_scan`) at every evaluation context on the corpus's held-out split, with the
 Markov baselines and the copy oracle on the same positions, split by repeat stratum; each is also measured with
 the retrieval benchmark (the gain from a copy d bases away) and its influence curve (how far it looks), on the
@@ -92,8 +93,9 @@ def context_study(
                 "progress": progress}
     settings = {"corpus": str(corpus), "split": split, "bases": bases, "bases_per_step": bases_per_step,
                 "mlm_probability": mlm_probability, "vep": vep,
-                # one RoPE base for every model: enough for the longest evaluation context in the finest tokens
-                "rope_theta": rope_theta_for_context(eval_contexts[-1] + 1),
+                # one RoPE base for every model: the one asked for, else enough for the longest evaluation context
+                "rope_theta": (model_args.config_overrides or {}).get("rope_theta")
+                or rope_theta_for_context(eval_contexts[-1] + 1),
                 **{key: value for key, value in measures.items() if key != "progress"}}
     plans = plan_models(corpus, output_dir, train_contexts, settings, model_args, presets, plant_copies, planting,
                         max_length_schedule)
