@@ -16,8 +16,9 @@
 # other training sequence written twice; the windows grow 96 -> 256 -> 1,536 bases (--max_length_schedule) and
 # with them the copies' distances (32 up to the window less the segment: the distance curriculum), 5,000 steps of 16
 # windows. Then, on held-out sequence (Drosophila chr4, never trained on; yeast chrXVI): `fgm benchmark retrieval`
-# (both controls, distances inside and beyond the 1.5 kb context), `fgm context-influence` and `fgm context-scan`
-# with the repeat strata. Resumable: run it again to continue. MEASURE=0 trains only.
+# (both controls, distances inside and beyond the 1.5 kb context), `fgm context-influence` (on natural sequence and
+# with copies planted 512 bases and 1 kb away) and `fgm context-scan` with the repeat strata (and the 1-10 kb
+# stratum alone at a 10 kb window). Resumable: run it again to continue. MEASURE=0 trains only.
 set -euo pipefail
 OUT=${1:?usage: scripts/positive_control.sh OUTPUT_DIR [--natural]}
 PLANTING=(--plant_rate 1 --plant_length 32)
