@@ -222,7 +222,8 @@ def context_scan(
     on `copy_key` bases around the masked token; with `stratum` (one of STRATA) every position is drawn from that
     repeat stratum, so a rare stratum (copies 1-10 kb away: 3% of Drosophila chr4) is measured without scanning
     thousands of others. `versus`: the folder of another model's scan at the same positions and contexts, which
-    this one is compared with, paired, overall and per stratum (`versus` in the results). Writes `scan.json`, `scan.md`, `scan.png` and one
+    this one is compared with, paired, overall and per stratum (`versus` in the results). Writes `scan.json`,
+    `scan.md`, `scan.png` and one
     `context_<bases>.npz` per size to `output_dir`; returns the results."""
     held_out, scoring = held_out or HeldOutArguments(), scoring or ScoringArguments()
     data, seed = held_out.load(), scoring.seed
