@@ -6,8 +6,10 @@ pretraining, fine-tuning, ...) are imported on first use, so their dependencies 
 
 Layout, lowest room first (each module imports only from its own room or a lower one; README "Code map"):
 `model/` (the five files every checkpoint ships as remote code), the shared helpers (`checkpoints`, `inference`,
-`stats`, ...), `data/` (genomes, corpus, masked examples), `training/` (Trainer pretraining and fine-tuning),
-the tasks (`context/`, `variants/`, `embeddings`), `hub`, and the entry points (`commands/`, `cli`, `demo`).
+`results` (typed results and their JSON), `stats`, ...), `data/` (genomes, corpus, masked examples), `training/`
+(Trainer pretraining and fine-tuning), the tasks (`context/`, `variants/`, `embeddings`), `hub`, and the entry
+points (`commands/`, `cli`, `demo`). Each library entry point takes its options as dataclasses, which the command of
+the same name parses with `HfArgumentParser` and passes on.
 """
 
 import importlib
@@ -43,7 +45,9 @@ for _auto, _model in (
     _auto.register(FGMConfig, _model, exist_ok=True)
 
 # public name -> module that defines it, imported on first access
-_ENTRY_POINTS = {
+_ENTRY_POINTS = {  # each task function, and the option dataclasses it takes
+    "CorpusArguments": "fgm.data.corpus",
+    "make_corpus": "fgm.data.corpus",
     "build_corpus": "fgm.data.corpus",
     "load_corpus": "fgm.data.corpus",
     "save_corpus": "fgm.data.corpus",
@@ -58,14 +62,27 @@ _ENTRY_POINTS = {
     "BenchmarkArguments": "fgm.training.nt_benchmark",
     "BenchmarkTrainingArguments": "fgm.training.nt_benchmark",
     "run_nt_benchmark": "fgm.training.nt_benchmark",
+    "ScoreVariantsArguments": "fgm.variants",
     "score_variants": "fgm.variants",
+    "VepBenchmarkArguments": "fgm.variants.benchmark",
     "run_vep_benchmark": "fgm.variants.benchmark",
+    "EmbedArguments": "fgm.embeddings",
     "embed": "fgm.embeddings",
+    "HeldOutArguments": "fgm.context.instrument",
+    "ScoringArguments": "fgm.context.instrument",
+    "ScanArguments": "fgm.context.scan",
     "context_scan": "fgm.context",
+    "StudyArguments": "fgm.context.study",
+    "StudyModelArguments": "fgm.context.study",
+    "StudyTrainingArguments": "fgm.context.study",
     "context_study": "fgm.context",
+    "RetrievalArguments": "fgm.context.retrieval",
     "retrieval_benchmark": "fgm.context",
+    "InfluenceArguments": "fgm.context.influence",
     "context_influence": "fgm.context",
+    "OracleArguments": "fgm.context.oracle_scan",
     "oracle_scan": "fgm.context",
+    "PushArguments": "fgm.hub",
     "push_checkpoint": "fgm.hub",
 }
 

@@ -32,17 +32,66 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .checkpoints import checkpoint_argument
+from .data.sizes import Size
 from .inference import DNAVocabulary, inference_autocast, model_device
 from .model.kmers_fgm import normalize_sequence, reverse_complement
+from .results import Record, optional
 
 POOLINGS = ("mean", "cls", "per-token", "per-nucleotide")
 FORMATS = {".safetensors": "safetensors", ".parquet": "parquet", ".npy": "npy"}
+
+
+@dataclass
+class EmbedArguments:
+    """The options of `embed` (`fgm embed`): the checkpoint, one input (`fasta`, `bed` with `genome`, or
+    `sequences`), the output, and how vectors are made."""
+
+    model_name_or_path: str = checkpoint_argument("FGM checkpoint folder or Hub id (any head)")
+    output: str = field(metadata={"help": "output file: .safetensors, .parquet or .npy"})
+    fasta: str | None = field(default=None, metadata={"help": "one embedding per FASTA record"})
+    bed: str | None = field(default=None, metadata={"help": "BED regions (with --genome); 4th column = name, 6th = "
+                                                    "strand (-: the reverse complement)"})
+    genome: str | None = field(default=None, metadata={"help": "reference FASTA for --bed: plain, bgzip or gzip "
+                                                       "(copied to BGZF once, beside the output)"})
+    sequences: str | None = field(default=None, metadata={"help": "TSV / CSV with id and sequence columns"})
+    pooling: str = field(default="mean", metadata={"choices": POOLINGS, "help": "what one vector stands for"})
+    layer: int = field(default=-1, metadata={"help": "hidden state: 0 embedding layer, -1 last layer (after the norm)"})
+    chunk: Size | None = field(
+        default=None, metadata={"help": "bases per chunk (default: the checkpoint's training context)"})
+    overlap: Size | None = field(
+        default=None, metadata={"help": "bases shared by neighbouring chunks (default: chunk / 4)"})
+    rc_average: bool = field(default=False, metadata={"help": "average with the reverse complement's vectors"})
+    output_format: str | None = field(
+        default=None, metadata={"choices": ("safetensors", "parquet", "npy"), "help": "default: from the file name"})
+    rename_chroms: str | None = field(
+        default=None, metadata={"help": "BED -> FASTA contig names: add-chr, strip-chr, or a two-column file"})
+    batch_size: int = field(default=8, metadata={"help": "chunks per forward pass"})
+    device: str | None = field(default=None, metadata={"help": "cpu, cuda, ... (default: CUDA if available)"})
+    quiet: bool = field(default=False, metadata={"help": "no progress bar"})
+
+
+@dataclass(kw_only=True)
+class EmbeddingSummary(Record):
+    """What `embed` wrote: the output, its records (`sequences`) and vector width, and the settings the vectors
+    depend on (`chunk` and `overlap` as used; `model`: the checkpoint's name or path, as it names itself)."""
+
+    output: str
+    sequences: int
+    hidden_size: int
+    pooling: str
+    layer: int
+    chunk: int
+    overlap: int
+    rc_average: bool
+    model: str
+    genome_bgzf_copy: str | None = optional()
 
 
 @dataclass
@@ -205,29 +254,11 @@ def _output_format(output: Path, output_format: str | None) -> str:
     return fmt
 
 
-def embed(
-    model,
-    output,
-    *,
-    fasta=None,
-    bed=None,
-    genome=None,
-    sequences=None,
-    pooling: str = "mean",
-    layer: int = -1,
-    chunk: int | None = None,
-    overlap: int | None = None,
-    rc_average: bool = False,
-    output_format: str | None = None,
-    rename_chroms: str | None = None,
-    batch_size: int = 8,
-    device: str | None = None,
-    progress: bool = True,
-) -> dict:
-    """Embed every input sequence (exactly one of `fasta`, `bed` with `genome`, `sequences`) into `output`.
-
-    `model`: a checkpoint folder or Hub id, or a loaded `(model, tokenizer)` pair. A plain-gzip `genome` is read
-    from a BGZF copy in `reference_cache/` beside `output` (made once; the summary names it). Returns a summary.
+def embed(args: EmbedArguments, model=None) -> EmbeddingSummary:
+    """Embed every input sequence of `args` (exactly one of `fasta`, `bed` with `genome`, `sequences`) into
+    `args.output` with the checkpoint `args.model_name_or_path` (or `model`, a loaded `(model, tokenizer)` pair, in
+    its place); returns a summary. A plain-gzip `genome` is read from a BGZF copy in `reference_cache/` beside the
+    output (made once; the summary names it).
     """
     from tqdm.auto import tqdm
 
@@ -236,31 +267,33 @@ def embed(
     from .checkpoints import load_checkpoint
     from .data.reference import CACHE_FOLDER, ReferenceGenome
 
+    pooling, bed = args.pooling, args.bed
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-    if sum(x is not None for x in (fasta, bed, sequences)) != 1 or (bed is None) != (genome is None):
+    if sum(x is not None for x in (args.fasta, bed, args.sequences)) != 1 or (bed is None) != (args.genome is None):
         raise ValueError("give exactly one input: fasta, bed together with genome, or sequences")
-    output = Path(output)
-    fmt = _output_format(output, output_format)
-    model, tokenizer = load_checkpoint(model, AutoModel, device)
-    embedder = Embedder(model, tokenizer, layer, chunk, overlap, batch_size)
-    reference = None if bed is None else ReferenceGenome(genome, rename_chroms, output.parent / CACHE_FOLDER)
-    items = (fasta_sequences(fasta) if fasta is not None
-             else bed_sequences(bed, reference) if bed is not None else table_sequences(sequences))
-    settings = {"pooling": pooling, "layer": layer, "chunk": embedder.chunk, "overlap": embedder.overlap,
-                "rc_average": rc_average, "model": str(getattr(model, "name_or_path", ""))}
+    output = Path(args.output)
+    fmt = _output_format(output, args.output_format)
+    model, tokenizer = load_checkpoint(model or args.model_name_or_path, AutoModel, args.device)
+    embedder = Embedder(model, tokenizer, args.layer, args.chunk, args.overlap, args.batch_size)
+    reference = None if bed is None else ReferenceGenome(args.genome, args.rename_chroms, output.parent / CACHE_FOLDER)
+    items = (fasta_sequences(args.fasta) if args.fasta is not None
+             else bed_sequences(bed, reference) if bed is not None else table_sequences(args.sequences))
+    settings = {"pooling": pooling, "layer": args.layer, "chunk": embedder.chunk, "overlap": embedder.overlap,
+                "rc_average": args.rc_average, "model": str(getattr(model, "name_or_path", ""))}
     writer = {"safetensors": SafetensorsWriter, "parquet": ParquetWriter, "npy": NpyWriter}[fmt](output, pooling, settings)
     width = 0
     with writer, reference or contextlib.nullcontext():
-        for item in tqdm(items, unit="sequence", disable=not progress):
+        for item in tqdm(items, unit="sequence", disable=args.quiet):
             rows = 0
-            for vectors, spans in embed_pieces(embedder, item, pooling, rc_average):
+            for vectors, spans in embed_pieces(embedder, item, pooling, args.rc_average):
                 writer.add(item, vectors.numpy().astype(np.float32), None if spans is None else spans.numpy())
                 rows, width = rows + len(vectors), vectors.shape[1]
             writer.index.append((item.id, item.chrom or "", item.start, item.end, item.strand, writer.rows - rows,
                                  writer.rows))
-    return {"output": str(output), "sequences": len(writer.index), "hidden_size": width,
-            **settings, **({"genome_bgzf_copy": str(reference.copy)} if reference and reference.copy else {})}
+    copy = reference.copy if reference else None
+    return EmbeddingSummary(output=str(output), sequences=len(writer.index), hidden_size=width, **settings,
+                            genome_bgzf_copy=str(copy) if copy else None)
 
 
 class _Writer:

@@ -21,7 +21,7 @@ import torch
 
 from fgm.model.configuration_fgm import FGMConfig
 from fgm.context.instrument import HeldOutArguments, ScoringArguments
-from fgm.context.retrieval import retrieval_benchmark
+from fgm.context.retrieval import RetrievalArguments, retrieval_benchmark
 from fgm.data.corpus import load_corpus
 from fgm.data.mlm import MaskedGenomeWindows, mlm_collator
 from fgm.data.planting import CopyPlanting
@@ -79,10 +79,12 @@ def main():
         if step % args.every == 0 or step == args.steps:
             model.eval()
             with tempfile.TemporaryDirectory() as folder:  # a fresh folder: saved distances belong to one model
-                rows_out = retrieval_benchmark((model, tokenizer), folder, probe, HeldOutArguments(),
-                                               ScoringArguments(bootstrap=100, quiet=True), windows=48)["rows"]
+                probe_args = RetrievalArguments(model_name_or_path="the model in training", distances=probe,
+                                                output_dir=folder, windows=48)
+                rows_out = retrieval_benchmark(probe_args, HeldOutArguments(), ScoringArguments(bootstrap=100, quiet=True),
+                                               model=(model, tokenizer)).rows
             model.train()
-            gains = " ".join(f"d={r['distance']}: {r['gain'][0]:+.3f}" for r in rows_out)
+            gains = " ".join(f"d={r.distance}: {r.gain.estimate:+.3f}" for r in rows_out)
             print(f"step {step}  loss {np.mean(losses[-args.every:]):.4f}  retrieval gain {gains}", flush=True)
 
 

@@ -190,7 +190,7 @@ def test_input_errors_are_one_line_and_bugs_keep_their_traceback(checkpoint, tmp
     exec("def unpacks(*args, **kwargs):\n    first, second = args[:1]\n"
          "def mistypes(*args, **kwargs):\n    return len(7)\n", namespace)
     for bug, error in (("unpacks", ValueError), ("mistypes", TypeError)):
-        monkeypatch.setattr("fgm.variants.score_variants", namespace[bug])
+        monkeypatch.setattr("fgm.commands.score_variants.score_variants", namespace[bug])
         with pytest.raises(error):
             main([*argv[:4], str(tmp_path / "v.vcf"), *argv[5:]])
 

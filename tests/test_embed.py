@@ -11,7 +11,8 @@ import yeast
 from safetensors.numpy import load_file
 
 from fgm import FGMConfig, FGMForMaskedLM, FGMTokenizer
-from fgm.embeddings import Embedder, Sequence, embed, embed_pieces
+import fgm.embeddings
+from fgm.embeddings import EmbedArguments, Embedder, EmbeddingSummary, Sequence, embed_pieces
 from fgm.model.kmers_fgm import reverse_complement
 
 CHR_I = yeast.chromosome("chrI")
@@ -24,6 +25,12 @@ def local_model(k, layer_types=("sliding_attention",) * 3, window=8):
     config = FGMConfig.preset("tiny", vocab_size=len(tokenizer), kmer_size=k, layer_types=list(layer_types),
                               num_hidden_layers=len(layer_types), sliding_window=window)
     return FGMForMaskedLM(config).eval(), tokenizer
+
+
+def embed(model, output, **options) -> EmbeddingSummary:
+    """`fgm.embeddings.embed` with a loaded `(model, tokenizer)` pair, without a progress bar."""
+    return fgm.embeddings.embed(EmbedArguments(model_name_or_path="tiny", output=str(output), quiet=True, **options),
+                                model)
 
 
 def per_nucleotide(model, sequence, **options):
@@ -72,7 +79,7 @@ def test_every_input_and_format_gives_the_same_vectors(tmp_path):
     table = tmp_path / "x.tsv"
     table.write_text("id\tsequence\n" + "".join(f"{n}\t{s}\n" for n, s in records.items()))
 
-    options = dict(chunk=600, overlap=150, progress=False)
+    options = dict(chunk=600, overlap=150)
     embed(model, tmp_path / "f.safetensors", fasta=fasta, **options)
     embed(model, tmp_path / "b.npy", bed=bed, genome=genome, **options)
     embed(model, tmp_path / "t.parquet", sequences=table, **options)
@@ -113,7 +120,7 @@ def test_a_minus_strand_bed_region_is_embedded_as_its_reverse_complement(tmp_pat
     minus.write_text(">m\n" + reverse_complement(CHR_I[1_000:1_600]) + "\n")
     bed = tmp_path / "x.bed"
     bed.write_text("chrI\t1000\t1600\tplus\t0\t+\nchrI\t1000\t1600\tminus\t0\t-\nchrI\t1000\t1600\tnone\t0\t.\n")
-    options = dict(chunk=300, overlap=60, progress=False)
+    options = dict(chunk=300, overlap=60)
     for pooling in ("mean", "per-nucleotide", "per-token"):
         embed(model, tmp_path / f"b.{pooling}.parquet", bed=bed, genome=genome, pooling=pooling, **options)
         embed(model, tmp_path / f"m.{pooling}.parquet", fasta=minus, pooling=pooling, **options)
@@ -131,7 +138,7 @@ def test_a_minus_strand_bed_region_is_embedded_as_its_reverse_complement(tmp_pat
     assert spans[0].tolist() == [1597, 1600] and spans[-1].tolist() == [1000, 1003]
     bed.write_text("chrI\t10\t50\tx\t0\tminus\n")
     with pytest.raises(ValueError, match=r"x.bed, line 1: the strand column \(6th\) must be \+, - or \., got 'minus'"):
-        embed(model, tmp_path / "o.npy", bed=bed, genome=genome, progress=False)
+        embed(model, tmp_path / "o.npy", bed=bed, genome=genome)
 
 
 def test_bad_inputs_are_located(tmp_path):
@@ -139,20 +146,20 @@ def test_bad_inputs_are_located(tmp_path):
     table = tmp_path / "x.tsv"
     table.write_text("id\tsequence\nok\tACGT\nbroken\tACGXT\n")
     with pytest.raises(ValueError, match="'X'.*position 3.*broken"):
-        embed(model, tmp_path / "o.npy", sequences=table, progress=False)
+        embed(model, tmp_path / "o.npy", sequences=table)
     assert not (tmp_path / "o.npy").exists(), "nothing half-written"
     genome = tmp_path / "g.fa"
     genome.write_text(">chrI\n" + CHR_I[:600] + "\n")
     bed = tmp_path / "x.bed"
     bed.write_text("chrI\t10\t50\nchrI\t70\t20\n")
     with pytest.raises(ValueError, match=r"x.bed, line 2: expected .*0 <= start < end"):
-        embed(model, tmp_path / "o.npy", bed=bed, genome=genome, progress=False)
+        embed(model, tmp_path / "o.npy", bed=bed, genome=genome)
     bed.write_text("chrI\t500\t700\n")
     with pytest.raises(ValueError, match=r"x.bed, line 1: .*outside the contig"):
-        embed(model, tmp_path / "o.npy", bed=bed, genome=genome, progress=False)
+        embed(model, tmp_path / "o.npy", bed=bed, genome=genome)
     table.write_text("id\tsequence\nlong\tACGTACGT\n")
     with pytest.raises(ValueError, match="long: cls pooling needs the whole sequence in one chunk"):
-        embed(model, tmp_path / "o.npy", sequences=table, pooling="cls", chunk=4, overlap=0, progress=False)
+        embed(model, tmp_path / "o.npy", sequences=table, pooling="cls", chunk=4, overlap=0)
     assert not list(tmp_path.glob("o.npy*")), "no output and no partial file after an error"
 
 
@@ -169,8 +176,10 @@ def test_a_chromosome_streams_with_bounded_activations(tmp_path, monkeypatch):
     fasta = tmp_path / "chrI.fa"
     fasta.write_text(">chrI\n" + CHR_I + "\n")
     summary = embed((model, tokenizer), tmp_path / "chrI.npy", fasta=fasta, pooling="per-nucleotide", chunk=3_000,
-                    overlap=600, batch_size=4, progress=False)
+                    overlap=600, batch_size=4)
     array = np.load(tmp_path / "chrI.npy", mmap_mode="r")
-    assert array.shape == (len(CHR_I), 64) and summary["sequences"] == 1
+    assert array.shape == (len(CHR_I), 64) and summary.sequences == 1 and summary.hidden_size == 64
+    assert (summary.chunk, summary.overlap, summary.pooling) == (3_000, 600, "per-nucleotide")
+    assert "genome_bgzf_copy" not in summary.to_json() and EmbeddingSummary.from_json(summary.to_json()) == summary
     # at most a chunk of tokens per row (k-mers, up to k - 1 tail letters, <cls>), batch_size rows per call
     assert max(width for _, width in seen) <= 3_000 // 6 + 6 and max(rows for rows, _ in seen) <= 4

@@ -18,6 +18,7 @@ from transformers import HfArgumentParser
 from fgm.cli import main
 from fgm.commands import finetune as finetune_cmd
 from fgm.training.finetune import finetune
+from fgm.training.reports import FinetuneResult, NTBenchmarkResult, SplitCounts
 from fgm.training.task_encoding import SequenceTooLongError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,13 +77,16 @@ def test_finetune_splice_reaches_mcc(checkpoint, tmp_path):
             *SPLICE_ARGS,
         ]
     )
-    results = json.loads((out / "results.json").read_text())
-    assert results["num_labels"] == 3 and results["label_names"] == ["ei", "ie", "n"]
-    assert results["data"]["n_test"] == 600 and results["data"]["n_train"] == 2400
-    run = results["runs"][0]
-    assert run["n_train"] == 2160 and run["n_validation"] == 240  # validation carved from train
-    assert results["summary"]["mcc"]["mean"] > 0.5, results["summary"]
-    assert set(results["summary"]) == {"mcc", "f1", "f1_macro", "accuracy"}
+    saved = json.loads((out / "results.json").read_text())
+    assert set(saved["summary"]) == {"mcc", "f1", "f1_macro", "accuracy"}
+    results = FinetuneResult.load(out / "results.json")
+    assert results.to_json() == saved, "read back as it was written"
+    assert results.num_labels == 3 and results.label_names == ["ei", "ie", "n"]
+    assert results.data.n_test == 600 and results.data.n_train == 2400
+    run = results.runs[0]
+    assert run.n_train == 2160 and run.n_validation == 240  # validation carved from train
+    assert results.summary.mcc.mean > 0.5, results.summary
+    assert results.arguments.model["model_name_or_path"] == checkpoint == results.model
     assert "mcc" in (out / "results.md").read_text() and "±" in (out / "results.md").read_text()
 
     # the fine-tuned checkpoint loads through the Auto classes with its label names
@@ -98,7 +102,7 @@ def test_finetune_splice_reaches_mcc(checkpoint, tmp_path):
         assert model(**batch).logits.shape == (1, 3)
 
 
-def test_benchmark_nt_on_local_splice_fixture(checkpoint, tmp_path, monkeypatch):
+def test_benchmark_nt_on_local_splice_fixture(checkpoint, tmp_path, monkeypatch, capsys):
     out = tmp_path / "bench"
     argv = [
         "benchmark",
@@ -122,8 +126,9 @@ def test_benchmark_nt_on_local_splice_fixture(checkpoint, tmp_path, monkeypatch)
     assert cells[1] == "mcc" and cells[3] == "1" and cells[4] == "600"
     assert float(cells[2].split("±")[0]) > 0.5
     assert "Nature Methods" in table  # the source of the published columns is cited
-    payload = json.loads((out / "nt_benchmark_revised.json").read_text())
-    assert payload["rows"][0]["task"] == "splice_sites_all" and payload["rows"][0]["n_test"] == 600
+    payload = NTBenchmarkResult.load(out / "nt_benchmark_revised.json")
+    assert payload.rows[0].task == "splice_sites_all" and payload.rows[0].n_test == 600
+    assert payload.rows[0].score == FinetuneResult.load(out / "splice_sites_all" / "results.json").summary.mcc
     assert not (out / "splice_sites_all" / "model").exists()  # benchmark keeps no model unless asked
 
     # resumable: a task with results.json is not run again
@@ -133,6 +138,17 @@ def test_benchmark_nt_on_local_splice_fixture(checkpoint, tmp_path, monkeypatch)
     monkeypatch.setattr("fgm.training.nt_benchmark.finetune", must_not_run)
     main(argv)
     assert (out / "nt_benchmark_revised.md").read_text() == table
+    assert NTBenchmarkResult.load(out / "nt_benchmark_revised.json") == payload
+
+    # a task's results.json of another version is refused, saying how to fine-tune the task again
+    saved = json.loads((out / "splice_sites_all" / "results.json").read_text())
+    del saved["summary"]["f1_macro"]
+    (out / "splice_sites_all" / "results.json").write_text(json.dumps(saved))
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert re.search(r"fgm benchmark nt: error: .*splice_sites_all/results.json.*FinetuneResult.*f1_macro.*fgm "
+                     r"finetune. again.*once its folder is deleted", capsys.readouterr().err)
 
 
 def _promoter_job(checkpoint, out, **overrides):
@@ -153,21 +169,22 @@ def _promoter_job(checkpoint, out, **overrides):
 
 def test_kfold_runs(checkpoint, tmp_path):
     results = finetune(*_promoter_job(checkpoint, tmp_path / "kfold", folds=3, seeds=[5]))
-    assert results["n_runs"] == 3
-    assert [r["fold"] for r in results["runs"]] == [0, 1, 2]
-    assert sum(r["n_validation"] for r in results["runs"]) == 84  # the folds' validation parts cover train
-    assert all(r["n_train"] + r["n_validation"] == 84 for r in results["runs"])
-    scores = [r["test"]["mcc"] for r in results["runs"]]
-    assert results["summary"]["mcc"]["n"] == 3
-    assert results["summary"]["mcc"]["mean"] == pytest.approx(np.mean(scores))
-    assert results["summary"]["mcc"]["two_sd"] == pytest.approx(2 * np.std(scores, ddof=1))
+    assert results.n_runs == 3
+    assert [r.fold for r in results.runs] == [0, 1, 2]
+    assert sum(r.n_validation for r in results.runs) == 84  # the folds' validation parts cover train
+    assert all(r.n_train + r.n_validation == 84 for r in results.runs)
+    scores = [r.test.mcc for r in results.runs]
+    assert results.summary.mcc.n == 3
+    assert results.summary.mcc.mean == pytest.approx(np.mean(scores))
+    assert results.summary.mcc.two_sd == pytest.approx(2 * np.std(scores, ddof=1))
+    assert FinetuneResult.load(tmp_path / "kfold" / "results.json") == results
     assert "| 2 | 2 | 5 |" in (tmp_path / "kfold" / "results.md").read_text()
 
 
 def test_seeds_rc_average_and_saved_model(checkpoint, tmp_path):
     out = tmp_path / "seeds"
     results = finetune(*_promoter_job(checkpoint, out, seeds=[1, 2], rc_average=True, save_model=True))
-    assert [r["seed"] for r in results["runs"]] == [1, 2] and results["summary"]["accuracy"]["n"] == 2
+    assert [r.seed for r in results.runs] == [1, 2] and results.summary.accuracy.n == 2
     config = json.loads((out / "model" / "config.json").read_text())
     assert config["rc_average"] is True  # reverse-complement averaging is switched on for inference
     assert config["id2label"] == {"0": "non_promoter", "1": "promoter"}
@@ -183,11 +200,11 @@ def test_over_long_rows_error_truncate_and_chunk(checkpoint, tmp_path):
     assert "--length_mode truncate" in message and "--length_mode chunk" in message
 
     truncated = finetune(*_promoter_job(checkpoint, tmp_path / "trunc", max_length=10, length_mode="truncate"))
-    assert truncated["data"]["truncated_rows"] == {"train": 84, "test": 22}
+    assert truncated.data.truncated_rows == SplitCounts(train=84, test=22)
 
     chunked = finetune(*_promoter_job(checkpoint, tmp_path / "chunk", max_length=10, length_mode="chunk"))
-    assert chunked["data"]["chunked_rows"] == {"train": 84, "test": 22}
-    assert chunked["data"]["n_test"] == 22  # scored per sequence, the chunks' logits averaged
+    assert chunked.data.chunked_rows.to_json() == {"train": 84, "test": 22}
+    assert chunked.data.n_test == 22  # scored per sequence, the chunks' logits averaged
 
 
 def test_chunks_fit_the_model_and_cover_the_sequence(checkpoint):
@@ -212,7 +229,7 @@ def test_lora_trains_adapters_only_and_merges_them(checkpoint, tmp_path):
     from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification
 
     results = finetune(*_promoter_job(checkpoint, tmp_path / "lora", method="lora", save_model=True))
-    assert results["n_runs"] == 1
+    assert results.n_runs == 1
     tuned = AutoModelForSequenceClassification.from_pretrained(tmp_path / "lora" / "model", trust_remote_code=True)
     assert not any("lora" in name for name, _ in tuned.named_parameters())  # adapters merged for saving
     pretrained = dict(AutoModelForMaskedLM.from_pretrained(checkpoint, trust_remote_code=True).named_parameters())

@@ -9,6 +9,7 @@ import pytest
 import torch
 import yeast
 from datasets import Dataset, DatasetDict
+from saved_results import FINETUNE_RESULTS, VEP_RESULTS
 
 from fgm import FGMConfig, FGMForMaskedLM, FGMTokenizer
 from fgm.cli import main
@@ -128,14 +129,9 @@ def test_push_writes_the_results_into_the_card_and_uploads(tmp_path, checkpoint,
     shutil.copytree(checkpoint, folder)
     (folder / "README.md").write_text("# card\n\n## Training\n\nsome\n\n## Evaluation\n\nold\n\n## Limitations\n\nx\n")
     (tmp_path / "vep").mkdir()
-    (tmp_path / "vep" / "results.json").write_text(json.dumps({
-        "dataset": "yeast_stop_vs_synonymous", "n": 1000, "positives": 500, "auroc": [0.61, 0.58, 0.64],
-        "auprc": [0.6, 0.57, 0.63], "auprc_baseline": 0.5, "window": 300, "frames": "all",
-        "tail_odds_ratio": {"tail": 0.1, "odds_ratio": 2.0, "low": 1.5, "high": 2.7}}))
+    (tmp_path / "vep" / "results.json").write_text(VEP_RESULTS)
     (folder / "nt").mkdir()
-    (folder / "nt" / "results.json").write_text(json.dumps({
-        "task": "splice_sites_all", "headline_metric": "mcc", "data": {"n_test": 600},
-        "summary": {"mcc": {"mean": 0.5, "two_sd": 0.02, "n": 3}}}))
+    (folder / "nt" / "results.json").write_text(FINETUNE_RESULTS)
     calls = {}
 
     class FakeApi:
@@ -156,9 +152,19 @@ def test_push_writes_the_results_into_the_card_and_uploads(tmp_path, checkpoint,
                  "--private"]) == 0
     assert calls["repo"] == ("me/fgm", True) and calls["upload"] == (str(folder), "me/fgm")
     card = (folder / "README.md").read_text()
-    assert "| splice_sites_all | mcc | 0.500 ± 0.020 | 600 |" in card
+    assert "| splice_sites_all | mcc | 0.820 ± 0.028 | 600 |" in card
     assert "yeast_stop_vs_synonymous" in card and "0.610 [0.580, 0.640]" in card
     assert "old" not in card and card.startswith("# card") and card.rstrip().endswith("x")
+    # a results file another version of FGM wrote is refused, naming it and how to redo it
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "results.json").write_text(json.dumps({
+        "task": "splice_sites_all", "headline_metric": "mcc", "data": {"n_test": 600},
+        "summary": {"mcc": {"mean": 0.5, "two_sd": 0.02, "n": 3}}}))
+    with pytest.raises(SystemExit) as exit_:
+        main(["push", "--model", str(folder), "--repo_id", "me/fgm", "--results", str(tmp_path / "old")])
+    error = capsys.readouterr().err
+    assert exit_.value.code == 2 and f"fgm push: error: {tmp_path / 'old' / 'results.json'}" in error
+    assert "FinetuneResult" in error and "run `fgm finetune` again" in error
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(SystemExit) as exit_:
         main(["push", "--model", str(folder), "--repo_id", "me/fgm"])

@@ -16,18 +16,22 @@ from nt_peer import save_nt_peer
 from standins import Copier, Local
 
 from fgm.context.copies import STRATA, find_copies, strata
-from fgm.context.influence import context_influence
+from fgm.context.influence import InfluenceArguments, context_influence
 from fgm.context.instrument import HeldOutArguments, ScoringArguments
 from fgm.context.oracle import fit_error_rates, stratum_rates
-from fgm.context.retrieval import retrieval_benchmark, retrieval_windows
+from fgm.context.oracle_scan import OracleArguments
+from fgm.context.results import Floored, PlantedCopy, ScanResult
+from fgm.context.retrieval import RetrievalArguments, retrieval_benchmark, retrieval_windows
 from fgm.context.held_out import Segment, corpus_segments
-from fgm.context.scan import context_scan, window_start
+from fgm.context.scan import ScanArguments, context_scan, window_start
 from fgm.model.kmers_fgm import reverse_complement
 from fgm.context.baselines import BidirectionalMarkov
+from fgm.results import Interval
 
 REPEATS = yeast.chromosome("chrIII")[140_000:156_000]  # holds copies on both strands, 3.6 to 8.7 kb apart
 RDNA = yeast.chromosome("chrXII")[440_000:480_000]  # two 9.1 kb rDNA units, and closer copies
 QUIET = ScoringArguments(bootstrap=200, quiet=True)
+STAND_IN = "a stand-in model, passed in memory"  # the instruments' model_name_or_path when `model=` is given
 
 
 def brute_copies(sequence, start, end, position, flank=12):
@@ -90,10 +94,10 @@ def test_oracle_error_rates_count_the_copies_that_hold_another_base_by_distance(
         nearest = min((c for c in (left, right) if c), key=lambda c: c[2], default=None)
         if nearest:
             expected[strata(np.array([nearest[2]]))[0]] += [1, nearest[1] != "ACGT".index(sequence[start])]
-    got = [(row["stratum"], row["copies"], row["mismatches"]) for row in fit["strata"]]
+    got = [(row.stratum, row.copies, row.mismatches) for row in fit.strata]
     assert got == [(name, *expected[i]) for i, name in enumerate(STRATA) if i]
     assert expected[1, 1] == 2 and expected[2, 0] > 150 and expected[2, 1] == 0, "the substituted base, twice; far: 0"
-    rates = {row["stratum"]: row["error_rate"] for row in fit["strata"]}
+    rates = {row.stratum: row.error_rate for row in fit.strata}
     assert rates["< 1 kb"] == 3 / (expected[1, 0] + 2) and rates["1-10 kb"] == 1 / (expected[2, 0] + 2)
     assert rates["10-100 kb"] == rates[">= 100 kb"] == 0.5, "no copies: a cautious rate, not a confident one"
 
@@ -105,12 +109,14 @@ def test_scan_reports_strata_and_a_copy_oracle_that_equals_its_definition(tmp_pa
                           "test": Dataset.from_list(rdna)})
     model = Local(reach=4)
     contexts = [200, 4000, 20_000]
-    results = context_scan((model, model.tokenizer), tmp_path, contexts, HeldOutArguments(corpus=corpus),
-                           ScoringArguments(seed=2, bootstrap=50, quiet=True), positions=80, markov_orders=(1, 3))
+    args = ScanArguments(model_name_or_path=STAND_IN, contexts=contexts, output_dir=str(tmp_path), positions=80,
+                         markov_orders=[1, 3])
+    results = context_scan(args, HeldOutArguments(corpus=corpus),
+                           ScoringArguments(seed=2, bootstrap=50, quiet=True), model=(model, model.tokenizer))
     saved = np.load(tmp_path / "context_200.npz")
     segment = corpus_segments(corpus["test"].to_list())[0]
     assert segment.sequence == RDNA
-    fit, fallback_order = results["copy_oracle"], int(results["copy_oracle"]["fallback"].split()[-1])
+    fit, fallback_order = results.copy_oracle, int(results.copy_oracle.fallback.split()[-1])
     markov = BidirectionalMarkov(fallback_order).fit(["".join(corpus["train"]["sequence"])])  # one chromosome
     nearest, oracle = [], {c: [] for c in contexts}
     for _, position in saved["positions"]:
@@ -123,21 +129,21 @@ def test_scan_reports_strata_and_a_copy_oracle_that_equals_its_definition(tmp_pa
             inside = [c for c in (left, right) if c and start <= c[0] and c[0] + width <= start + context]
             if inside:
                 base, distance = min(inside, key=lambda c: c[2])[1:3]
-                error = stratum_rates(fit["folds"][0])[strata(np.array([distance]))[0]]
+                error = stratum_rates(fit.folds[0])[strata(np.array([distance]))[0]]
                 oracle[context].append(-np.log(1 - error) if base == truth else -np.log(error / 3))
             else:
                 oracle[context].append(markov_loss)
-    for row in results["contexts"]:
-        assert row["copy_oracle"]["loss"][0] == pytest.approx(np.mean(oracle[row["context"]]))
-    shares = {row["stratum"]: row["share"][0] for row in results["strata"]}
+    for row in results.contexts:
+        assert row.copy_oracle.loss.estimate == pytest.approx(np.mean(oracle[row.context]))
+    shares = {row.stratum: row.share.estimate for row in results.strata}
     assert shares == {name: pytest.approx(np.mean(strata(np.array(nearest)) == i)) for i, name in enumerate(STRATA)}
     assert shares["1-10 kb"] > 0.2 and shares["10-100 kb"] == 0 and shares[">= 100 kb"] == 0
-    assert sum(row["positions"] for row in results["strata"]) == 80
-    oracle_loss = [row["copy_oracle"]["loss"][0] for row in results["contexts"]]
+    assert sum(row.positions for row in results.strata) == 80
+    oracle_loss = [row.copy_oracle.loss.estimate for row in results.contexts]
     assert oracle_loss[2] < oracle_loss[1] - 0.2, "at 20 kb the rDNA copies 9.1 kb away are in the window"
     table = (tmp_path / "scan.md").read_text()
     assert "| 10-100 kb | 0 (0.0% [0.0, 0.0]) | no scored position has its nearest copy at this distance |" in table
-    assert fit["floored"] == [], "the definition above holds where no stratum is floored to the fallback"
+    assert fit.floored == [], "the definition above holds where no stratum is floored to the fallback"
     assert "|  |  | copy oracle |" in table and "copy error rates by distance" in table
     assert "fitted on the corpus's train split (40,000 bases)" in table
 
@@ -147,14 +153,16 @@ def test_oracle_scan_counts_every_base_and_gains_where_the_copies_are(tmp_path):
 
     genome = tmp_path / "genome.fa"
     genome.write_text(f">rdna\n{RDNA}\n>chrIII\n{REPEATS}\n")
-    results = oracle_scan(tmp_path, [1000, 20_000, 10**7], HeldOutArguments(genome=str(genome), chroms=["rdna"]),
-                          positions=300, markov_orders=(2,), n_bootstrap=50)
-    assert sum(results["bases"]["held_out"]) == len(RDNA) and sum(results["bases"]["train"]) == len(REPEATS)
-    shares = dict(zip(STRATA, np.array(results["bases"]["held_out"]) / len(RDNA)))
+    results = oracle_scan(OracleArguments(contexts=[1000, 20_000, 10**7], output_dir=str(tmp_path), positions=300,
+                                          markov_orders=[2], bootstrap=50),
+                          HeldOutArguments(genome=str(genome), chroms=["rdna"]))
+    assert sum(results.bases["held_out"]) == len(RDNA) and sum(results.bases["train"]) == len(REPEATS)
+    shares = dict(zip(STRATA, np.array(results.bases["held_out"]) / len(RDNA)))
     assert 0.3 < shares["1-10 kb"] < 0.9 and shares["10-100 kb"] == 0
-    gains = [-row["vs_best_baseline"]["loss"][0] for row in results["contexts"]]
+    gains = [-row.vs_best_baseline.loss.estimate for row in results.contexts]
+    assert gains == [row.gain.estimate for row in results.contexts]
     assert 0 <= gains[0] < gains[1] - 0.2 and gains[2] >= gains[1], "more context holds more of the 9.1 kb copies"
-    assert results["contexts"][2]["copy_in_window"] > 0.3, "a context longer than the sequence is the whole sequence"
+    assert results.contexts[2].copy_in_window > 0.3, "a context longer than the sequence is the whole sequence"
     table = (tmp_path / "oracle.md").read_text()
     assert "| held-out | 40,000 |" in table and "| 10,000,000 |" in table
     assert "no sampled position is in this stratum" in table
@@ -178,15 +186,15 @@ def drosophila(tmp_path_factory):
 def test_a_one_record_genome_fits_each_halfs_baselines_on_the_other_half(tmp_path, drosophila):
     from fgm.context.oracle_scan import oracle_scan
 
-    results = oracle_scan(tmp_path, [1000, 100_000], HeldOutArguments(genome=str(drosophila)), positions=400,
-                          markov_orders=(1, 2), n_bootstrap=50)
+    results = oracle_scan(OracleArguments(contexts=[1000, 100_000], output_dir=str(tmp_path), positions=400,
+                                          markov_orders=[1, 2], bootstrap=50), HeldOutArguments(genome=str(drosophila)))
     sequence = drosophila.read_text().split("\n")[1]
     first, second = sequence[:100_000], sequence[100_000:]
-    fit = results["copy_oracle"]
-    assert fit["fitted_on"].startswith("the other half of each held-out record")
-    assert fit["folds"] == [fit_error_rates([second], 1), fit_error_rates([first], 1)], "each half fitted on the other"
-    assert list(results["bases"]) == ["held_out"] and sum(results["bases"]["held_out"]) == 200_000
-    assert results["bases"]["held_out"][0] < 0.95 * 200_000, "Drosophila chr4 has copies: the strata need no training"
+    fit = results.copy_oracle
+    assert fit.fitted_on.startswith("the other half of each held-out record")
+    assert fit.folds == [fit_error_rates([second], 1), fit_error_rates([first], 1)], "each half fitted on the other"
+    assert list(results.bases) == ["held_out"] and sum(results.bases["held_out"]) == 200_000
+    assert results.bases["held_out"][0] < 0.95 * 200_000, "Drosophila chr4 has copies: the strata need no training"
     table = (tmp_path / "oracle.md").read_text()
     assert "other half of each held-out record" in table and "pooled over the 2 halves" in table
     # each position's fallback is the Markov model fitted on the half it is not in
@@ -209,11 +217,12 @@ def test_a_training_genome_fits_the_baselines_of_a_held_out_genome(tmp_path, dro
 
     yeast_file = tmp_path / "yeast.fa"
     yeast_file.write_text(">chrIII\n" + REPEATS + "\n")
-    results = oracle_scan(tmp_path, [1000], HeldOutArguments(genome=str(drosophila), train_genome=str(yeast_file)),
-                          positions=100, markov_orders=(1,), n_bootstrap=20)
-    assert results["copy_oracle"]["fitted_on"] == "every record of yeast.fa (16,000 bases)"
-    assert results["copy_oracle"]["folds"] == [fit_error_rates([REPEATS], 1)]
-    assert sum(results["bases"]["train"]) == 16_000 and "| train | 16,000 |" in (tmp_path / "oracle.md").read_text()
+    results = oracle_scan(OracleArguments(contexts=[1000], output_dir=str(tmp_path), positions=100, markov_orders=[1],
+                                          bootstrap=20),
+                          HeldOutArguments(genome=str(drosophila), train_genome=str(yeast_file)))
+    assert results.copy_oracle.fitted_on == "every record of yeast.fa (16,000 bases)"
+    assert results.copy_oracle.folds == [fit_error_rates([REPEATS], 1)]
+    assert sum(results.bases["train"]) == 16_000 and "| train | 16,000 |" in (tmp_path / "oracle.md").read_text()
 
 
 def test_copies_farther_apart_than_a_corpus_window_count_for_the_error_rates():
@@ -223,7 +232,7 @@ def test_copies_farther_apart_than_a_corpus_window_count_for_the_error_rates():
     data = HeldOutArguments(corpus=corpus).load()
     assert data.train == [REPEATS], "the train split's windows are one chromosome again"
     fit = fit_error_rates(data.train, 1)
-    assert {row["stratum"]: row["copies"] > 0 for row in fit["strata"]}["1-10 kb"], "copies 3.6 to 8.7 kb apart"
+    assert {row.stratum: row.copies > 0 for row in fit.strata}["1-10 kb"], "copies 3.6 to 8.7 kb apart"
 
 
 def test_the_oracle_is_never_worse_than_its_fallback_on_a_diverged_copy(tmp_path):
@@ -237,14 +246,15 @@ def test_the_oracle_is_never_worse_than_its_fallback_on_a_diverged_copy(tmp_path
     diverged = "".join("ACGT"[("ACGT".index(b) + 1) % 4] if i % 25 == 12 else b for i, b in enumerate(original))
     genome = tmp_path / "genome.fa"
     genome.write_text(f">held\n{original}{yeast.chromosome('chrV')[110_000:112_000]}{diverged}\n>train\n{RDNA}\n")
-    results = oracle_scan(tmp_path, [1000, 20_000], HeldOutArguments(genome=str(genome), chroms=["held"]),
-                          positions=2000, markov_orders=(2,), n_bootstrap=50)
-    stratum = {row["stratum"]: row for row in results["strata"]}["1-10 kb"]
-    assert stratum["positions"] > 30, "the substituted bases of both copies, 5 kb apart"
-    assert results["copy_oracle"]["floored"] == [{"context": 20_000, "strata": ["1-10 kb"]}]
-    assert stratum["copy_oracle"][1] == stratum["best_baseline"], "at 20 kb: the fallback's loss, not worse"
+    results = oracle_scan(OracleArguments(contexts=[1000, 20_000], output_dir=str(tmp_path), positions=2000,
+                                          markov_orders=[2], bootstrap=50),
+                          HeldOutArguments(genome=str(genome), chroms=["held"]))
+    stratum = {row.stratum: row for row in results.strata}["1-10 kb"]
+    assert stratum.positions > 30, "the substituted bases of both copies, 5 kb apart"
+    assert results.copy_oracle.floored == [Floored(context=20_000, strata=["1-10 kb"])]
+    assert stratum.copy_oracle[1] == stratum.best_baseline, "at 20 kb: the fallback's loss, not worse"
     assert "which the oracle takes there: 20,000 bases: 1-10 kb" in (tmp_path / "oracle.md").read_text()
-    rate = stratum_rates(results["copy_oracle"]["folds"][0])[2]
+    rate = stratum_rates(results.copy_oracle.folds[0])[2]
     wrong = oracle_scores(np.zeros(4, int), np.ones(4, int), np.full(4, rate), (np.full(4, 1.3), np.zeros(4, bool)))
     assert wrong[0].mean() > np.log(4), "unfloored, the trusted copies cost more than a uniform guess"
     floored, names = floor(wrong, (np.full(4, 1.3), np.zeros(4, bool)), np.full(4, 2), np.ones(4, bool))
@@ -272,28 +282,39 @@ def test_each_instrument_runs_on_a_one_record_genome_from_the_command_line(tmp_p
 def test_a_scan_drawn_from_one_stratum_sees_a_copier_use_copies_9_kb_away_and_pairs_with_another_scan(tmp_path):
     (tmp_path / "rdna.fa").write_text(">chrXII_rDNA\n" + RDNA + "\n")
     copier, held = Copier(), HeldOutArguments(genome=str(tmp_path / "rdna.fa"))
-    scan = context_scan((copier, copier.tokenizer), tmp_path / "scan", [2_000, 20_000], held, QUIET, positions=12,
-                        stratum="1-10kb")
-    by_stratum = {row["stratum"]: row for row in scan["strata"]}
-    assert by_stratum["1-10 kb"]["positions"] == 12 and scan["excluded"]["outside_stratum"] > 0
-    near, far = by_stratum["1-10 kb"]["model"]
-    assert near[0] == pytest.approx(np.log(4), abs=0.01) and far[2] < 0.01, "no copy in 2 kb; each copy in 20 kb"
+
+    def scan_args(folder, contexts=(2_000, 20_000), **options):
+        return ScanArguments(model_name_or_path=STAND_IN, contexts=list(contexts), output_dir=str(tmp_path / folder),
+                             **{"positions": 12, "stratum": "1-10kb", **options})
+
+    scan = context_scan(scan_args("scan"), held, QUIET, model=(copier, copier.tokenizer))
+    by_stratum = {row.stratum: row for row in scan.strata}
+    assert by_stratum["1-10 kb"].positions == 12 and scan.excluded["outside_stratum"] > 0
+    near, far = by_stratum["1-10 kb"].model
+    assert near.estimate == pytest.approx(np.log(4), abs=0.01) and far.high < 0.01, (
+        "no copy in 2 kb; each copy in 20 kb")
     local = Local(reach=8)
-    versus = context_scan((local, local.tokenizer), tmp_path / "local", [2_000, 20_000], held, QUIET, positions=12,
-                          stratum="1-10kb", versus=tmp_path / "scan")["versus"]
-    assert versus["loss"][20_000][1] > 1, "the local model minus the copier, which has each copy in 20 kb"
-    assert list(versus["by_stratum"]["1-10 kb"]) == [2_000, 20_000]
-    assert not any(versus["by_stratum"][name] for name in ("no copy", "< 1 kb")), "no position outside the stratum"
+    paired = context_scan(scan_args("local", versus=str(tmp_path / "scan")), held, QUIET,
+                          model=(local, local.tokenizer))
+    versus = paired.versus
+    assert versus.loss[20_000].low > 1 and versus.loss[20_000].above_zero, (
+        "the local model minus the copier, which has each copy in 20 kb")
+    assert list(versus.by_stratum["1-10 kb"]) == [2_000, 20_000]
+    assert not any(versus.by_stratum[name] for name in ("no copy", "< 1 kb")), "no position outside the stratum"
+    assert versus.scan == str(tmp_path / "scan")
+    assert json.loads((tmp_path / "local" / "scan.json").read_text())["versus"]["loss"]["20000"] == (
+        versus.loss[20_000].to_json()), "saved with the rest of the scan, as plain JSON"
+    assert ScanResult.load(tmp_path / "local" / "scan.json") == paired, "read back with its contexts as numbers"
     assert "model scanned in" in (tmp_path / "local" / "scan.md").read_text()
     with pytest.raises(ValueError, match="scored different positions"):
-        context_scan((local, local.tokenizer), tmp_path / "other", [2_000, 20_000], held,
-                     ScoringArguments(bootstrap=200, quiet=True, seed=1), positions=12, stratum="1-10kb",
-                     versus=tmp_path / "scan")
+        context_scan(scan_args("other", versus=str(tmp_path / "scan")), held,
+                     ScoringArguments(bootstrap=200, quiet=True, seed=1), model=(local, local.tokenizer))
     with pytest.raises(ValueError, match="unknown repeat stratum '2-3 kb'"):
-        context_scan((copier, copier.tokenizer), tmp_path / "bad", [2_000], held, QUIET, positions=4, stratum="2-3 kb")
+        context_scan(scan_args("bad", [2_000], positions=4, stratum="2-3 kb"), held, QUIET,
+                     model=(copier, copier.tokenizer))
     with pytest.raises(ValueError, match="positions in the stratum asked for have room"):
-        context_scan((copier, copier.tokenizer), tmp_path / "few", [2_000], held, QUIET, positions=4,
-                     stratum=">= 100 kb")
+        context_scan(scan_args("few", [2_000], positions=4, stratum=">= 100 kb"), held,
+                     QUIET, model=(copier, copier.tokenizer))
 
 
 # --------------------------------------------------------------------------------------------------- retrieval
@@ -356,28 +377,35 @@ def test_retrieval_refuses_bad_distances_by_name():
 def test_a_copier_gains_ln4_and_a_local_model_gains_nothing(tmp_path, held, monkeypatch):
     copier = Copier()
     copier.tokenizer.model_max_length = 301  # trained at 300 bases: the 1,000-base distance is extrapolation
-    results = retrieval_benchmark((copier, copier.tokenizer), tmp_path / "copier", [64, 1000], held, QUIET, windows=20)
-    for row in results["rows"]:
-        assert row["gain"][0] == pytest.approx(np.log(4), abs=1e-3) and row["gain"][1] > 1.38
-        assert row["copy_accuracy"][0] == 1 and row["control_loss"][0] == pytest.approx(np.log(4))
-    assert [row["extrapolation"] for row in results["rows"]] == [False, True]
+    results = retrieval_benchmark(RetrievalArguments(model_name_or_path=STAND_IN,
+        distances=[64, 1000], output_dir=str(tmp_path / "copier"), windows=20), held, QUIET,
+        model=(copier, copier.tokenizer))
+    for row in results.rows:
+        assert row.gain.estimate == pytest.approx(np.log(4), abs=1e-3) and row.gain.low > 1.38
+        assert row.copy_accuracy.estimate == 1 and row.control_loss.estimate == pytest.approx(np.log(4))
+    assert [row.extrapolation for row in results.rows] == [False, True]
     table = (tmp_path / "copier" / "retrieval.md").read_text()
     assert "| 1,000 (extrapolation) | 1,096 |" in table
     assert (tmp_path / "copier" / "retrieval.png").stat().st_size > 1000
-    decoyed = retrieval_benchmark((copier, copier.tokenizer), tmp_path / "decoyed", [256], held, QUIET, windows=20,
-                                  distractor=2)
-    assert decoyed["rows"][0]["gain"][0] == pytest.approx(np.log(4), abs=1e-3), "an exact matcher ignores a near-copy"
-    shuffled = retrieval_benchmark((copier, copier.tokenizer), tmp_path / "shuffled", [256], held, QUIET, windows=20,
-                                   control="shuffled")
-    assert shuffled["rows"][0]["gain"][0] == pytest.approx(np.log(4), abs=1e-3), "copying is order-specific"
+    decoyed = retrieval_benchmark(RetrievalArguments(model_name_or_path=STAND_IN,
+        distances=[256], output_dir=str(tmp_path / "decoyed"), windows=20, distractor=2), held, QUIET,
+        model=(copier, copier.tokenizer))
+    assert decoyed.rows[0].gain.estimate == pytest.approx(np.log(4), abs=1e-3), "an exact matcher ignores a near-copy"
+    shuffled = retrieval_benchmark(RetrievalArguments(model_name_or_path=STAND_IN,
+        distances=[256], output_dir=str(tmp_path / "shuffled"), windows=20, control="shuffled"), held, QUIET,
+        model=(copier, copier.tokenizer))
+    assert shuffled.rows[0].gain.estimate == pytest.approx(np.log(4), abs=1e-3), "copying is order-specific"
     local = Local(reach=4)
-    results = retrieval_benchmark((local, local.tokenizer), tmp_path / "local", [64, 1000], held, QUIET, windows=20)
-    for row in results["rows"]:
-        assert row["gain"][1] <= 0 <= row["gain"][2] and abs(row["gain"][0]) < 1e-9
-        assert row["copy_loss"] == row["control_loss"] and row["copy_loss"][0] != pytest.approx(np.log(4))
+    local_args = RetrievalArguments(model_name_or_path=STAND_IN, distances=[64, 1000], output_dir=str(tmp_path / "local"),
+                                    windows=20)
+    results = retrieval_benchmark(local_args, held, QUIET, model=(local, local.tokenizer))
+    for row in results.rows:
+        assert row.gain.low <= 0 <= row.gain.high and abs(row.gain.estimate) < 1e-9
+        assert not row.gain.above_zero and not row.gain.below_zero
+        assert row.copy_loss == row.control_loss and row.copy_loss.estimate != pytest.approx(np.log(4))
     monkeypatch.setattr("fgm.inference.MaskedBaseScorer.score", lambda *a, **k: pytest.fail("a saved distance"))
-    again = retrieval_benchmark((local, local.tokenizer), tmp_path / "local", [64, 1000], held, QUIET, windows=20)
-    assert json.dumps(again) == json.dumps(results)
+    again = retrieval_benchmark(local_args, held, QUIET, model=(local, local.tokenizer))
+    assert json.dumps(again.to_json()) == json.dumps(results.to_json())
 
 
 # --------------------------------------------------------------------------------------------------- influence
@@ -385,43 +413,48 @@ def test_a_copier_gains_ln4_and_a_local_model_gains_nothing(tmp_path, held, monk
 
 def test_influence_is_zero_beyond_a_models_reach(tmp_path, held, monkeypatch):
     model = Local(reach=8)
-    results = context_influence((model, model.tokenizer), tmp_path, 256, held, QUIET, positions=40)
-    by_band = {row["band"][0]: row for row in results["bands"]}
-    assert list(by_band) == [1, 2, 4, 8, 16, 32, 64, 128]
-    assert all(by_band[d]["kl"][1] > 0 for d in (1, 2, 4, 8)), "every band within the reach changes the prediction"
-    assert all(by_band[d]["kl"] == [0, 0, 0] and by_band[d]["loss_change"] == [0, 0, 0] for d in (16, 32, 64, 128))
-    assert results["reach"] == 8 and not results["extrapolation"]
+    args = InfluenceArguments(model_name_or_path=STAND_IN, context=256, output_dir=str(tmp_path), positions=40)
+    results = context_influence(args, held, QUIET, model=(model, model.tokenizer))
+    by_band = {row.start: row for row in results.bands}
+    assert list(by_band) == [1, 2, 4, 8, 16, 32, 64, 128] and all(row.band == (row.start, 2 * row.start)
+                                                                  for row in results.bands)
+    assert all(by_band[d].kl.low > 0 for d in (1, 2, 4, 8)), "every band within the reach changes the prediction"
+    assert all(by_band[d].kl == Interval(0, 0, 0) and by_band[d].loss_change == Interval(0, 0, 0)
+               for d in (16, 32, 64, 128))
+    assert results.reach == 8 and not results.extrapolation
     assert "| [16, 32) | 32 | 0.00e+00 [0.00e+00, 0.00e+00] |" in (tmp_path / "influence.md").read_text()
     from fgm.inference import MaskedBaseScorer
 
     scored, score = [], MaskedBaseScorer.score
     monkeypatch.setattr(MaskedBaseScorer, "score", lambda self, *a, **k: scored.append(k["desc"]) or score(self, *a,
                                                                                                         **k))
-    again = context_influence((model, model.tokenizer), tmp_path, 256, held, QUIET, positions=40)
-    assert scored == ["intact"] and json.dumps(again) == json.dumps(results), "saved bands are not scored again"
+    again = context_influence(args, held, QUIET, model=(model, model.tokenizer))
+    assert scored == ["intact"] and json.dumps(again.to_json()) == json.dumps(results.to_json()), \
+        "saved bands are not scored again"
 
 
 def test_influence_at_a_planted_copy_reaches_the_copy_for_a_copier_and_not_for_a_local_model(tmp_path, held):
     copier, local = Copier(), Local(reach=8)
-    natural = context_influence((copier, copier.tokenizer), tmp_path / "natural", 256, held, QUIET, positions=20)
-    assert natural["reach"] is None and natural["copy"] is None, "no copy in these windows: nothing to read"
-    planted = context_influence((copier, copier.tokenizer), tmp_path / "copier", 256, held, QUIET, positions=20,
-                                copy_distance=100)
-    by_band = {row["band"][0]: row for row in planted["bands"]}
-    assert planted["copy"] == {"distance": 100, "length": 32, "band": 64} and planted["reach"] == 64
-    assert by_band[64]["loss_change"][1] > 1, "replacing the copy costs the copier over a nat per base"
-    assert by_band[64]["kl"][0] == max(row["kl"][0] for row in planted["bands"]) == pytest.approx(np.log(4)), \
+    def influence(model, folder, **args):
+        return context_influence(InfluenceArguments(model_name_or_path=STAND_IN, context=256, output_dir=str(
+            tmp_path / folder), **{"positions": 20, **args}), held, QUIET, model=(model, model.tokenizer))
+
+    natural = influence(copier, "natural")
+    assert natural.reach is None and natural.copy is None, "no copy in these windows: nothing to read"
+    planted = influence(copier, "copier", copy_distance=100)
+    by_band = {row.start: row for row in planted.bands}
+    assert planted.copy == PlantedCopy(distance=100, length=32, band=64) and planted.reach == 64
+    assert planted.to_json()["copy"] == {"distance": 100, "length": 32, "band": 64}
+    assert by_band[64].loss_change.low > 1, "replacing the copy costs the copier over a nat per base"
+    assert by_band[64].kl.estimate == max(row.kl.estimate for row in planted.bands) == pytest.approx(np.log(4)), \
         "without the copy, a certain prediction becomes uniform: no band moves it more"
     assert "band [64, 128) holds the copy" in (tmp_path / "copier" / "influence.md").read_text()
-    blind = context_influence((local, local.tokenizer), tmp_path / "local", 256, held, QUIET, positions=20,
-                              copy_distance=100)
-    assert blind["reach"] == 8, "a model that cannot see the copy does not reach it"
-    elsewhere = context_influence((copier, copier.tokenizer), tmp_path / "copier", 256, held, QUIET, positions=20,
-                                  copy_distance=40)
-    assert elsewhere["reach"] == 32, "bands saved for another copy distance are scored again"
+    blind = influence(local, "local", copy_distance=100)
+    assert blind.reach == 8, "a model that cannot see the copy does not reach it"
+    elsewhere = influence(copier, "copier", copy_distance=40)
+    assert elsewhere.reach == 32, "bands saved for another copy distance are scored again"
     with pytest.raises(ValueError, match="a 32-base copy 120 bases before the scored base needs .* at least 272"):
-        context_influence((copier, copier.tokenizer), tmp_path / "far", 256, held, QUIET, positions=4,
-                          copy_distance=120)
+        influence(copier, "far", positions=4, copy_distance=120)
 
 
 def test_a_planted_copy_repeats_the_bases_around_the_scored_one():

@@ -1,17 +1,22 @@
 """NT benchmark registry, task data loading/splitting, metrics and the offline Hub error (no training)."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from saved_results import FINETUNE_RESULTS, NT_BENCHMARK_RESULTS
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
+from fgm.results import OutdatedResult
 from fgm.training import metrics as fm
 from fgm.training import nt_tasks, task_data
 from fgm.training.nt_tasks import NT_TASKS, get_task, list_tasks, resolve_tasks
+from fgm.training.reports import FinetuneResult, NTBenchmarkResult, NTBenchmarkRow, format_score
 from fgm.training.task_data import (
     DataFormatError,
+    Duplicates,
     HubUnavailableError,
     column,
     deduplicate,
@@ -103,8 +108,8 @@ def test_load_promoter_fixture_two_classes():
 def test_fixture_is_the_deduplicated_uci_splice_set():
     raw = read_split(ROOT / "data" / "splice_uci.tsv")
     assert len(raw) == 3186
-    dedup, stats = deduplicate(raw)
-    assert stats == {"duplicates": 185, "conflicting": 1}
+    dedup, removed = deduplicate(raw)
+    assert removed == Duplicates(duplicates=185, conflicting=1)
     assert len(dedup) == 3000 == 2400 + 600
 
 
@@ -227,11 +232,11 @@ def test_metric_modules_load_offline_and_match_sklearn(monkeypatch):
         refs = rng.integers(0, num_labels, 200)
         preds = np.where(rng.random(200) < 0.7, refs, rng.integers(0, num_labels, 200))
         got = fm.classification_metrics(preds, refs, num_labels)
-        assert got["mcc"] == pytest.approx(matthews_corrcoef(refs, preds), abs=1e-12)
-        assert got["accuracy"] == pytest.approx(accuracy_score(refs, preds), abs=1e-12)
+        assert got.mcc == pytest.approx(matthews_corrcoef(refs, preds), abs=1e-12)
+        assert got.accuracy == pytest.approx(accuracy_score(refs, preds), abs=1e-12)
         average = "binary" if num_labels == 2 else "macro"
-        assert got["f1"] == pytest.approx(f1_score(refs, preds, average=average), abs=1e-12)
-        assert got["f1_macro"] == pytest.approx(f1_score(refs, preds, average="macro"), abs=1e-12)
+        assert got.f1 == pytest.approx(f1_score(refs, preds, average=average), abs=1e-12)
+        assert got.f1_macro == pytest.approx(f1_score(refs, preds, average="macro"), abs=1e-12)
     # fixed hand-checked values
     assert fm.load_metric("mcc").compute(predictions=[0, 1, 1, 0], references=[0, 1, 0, 0])["mcc"] == pytest.approx(
         0.5773502691896258
@@ -239,7 +244,7 @@ def test_metric_modules_load_offline_and_match_sklearn(monkeypatch):
     assert fm.load_metric("f1").compute(predictions=[0, 1, 1, 0], references=[0, 1, 0, 0])["f1"] == pytest.approx(2 / 3)
     assert fm.load_metric("accuracy").compute(predictions=[0, 1, 1, 0], references=[0, 1, 0, 0])["accuracy"] == 0.75
     # a 3-class task stays macro even when a batch only holds two classes
-    assert fm.classification_metrics([0, 1, 1], [0, 1, 0], num_labels=3)["f1"] == pytest.approx(
+    assert fm.classification_metrics([0, 1, 1], [0, 1, 0], num_labels=3).f1 == pytest.approx(
         f1_score([0, 1, 0], [0, 1, 1], labels=[0, 1, 2], average="macro", zero_division=0)
     )
     assert fm.metric_path("mcc").joinpath("mcc.py").exists()
@@ -247,14 +252,57 @@ def test_metric_modules_load_offline_and_match_sklearn(monkeypatch):
 
 def test_summaries_and_chunk_averaging():
     summary = fm.summarize_runs([0.5, 0.6, 0.7])
-    assert summary["mean"] == pytest.approx(0.6) and summary["two_sd"] == pytest.approx(
-        2 * np.std([0.5, 0.6, 0.7], ddof=1)
-    )
-    assert fm.summarize_runs([0.4])["two_sd"] == 0.0
+    assert summary.mean == pytest.approx(0.6) and summary.two_sd == pytest.approx(2 * np.std([0.5, 0.6, 0.7], ddof=1))
+    assert summary.n == 3 and summary.to_json() == {"mean": summary.mean, "two_sd": summary.two_sd, "n": 3}
+    assert fm.summarize_runs([0.4]).two_sd == 0.0
+    assert fm.summarize_runs([]).n == 0
     logits = np.array([[1.0, 0.0], [0.0, 3.0], [2.0, 0.0], [5.0, 1.0]])
     averaged, first = fm.average_logits_by_group(logits, [7, 7, 3, 5])
     assert first.tolist() == [0, 2, 3]
     assert averaged.tolist() == [[0.5, 1.5], [2.0, 0.0], [5.0, 1.0]]
+
+
+# ------------------------------------------------------------------------------------------ saved results
+
+
+@pytest.mark.parametrize("kind, saved", [(FinetuneResult, FINETUNE_RESULTS), (NTBenchmarkResult, NT_BENCHMARK_RESULTS)])
+def test_saved_results_read_back_as_they_were_written(tmp_path, kind, saved):
+    path = tmp_path / "saved.json"
+    path.write_text(saved)
+    results = kind.load(path)
+    assert results.to_json() == json.loads(saved)
+    assert json.dumps(results.to_json(), indent=2) == json.dumps(json.loads(saved), indent=2), "the same keys, in order"
+    results.save(tmp_path / "again.json")
+    assert kind.load(tmp_path / "again.json") == results
+
+
+def test_saved_results_are_read_by_name():
+    results = FinetuneResult.from_json(json.loads(FINETUNE_RESULTS))
+    assert results.summary_of("mcc") is results.summary.mcc and format_score(results.summary.mcc) == "0.820 ± 0.028"
+    assert results.runs[1].best_step is None and results.runs[0].test.accuracy == 0.88
+    assert results.data.dedup.train.conflicting == 1 and results.data.dedup.validation is None
+    assert results.data.chunked_rows.validation is None and "validation" not in results.data.chunked_rows.to_json()
+    with pytest.raises(ValueError, match="'auroc' is not one of the reported metrics"):
+        results.summary_of("auroc")
+    benchmark = NTBenchmarkResult.from_json(json.loads(NT_BENCHMARK_RESULTS))
+    assert benchmark.rows[0].published == {"NT-v2 500M": 0.98, "DNABERT-2": None, "HyenaDNA": None}
+    assert "| splice_sites_all | mcc | 0.820 ± 0.028 | 2 | 600 | 0.980 | n/a | n/a |" in benchmark.table
+    assert "local files in `tests/data/nt`" in benchmark.table
+
+
+@pytest.mark.parametrize("kind, saved", [(FinetuneResult, FINETUNE_RESULTS), (NTBenchmarkResult, NT_BENCHMARK_RESULTS)])
+@pytest.mark.parametrize("change", ["missing", "unknown"])
+def test_a_results_file_of_another_version_is_refused_saying_how_to_redo_it(tmp_path, kind, saved, change):
+    data = json.loads(saved)
+    if change == "missing":
+        del data["model"]
+    else:
+        data["headline"] = "mcc"
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(data))
+    key = "model" if change == "missing" else "headline"
+    with pytest.raises(OutdatedResult, match=rf"{re.escape(str(path))}.*{kind.__name__}.*{key}.*{re.escape(kind.redo)}"):
+        kind.load(path)
 
 
 # ------------------------------------------------------------------------------------------ offline errors
@@ -284,16 +332,12 @@ def test_hub_access_offline_fails_with_local_files_hint(monkeypatch, tmp_path, c
 
 
 def test_published_numbers_are_cited_or_na(tmp_path):
-    from fgm.training.reports import benchmark_table
-
-    row = {
-        "task": "splice_sites_all",
-        "metric": "mcc",
-        "score": {"mean": 0.8, "two_sd": 0.02, "n": 2},
-        "n_test": 600,
-        "published": {m: None for m in nt_tasks.PUBLISHED_MODELS},
-    }
-    table = benchmark_table([row], "revised")
+    summary = fm.MetricSummary(mean=0.8, two_sd=0.02, n=2)
+    row = NTBenchmarkRow(task="splice_sites_all", metric="mcc", score=summary,
+                         all_metrics=fm.ScoreSummaries(mcc=summary, f1=summary, f1_macro=summary, accuracy=summary),
+                         n_test=600, published={m: None for m in nt_tasks.PUBLISHED_MODELS})
+    table = NTBenchmarkResult(benchmark="revised", model="ckpt", data_dir=None, rows=[row],
+                              published_sources=nt_tasks.PUBLISHED_SOURCES["revised"]).table
     assert "| splice_sites_all | mcc | 0.800 ± 0.020 | 2 | 600 | n/a | n/a | n/a |" in table
     assert "Nature Methods 22, 287-297 (2025)" in table
     for task in nt_tasks.PUBLISHED["revised"]:  # any number filled in must have a source

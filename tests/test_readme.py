@@ -1,7 +1,7 @@
 """The README as a newcomer follows it: the Install steps, the Python example with its fill-mask pipeline, and the
 command that reproduces the demo's model."""
 
-import inspect
+import dataclasses
 import json
 import re
 import subprocess
@@ -14,7 +14,7 @@ from fgm import FGMConfig, FGMForMaskedLM, FGMTokenizer
 from fgm.cli import command_parser
 from fgm.commands import demo as demo_command
 from fgm.commands import pretrain as pretrain_command
-from fgm.demo import DEMO_KMER, run_demo
+from fgm.demo import DEMO_KMER, DemoArguments
 from fgm.training.pretrain import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +86,8 @@ def test_the_readme_command_reproduces_the_demo_model():
     corpus_line = next(line for line in pretraining.splitlines()
                        if line.startswith("fgm corpus --output_dir runs/demo"))
     pretrain_line = re.search(r"fgm pretrain --corpus runs/demo/corpus .*?\n(?=\S|\n|```)", pretraining, re.S).group(0)
-    demo = {name: p.default for name, p in inspect.signature(run_demo).parameters.items()}
+    demo = dataclasses.asdict(DemoArguments())
+    assert demo_command.DemoArguments is DemoArguments, "`fgm demo` takes the library's options"
     assert f"--window {demo['window']} --val_chroms chrXV --test_chroms chrXVI" in corpus_line
 
     model_args, data_args, training_args = pretrain_arguments(pretrain_line)

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "fgm"
 # lowest first; an entry is a file or a folder ("name/") of fgm/
 ROOMS = (
     ("remote code", "model/"),
-    ("shared", "checkpoints.py inference.py stats.py offline.py version.py model_card.py metrics/"),
+    ("shared", "checkpoints.py inference.py results.py stats.py offline.py version.py model_card.py metrics/"),
     ("data", "data/"),
     ("training", "training/"),
     ("tasks", "context/ variants/ embeddings.py"),

@@ -4,6 +4,7 @@ strand symmetry, every bad-input case of a VCF, the output formats and resuming.
 import gzip
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,8 @@ import fgm.variants
 from fgm import FGMConfig, FGMForMaskedLM, FGMTokenizer
 from fgm.data.reference import ReferenceGenome
 from fgm.model.kmers_fgm import reverse_complement
-from fgm.variants import score_variants
+from fgm.results import OutdatedResult
+from fgm.variants import ScoreVariantsArguments, VariantScoresSummary
 from fgm.variants.scoring import SNV, VariantScorer
 from fgm.variants.vcf import VariantFileError
 
@@ -53,6 +55,13 @@ def tiny_model(k):
     torch.manual_seed(k)
     config = FGMConfig.preset("tiny", vocab_size=len(tokenizer), kmer_size=k, sliding_window=8)
     return FGMForMaskedLM(config).eval(), tokenizer
+
+
+def score_variants(model, genome, vcf, output, **options) -> VariantScoresSummary:
+    """`fgm.variants.score_variants` with a loaded `(model, tokenizer)` pair, without a progress bar."""
+    arguments = ScoreVariantsArguments(model_name_or_path="tiny", genome=str(genome), vcf=str(vcf), output=str(output),
+                                       quiet=True, **options)
+    return fgm.variants.score_variants(arguments, model)
 
 
 def brute_force_forward(model, tokenizer, sequence, pos0, ref, alt, window):
@@ -142,7 +151,7 @@ def cases_vcf(tmp_path, name="cases.vcf"):
 
 def test_every_allele_is_written_with_a_score_or_a_reason(tmp_path, fasta):
     out = tmp_path / "scores.tsv"
-    summary = score_variants(tiny_model(6), fasta, cases_vcf(tmp_path), out, window=200, progress=False)
+    summary = score_variants(tiny_model(6), fasta, cases_vcf(tmp_path), out, window=200)
     header = [line for line in out.read_text().splitlines() if line.startswith("##")]
     assert "ln P(alt) - ln P(ref)" in header[0], "the formula heads the output"
     table = pd.read_csv(out, sep="\t", comment="#", keep_default_na=False)
@@ -155,9 +164,10 @@ def test_every_allele_is_written_with_a_score_or_a_reason(tmp_path, fasta):
     assert set(scored["id"]) == {"snv1", "multi", "contig_end", "contig_start"}
     assert all(math.isfinite(float(v)) for v in scored["score"])
     assert (table.loc[table["reason"] != "", "score"] == "").all()
-    assert summary["scored"] == 5 and summary["skipped"] == {"indel": 2, "mnp": 1, "symbolic": 1, "star": 1}
+    assert summary.scored == 5 and summary.skipped == {"indel": 2, "mnp": 1, "symbolic": 1, "star": 1}
     saved = json.loads(out.with_name("scores.tsv.summary.json").read_text())
     assert saved["rows"] == 10 and saved["variants_per_second"] > 0
+    assert VariantScoresSummary.load(out.with_name("scores.tsv.summary.json")) == summary
 
 
 def test_plain_gzip_and_bgzip_vcf_and_fasta_agree(tmp_path, fasta):
@@ -172,7 +182,7 @@ def test_plain_gzip_and_bgzip_vcf_and_fasta_agree(tmp_path, fasta):
     tables = []
     for vcf, genome in [(plain, fasta), (gzipped, fasta), (bgzipped, bgzip_fasta)]:
         out = tmp_path / f"{vcf.name}.{genome.name}.tsv"
-        score_variants(model, genome, vcf, out, window=64, progress=False)
+        score_variants(model, genome, vcf, out, window=64)
         tables.append(out.read_text().splitlines()[2:])
     assert tables[0] == tables[1] == tables[2]
 
@@ -188,16 +198,16 @@ def test_plain_gzip_fasta_is_read_from_a_bgzf_copy_beside_the_output(tmp_path, f
     gzipped = tmp_path / "yeast.fa.gz"  # as NCBI serves genomes: plain gzip, which htslib cannot index
     gzipped.write_bytes(gzip.compress(fasta.read_bytes()))
     model, vcf = tiny_model(1), cases_vcf(tmp_path)
-    plain = score_variants(model, fasta, vcf, tmp_path / "plain.tsv", window=64, progress=False)
-    first = score_variants(model, gzipped, vcf, tmp_path / "out" / "a.tsv", window=64, progress=False)
-    copy = tmp_path / "out" / "reference_cache" / first["genome_bgzf_copy"].rsplit("/", 1)[-1]
-    assert first["genome_bgzf_copy"] == str(copy) and copy.name.endswith("-yeast.fa.gz")
-    assert "genome_bgzf_copy" not in plain and pysam.FastaFile(str(copy)).fetch("chrVI") == CONTIGS["chrVI"]
+    plain = score_variants(model, fasta, vcf, tmp_path / "plain.tsv", window=64)
+    first = score_variants(model, gzipped, vcf, tmp_path / "out" / "a.tsv", window=64)
+    copy = tmp_path / "out" / "reference_cache" / first.genome_bgzf_copy.rsplit("/", 1)[-1]
+    assert first.genome_bgzf_copy == str(copy) and copy.name.endswith("-yeast.fa.gz")
+    assert plain.genome_bgzf_copy is None and pysam.FastaFile(str(copy)).fetch("chrVI") == CONTIGS["chrVI"]
     rows = [(tmp_path / name).read_text().splitlines()[2:] for name in ("out/a.tsv", "plain.tsv")]
     assert rows[0] == rows[1], "the same scores as from the plain FASTA"
     made = copy.stat().st_mtime_ns
-    again = score_variants(model, gzipped, vcf, tmp_path / "out" / "b.tsv", window=64, progress=False)
-    assert again["genome_bgzf_copy"] == str(copy) and copy.stat().st_mtime_ns == made, "reused, not rewritten"
+    again = score_variants(model, gzipped, vcf, tmp_path / "out" / "b.tsv", window=64)
+    assert again.genome_bgzf_copy == str(copy) and copy.stat().st_mtime_ns == made, "reused, not rewritten"
     assert list(copy.parent.glob("*-yeast.fa.gz")) == [copy]
 
 
@@ -208,11 +218,10 @@ def test_unknown_contigs_stop_or_are_written_with_their_reason(tmp_path, fasta):
                                          record("chrI", 201, s[200], alt_of(s[200]), "after")])
     with pytest.raises(VariantFileError, match=r"line 4 \(plasmid:7 elsewhere\): contig 'plasmid' is not in .*"
                                                r"--skip_unknown_contigs writes such records"):
-        score_variants(tiny_model(1), fasta, vcf, tmp_path / "x.tsv", window=64, progress=False)
+        score_variants(tiny_model(1), fasta, vcf, tmp_path / "x.tsv", window=64)
     for output in ("x.tsv", "x.vcf.gz"):
-        summary = score_variants(tiny_model(1), fasta, vcf, tmp_path / output, window=64, skip_unknown_contigs=True,
-                                 progress=False)
-        assert summary["scored"] == 2 and summary["skipped"] == {"unknown_contig": 2}
+        summary = score_variants(tiny_model(1), fasta, vcf, tmp_path / output, window=64, skip_unknown_contigs=True)
+        assert summary.scored == 2 and summary.skipped == {"unknown_contig": 2}
     table = pd.read_csv(tmp_path / "x.tsv", sep="\t", comment="#", keep_default_na=False)
     assert table["reason"].tolist() == ["", "unknown_contig", "unknown_contig", ""]
     with pysam.VariantFile(str(tmp_path / "x.vcf.gz")) as written:
@@ -226,11 +235,11 @@ def test_a_window_beyond_the_training_context_is_scored_with_a_warning(tmp_path,
     s = CONTIGS["chrI"]
     vcf = write_vcf(tmp_path / "x.vcf", [record("chrI", 1001, s[1000], alt_of(s[1000]))])
     with caplog.at_level("WARNING"):
-        assert score_variants((model, tokenizer), fasta, vcf, tmp_path / "a.tsv", progress=False)["window"] == 100
+        assert score_variants((model, tokenizer), fasta, vcf, tmp_path / "a.tsv").window == 100
     assert not caplog.records
     with caplog.at_level("WARNING"):
-        assert score_variants((model, tokenizer), fasta, vcf, tmp_path / "b.tsv", window=10_000_000,
-                              progress=False)["window"] == 10_000_000
+        summary = score_variants((model, tokenizer), fasta, vcf, tmp_path / "b.tsv", window=10_000_000)
+        assert summary.window == 10_000_000
     assert "windows of 10,000,000 bases: longer than the 100 bases this model was trained at" in caplog.text
 
 
@@ -249,7 +258,7 @@ def test_bad_input_errors_name_file_line_and_record(tmp_path, fasta, fields, mes
     vcf = write_vcf(tmp_path / "bad.vcf", [good, fields])  # the bad record is on line 4
     out = tmp_path / "out.tsv"
     with pytest.raises(VariantFileError, match=message) as err:
-        score_variants(tiny_model(1), fasta, vcf, out, window=64, progress=False)
+        score_variants(tiny_model(1), fasta, vcf, out, window=64)
     assert str(vcf) in str(err.value)
     assert not out.exists() and not out.with_name("out.tsv.partial.tsv").exists(), "nothing half-written"
 
@@ -260,10 +269,10 @@ def test_skip_ref_mismatch_and_rename_chroms(tmp_path, fasta):
     vcf = write_vcf(tmp_path / "x.vcf", [record("I", 101, wrong, "T"), record("I", 201, s[200], alt_of(s[200]))])
     out = tmp_path / "x.tsv"
     summary = score_variants(tiny_model(1), fasta, vcf, out, window=64, skip_ref_mismatch=True,
-                             rename_chroms="add-chr", progress=False)
+                             rename_chroms="add-chr")
     table = pd.read_csv(out, sep="\t", comment="#", keep_default_na=False)
     assert table["reason"].tolist() == ["ref_mismatch", ""] and table["chrom"].tolist() == ["I", "I"]
-    assert summary["skipped"] == {"ref_mismatch": 1}
+    assert summary.skipped == {"ref_mismatch": 1}
 
 
 # -------------------------------------------------------------------------------------- outputs and resume
@@ -271,15 +280,15 @@ def test_skip_ref_mismatch_and_rename_chroms(tmp_path, fasta):
 
 def test_parquet_and_vcf_outputs_carry_the_same_scores(tmp_path, fasta):
     vcf, model = cases_vcf(tmp_path), tiny_model(1)
-    score_variants(model, fasta, vcf, tmp_path / "s.tsv", window=64, progress=False)
+    score_variants(model, fasta, vcf, tmp_path / "s.tsv", window=64)
     tsv = pd.read_csv(tmp_path / "s.tsv", sep="\t", comment="#")
-    score_variants(model, fasta, vcf, tmp_path / "s.parquet", window=64, progress=False)
+    score_variants(model, fasta, vcf, tmp_path / "s.parquet", window=64)
     parquet = pd.read_parquet(tmp_path / "s.parquet")
     np.testing.assert_allclose(parquet["score"], tsv["score"], equal_nan=True)
     import pyarrow.parquet as pq
 
     assert "ln P(alt)" in json.loads(pq.read_schema(tmp_path / "s.parquet").metadata[b"fgm"])["formula"]
-    score_variants(model, fasta, vcf, tmp_path / "s.vcf.gz", window=64, progress=False)
+    score_variants(model, fasta, vcf, tmp_path / "s.vcf.gz", window=64)
     with pysam.VariantFile(str(tmp_path / "s.vcf.gz")) as written:
         assert "FGM_LLR" in written.header.info and "ln P(alt)" in written.header.info["FGM_LLR"].description
         records = list(written)
@@ -293,7 +302,7 @@ def test_resume_continues_a_partial_run_with_identical_numbers(tmp_path, fasta, 
     monkeypatch.setattr(fgm.variants, "CHUNK_ROWS", 3)
     vcf, model = cases_vcf(tmp_path), tiny_model(6)
     straight = tmp_path / "straight.tsv"
-    score_variants(model, fasta, vcf, straight, window=150, progress=False)
+    score_variants(model, fasta, vcf, straight, window=150)
 
     resumed = tmp_path / "resumed.tsv"
     calls = []
@@ -307,13 +316,56 @@ def test_resume_continues_a_partial_run_with_identical_numbers(tmp_path, fasta, 
 
     monkeypatch.setattr(VariantScorer, "score", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        score_variants(model, fasta, vcf, resumed, window=150, progress=False)
+        score_variants(model, fasta, vcf, resumed, window=150)
     partial = tmp_path / "resumed.tsv.partial.tsv"
     assert not resumed.exists() and len(partial.read_text().splitlines()) == 3 + 6  # two chunks of 3 rows
     monkeypatch.setattr(VariantScorer, "score", original)
-    summary = score_variants(model, fasta, vcf, resumed, window=150, resume=True, progress=False)
+    summary = score_variants(model, fasta, vcf, resumed, window=150, resume=True)
     assert resumed.read_text() == straight.read_text() and not partial.exists()
-    assert summary["scored"] == 5
+    assert summary.scored == 5
     with pytest.raises(ValueError, match="other settings"):
         partial.write_text(straight.read_text())
-        score_variants(model, fasta, vcf, resumed, window=151, resume=True, progress=False)
+        score_variants(model, fasta, vcf, resumed, window=151, resume=True)
+
+
+# ---------------------------------------------------------------------------------------------- the summary
+
+# OUTPUT.summary.json as `fgm score-variants` wrote it before the results were typed
+SAVED_SUMMARY = """{
+  "output": "runs/scores.vcf.gz",
+  "rows": 10,
+  "scored": 5,
+  "skipped": {"indel": 2, "mnp": 1, "symbolic": 1, "star": 1},
+  "variants_per_second": 41.5,
+  "model": "runs/demo/model",
+  "genome": "data/genomes/sacCer_S288C.fa.gz",
+  "vcf": "data/examples/yeast_variants.vcf",
+  "window": 1200,
+  "frames": "all",
+  "strands": "both",
+  "kmer_size": 6,
+  "genome_bgzf_copy": "runs/reference_cache/0123abcd-sacCer_S288C.fa.gz"
+}
+"""
+
+
+def test_a_saved_summary_reads_back_as_it_was_written(tmp_path):
+    path = tmp_path / "scores.vcf.gz.summary.json"
+    path.write_text(SAVED_SUMMARY)
+    summary = VariantScoresSummary.load(path)
+    assert summary.skipped == {"indel": 2, "mnp": 1, "symbolic": 1, "star": 1} and summary.window == 1200
+    assert summary.to_json() == json.loads(SAVED_SUMMARY) and list(summary.to_json()) == list(json.loads(SAVED_SUMMARY))
+    resumed = {**json.loads(SAVED_SUMMARY), "variants_per_second": None}  # a resumed run with nothing left to score
+    del resumed["genome_bgzf_copy"]  # a FASTA read as it is
+    assert VariantScoresSummary.from_json(resumed).to_json() == resumed
+
+
+@pytest.mark.parametrize("key", ["kmer_size", "n_scored"])
+def test_a_summary_with_a_missing_or_unknown_key_is_refused(tmp_path, key):
+    data = json.loads(SAVED_SUMMARY)
+    data = {k: v for k, v in data.items() if k != key} if key in data else {**data, key: 5}
+    path = tmp_path / "x.summary.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(OutdatedResult, match=rf"{re.escape(str(path))}.*VariantScoresSummary.*{key}.*"
+                                             "run `fgm score-variants` again"):
+        VariantScoresSummary.load(path)

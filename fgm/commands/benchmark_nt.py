@@ -17,4 +17,4 @@ ARGUMENTS = (FinetuneModelArguments, BenchmarkArguments, BenchmarkTrainingArgume
 
 
 def run(model_args, benchmark_args, training_args):
-    print(run_nt_benchmark(model_args, benchmark_args, training_args)["table"])
+    print(run_nt_benchmark(model_args, benchmark_args, training_args).table)

@@ -14,27 +14,10 @@ before them, so the band holding the copy shows whether the model reads a copy t
 holds one). Any masked LM with a DNA tokenizer. Writes influence.md, .json, .png; resumes band by band.
 """
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..checkpoints import checkpoint_argument
 from ..context.instrument import HeldOutArguments, ScoringArguments
-from . import Size
-
-
-@dataclass
-class InfluenceArguments:
-    _argument_group_name = "influence"
-
-    model_name_or_path: str = checkpoint_argument("masked-LM checkpoint folder or Hub id (FGM, or any masked LM with a "
-                                                  "DNA tokenizer, e.g. a Nucleotide Transformer)")
-    context: Size | None = field(default=None, metadata={"help": "window in bases (default: the training context)"})
-    output_dir: str = field(default="runs/influence", metadata={"help": "where the table, plot and data go"})
-    positions: int = field(default=500, metadata={"help": "scored positions"})
-    copy_distance: Size | None = field(default=None, metadata={
-        "help": "write the bases around each scored base again this many bases before it (default: no copy)"})
-    copy_length: int = field(default=32, metadata={"help": "bases of that copy"})
-
+from ..context.influence import InfluenceArguments
 
 ARGUMENTS = (InfluenceArguments, HeldOutArguments, ScoringArguments)
 
@@ -42,7 +25,6 @@ ARGUMENTS = (InfluenceArguments, HeldOutArguments, ScoringArguments)
 def run(args: InfluenceArguments, held_out: HeldOutArguments, scoring: ScoringArguments) -> int:
     from ..context.influence import context_influence
 
-    context_influence(args.model_name_or_path, args.output_dir, args.context, held_out, scoring,
-                      positions=args.positions, copy_distance=args.copy_distance, copy_length=args.copy_length)
+    context_influence(args, held_out, scoring)
     print(Path(args.output_dir, "influence.md").read_text())
     return 0

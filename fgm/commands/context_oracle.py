@@ -15,26 +15,10 @@ other half of the record, as the table says. Its loss and paired gain over that 
 bound of what context-as-retrieval can give on this genome. Writes oracle.md, .json, .png.
 """
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..context.instrument import HeldOutArguments
-from . import bases_list
-
-
-@dataclass
-class OracleArguments:
-    _argument_group_name = "oracle"
-
-    contexts: list[str] = field(default_factory=lambda: ["1k", "10k", "100k", "1m"],
-                                metadata={"help": "window sizes in bases (clipped at the ends of each sequence)"})
-    output_dir: str = field(default="runs/oracle", metadata={"help": "where the tables, plot and data go"})
-    positions: int = field(default=20_000, metadata={"help": "sampled positions for the oracle's loss"})
-    copy_key: int = field(default=24, metadata={"help": "bases around the masked base a copy must match (even, 2-32)"})
-    markov_orders: list[int] = field(default_factory=lambda: list(range(7)), metadata={"help": "fallback orders"})
-    seed: int = field(default=0, metadata={"help": "seed of the positions and of the bootstrap"})
-    bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples for the intervals"})
-
+from ..context.oracle_scan import OracleArguments
 
 ARGUMENTS = (OracleArguments, HeldOutArguments)
 
@@ -42,7 +26,6 @@ ARGUMENTS = (OracleArguments, HeldOutArguments)
 def run(args: OracleArguments, held_out: HeldOutArguments) -> int:
     from ..context.oracle_scan import oracle_scan
 
-    oracle_scan(args.output_dir, bases_list(args.contexts), held_out, positions=args.positions, seed=args.seed,
-                key=args.copy_key, markov_orders=args.markov_orders, n_bootstrap=args.bootstrap)
+    oracle_scan(args, held_out)
     print(Path(args.output_dir, "oracle.md").read_text())
     return 0

@@ -18,8 +18,6 @@ ARGUMENTS = (FinetuneModelArguments, TaskArguments, FinetuningArguments)
 
 def run(model_args, data_args, training_args):
     results = finetune(model_args, data_args, training_args)
-    metric = results["headline_metric"]
-    print(
-        f"{results['task']}: test {metric} {format_score(results['summary'][metric])} "
-        f"over {results['n_runs']} run(s); results in {training_args.output_dir}/results.md"
-    )
+    metric = results.headline_metric
+    print(f"{results.task}: test {metric} {format_score(results.summary_of(metric))} over {results.n_runs} run(s); "
+          f"results in {training_args.output_dir}/results.md")

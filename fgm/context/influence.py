@@ -17,14 +17,17 @@ so the band holding the copy shows what the model does with a copy at that dista
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..checkpoints import checkpoint_argument
+from ..data.sizes import Size
 from ..stats import mean_interval, resamples
 from .instrument import HeldOutArguments, ScoringArguments, model_name
 from .report import interval_text, markdown_table, saved_figure
+from .results import Band, InfluenceResult, PlantedCopy
 from .scan import choose_positions
 
 REACH_SHARE = 0.01
@@ -33,11 +36,11 @@ REACH_SHARE = 0.01
 REACH_RULE = f"the farthest band whose KL is at least {REACH_SHARE:.0%} of the largest band's"
 
 
-def reach(rows: list[dict]) -> int | None:
+def reach(rows: list[Band]) -> int | None:
     """Start d of the farthest band [d, 2d) whose mean KL is at least REACH_SHARE of the largest (REACH_RULE);
     None when no band changes the prediction."""
-    peak = max(row["kl"][0] for row in rows)
-    return max(row["band"][0] for row in rows if row["kl"][0] >= REACH_SHARE * peak) if peak > 0 else None
+    peak = max(row.kl.estimate for row in rows)
+    return max(row.start for row in rows if row.kl.estimate >= REACH_SHARE * peak) if peak > 0 else None
 
 
 def bands(context: int) -> list[int]:
@@ -74,26 +77,34 @@ def perturb(window: str, donor: str, span: tuple[int, int], d: int) -> str:
     return chars.decode()
 
 
-def context_influence(
-    model,
-    output_dir,
-    context: int | None = None,
-    held_out: HeldOutArguments | None = None,
-    scoring: ScoringArguments | None = None,
-    *,
-    positions: int = 500,
-    copy_distance: int | None = None,
-    copy_length: int = 32,
-) -> dict:
-    """The influence curve of `model` (a checkpoint of any masked LM with a DNA tokenizer, or a `(model,
-    tokenizer)` pair) at `context` bases (default: its training context) on the held-out sequence (default:
-    chrXVI of the bundled yeast genome); with `copy_distance`, in windows where the `copy_length` bases around each
-    scored base are written again that far before it. Writes influence.md, .json, .png and one band_<d>.npz per
-    band."""
+@dataclass
+class InfluenceArguments:
+    """What `context_influence` measures and where it writes."""
+
+    _argument_group_name = "influence"
+
+    model_name_or_path: str = checkpoint_argument("masked-LM checkpoint folder or Hub id (FGM, or any masked LM with a "
+                                                  "DNA tokenizer, e.g. a Nucleotide Transformer)")
+    context: Size | None = field(default=None, metadata={"help": "window in bases (default: the training context)"})
+    output_dir: str = field(default="runs/influence", metadata={"help": "where the table, plot and data go"})
+    positions: int = field(default=500, metadata={"help": "scored positions"})
+    copy_distance: Size | None = field(default=None, metadata={
+        "help": "write the bases around each scored base again this many bases before it (default: no copy)"})
+    copy_length: int = field(default=32, metadata={"help": "bases of that copy"})
+
+
+def context_influence(args: InfluenceArguments, held_out: HeldOutArguments | None = None,
+                      scoring: ScoringArguments | None = None, model=None) -> InfluenceResult:
+    """The influence curve of the checkpoint `args.model_name_or_path` (any masked LM with a DNA tokenizer; or
+    `model`, a loaded `(model, tokenizer)` pair, in its place) at `args.context` bases (default: its training context) on the held-out sequence (default:
+    chrXVI of the bundled yeast genome); with `args.copy_distance`, in windows where the `args.copy_length` bases
+    around each scored base are written again that far before it. Writes influence.md, .json, .png and one
+    band_<d>.npz per band to `args.output_dir`."""
     held_out, scoring = held_out or HeldOutArguments(), scoring or ScoringArguments()
     data, seed, progress = held_out.load(), scoring.seed, not scoring.quiet
-    scorer, trained = scoring.scorer(model)
-    context = int(context or trained)
+    positions, copy_distance, copy_length = args.positions, args.copy_distance, args.copy_length
+    scorer, trained = scoring.scorer(model or args.model_name_or_path)
+    context = int(args.context or trained)
     if context < 2 * scorer.vocabulary.longest + 2:
         raise ValueError(f"a context of {context} bases leaves no band around a {scorer.vocabulary.longest}-base token")
     chosen, _ = choose_positions(data.held_out, context, positions, seed)
@@ -111,7 +122,7 @@ def context_influence(
     index = [context // 2] * len(windows)
     bases = "".join(w[context // 2] for w in windows)
     intact = scorer.score(windows, index, progress=progress, desc="intact")
-    output_dir = Path(output_dir)
+    output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     samples = resamples(len(windows), scoring.bootstrap, seed)
     rows = []
@@ -129,50 +140,51 @@ def context_influence(
             np.savez(saved, positions=key, kl=kl, loss_change=change)
         replaced = np.mean([sum(high - low for low, high in band_ranges(span, d, context))
                             for span in intact.token_spans])
-        rows.append({"band": [d, 2 * d], "bases": float(replaced), "kl": mean_interval(kl, samples),
-                     "loss_change": mean_interval(change, samples)})
-    copy = copy_distance and {"distance": copy_distance, "length": copy_length,
-                              "band": max(d for d in bands(context) if d <= copy_distance)}
-    results = {"model": model_name(scorer), "context": context, "training_context": trained,
-               "extrapolation": context > trained, "positions": len(chosen), "seed": seed, "reach": reach(rows),
-               "copy": copy or None, "intact_loss": mean_interval(intact.base_loss(bases), samples), "bands": rows}
-    (output_dir / "influence.json").write_text(json.dumps(results, indent=2) + "\n")
+        rows.append(Band(band=(d, 2 * d), bases=float(replaced), kl=mean_interval(kl, samples),
+                         loss_change=mean_interval(change, samples)))
+    copy = copy_distance and PlantedCopy(distance=copy_distance, length=copy_length,
+                                         band=max(d for d in bands(context) if d <= copy_distance))
+    results = InfluenceResult(model=model_name(scorer), context=context, training_context=trained,
+                              extrapolation=context > trained, positions=len(chosen), seed=seed, reach=reach(rows),
+                              copy=copy or None, intact_loss=mean_interval(intact.base_loss(bases), samples),
+                              bands=rows)
+    results.save(output_dir / "influence.json")
     (output_dir / "influence.md").write_text(influence_table(results))
     plot_influence({"": results}, output_dir / "influence.png")
     return results
 
 
-def influence_table(results: dict) -> str:
+def influence_table(results: InfluenceResult) -> str:
     """Markdown: per band, the mean KL and loss change of the masked prediction."""
-    extrapolation = " (longer than the training context: extrapolation)" if results["extrapolation"] else ""
+    extrapolation = " (longer than the training context: extrapolation)" if results.extrapolation else ""
     reach_text = "no band changes the prediction"
-    if results["reach"]:
-        reach_text = f"reach ({REACH_RULE}): [{results['reach']:,}, {2 * results['reach']:,})"
-    copy, planted = results.get("copy"), ""
+    if results.reach:
+        reach_text = f"reach ({REACH_RULE}): [{results.reach:,}, {2 * results.reach:,})"
+    copy, planted = results.copy, ""
     if copy:
-        planted = (f", the {copy['length']} bases around the masked one written again {copy['distance']:,} bases "
-                   f"before them (band [{copy['band']:,}, {2 * copy['band']:,}) holds the copy)")
+        planted = (f", the {copy.length} bases around the masked one written again {copy.distance:,} bases "
+                   f"before them (band [{copy.band:,}, {2 * copy.band:,}) holds the copy)")
     caption = (
-        f"Influence at {results['positions']:,} positions (seed {results['seed']}), each scored alone with its token "
-        f"masked in a {results['context']:,}-base window{extrapolation}{planted}; the bases at distances [d, 2d) "
+        f"Influence at {results.positions:,} positions (seed {results.seed}), each scored alone with its token "
+        f"masked in a {results.context:,}-base window{extrapolation}{planted}; the bases at distances [d, 2d) "
         f"from the masked token on both sides replaced by other genomic sequence; 95% bootstrap intervals. Intact "
-        f"loss {results['intact_loss'][0]:.4f} nats per base; {reach_text}.")
-    rows = [[f"[{row['band'][0]:,}, {row['band'][1]:,})", f"{row['bases']:,.0f}",
-             "{:.2e} [{:.2e}, {:.2e}]".format(*row["kl"]), f"{row['kl'][0] / row['bases']:.1e}",
-             interval_text(row["loss_change"], sign="+")] for row in results["bands"]]
+        f"loss {results.intact_loss.estimate:.4f} nats per base; {reach_text}.")
+    rows = [[f"[{row.band[0]:,}, {row.band[1]:,})", f"{row.bases:,.0f}",
+             f"{row.kl.estimate:.2e} [{row.kl.low:.2e}, {row.kl.high:.2e}]", f"{row.kl.estimate / row.bases:.1e}",
+             interval_text(row.loss_change, sign="+")] for row in results.bands]
     columns = ["band (bases from the masked token)", "bases replaced", "KL(intact \u2016 perturbed) (nats)",
                "KL per replaced base", "loss change (nats per base)"]
     return markdown_table(caption, columns, rows)
 
 
-def plot_influence(runs: dict[str, dict], path) -> None:
+def plot_influence(runs: dict[str, InfluenceResult], path) -> None:
     """Mean KL against band start, log-log, one line per model (label -> results)."""
     with saved_figure(path) as axis:
         for label, results in runs.items():
-            x = [row["band"][0] for row in results["bands"]]
-            kl = np.array([row["kl"] for row in results["bands"]])
-            axis.plot(x, kl[:, 0], marker="o", label=label or "model")
-            axis.fill_between(x, kl[:, 1], kl[:, 2], alpha=0.2)
+            x = [row.start for row in results.bands]
+            axis.plot(x, [row.kl.estimate for row in results.bands], marker="o", label=label or "model")
+            axis.fill_between(x, [row.kl.low for row in results.bands], [row.kl.high for row in results.bands],
+                              alpha=0.2)
         axis.set_xscale("log", base=2)
         axis.set_yscale("symlog", linthresh=1e-6)
         axis.set_ylim(bottom=0)  # KL is never negative

@@ -18,12 +18,13 @@ from __future__ import annotations
 import numpy as np
 
 from .copies import KEY, STRATA, Copies, find_copies, strata
+from .results import CopyOracleFit, ErrorRateFit, Floored, StratumErrors
 
 FIT_POSITIONS = 200_000
 
 
 def fit_error_rates(sequences: list[str], gap: int, key: int = KEY, positions: int = FIT_POSITIONS,
-                    seed: int = 0) -> dict:
+                    seed: int = 0) -> ErrorRateFit:
     """How often the nearest copy (on the same sequence) of a base holds another base, per distance stratum: a
     seeded sample of `positions` bases of `sequences`, masked tokens of `gap` bases. Returns the bases sampled
     and, per stratum with copies (STRATA[1:]), the copies, the mismatches and the add-one smoothed rate."""
@@ -48,28 +49,28 @@ def fit_error_rates(sequences: list[str], gap: int, key: int = KEY, positions: i
         stratum = np.where(truth >= 0, strata(copies.distance), 0)
         copies_by_stratum = np.bincount(stratum, minlength=len(STRATA))
         mismatches_by_stratum = np.bincount(stratum, weights=nearest != truth, minlength=len(STRATA)).astype(np.int64)
-    return {"sampled": len(draws), "strata": [
-        {"stratum": name, "copies": int(copies_by_stratum[i]), "mismatches": int(mismatches_by_stratum[i]),
-         "error_rate": (int(mismatches_by_stratum[i]) + 1) / (int(copies_by_stratum[i]) + 2)}
-        for i, name in enumerate(STRATA) if i]}
+    return ErrorRateFit(sampled=len(draws), strata=[
+        StratumErrors(stratum=name, copies=int(copies_by_stratum[i]), mismatches=int(mismatches_by_stratum[i]),
+                      error_rate=(int(mismatches_by_stratum[i]) + 1) / (int(copies_by_stratum[i]) + 2))
+        for i, name in enumerate(STRATA) if i])
 
 
-def stratum_rates(fit: dict) -> np.ndarray:
+def stratum_rates(fit: ErrorRateFit) -> np.ndarray:
     """The error rate of a copy in each stratum, indexed as STRATA (no copy: 0.5, never used)."""
-    return np.array([0.5] + [row["error_rate"] for row in fit["strata"]])
+    return np.array([0.5] + [row.error_rate for row in fit.strata])
 
 
-def error_rate_text(fit: dict) -> str:
+def error_rate_text(fit: CopyOracleFit) -> str:
     """The oracle's error rates per distance stratum in words, with the copies they were counted on."""
-    folds = fit["folds"]
-    copies = np.sum([[row["copies"] for row in f["strata"]] for f in folds], 0)
-    mismatches = np.sum([[row["mismatches"] for row in f["strata"]] for f in folds], 0)
+    folds = fit.folds
+    copies = np.sum([[row.copies for row in f.strata] for f in folds], 0)
+    mismatches = np.sum([[row.mismatches for row in f.strata] for f in folds], 0)
     rates = ", ".join(f"{name} {(m + 1) / (n + 2):.4f} ({m:,} of {n:,})"
                       for name, n, m in zip(STRATA[1:], copies, mismatches))
     pooled = f", pooled over the {len(folds)} halves" if len(folds) > 1 else ""
-    floored = "; ".join(f"{row['context']:,} bases: {', '.join(row['strata'])}" for row in fit["floored"])
+    floored = "; ".join(f"{row.context:,} bases: {', '.join(row.strata)}" for row in fit.floored)
     return (f"copy error rates by distance (copies holding another base, of the nearest copies of "
-            f"{sum(f['sampled'] for f in folds):,} sampled bases of {fit['fitted_on']}{pooled}): {rates}"
+            f"{sum(f.sampled for f in folds):,} sampled bases of {fit.fitted_on}{pooled}): {rates}"
             + (f"; strata whose copies predicted worse than the fallback, which the oracle takes there: {floored}"
                if floored else ""))
 
@@ -121,8 +122,8 @@ def copy_oracle(rows: dict, data, chosen, spans: np.ndarray, windows: dict, key:
         rows[f"copy oracle {context}"], floored[context] = floor(
             oracle_scores(predicted, truth, error_rate, fallback), fallback, strata(copies.distance), predicted >= 0)
         in_window[context] = predicted >= 0
-    fit = {"key": key, "fallback": best or "uniform", "fitted_on": data.fitted_on, "folds": folds,
-           "floored": [{"context": context, "strata": names} for context, names in floored.items() if names]}
+    fit = CopyOracleFit(key=key, fallback=best or "uniform", fitted_on=data.fitted_on, folds=folds,
+                        floored=[Floored(context=context, strata=names) for context, names in floored.items() if names])
     return copies, fit, in_window
 
 

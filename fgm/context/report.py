@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-
-def interval_text(values, digits: int = 4, sign: str = "") -> str:
-    """[estimate, low, high] as "estimate [low, high]"; `sign="+"` writes the sign of differences."""
-    return f"{values[0]:{sign}.{digits}f} [{values[1]:{sign}.{digits}f}, {values[2]:{sign}.{digits}f}]"
+from ..results import Interval
 
 
-def share_text(values) -> str:
-    """A share [estimate, low, high] as a percentage with its interval."""
-    return f"{100 * values[0]:.1f}% [{100 * values[1]:.1f}, {100 * values[2]:.1f}]"
+def interval_text(value: Interval, digits: int = 4, sign: str = "") -> str:
+    """"estimate [low, high]"; `sign="+"` writes the sign of differences."""
+    return f"{value.estimate:{sign}.{digits}f} [{value.low:{sign}.{digits}f}, {value.high:{sign}.{digits}f}]"
+
+
+def share_text(value: Interval) -> str:
+    """A share as a percentage with its interval."""
+    return f"{100 * value.estimate:.1f}% [{100 * value.low:.1f}, {100 * value.high:.1f}]"
 
 
 def markdown_table(caption: str, columns: list[str], rows: list[list[str]]) -> str:

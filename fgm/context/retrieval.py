@@ -21,16 +21,18 @@ depend only on the held-out sequence and the seed, never on the model; each dist
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..checkpoints import checkpoint_argument
+from ..data.sizes import bases_list
 from ..model.kmers_fgm import reverse_complement
 from ..stats import mean_interval, resamples
 from .instrument import HeldOutArguments, ScoringArguments, model_name
 from .report import interval_text, markdown_table, saved_figure
+from .results import RetrievalResult, RetrievalRow
 from .scan import choose_positions
 
 COPY_LENGTH, SCORED, FLANK = 32, 4, 32
@@ -145,81 +147,95 @@ def score_distance(scorer, windows: RetrievalWindows, saved: Path, progress: boo
     return arms
 
 
-def retrieval_benchmark(
-    model,
-    output_dir,
-    distances: list[int],
-    held_out: HeldOutArguments | None = None,
-    scoring: ScoringArguments | None = None,
-    *,
-    windows: int = 50,
-    copy_length: int = COPY_LENGTH,
-    scored: int = SCORED,
-    flank: int = FLANK,
-    distractor: int = 0,
-    control: str = "other",
-) -> dict:
-    """Score `model` (a checkpoint of any masked LM with a DNA tokenizer, or a `(model, tokenizer)` pair) on the
-    retrieval windows of each distance (bases) drawn from the held-out sequence (default: chrXVI of the bundled
-    yeast genome). Writes retrieval.md, .json, .png and one distance_<d>.npz per distance to `output_dir`."""
+@dataclass
+class RetrievalArguments:
+    """The retrieval windows `retrieval_benchmark` scores and where it writes."""
+
+    _argument_group_name = "retrieval"
+
+    model_name_or_path: str = checkpoint_argument("masked-LM checkpoint folder or Hub id (FGM, or any masked LM with a "
+                                                  "DNA tokenizer, e.g. a Nucleotide Transformer)")
+    distances: list[str] = field(default_factory=lambda: ["32", "128", "512", "2k"],
+                                 metadata={"help": "bases between the copies (start to start), e.g. 32,128,1k,10k"})
+    output_dir: str = field(default="runs/retrieval", metadata={"help": "where the table, plot and data go"})
+    windows: int = field(default=50, metadata={"help": "paired windows per distance"})
+    copy_length: int = field(default=COPY_LENGTH, metadata={"help": "bases of the copied segment"})
+    scored: int = field(default=SCORED, metadata={"help": "bases scored in the middle of the second copy"})
+    flank: int = field(default=FLANK, metadata={"help": "bases of background before the first and after the second "
+                                                "copy"})
+    distractor: int = field(default=0, metadata={"help": "key substitutions of a near-copy at half the distance "
+                                                 "(0: no distractor)"})
+    control: str = field(default="other", metadata={"choices": CONTROLS, "help": "the control's first copy: other "
+                         "genomic sequence, or the copy's bases shuffled (same composition)"})
+
+    def __post_init__(self):
+        self.distances = sorted(set(bases_list(self.distances)))  # "32,1k" or [32, 1000]
+
+
+def retrieval_benchmark(args: RetrievalArguments, held_out: HeldOutArguments | None = None,
+                        scoring: ScoringArguments | None = None, model=None) -> RetrievalResult:
+    """Score the checkpoint `args.model_name_or_path` (any masked LM with a DNA tokenizer; or `model`, a loaded
+    `(model, tokenizer)` pair, in its place) on the retrieval windows of each of `args.distances` (bases) drawn from the held-out sequence (default: chrXVI of the
+    bundled yeast genome). Writes retrieval.md, .json, .png and one distance_<d>.npz per distance to
+    `args.output_dir`."""
     held_out, scoring = held_out or HeldOutArguments(), scoring or ScoringArguments()
-    segments = held_out.load().held_out
-    distances, seed = sorted(set(int(d) for d in distances)), scoring.seed
-    built = {d: retrieval_windows(segments, d, windows, seed, copy_length, scored, flank, distractor, control)
-             for d in distances}  # every distance checked before any is scored
-    output_dir = Path(output_dir)
+    segments, seed = held_out.load().held_out, scoring.seed
+    built = {d: retrieval_windows(segments, d, args.windows, seed, args.copy_length, args.scored, args.flank,
+                                  args.distractor, args.control)
+             for d in args.distances}  # every distance checked before any is scored
+    output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    scorer, trained = scoring.scorer(model)
-    samples, rows = resamples(windows, scoring.bootstrap, seed), []
+    scorer, trained = scoring.scorer(model or args.model_name_or_path)
+    samples, rows = resamples(args.windows, scoring.bootstrap, seed), []
     for distance, paired in built.items():
         arms = score_distance(scorer, paired, output_dir / f"distance_{distance}.npz", not scoring.quiet)
         gain = (arms["control_loss"] - arms["copy_loss"]).mean(1)
-        rows.append({
-            "distance": distance, "window": len(paired.copy[0]), "extrapolation": len(paired.copy[0]) > trained,
+        rows.append(RetrievalRow(
+            distance=distance, window=len(paired.copy[0]), extrapolation=len(paired.copy[0]) > trained,
             **{f"{arm}_{what}": mean_interval(arms[f"{arm}_{key}"].mean(1), samples)
                for arm in ("copy", "control") for what, key in (("loss", "loss"), ("accuracy", "correct"))},
-            "gain": mean_interval(gain, samples),
-        })
-    results = {"model": model_name(scorer), "training_context": trained, "seed": seed, "windows": windows,
-               "copy_length": copy_length, "scored": scored, "flank": flank, "distractor": distractor,
-               "control": control, "rows": rows}
-    (output_dir / "retrieval.json").write_text(json.dumps(results, indent=2) + "\n")
+            gain=mean_interval(gain, samples),
+        ))
+    results = RetrievalResult(model=model_name(scorer), training_context=trained, seed=seed, windows=args.windows,
+                              copy_length=args.copy_length, scored=args.scored, flank=args.flank,
+                              distractor=args.distractor, control=args.control, rows=rows)
+    results.save(output_dir / "retrieval.json")
     (output_dir / "retrieval.md").write_text(retrieval_table(results))
     plot_retrieval({"": results}, output_dir / "retrieval.png")
     return results
 
 
-def retrieval_table(results: dict) -> str:
+def retrieval_table(results: RetrievalResult) -> str:
     """Markdown: per distance, both arms' loss and accuracy and the paired retrieval gain."""
-    control = {"other": "other genomic sequence", "shuffled": "its own bases shuffled"}[results["control"]]
+    control = {"other": "other genomic sequence", "shuffled": "its own bases shuffled"}[results.control]
     decoy = (f" Both arms hold a near-copy at half the distance, differing at the scored bases and "
-             f"{results['distractor']} key bases." if results["distractor"] else "")
+             f"{results.distractor} key bases." if results.distractor else "")
     caption = (
-        f"Retrieval: {results['windows']} windows per distance (seed {results['seed']}), a "
-        f"{results['copy_length']}-base segment written twice, d bases apart; the middle {results['scored']} bases "
+        f"Retrieval: {results.windows} windows per distance (seed {results.seed}), a "
+        f"{results.copy_length}-base segment written twice, d bases apart; the middle {results.scored} bases "
         f"of the second copy scored, each with its token masked; the control replaces the first copy by "
         f"{control}.{decoy} Gain = control "
         f"loss - copy loss (nats per base; a perfect copier gains the control's loss, at most ln 4 = 1.386; 0 = the "
         f"copy is not used); 95% bootstrap intervals over windows. Training context: "
-        f"{results['training_context']:,} bases.")
+        f"{results.training_context:,} bases.")
     columns = ["distance (bases)", "window (bases)", "loss, copy", "loss, control", "retrieval gain", "accuracy, copy",
                "accuracy, control"]
-    rows = [[f"{row['distance']:,}" + (" (extrapolation)" if row["extrapolation"] else ""), f"{row['window']:,}",
-             interval_text(row["copy_loss"]), interval_text(row["control_loss"]), interval_text(row["gain"], sign="+"),
-             interval_text(row["copy_accuracy"], 3), interval_text(row["control_accuracy"], 3)]
-            for row in results["rows"]]
+    rows = [[f"{row.distance:,}" + (" (extrapolation)" if row.extrapolation else ""), f"{row.window:,}",
+             interval_text(row.copy_loss), interval_text(row.control_loss), interval_text(row.gain, sign="+"),
+             interval_text(row.copy_accuracy, 3), interval_text(row.control_accuracy, 3)]
+            for row in results.rows]
     return markdown_table(caption, columns, rows)
 
 
-def plot_retrieval(runs: dict[str, dict], path) -> None:
+def plot_retrieval(runs: dict[str, RetrievalResult], path) -> None:
     """Retrieval gain against distance, one line per model (label -> results); dotted: the training context."""
     with saved_figure(path) as axis:
         for label, results in runs.items():
-            x = [r["distance"] for r in results["rows"]]
-            gain = np.array([r["gain"] for r in results["rows"]])
-            axis.errorbar(x, gain[:, 0], yerr=[gain[:, 0] - gain[:, 1], gain[:, 2] - gain[:, 0]], marker="o",
-                          capsize=3, label=label or "model")
-            axis.axvline(results["training_context"], color=axis.lines[-1].get_color(), linestyle=":", linewidth=0.8)
+            x, gain = [r.distance for r in results.rows], [r.gain for r in results.rows]
+            axis.errorbar(x, [g.estimate for g in gain], yerr=[[g.estimate - g.low for g in gain],
+                                                               [g.high - g.estimate for g in gain]],
+                          marker="o", capsize=3, label=label or "model")
+            axis.axvline(results.training_context, color=axis.lines[-1].get_color(), linestyle=":", linewidth=0.8)
         axis.axhline(0, color="grey", linewidth=0.8)
         axis.axhline(np.log(4), color="grey", linestyle="--", label="ln 4 (perfect copying from uniform)")
         axis.set_xscale("log")

@@ -25,11 +25,13 @@ finishes (`context_<bases>.npz`), so an interrupted scan resumes where it stoppe
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..checkpoints import checkpoint_argument
+from ..data.sizes import bases_list
 from ..inference import MaskedBaseScorer
 from ..stats import mean_interval, resamples
 from .copies import KEY, STRATA, find_copies, strata
@@ -37,6 +39,8 @@ from .held_out import ScanData, Segment
 from .instrument import HeldOutArguments, ScoringArguments, model_name
 from .oracle import copy_oracle, error_rate_text
 from .report import interval_text, markdown_table, saved_figure, share_text
+from .results import (Baseline, ContextRow, CopyOracleFit, PairedDifference, PairedScans, ScanResult, Scores, StratumRow,
+                      Versus)
 
 MARKOV_ORDERS = tuple(range(7))
 
@@ -106,29 +110,28 @@ def strata_file(scan_dir) -> Path:
     return Path(scan_dir) / "strata.npz"
 
 
-def summarize(values: dict[str, tuple[np.ndarray, np.ndarray]], n: int, seed: int) -> dict[str, dict]:
+def summarize(values: dict[str, tuple[np.ndarray, np.ndarray]], n: int, seed: int) -> dict[str, Scores]:
     """Mean loss, accuracy and perplexity with 95% intervals; `values` maps a row name to (loss, correct)
     arrays over the same positions, resampled identically for every row."""
     samples = resamples(len(next(iter(values.values()))[0]), n, seed)
     summary = {}
     for name, (loss, correct) in values.items():
         loss_interval = mean_interval(loss, samples)
-        summary[name] = {"loss": loss_interval, "accuracy": mean_interval(correct, samples),
-                         "perplexity": np.exp(loss_interval).tolist()}
+        summary[name] = Scores(loss=loss_interval, accuracy=mean_interval(correct, samples),
+                               perplexity=loss_interval.map(lambda value: float(np.exp(value))))
     return summary
 
 
-def paired_difference(values: dict[str, np.ndarray], row: str, reference: str, n: int, seed: int) -> dict:
+def paired_difference(values: dict[str, np.ndarray], row: str, reference: str, n: int, seed: int) -> PairedDifference:
     """`row` minus `reference` on the same positions: loss and accuracy differences with 95% paired bootstrap
     intervals (a loss interval below 0 means `row` is better beyond resampling noise)."""
     (loss, correct), (ref_loss, ref_correct) = values[row], values[reference]
     samples = resamples(len(loss), n, seed)
-    return {"reference": reference,
-            "loss": mean_interval(loss.astype(float) - ref_loss, samples),
-            "accuracy": mean_interval(correct.astype(float) - ref_correct.astype(float), samples)}
+    return PairedDifference(reference=reference, loss=mean_interval(loss.astype(float) - ref_loss, samples),
+                            accuracy=mean_interval(correct.astype(float) - ref_correct.astype(float), samples))
 
 
-def paired_scans(scan_dir, reference_dir, contexts: list[int], n: int, seed: int) -> dict:
+def paired_scans(scan_dir, reference_dir, contexts: list[int], n: int, seed: int) -> PairedScans:
     """The loss of the scan in `scan_dir` minus that in `reference_dir` (another model scanned at the same positions),
     paired, per context (`loss`) and within each repeat stratum (`by_stratum`: stratum -> context -> interval, only
     where the stratum has positions; None for scans saved before strata were)."""
@@ -144,13 +147,13 @@ def paired_scans(scan_dir, reference_dir, contexts: list[int], n: int, seed: int
         for name, folder in (("scan", scan_dir), ("reference", reference_dir)):
             saved = np.load(scores_file(folder, context))
             values[name] = saved["base_loss"], saved["base_correct"]
-        loss[context] = paired_difference(values, "scan", "reference", n, seed)["loss"]
+        loss[context] = paired_difference(values, "scan", "reference", n, seed).loss
         for index, name in enumerate(STRATA if stratum is not None else []):
             members = stratum == index
             if members.any():
                 within = {key: tuple(array[members] for array in pair) for key, pair in values.items()}
-                by_stratum[name][context] = paired_difference(within, "scan", "reference", n, seed)["loss"]
-    return {"loss": loss, "by_stratum": by_stratum if stratum is not None else None}
+                by_stratum[name][context] = paired_difference(within, "scan", "reference", n, seed).loss
+    return PairedScans(loss=loss, by_stratum=by_stratum if stratum is not None else None)
 
 
 def markov_scores(data: ScanData, positions, spans, orders) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -204,35 +207,47 @@ def score_context(scorer: MaskedBaseScorer, data: ScanData, chosen, context: int
     return arrays
 
 
-def context_scan(
-    model,
-    output_dir,
-    contexts: list[int],
-    held_out: HeldOutArguments | None = None,
-    scoring: ScoringArguments | None = None,
-    *,
-    positions: int = 2000,
-    markov_orders=MARKOV_ORDERS,
-    copy_key: int = KEY,
-    stratum: str | None = None,
-    versus=None,
-) -> dict:
-    """Scan `model` (a checkpoint of any masked LM with a DNA tokenizer, or a `(model, tokenizer)` pair) over
-    `contexts` (bases) on the held-out sequence (default: chrXVI of the bundled yeast genome); copies are matched
-    on `copy_key` bases around the masked token; with `stratum` (one of STRATA) every position is drawn from that
-    repeat stratum, so a rare stratum (copies 1-10 kb away: 3% of Drosophila chr4) is measured without scanning
-    thousands of others. `versus`: the folder of another model's scan at the same positions and contexts, which
+@dataclass
+class ScanArguments:
+    """What `context_scan` measures and where it writes."""
+
+    _argument_group_name = "scan"
+
+    model_name_or_path: str = checkpoint_argument("masked-LM checkpoint folder or Hub id (FGM, or any masked LM with a "
+                                                  "DNA tokenizer, e.g. a Nucleotide Transformer)")
+    contexts: list[str] = field(metadata={"help": "window sizes in bases, e.g. 1k,4k,16k,64k"})
+    output_dir: str = field(default="runs/context_scan", metadata={"help": "where the table, plot and data go"})
+    positions: int = field(default=2000, metadata={"help": "scored positions"})
+    markov_orders: list[int] = field(default_factory=lambda: list(MARKOV_ORDERS), metadata={"help": "baseline orders"})
+    copy_key: int = field(default=KEY, metadata={"help": "bases around the masked token a copy must match (even, "
+                                                 "2-32)"})
+    stratum: str | None = field(default=None, metadata={
+        "help": "draw every position from this repeat stratum: 'no copy', '< 1 kb', '1-10 kb', '10-100 kb' or "
+                "'>= 100 kb' (spaces optional)"})
+    versus: str | None = field(default=None, metadata={
+        "help": "another model's scan folder at the same positions and contexts: this model's loss minus its, paired, "
+                "overall and per stratum"})
+
+    def __post_init__(self):
+        self.contexts = sorted(set(bases_list(self.contexts)))  # "1k,4k" or [1000, 4000]
+
+
+def context_scan(args: ScanArguments, held_out: HeldOutArguments | None = None,
+                 scoring: ScoringArguments | None = None, model=None) -> ScanResult:
+    """Scan the checkpoint `args.model_name_or_path` (any masked LM with a DNA tokenizer; or `model`, a loaded
+    `(model, tokenizer)` pair, in its place) over `args.contexts` (bases) on the held-out sequence (default: chrXVI of the bundled yeast genome); copies are matched
+    on `args.copy_key` bases around the masked token; with `args.stratum` (one of STRATA) every position is drawn from
+    that repeat stratum, so a rare stratum (copies 1-10 kb away: 3% of Drosophila chr4) is measured without scanning
+    thousands of others. `args.versus`: the folder of another model's scan at the same positions and contexts, which
     this one is compared with, paired, overall and per stratum (`versus` in the results). Writes `scan.json`,
-    `scan.md`, `scan.png` and one
-    `context_<bases>.npz` per size to `output_dir`; returns the results."""
+    `scan.md`, `scan.png` and one `context_<bases>.npz` per size to `args.output_dir`; returns the results."""
     held_out, scoring = held_out or HeldOutArguments(), scoring or ScoringArguments()
-    data, seed = held_out.load(), scoring.seed
-    contexts = sorted(set(int(c) for c in contexts))
-    output_dir = Path(output_dir)
+    data, seed, contexts = held_out.load(), scoring.seed, args.contexts
+    output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    scorer, trained = scoring.scorer(model)
-    within = in_stratum(data.held_out, stratum, copy_key) if stratum else None
-    chosen, excluded = choose_positions(data.held_out, contexts[-1], positions, seed, within)
+    scorer, trained = scoring.scorer(model or args.model_name_or_path)
+    within = in_stratum(data.held_out, args.stratum, args.copy_key) if args.stratum else None
+    chosen, excluded = choose_positions(data.held_out, contexts[-1], args.positions, seed, within)
     per_context = {}
     for context in contexts:
         per_context[context] = score_context(scorer, data, chosen, context, contexts[-1],
@@ -242,149 +257,147 @@ def context_scan(
                                "window in the same fixed k-mer frame")
     rows = {f"context {c}": (a["base_loss"], a["base_correct"]) for c, a in per_context.items()}
     spans = per_context[contexts[0]]["token_spans"]
-    rows.update(markov_scores(data, chosen, [tuple(s) for s in spans], markov_orders))
+    rows.update(markov_scores(data, chosen, [tuple(s) for s in spans], args.markov_orders))
     k = scorer.vocabulary.longest
     starts = {c: np.array([window_start(p, c, contexts[-1], k) for _, p in chosen]) for c in contexts}
     copies, fit, in_window = copy_oracle(rows, data, chosen, spans, {c: (a, a + c) for c, a in starts.items()},
-                                         copy_key, seed)
+                                         args.copy_key, seed)
     stratum = strata(copies.distance)
     np.savez(strata_file(output_dir), positions=np.array(chosen), stratum=stratum)
     results = scan_results(rows, per_context, scoring.bootstrap, seed, stratum=stratum, copy_fit=fit,
                            in_window=in_window, model=model_name(scorer), kmer_size=k, training_context=trained,
                            positions=len(chosen), excluded=excluded)
-    if versus:
-        results["versus"] = {"scan": str(versus), **paired_scans(output_dir, versus, contexts, scoring.bootstrap, seed)}
-    (output_dir / "scan.json").write_text(json.dumps(results, indent=2) + "\n")
+    if args.versus:
+        paired = paired_scans(output_dir, args.versus, contexts, scoring.bootstrap, seed)
+        results.versus = Versus(scan=str(args.versus), loss=paired.loss, by_stratum=paired.by_stratum)
+    results.save(output_dir / "scan.json")
     (output_dir / "scan.md").write_text(scan_table(results))
     plot_scans({"": results}, output_dir / "scan.png")
     return results
 
 
-def scan_results(rows: dict, per_context: dict, n_bootstrap: int, seed: int, stratum: np.ndarray, copy_fit: dict,
-                 in_window: dict, **header) -> dict:
+def scan_results(rows: dict, per_context: dict, bootstrap: int, seed: int, stratum: np.ndarray, copy_fit: CopyOracleFit,
+                 in_window: dict, **header) -> ScanResult:
     """The scan's report: `header`, then each context size and each baseline with their intervals, each size's
     paired difference to the best baseline, the copy oracle, and the loss per repeat stratum."""
-    summary = summarize(rows, n_bootstrap, seed)
+    summary = summarize(rows, bootstrap, seed)
     baselines = [name for name in summary if name.startswith("Markov")]
-    best = min(baselines, key=lambda name: summary[name]["loss"][0], default=None)
+    best = min(baselines, key=lambda name: summary[name].loss.estimate, default=None)
     k, trained = header["kmer_size"], header["training_context"]
-    samples = resamples(len(stratum), n_bootstrap, seed)
-    return {
+    samples = resamples(len(stratum), bootstrap, seed)
+    return ScanResult(
         **header,
-        "seed": seed,
-        "contexts": [
-            {"context": c, "tokens": c // k + 1, "extrapolation": c > trained,
-             "token_loss": float(a["token_loss"].mean()), "token_accuracy": float(a["token_correct"].mean()),
-             **summary[f"context {c}"],
-             **({"vs_best_baseline": paired_difference(rows, f"context {c}", best, n_bootstrap, seed)} if best else {}),
-             "copy_oracle": summary[f"copy oracle {c}"], "copy_in_window": mean_interval(in_window[c], samples)}
+        seed=seed,
+        contexts=[
+            ContextRow(context=c, tokens=c // k + 1, extrapolation=c > trained,
+                       token_loss=float(a["token_loss"].mean()), token_accuracy=float(a["token_correct"].mean()),
+                       **vars(summary[f"context {c}"]),
+                       vs_best_baseline=(paired_difference(rows, f"context {c}", best, bootstrap, seed) if best
+                                         else None),
+                       copy_oracle=summary[f"copy oracle {c}"], copy_in_window=mean_interval(in_window[c], samples))
             for c, a in per_context.items()
         ],
-        "baselines": [{"name": name, **summary[name]} for name in baselines],
-        "copy_oracle": copy_fit,
-        "strata": strata_results(rows, list(per_context), stratum, best, n_bootstrap, seed,
-                                 {"model": "context", "copy_oracle": "copy oracle"}),
-    }
+        baselines=[Baseline(name=name, **vars(summary[name])) for name in baselines],
+        copy_oracle=copy_fit,
+        strata=strata_results(rows, list(per_context), stratum, best, bootstrap, seed,
+                              {"model": "context", "copy_oracle": "copy oracle"}),
+    )
 
 
-def strata_results(rows: dict, contexts: list[int], stratum: np.ndarray, best: str | None, n_bootstrap: int,
-                   seed: int, scored_by: dict[str, str]) -> list[dict]:
+def strata_results(rows: dict, contexts: list[int], stratum: np.ndarray, best: str | None, bootstrap: int,
+                   seed: int, scored_by: dict[str, str]) -> list[StratumRow]:
     """Per repeat stratum: its positions and share of all, and the loss of each of `scored_by` (label -> the
     prefix of its rows, "<prefix> <context>") at each context (lists in the order of `contexts`) and of the best
     baseline, resampled within the stratum."""
-    everyone, out = resamples(len(stratum), n_bootstrap, seed), []
+    everyone, out = resamples(len(stratum), bootstrap, seed), []
     for index, name in enumerate(STRATA):
         members = stratum == index
-        row = {"stratum": name, "positions": int(members.sum()), "share": mean_interval(members, everyone)}
+        row = StratumRow(stratum=name, positions=int(members.sum()), share=mean_interval(members, everyone))
         if members.any():
-            samples = resamples(int(members.sum()), n_bootstrap, seed)
+            samples = resamples(int(members.sum()), bootstrap, seed)
             for label, prefix in scored_by.items():
-                row[label] = [mean_interval(rows[f"{prefix} {c}"][0][members], samples) for c in contexts]
+                loss = [mean_interval(rows[f"{prefix} {c}"][0][members], samples) for c in contexts]
+                setattr(row, label, loss)
             if best:
-                row["best_baseline"] = mean_interval(rows[best][0][members], samples)
+                row.best_baseline = mean_interval(rows[best][0][members], samples)
         out.append(row)
     return out
 
 
-def scan_table(results: dict) -> str:
+def scan_table(results: ScanResult) -> str:
     """Markdown: the model at each context, then the Markov baselines on the same positions, then the loss per
     repeat stratum with the copy oracle."""
     caption = (
-        f"Masked-LM scores at {results['positions']:,} positions (seed {results['seed']}), each scored alone with "
-        f"its token masked; 95% bootstrap intervals. Training context: {results['training_context']:,} bases. "
+        f"Masked-LM scores at {results.positions:,} positions (seed {results.seed}), each scored alone with "
+        f"its token masked; 95% bootstrap intervals. Training context: {results.training_context:,} bases. "
         "\"loss - best baseline's\" is the paired difference to the best Markov baseline on the same positions "
         "(below 0: better); the copy oracle predicts the base a copy inside the window holds (else the best Markov). "
-        f"Markov baselines and copy error rates fitted on {results['copy_oracle']['fitted_on']}.")
+        f"Markov baselines and copy error rates fitted on {results.copy_oracle.fitted_on}.")
     columns = ["context (bases)", "tokens", "loss (nats/base)", "accuracy", "perplexity", "token loss",
                "loss - best baseline's", "copy oracle loss", "copy in window"]
-    rows = [[f"{row['context']:,}" + (" (extrapolation)" if row["extrapolation"] else ""), f"{row['tokens']:,}",
-             interval_text(row["loss"]), interval_text(row["accuracy"]), interval_text(row["perplexity"], 3),
-             f"{row['token_loss']:.4f}",
-             interval_text(row["vs_best_baseline"]["loss"]) if "vs_best_baseline" in row else "",
-             interval_text(row["copy_oracle"]["loss"]), share_text(row["copy_in_window"])]
-            for row in results["contexts"]]
-    rows += [[row["name"], "", interval_text(row["loss"]), interval_text(row["accuracy"]),
-              interval_text(row["perplexity"], 3), "", "", "", ""] for row in results["baselines"]]
-    excluded = ", ".join(f"{n:,} {reason.replace('_', ' ')}" for reason, n in results["excluded"].items())
+    rows = [[f"{row.context:,}" + (" (extrapolation)" if row.extrapolation else ""), f"{row.tokens:,}",
+             interval_text(row.loss), interval_text(row.accuracy), interval_text(row.perplexity, 3),
+             f"{row.token_loss:.4f}", interval_text(row.vs_best_baseline.loss) if row.vs_best_baseline else "",
+             interval_text(row.copy_oracle.loss), share_text(row.copy_in_window)]
+            for row in results.contexts]
+    rows += [[row.name, "", interval_text(row.loss), interval_text(row.accuracy), interval_text(row.perplexity, 3),
+              "", "", "", ""] for row in results.baselines]
+    excluded = ", ".join(f"{n:,} {reason.replace('_', ' ')}" for reason, n in results.excluded.items())
     return (markdown_table(caption, columns, rows) + f"\nPositions excluded from the draw: {excluded}.\n\n"
-            + strata_table(results) + (versus_table(results) if results.get("versus") else ""))
+            + strata_table(results) + (versus_table(results) if results.versus else ""))
 
 
-def versus_table(results: dict) -> str:
+def versus_table(results: ScanResult) -> str:
     """Markdown: this scan's loss minus that of the scan it was compared with, paired, overall and per stratum."""
-    versus, contexts = results["versus"], [row["context"] for row in results["contexts"]]
-    rows = [["all positions", *(interval_text(versus["loss"][c], sign="+") for c in contexts)]]
+    versus, contexts = results.versus, [row.context for row in results.contexts]
+    rows = [["all positions", *(interval_text(versus.loss[c], sign="+") for c in contexts)]]
     rows += [[name, *(interval_text(per_context[c], sign="+") for c in contexts)]
-             for name, per_context in (versus["by_stratum"] or {}).items() if per_context]
+             for name, per_context in (versus.by_stratum or {}).items() if per_context]
     return "\n" + markdown_table(
-        f"This model's loss minus that of the model scanned in {versus['scan']}, paired at the same positions (nats "
+        f"This model's loss minus that of the model scanned in {versus.scan}, paired at the same positions (nats "
         "per base; 95% intervals; below 0: this model is better).", ["positions", *(f"{c:,}" for c in contexts)], rows)
 
 
-def strata_table(results: dict) -> str:
+def strata_table(results: ScanResult) -> str:
     """Markdown: loss per repeat stratum and context, the model's and the copy oracle's, with the best baseline."""
-    fit, contexts = results["copy_oracle"], [row["context"] for row in results["contexts"]]
-    baseline = [best_baseline(results)["name"]] if results["baselines"] else []
+    fit, contexts = results.copy_oracle, [row.context for row in results.contexts]
+    baseline = [results.best_baseline().name] if results.baselines else []
     caption = (
         f"Loss (nats per base) by repeat stratum: each position is classed by the distance to the nearest copy, on "
-        f"either strand and not overlapping it, of the {fit['key']} bases around its masked token in its held-out "
-        f"sequence; 95% intervals within each stratum. The copy oracle falls back to {fit['fallback']}; "
+        f"either strand and not overlapping it, of the {fit.key} bases around its masked token in its held-out "
+        f"sequence; 95% intervals within each stratum. The copy oracle falls back to {fit.fallback}; "
         f"{error_rate_text(fit)}.")
     rows = []
-    for row in results["strata"]:
-        head = [row["stratum"], f"{row['positions']:,} ({share_text(row['share'])})"]
-        if not row["positions"]:
+    for row in results.strata:
+        head = [row.stratum, f"{row.positions:,} ({share_text(row.share)})"]
+        if not row.positions:
             rows.append(head + ["no scored position has its nearest copy at this distance"] + [""] * (len(contexts)
                                                                                                       + len(baseline)))
             continue
-        for i, label in enumerate(label for label in ("model", "copy_oracle") if label in row):
-            rows.append((head if i == 0 else ["", ""]) + [label.replace("_", " ")]
-                        + [interval_text(v) for v in row[label]]
-                        + [interval_text(row["best_baseline"]) if i == 0 else ""] * len(baseline))
+        scorers = [(label, losses) for label, losses in (("model", row.model), ("copy oracle", row.copy_oracle))
+                   if losses is not None]
+        for i, (label, losses) in enumerate(scorers):
+            rows.append((head if i == 0 else ["", ""]) + [label] + [interval_text(v) for v in losses]
+                        + [interval_text(row.best_baseline) if i == 0 else ""] * len(baseline))
     return markdown_table(caption, ["stratum", "positions (share)", "scored by", *(f"{c:,}" for c in contexts),
                                     *baseline], rows)
 
 
-def best_baseline(results: dict) -> dict:
-    """The Markov baseline with the lowest loss."""
-    return min(results["baselines"], key=lambda row: row["loss"][0])
-
-
-def plot_scans(scans: dict[str, dict], path) -> None:
+def plot_scans(scans: dict[str, ScanResult], path) -> None:
     """Loss per base against context, one line per scan (label -> results), with the best Markov baseline and
     the copy oracle of the first scan."""
     with saved_figure(path, (6.4, 4.2)) as axis:
         for label, results in scans.items():
-            x = [r["context"] for r in results["contexts"]]
-            axis.plot(x, [r["loss"][0] for r in results["contexts"]], marker="o", label=label or "model")
-            axis.fill_between(x, [r["loss"][1] for r in results["contexts"]],
-                              [r["loss"][2] for r in results["contexts"]], alpha=0.2)
-            axis.axvline(results["training_context"], color=axis.lines[-1].get_color(), linestyle=":", linewidth=0.8)
+            x = [r.context for r in results.contexts]
+            axis.plot(x, [r.loss.estimate for r in results.contexts], marker="o", label=label or "model")
+            axis.fill_between(x, [r.loss.low for r in results.contexts], [r.loss.high for r in results.contexts],
+                              alpha=0.2)
+            axis.axvline(results.training_context, color=axis.lines[-1].get_color(), linestyle=":", linewidth=0.8)
         first = next(iter(scans.values()))
-        if first["baselines"]:
-            baseline = best_baseline(first)
-            axis.axhline(baseline["loss"][0], color="grey", linestyle="--", label=f"best baseline ({baseline['name']})")
-        axis.plot([r["context"] for r in first["contexts"]], [r["copy_oracle"]["loss"][0] for r in first["contexts"]],
+        if first.baselines:
+            baseline = first.best_baseline()
+            axis.axhline(baseline.loss.estimate, color="grey", linestyle="--", label=f"best baseline ({baseline.name})")
+        axis.plot([r.context for r in first.contexts], [r.copy_oracle.loss.estimate for r in first.contexts],
                   color="black", linestyle="-.", marker=".", label="copy oracle (no neural model)")
         axis.set_xscale("log", base=2)
         axis.set_xlabel("context (bases); dotted: training context")

@@ -24,83 +24,136 @@ study measures only that genome.
 
 from __future__ import annotations
 
-import json
-from dataclasses import replace
+import logging
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
+from ..data.sizes import Size, bases_list
 from ..model.configuration_fgm import rope_theta_for_context
-from .influence import REACH_RULE, context_influence, plot_influence
+from ..results import OutdatedResult
+from ..training.pretrain import PretrainingArguments, PretrainModelArguments
+from .influence import REACH_RULE, InfluenceArguments, context_influence, plot_influence
 from .instrument import HeldOutArguments, ScoringArguments
 from .report import interval_text, markdown_table
-from .retrieval import plot_retrieval, retrieval_benchmark
-from .scan import best_baseline, context_scan, paired_scans, plot_scans
+from .results import (GenomeEvaluation, HeldOutGenome, Measurements, PairedRuns, StudyResult, StudyRun,
+                      TrainedModel)
+from .retrieval import RetrievalArguments, plot_retrieval, retrieval_benchmark
+from .scan import ScanArguments, context_scan, paired_scans, plot_scans
+
+logger = logging.getLogger(__name__)
 
 #: The suffix of a preset's copy-planting arm (`plant_copies`): "demo+copies" is `demo` trained with copies planted.
 COPIES = "+copies"
 
 
-def context_study(
-    corpus,
-    output_dir,
-    train_contexts: list[int],
-    bases: int,
-    eval_contexts: list[int] | None = None,
-    *,
-    presets: list[str] | None = None,
-    model_args=None,
-    training_args=None,
-    bases_per_step: int = 16_384,
-    mlm_probability: float = 0.15,
-    split: str = "test",
-    positions: int = 250,
-    retrieval_distances: tuple[int, ...] = (128, 512, 2000),
-    retrieval_windows: int = 50,
-    influence_positions: int = 100,
-    eval_genomes: list[str] | None = None,
-    plant_copies: bool = False,
-    planting: dict | None = None,
-    max_length_schedule: str | None = None,
-    vep: str | None = None,
-    vep_genome=None,
-    seed: int = 0,
-    n_bootstrap: int = 1000,
-    progress: bool = True,
-) -> dict:
-    """Pretrain one model per preset and training context (bases) on `bases` bases each, scan them, and report.
+@dataclass
+class StudyArguments:
+    """What the study trains (contexts, base budget, arms) and how each model is measured."""
 
-    `presets` (default: `model_args.preset`) are the architectures; `model_args` (`PretrainModelArguments`) holds
-    every other model option (a U-Net preset reads single bases whatever its `kmer_size`) and `training_args`
-    (`PretrainingArguments`) every Trainer setting; the study sets per model the output folder
-    (`PRESET/train_CONTEXT`), the steps, the batch size and the example length. Each model is measured on `retrieval_distances` with `retrieval_windows`
-    windows each, and its influence at its training context on `influence_positions` positions (an empty
-    tuple or 0 skips them), on the corpus's `split` and on each of `eval_genomes` (`PATH` or `PATH:RECORD,...`,
-    held-out sequence beyond the corpus, each with tables of its own). `plant_copies`: each preset is trained a
-    second time, as the arm "PRESET+copies", with copies planted (`planting`: `fgm pretrain`'s `plant_*` settings,
-    e.g. {"plant_rate": 1.0, "plant_length": 32}) and compared with the preset's natural model, paired, per repeat
-    stratum too. `max_length_schedule` (`fgm pretrain`'s, the same for every model) grows each model's examples
-    inside its run; the bases a model trained on are counted phase by phase. Returns the report's data.
+    _argument_group_name = "study"
+
+    corpus: str = field(metadata={"help": "a corpus from `fgm corpus` whose windows hold the longest training context"})
+    train_contexts: list[str] = field(default_factory=lambda: ["1k", "4k"], metadata={"help": "bases, e.g. 1k,8k,64k"})
+    eval_contexts: list[str] | None = field(
+        default_factory=lambda: ["250", "1k", "4k", "16k"], metadata={"help": "bases (none: the training contexts)"})
+    presets: list[str] | None = field(default=None, metadata={
+        "help": "architectures to compare, e.g. demo,unet-demo (default: --preset)"})
+    bases: Size = field(default=2_000_000, metadata={"help": "bases each model trains on (k / m suffixes work)"})
+    bases_per_step: Size = field(default=4096, metadata={"help": "bases per optimizer step, for every model"})
+    mlm_probability: float = field(default=0.3, metadata={"help": "masked fraction (pretrain's default: 0.15)"})
+    split: str = field(default="test", metadata={"help": "held-out corpus split the scans score"})
+    positions: int = field(default=250, metadata={"help": "scored positions per scan (the 16 kb scans take most of the "
+                                                  "time)"})
+    retrieval_distances: list[str] = field(default_factory=lambda: ["128", "512", "2k"],
+                                           metadata={"help": "`fgm benchmark retrieval` distances per model"})
+    retrieval_windows: int = field(default=50, metadata={"help": "retrieval windows per distance (0: no retrieval)"})
+    influence_positions: int = field(default=100, metadata={"help": "`fgm context-influence` positions per model, at "
+                                                            "its training context (0: no influence curve)"})
+    eval_genomes: list[str] | None = field(default=None, metadata={
+        "help": "held-out genomes beyond the corpus, each scanned and measured like its split, with tables of its own: "
+                "PATH (every record) or PATH:RECORD,RECORD, e.g. data/genomes/drosophila_chr4/DmelanDM6_4.fna.gz"})
+    plant_copies: bool = field(default=False, metadata={
+        "help": "train each preset a second time with copies planted (the arm PRESET+copies, with the --plant_* "
+                "settings below) and compare the two, paired, per repeat stratum too"})
+    plant_rate: float = field(default=1.0, metadata={"help": "the +copies arms' `fgm pretrain --plant_rate`"})
+    plant_length: int = field(default=32, metadata={"help": "the +copies arms' --plant_length"})
+    plant_min_distance: int | None = field(default=None, metadata={"help": "the +copies arms' --plant_min_distance"})
+    plant_max_distance: int | None = field(default=None, metadata={"help": "the +copies arms' --plant_max_distance"})
+    plant_curriculum: str | None = field(default=None, metadata={"help": "the +copies arms' --plant_curriculum"})
+    max_length_schedule: str | None = field(default=None, metadata={
+        "help": "`fgm pretrain --max_length_schedule` for every model (token lengths, the same in every run); the "
+                "bases column counts each phase at its own length"})
+    vep: str | None = field(default=None, metadata={"help": "a VEP set per model, e.g. yeast_stop_vs_synonymous"})
+    vep_genome: str | None = field(default=None, metadata={"help": "the reference of a --vep set that needs one"})
+    bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples for the intervals"})
+
+    def __post_init__(self):
+        self.train_contexts = sorted(set(bases_list(self.train_contexts)))
+        self.eval_contexts = sorted(set(bases_list(self.eval_contexts or self.train_contexts)))
+        self.retrieval_distances = bases_list(self.retrieval_distances) if self.retrieval_windows else []
+        self.presets = [p for value in self.presets or [] for p in value.split(",") if p] or None
+
+    @property
+    def planting(self) -> dict:
+        """The +copies arms' `fgm pretrain` planting options."""
+        return {name: getattr(self, name) for name in ("plant_rate", "plant_length", "plant_min_distance",
+                                                       "plant_max_distance", "plant_curriculum")}
+
+    def measured_with(self, seed: int) -> dict:
+        """The settings a model's measurements depend on (what a saved measurement must match to be read back)."""
+        return {"eval_contexts": self.eval_contexts, "positions": self.positions,
+                "retrieval_distances": self.retrieval_distances, "retrieval_windows": self.retrieval_windows,
+                "influence_positions": self.influence_positions, "seed": seed, "bootstrap": self.bootstrap}
+
+
+@dataclass
+class StudyModelArguments(PretrainModelArguments):
+    """The models' shape; defaults: `fgm demo`'s CPU-scale model, single nucleotides (pretrain's: small, 6-mers)."""
+
+    preset: str = field(default="demo", metadata={"help": "size of the models (pretrain's default: small)"})
+    kmer_size: int = field(default=1, metadata={"help": "k-mer size (pretrain's default: 6)"})
+
+
+@dataclass
+class StudyTrainingArguments(PretrainingArguments):
+    """Trainer options for every model (the study sets steps, batch sizes and output folders itself)."""
+
+    output_dir: str = field(default="runs/context_study", metadata={"help": "the study's folder"})
+    learning_rate: float = field(default=1e-3, metadata={"help": "peak learning rate (pretrain's default: 5e-4)"})
+    eval_strategy: str = field(default="no", metadata={"help": "the scans evaluate (pretrain's default: steps)"})
+    save_steps: float = field(default=500, metadata={"help": "pretrain's default: 200"})
+    logging_steps: float = field(default=50, metadata={"help": "pretrain's default: 20"})
+
+
+def context_study(study: StudyArguments, model_args: PretrainModelArguments | None = None,
+                  training_args: PretrainingArguments | None = None) -> StudyResult:
+    """Pretrain one model per arm and training context on `study.bases` bases each, measure them, and report.
+
+    The arms are the presets (`study.presets`, default `model_args.preset`), and with `study.plant_copies` each
+    preset again as "PRESET+copies", trained with copies planted (`study.plant_*`, `fgm pretrain`'s settings) and
+    compared with the preset's natural model, paired, per repeat stratum too. `model_args` holds every other model
+    option (a U-Net preset reads single bases whatever its `kmer_size`) and `training_args` every Trainer setting
+    (its output_dir is the study's folder, its seed every model's); the study sets per model the folder
+    (`ARM/train_CONTEXT`), the steps, the batch size and the example length. Each model is scanned at
+    `study.eval_contexts`, measured with the retrieval benchmark and its influence at its training context, on the
+    corpus's `study.split` and on each of `study.eval_genomes` (held-out sequence beyond the corpus, each with tables
+    of its own). Returns the report's data, also written as study.json, study.md and the plots.
     """
-    from ..training.pretrain import PretrainingArguments, PretrainModelArguments
-
-    output_dir = Path(output_dir)
-    model_args = model_args or PretrainModelArguments(preset="tiny")
-    training_args = training_args or PretrainingArguments(output_dir=str(output_dir))
-    eval_contexts = sorted(set(eval_contexts or train_contexts))
-    measures = {"eval_contexts": eval_contexts, "positions": positions,
-                "retrieval_distances": list(retrieval_distances), "retrieval_windows": retrieval_windows,
-                "influence_positions": influence_positions, "seed": seed, "bootstrap": n_bootstrap,
-                "progress": progress}
-    settings = {"corpus": str(corpus), "split": split, "bases": bases, "bases_per_step": bases_per_step,
-                "mlm_probability": mlm_probability, "vep": vep,
+    model_args = model_args or StudyModelArguments()
+    training_args = training_args or StudyTrainingArguments()
+    output_dir = Path(training_args.output_dir)
+    settings = {"corpus": str(study.corpus), "split": study.split, "bases": study.bases,
+                "bases_per_step": study.bases_per_step, "mlm_probability": study.mlm_probability, "vep": study.vep,
                 # one RoPE base for every model: the one asked for, else enough for the longest evaluation context
                 "rope_theta": (model_args.config_overrides or {}).get("rope_theta")
-                or rope_theta_for_context(eval_contexts[-1] + 1),
-                **{key: value for key, value in measures.items() if key != "progress"}}
-    plans = plan_models(corpus, output_dir, train_contexts, settings, model_args, presets, plant_copies, planting,
-                        max_length_schedule)
-    genomes = held_out_genomes(eval_genomes or [])
-    runs = [train_and_measure(plan, training_args, measures, genomes, vep_genome) for plan in plans]
+                or rope_theta_for_context(study.eval_contexts[-1] + 1),
+                **study.measured_with(training_args.seed)}
+    plans = plan_models(study, output_dir, settings, model_args)
+    genomes = held_out_genomes(study.eval_genomes or [])
+    scoring = ScoringArguments(seed=training_args.seed, bootstrap=study.bootstrap,
+                               quiet=bool(training_args.disable_tqdm))
+    runs = [train_and_measure(plan, training_args, study, scoring, genomes) for plan in plans]
     return write_report(output_dir, runs, settings, genomes)
 
 
@@ -118,8 +171,7 @@ class ModelPlan(NamedTuple):
     settings: dict  # what its study_run.json must match to be read back
 
 
-def plan_models(corpus, output_dir: Path, train_contexts, settings: dict, model_args, presets, plant_copies: bool,
-                planting: dict | None, max_length_schedule: str | None) -> list[ModelPlan]:
+def plan_models(study: StudyArguments, output_dir: Path, settings: dict, model_args) -> list[ModelPlan]:
     """Every model the study trains, checked before any trains: one per arm (each preset, and with `plant_copies`
     each preset again with copies planted) and training context, on the same bases, bases per step and RoPE base
     (`settings`)."""
@@ -127,10 +179,10 @@ def plan_models(corpus, output_dir: Path, train_contexts, settings: dict, model_
     from ..model.configuration_fgm import PRESETS
     from ..training.pretrain import PretrainDataArguments
 
-    presets = list(dict.fromkeys(presets or [model_args.preset]))
+    presets = list(dict.fromkeys(study.presets or [model_args.preset]))
     if set(presets) - set(PRESETS):
         raise ValueError(f"unknown preset(s) {sorted(set(presets) - set(PRESETS))}; choose from {sorted(PRESETS)}")
-    train_contexts = sorted(set(train_contexts))
+    corpus, train_contexts, max_length_schedule = study.corpus, study.train_contexts, study.max_length_schedule
     shortest_window = min(len(s) for s in load_corpus(corpus)["train"]["sequence"])
     if shortest_window < train_contexts[-1]:
         raise ValueError(f"{corpus}: its training windows have {shortest_window:,} bases, fewer than the "
@@ -139,7 +191,7 @@ def plan_models(corpus, output_dir: Path, train_contexts, settings: dict, model_
     bases, per_step = settings["bases"], settings["bases_per_step"]
     plans = []
     for preset in presets:
-        for arm_planting in ([None, dict(planting or {"plant_rate": 1.0})] if plant_copies else [None]):
+        for arm_planting in ([None, study.planting] if study.plant_copies else [None]):
             k = PRESETS[preset].get("kmer_size", model_args.kmer_size)
             overrides = {**(model_args.config_overrides or {}), "rope_theta": settings["rope_theta"]}
             shaped = replace(model_args, preset=preset, kmer_size=k, config_overrides=overrides)
@@ -162,90 +214,112 @@ def plan_models(corpus, output_dir: Path, train_contexts, settings: dict, model_
     return plans
 
 
-def train_and_measure(plan: ModelPlan, training_args, measures: dict, genomes: dict[str, HeldOutArguments],
-                      vep_genome=None) -> dict:
+def saved_measurements(record: Path, kind, settings: dict):
+    """The measurements saved in `record` (a `StudyRun` or `GenomeEvaluation`) when made with `settings`; None when
+    there are none, they were made otherwise, or another version of FGM wrote them (said, then measured again)."""
+    if not record.exists():
+        return None
+    try:
+        saved = kind.load(record)
+    except OutdatedResult as error:
+        logger.warning("%s; measuring again", error)
+        return None
+    return saved if saved.settings == settings else None
+
+
+def train_and_measure(plan: ModelPlan, training_args, study: StudyArguments, scoring: ScoringArguments,
+                      genomes: dict[str, HeldOutArguments]) -> TrainedModel:
     """Train `plan`'s model (resuming) and measure it on the corpus's split and each held-out genome; a model
     measured with the same settings by an earlier run (its `study_run.json`) is read back instead."""
     from ..training.pretrain import pretrain
 
     settings, folder = plan.settings, plan.folder
     record = folder / "study_run.json"
-    saved = json.loads(record.read_text()) if record.exists() else {}
-    if saved.get("settings") != settings:
+    saved = saved_measurements(record, StudyRun, settings)
+    if saved is None:
         pretrain(plan.model_args, plan.data_args,
                  replace(training_args, output_dir=str(folder), max_steps=plan.steps,
                          per_device_train_batch_size=plan.batch_size, per_device_eval_batch_size=plan.batch_size,
                          resume_from_checkpoint="last", seed=settings["seed"]))
-        run = {"preset": plan.arm, "kmer_size": plan.model_args.kmer_size, "train_context": plan.context,
-               "tokens_per_example": plan.data_args.max_length, "batch_size": plan.batch_size, "steps": plan.steps,
-               "bases": plan.bases,
-               **measure(folder, folder, HeldOutArguments(corpus=settings["corpus"], split=settings["split"]),
-                         measures)}
+        measured = measure(folder, folder, HeldOutArguments(corpus=settings["corpus"], split=settings["split"]), study,
+                           scoring)
+        run = TrainedModel(preset=plan.arm, kmer_size=plan.model_args.kmer_size, train_context=plan.context,
+                           tokens_per_example=plan.data_args.max_length, batch_size=plan.batch_size, steps=plan.steps,
+                           bases=plan.bases, **vars(measured))
         if settings["vep"]:
-            from ..variants.benchmark import run_vep_benchmark
+            from ..variants.benchmark import VepBenchmarkArguments, run_vep_benchmark
 
-            run["vep"] = run_vep_benchmark(str(folder), settings["vep"], folder / "vep", genome=vep_genome,
-                                           seed=settings["seed"])
-        saved = {"settings": settings, "run": run}
-        record.write_text(json.dumps(saved, indent=2) + "\n")
-    return {**saved["run"], "scan_dir": str(folder / "scan"), "genomes": measure_genomes(folder, genomes, measures)}
+            run.vep = run_vep_benchmark(VepBenchmarkArguments(
+                model_name_or_path=str(folder), dataset=settings["vep"], output_dir=str(folder / "vep"),
+                genome=study.vep_genome, seed=settings["seed"]))
+        saved = StudyRun(settings=settings, run=run)
+        saved.save(record)
+    return replace(saved.run, scan_dir=str(folder / "scan"), genomes=measure_genomes(folder, genomes, study, scoring))
 
 
-def write_report(output_dir: Path, runs: list[dict], settings: dict, genomes: dict[str, HeldOutArguments]) -> dict:
+def write_report(output_dir: Path, runs: list[TrainedModel], settings: dict,
+                 genomes: dict[str, HeldOutArguments]) -> StudyResult:
     """The study's data with its paired comparisons (on the corpus's split and on each held-out genome), written
     as study.json, study.md and the plots."""
-    eval_contexts, n_bootstrap, seed = settings["eval_contexts"], settings["bootstrap"], settings["seed"]
-    study = {"corpus": settings["corpus"], "presets": list(dict.fromkeys(run["preset"] for run in runs)),
-             "rope_theta": settings["rope_theta"], "base_budget": settings["bases"], "eval_contexts": eval_contexts,
-             "runs": runs,
-             "versus_shortest": versus_reference(runs, eval_contexts, n_bootstrap, seed, "shortest"),
-             "versus_first_preset": versus_reference(runs, eval_contexts, n_bootstrap, seed, "first preset"),
-             "seed": seed, "bootstrap": n_bootstrap, "genomes": {}}
+    eval_contexts, bootstrap, seed = settings["eval_contexts"], settings["bootstrap"], settings["seed"]
+    study = StudyResult(corpus=settings["corpus"], presets=list(dict.fromkeys(run.preset for run in runs)),
+                        rope_theta=settings["rope_theta"], base_budget=settings["bases"], eval_contexts=eval_contexts,
+                        runs=runs,
+                        versus_shortest=versus_reference(runs, eval_contexts, bootstrap, seed, "shortest"),
+                        versus_first_preset=versus_reference(runs, eval_contexts, bootstrap, seed, "first preset"),
+                        seed=seed, bootstrap=bootstrap)
     views = {label: on_genome(study, label) for label in genomes}
     for label, view in views.items():
-        study["genomes"][label] = {"genome": genomes[label].genome, "chroms": genomes[label].chroms,
-                                   **{key: view[key] for key in ("versus_shortest", "versus_first_preset")}}
+        study.genomes[label] = HeldOutGenome(genome=genomes[label].genome, chroms=genomes[label].chroms,
+                                             versus_shortest=view.versus_shortest,
+                                             versus_first_preset=view.versus_first_preset)
     output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "study.json").write_text(json.dumps(study, indent=2) + "\n")
+    study.save(output_dir / "study.json")
     (output_dir / "study.md").write_text(study_table(study) + "".join(
-        genome_section(view, label, study["genomes"][label]) for label, view in views.items()))
+        genome_section(view, label, study.genomes[label]) for label, view in views.items()))
     plot_study(study, output_dir)
     for label, view in views.items():
         plot_study(view, output_dir, f"_{label}")
     return study
 
 
-def run_label(run: dict, presets: list[str]) -> str:
-    return (f"{run['preset']} " if len(presets) > 1 else "") + f"trained at {run['train_context']:,}"
+def run_label(run: TrainedModel, presets: list[str]) -> str:
+    return (f"{run.preset} " if len(presets) > 1 else "") + f"trained at {run.train_context:,}"
 
 
-def versus_reference(runs: list[dict], eval_contexts: list[int], n_bootstrap: int, seed: int, reference: str):
+def comparison_labels(row: PairedRuns, presets: list[str]) -> tuple[str, str]:
+    """The model and the reference of a paired comparison, as the tables name them."""
+    model = (f"{row.preset} " if len(presets) > 1 else "") + f"{row.train_context:,}"
+    return model, (f"{row.reference_preset} " if len(presets) > 1 else "") + f"{row.reference:,}"
+
+
+def versus_reference(runs: list[TrainedModel], eval_contexts: list[int], bootstrap: int, seed: int,
+                     reference: str) -> list[PairedRuns]:
     """Each model's loss minus a reference model's, per evaluation context, paired on the same positions: the
     shortest-trained model of its preset (does a longer training context help?) or the first preset's model at
     the same training context (which architecture?). An interval below 0: better beyond resampling noise."""
     def reference_of(run):
         if reference == "shortest":
-            return next(r for r in runs if r["preset"] == run["preset"])
-        return next(r for r in runs if r["train_context"] == run["train_context"])
+            return next(r for r in runs if r.preset == run.preset)
+        return next(r for r in runs if r.train_context == run.train_context)
 
     rows = []
     for run in runs:
         ref = reference_of(run)
         if ref is run:
             continue
-        paired = paired_scans(run["scan_dir"], ref["scan_dir"], eval_contexts, n_bootstrap, seed)
-        rows.append({"preset": run["preset"], "train_context": run["train_context"], "reference_preset": ref["preset"],
-                     "reference": ref["train_context"], **paired})
+        paired = paired_scans(run.scan_dir, ref.scan_dir, eval_contexts, bootstrap, seed)
+        rows.append(PairedRuns(preset=run.preset, train_context=run.train_context, reference_preset=ref.preset,
+                               reference=ref.train_context, loss=paired.loss, by_stratum=paired.by_stratum))
     return rows
 
 
-def paired_strata_table(study: dict) -> str:
+def paired_strata_table(study: StudyResult) -> str:
     """Markdown: each paired comparison of the study within each repeat stratum (loss differences, nats per base)."""
-    contexts, presets, rows = study["eval_contexts"], study["presets"], []
-    for row in study["versus_shortest"] + study["versus_first_preset"]:
-        model = (f"{row['preset']} " if len(presets) > 1 else "") + f"{row['train_context']:,}"
-        reference = (f"{row['reference_preset']} " if len(presets) > 1 else "") + f"{row['reference']:,}"
-        for name, per_context in (row.get("by_stratum") or {}).items():
+    contexts, rows = study.eval_contexts, []
+    for row in study.versus_shortest + study.versus_first_preset:
+        model, reference = comparison_labels(row, study.presets)
+        for name, per_context in (row.by_stratum or {}).items():
             cells = [interval_text(per_context[c], sign="+") if c in per_context else "no scored position"
                      for c in contexts]
             rows.append([f"{model} minus {reference}", name, *cells])
@@ -256,98 +330,100 @@ def paired_strata_table(study: dict) -> str:
                           ["comparison", "stratum", *(f"{c:,}" for c in contexts)], rows) + "\n"
 
 
-def study_table(study: dict) -> str:
+def study_table(study: StudyResult) -> str:
     """Markdown: loss (nats per base) of each model at each evaluation context; * marks extrapolation."""
-    contexts, presets, runs = study["eval_contexts"], study["presets"], study["runs"]
-    vep = any("vep" in r for r in runs)
+    contexts, presets, runs = study.eval_contexts, study.presets, study.runs
+    vep = any(r.vep for r in runs)
     lines = [
         f"Masked-LM loss (nats per base) at evaluation contexts of {', '.join(f'{c:,}' for c in contexts)} bases; "
-        f"* = longer than the training context (extrapolation). Same base budget ({study['base_budget']:,} bases), "
-        f"RoPE base {study['rope_theta']:,.0f}, positions and seed for every model; 95% intervals in each scan.md.",
+        f"* = longer than the training context (extrapolation). Same base budget ({study.base_budget:,} bases), "
+        f"RoPE base {study.rope_theta:,.0f}, positions and seed for every model; 95% intervals in each scan.md.",
         "",
-        "| model | steps x batch | bases | " + " | ".join(f"{c:,}" for c in contexts) + " |" + (" VEP AUROC |" if vep else ""),
+        "| model | steps x batch | bases | " + " | ".join(f"{c:,}" for c in contexts) + " |"
+        + (" VEP AUROC |" if vep else ""),
         "| --- " * (3 + len(contexts) + vep) + "|",
     ]
     for run in runs:
-        cells = [f"{row['loss'][0]:.4f}{'*' if row['extrapolation'] else ''}" for row in run["scan"]["contexts"]]
-        lines.append(f"| {run_label(run, presets)} | {run['steps']} x {run['batch_size']} | {run['bases']:,} | "
-                     + " | ".join(cells) + " |" + (f" {run['vep']['auroc'][0]:.3f} |" if "vep" in run else ""))
-    for row in study["versus_shortest"] + study["versus_first_preset"]:
-        model = (f"{row['preset']} " if len(presets) > 1 else "") + f"{row['train_context']:,}"
-        reference = (f"{row['reference_preset']} " if len(presets) > 1 else "") + f"{row['reference']:,}"
-        cells = [f"{d[0]:+.4f} [{d[1]:+.4f}, {d[2]:+.4f}]" for d in row["loss"].values()]
+        cells = [f"{row.loss.estimate:.4f}{'*' if row.extrapolation else ''}" for row in run.scan.contexts]
+        lines.append(f"| {run_label(run, presets)} | {run.steps} x {run.batch_size} | {run.bases:,} | "
+                     + " | ".join(cells) + " |" + (f" {run.vep.auroc.estimate:.3f} |" if run.vep else ""))
+    for row in study.versus_shortest + study.versus_first_preset:
+        model, reference = comparison_labels(row, presets)
+        cells = [interval_text(difference, sign="+") for difference in row.loss.values()]
         lines.append(f"| {model} minus {reference} (paired) | | | " + " | ".join(cells) + " |" + (" |" if vep else ""))
-    oracle = [f"{row['copy_oracle']['loss'][0]:.4f}" for row in runs[0]["scan"]["contexts"]]
+    oracle = [f"{row.copy_oracle.loss.estimate:.4f}" for row in runs[0].scan.contexts]
     lines.append("| copy oracle (no model) | | | " + " | ".join(oracle) + " |" + (" |" if vep else ""))
-    baseline = best_baseline(runs[0]["scan"])
-    lines += ["", f"Best baseline on the same positions: {baseline['name']}, {baseline['loss'][0]:.4f} nats per base "
-              f"(accuracy {baseline['accuracy'][0]:.4f}).", ""]
+    baseline = runs[0].scan.best_baseline()
+    lines += ["", f"Best baseline on the same positions: {baseline.name}, {baseline.loss.estimate:.4f} nats per base "
+              f"(accuracy {baseline.accuracy.estimate:.4f}).", ""]
     return "\n".join(lines) + "\n" + paired_strata_table(study) + "\n".join(instrument_tables(study))
 
 
-def instrument_tables(study: dict) -> list[str]:
+def instrument_tables(study: StudyResult) -> list[str]:
     """Markdown: each model's loss per repeat stratum, its retrieval gain per distance and its influence curve."""
-    runs, contexts = study["runs"], study["eval_contexts"]
+    runs, contexts = study.runs, study.eval_contexts
     rows = []
-    for index, stratum in enumerate(runs[0]["scan"]["strata"]):
-        label = f"{stratum['stratum']} ({stratum['positions']:,})"
-        if not stratum["positions"]:
+    for index, stratum in enumerate(runs[0].scan.strata):
+        label = f"{stratum.stratum} ({stratum.positions:,})"
+        if not stratum.positions:
             rows.append([label, "no scored position", *[""] * len(contexts)])
             continue
         for run in runs:
-            rows.append([label, run_label(run, study["presets"]),
-                         *(interval_text(v) for v in run["scan"]["strata"][index]["model"])])
-        rows.append([label, "copy oracle", *(interval_text(v) for v in stratum["copy_oracle"])])
+            losses = run.scan.strata[index].model
+            rows.append([label, run_label(run, study.presets), *(interval_text(v) for v in losses)])
+        rows.append([label, "copy oracle", *(interval_text(v) for v in stratum.copy_oracle)])
     tables = [markdown_table("Loss (nats per base) by repeat stratum (distance to the nearest copy of the bases around "
                              "each position; positions per stratum in brackets), 95% intervals.",
                              ["stratum", "scored by", *(f"{c:,}" for c in contexts)], rows)]
-    if all("retrieval" in run for run in runs):
-        distances = [row["distance"] for row in runs[0]["retrieval"]["rows"]]
+    if all(run.retrieval for run in runs):
+        distances = [row.distance for row in runs[0].retrieval.rows]
         tables.append(markdown_table(
-            f"Retrieval gain (control minus copy loss, nats per base; {runs[0]['retrieval']['windows']} windows per "
+            f"Retrieval gain (control minus copy loss, nats per base; {runs[0].retrieval.windows} windows per "
             "distance, 95% intervals; * = window longer than the training context).",
             ["model", *(f"d = {d:,}" for d in distances)],
-            [[run_label(run, study["presets"]), *(interval_text(row["gain"], sign="+") + "*" * row["extrapolation"]
-                                             for row in run["retrieval"]["rows"])] for run in runs]))
-    if all("influence" in run for run in runs):
-        bands = sorted({row["band"][0] for run in runs for row in run["influence"]["bands"]})
+            [[run_label(run, study.presets), *(interval_text(row.gain, sign="+") + "*" * row.extrapolation
+                                               for row in run.retrieval.rows)] for run in runs]))
+    if all(run.influence for run in runs):
+        bands = sorted({row.start for run in runs for row in run.influence.bands})
         rows = []
         for run in runs:
-            kl = {row["band"][0]: row["kl"][0] for row in run["influence"]["bands"]}
-            rows.append([run_label(run, study["presets"]), f"{run['influence']['context']:,}",
-                         f"{run['influence']['reach'] or 0:,}", *(f"{kl[b]:.1e}" if b in kl else "" for b in bands)])
+            kl = {row.start: row.kl.estimate for row in run.influence.bands}
+            rows.append([run_label(run, study.presets), f"{run.influence.context:,}",
+                         f"{run.influence.reach or 0:,}", *(f"{kl[b]:.1e}" if b in kl else "" for b in bands)])
         tables.append(markdown_table(
             f"Influence: mean KL (nats) of the masked prediction when the bases at [d, 2d) from it are replaced, at "
-            f"the training context, {runs[0]['influence']['positions']} positions; reach = {REACH_RULE}.",
+            f"the training context, {runs[0].influence.positions} positions; reach = {REACH_RULE}.",
             ["model", "context", "reach", *(f"[{b:,}, {2 * b:,})" for b in bands)], rows))
     return tables
 
 
-def plot_study(study: dict, output_dir: Path, suffix: str = "") -> None:
+def plot_study(study: StudyResult, output_dir: Path, suffix: str = "") -> None:
     """study{suffix}.png (loss against evaluation context), and the retrieval and influence plots when measured."""
-    labels = {run_label(r, study["presets"]): r for r in study["runs"]}
-    plot_scans({label: r["scan"] for label, r in labels.items()}, output_dir / f"study{suffix}.png")
-    if all("retrieval" in r for r in labels.values()):
-        plot_retrieval({label: r["retrieval"] for label, r in labels.items()},
-                       output_dir / f"study{suffix}_retrieval.png")
-    if all("influence" in r for r in labels.values()):
-        plot_influence({label: r["influence"] for label, r in labels.items()},
-                       output_dir / f"study{suffix}_influence.png")
+    labels = {run_label(r, study.presets): r for r in study.runs}
+    plot_scans({label: r.scan for label, r in labels.items()}, output_dir / f"study{suffix}.png")
+    if all(r.retrieval for r in labels.values()):
+        plot_retrieval({label: r.retrieval for label, r in labels.items()}, output_dir / f"study{suffix}_retrieval.png")
+    if all(r.influence for r in labels.values()):
+        plot_influence({label: r.influence for label, r in labels.items()}, output_dir / f"study{suffix}_influence.png")
 
 
-def measure(model, output_dir: Path, held_out: HeldOutArguments, measures: dict) -> dict:
+def measure(model, output_dir: Path, held_out: HeldOutArguments, study: StudyArguments,
+            scoring: ScoringArguments) -> Measurements:
     """The scan of `model` at every evaluation context on `held_out` (with the baselines, the copy oracle and
-    the strata), its retrieval gain and its influence curve at its training context (each when asked for):
-    `scan`, `scan_dir`, `retrieval`, `influence`, written under `output_dir`."""
-    scoring = ScoringArguments(seed=measures["seed"], bootstrap=measures["bootstrap"], quiet=not measures["progress"])
-    out = {"scan": context_scan(model, output_dir / "scan", measures["eval_contexts"], held_out, scoring,
-                                positions=measures["positions"]), "scan_dir": str(output_dir / "scan")}
-    if measures["retrieval_distances"] and measures["retrieval_windows"]:
-        out["retrieval"] = retrieval_benchmark(model, output_dir / "retrieval", measures["retrieval_distances"],
-                                               held_out, scoring, windows=measures["retrieval_windows"])
-    if measures["influence_positions"]:
-        out["influence"] = context_influence(model, output_dir / "influence", None, held_out, scoring,
-                                             positions=measures["influence_positions"])
+    the strata), its retrieval gain and its influence curve at its training context (each when asked for),
+    written under `output_dir`."""
+    model = str(model)
+    scan = ScanArguments(model_name_or_path=model, contexts=study.eval_contexts, output_dir=str(output_dir / "scan"),
+                         positions=study.positions)
+    out = Measurements(scan=context_scan(scan, held_out, scoring), scan_dir=scan.output_dir)
+    if study.retrieval_distances and study.retrieval_windows:
+        retrieval = RetrievalArguments(model_name_or_path=model, distances=study.retrieval_distances,
+                                       output_dir=str(output_dir / "retrieval"), windows=study.retrieval_windows)
+        out.retrieval = retrieval_benchmark(retrieval, held_out, scoring)
+    if study.influence_positions:
+        influence = InfluenceArguments(model_name_or_path=model, output_dir=str(output_dir / "influence"),
+                                       positions=study.influence_positions)
+        out.influence = context_influence(influence, held_out, scoring)
     return out
 
 
@@ -372,36 +448,35 @@ def held_out_genomes(specs: list[str]) -> dict[str, HeldOutArguments]:
     return genomes
 
 
-def measure_genomes(folder: Path, genomes: dict[str, HeldOutArguments], measures: dict) -> dict[str, dict]:
+def measure_genomes(folder: Path, genomes: dict[str, HeldOutArguments], study: StudyArguments,
+                    scoring: ScoringArguments) -> dict[str, Measurements]:
     """`measure` on each held-out genome, under `folder/genomes/LABEL`; a genome measured with the same settings
     by an earlier run (its `evaluation.json`) is read back, so adding a genome to a finished study measures only it."""
     out = {}
     for label, held_out in genomes.items():
         where = folder / "genomes" / label
-        settings = {"genome": held_out.genome, "chroms": held_out.chroms,
-                    **{key: value for key, value in measures.items() if key != "progress"}}
+        settings = {"genome": held_out.genome, "chroms": held_out.chroms, **study.measured_with(scoring.seed)}
         record = where / "evaluation.json"
-        saved = json.loads(record.read_text()) if record.exists() else {}
-        if saved.get("settings") != settings:
-            saved = {"settings": settings, "results": measure(folder, where, held_out, measures)}
-            record.write_text(json.dumps(saved, indent=2) + "\n")
-        out[label] = saved["results"]
+        saved = saved_measurements(record, GenomeEvaluation, settings)
+        if saved is None:
+            saved = GenomeEvaluation(settings=settings, results=measure(folder, where, held_out, study, scoring))
+            saved.save(record)
+        out[label] = saved.results
     return out
 
 
-def on_genome(study: dict, label: str) -> dict:
+def on_genome(study: StudyResult, label: str) -> StudyResult:
     """The study as measured on the held-out genome `label`: every run's scan, retrieval and influence taken from
     it, and the paired comparisons recomputed on its positions."""
-    runs = [{**{key: value for key, value in run.items() if key not in ("retrieval", "influence", "vep")},
-             **run["genomes"][label]} for run in study["runs"]]
-    contexts, n_bootstrap, seed = study["eval_contexts"], study["bootstrap"], study["seed"]
-    return {**study, "runs": runs,
-            "versus_shortest": versus_reference(runs, contexts, n_bootstrap, seed, "shortest"),
-            "versus_first_preset": versus_reference(runs, contexts, n_bootstrap, seed, "first preset")}
+    runs = [replace(run, vep=None, **vars(run.genomes[label])) for run in study.runs]
+    contexts, bootstrap, seed = study.eval_contexts, study.bootstrap, study.seed
+    return replace(study, runs=runs,
+                   versus_shortest=versus_reference(runs, contexts, bootstrap, seed, "shortest"),
+                   versus_first_preset=versus_reference(runs, contexts, bootstrap, seed, "first preset"))
 
 
-def genome_section(view: dict, label: str, genome: dict) -> str:
+def genome_section(view: StudyResult, label: str, genome: HeldOutGenome) -> str:
     """Markdown: the study's tables on the held-out genome `label` (`view`: `on_genome`; `genome`: its file and
     records)."""
-    records = ", ".join(genome["chroms"]) if genome["chroms"] else "every record"
-    return f"\n## Held out: {label} ({genome['genome']}, {records})\n\n" + study_table(view)
+    records = ", ".join(genome.chroms) if genome.chroms else "every record"
+    return f"\n## Held out: {label} ({genome.genome}, {records})\n\n" + study_table(view)

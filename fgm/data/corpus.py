@@ -41,9 +41,11 @@ from typing import Iterable
 from ..offline import hub_offline
 from ..version import __version__
 from .genome import GenomeFormatError, PathLike, ReadStats, iter_records, scan_genome
+from .sizes import Size
 from .windows import check_window_args, count_windows, covered_bases, resolve_genomes, window_spans
 
 __all__ = [
+    "CorpusArguments",
     "CorpusSummary",
     "SplitSummary",
     "build_corpus",
@@ -51,6 +53,7 @@ __all__ = [
     "corpus_summary",
     "load_corpus",
     "longest_sequence",
+    "make_corpus",
     "push_corpus_to_hub",
     "save_corpus",
 ]
@@ -643,3 +646,109 @@ def push_corpus_to_hub(dsdict, repo_id: str, *, private: bool | None = None,
         raise ConnectionError(f"cannot push to {repo_id!r}: the Hugging Face Hub is offline "
                            f"(HF_HUB_OFFLINE / HF_DATASETS_OFFLINE is set)")
     return dsdict.push_to_hub(repo_id, private=private, token=token, **push_kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# the command
+
+
+@dataclass
+class CorpusArguments:
+    """The options of `make_corpus` (`fgm corpus`): which genomes, how they are cut into windows and split, and
+    where the corpus goes."""
+
+    genome: list[str] | None = field(
+        default=None,
+        metadata={
+            "action": "extend",
+            "metavar": "FILE",
+            "help": "genome files (FASTA / GenBank, plain, gzip / bgzip, bz2, xz), directories of them, or "
+            "SOURCE=FILE to name the species in the `source` column; repeatable (default: the bundled yeast "
+            "S288C genome)",
+        },
+    )
+    output_dir: str | None = field(
+        default=None, metadata={"metavar": "DIR", "help": "folder for the corpus (datasets save_to_disk)"}
+    )
+    overwrite: bool = field(default=False, metadata={"help": "replace a corpus already saved in --output_dir"})
+    window: Size = field(default=6000, metadata={"help": "window size in bases"})
+    stride: Size | None = field(
+        default=None, metadata={"help": "step between window starts (default: the window size)"}
+    )
+    min_window: Size | None = field(
+        default=None,
+        metadata={"help": "keep a chromosome's last, partial window if it has at least this many bases "
+                  "(default: window // 2)"},
+    )
+    val_chroms: list[str] = field(
+        default_factory=list,
+        metadata={"action": "extend", "metavar": "CHROM",
+                  "help": "chromosomes of the validation split (space or comma separated)"},
+    )
+    test_chroms: list[str] = field(
+        default_factory=list, metadata={"action": "extend", "metavar": "CHROM", "help": "chromosomes of the test split"}
+    )
+    val_regions: list[str] = field(
+        default_factory=list,
+        metadata={"action": "extend", "metavar": "CHROM:START-END",
+                  "help": "regions of the validation split (1-based, inclusive)"},
+    )
+    test_regions: list[str] = field(
+        default_factory=list, metadata={"action": "extend", "metavar": "CHROM:START-END",
+                                        "help": "regions of the test split"}
+    )
+    val_frac: float = field(default=0.0, metadata={"help": "the validation split: this fraction of the genome's "
+                                                   "bases, just before the test split's"})
+    test_frac: float = field(default=0.0, metadata={"help": "the test split: this last fraction of the genome's bases"})
+    chroms: list[str] | None = field(
+        default=None,
+        metadata={"action": "extend", "metavar": "CHROM",
+                  "help": "use only these chromosomes (plus the validation / test ones)"},
+    )
+    max_n_frac: float = field(default=0.1, metadata={"help": "drop windows with a larger fraction of N"})
+    skip_bad_records: bool = field(
+        default=False, metadata={"help": "skip and count malformed records instead of stopping"}
+    )
+    cache_dir: str | None = field(
+        default=None,
+        metadata={"metavar": "DIR", "help": "datasets cache folder for the build (default: the datasets cache)"},
+    )
+    push_to_hub: str | None = field(
+        default=None,
+        metadata={"metavar": "REPO", "help": "also publish the corpus as a Hub dataset (needs network and a token)"},
+    )
+    private: bool = field(default=False, metadata={"help": "with --push-to-hub: private repo"})
+    quiet: bool = field(default=False, metadata={"help": "no progress bars"})
+
+
+def make_corpus(args: CorpusArguments):
+    """Build the corpus `args` describe (`build_corpus`; default genome: the bundled yeast genome), print its
+    summary, save it to `args.output_dir` and / or publish it as the Hub dataset `args.push_to_hub`; returns it."""
+    from . import bundled_genome
+
+    if not args.output_dir and not args.push_to_hub:
+        raise ValueError("give --output_dir DIR and/or --push_to_hub REPO")
+    if args.quiet:
+        import datasets
+
+        datasets.disable_progress_bars()
+    try:
+        corpus = build_corpus(
+            args.genome or [bundled_genome()], window=args.window, stride=args.stride, val_chroms=args.val_chroms,
+            test_chroms=args.test_chroms, max_n_frac=args.max_n_frac, skip_bad_records=args.skip_bad_records,
+            min_window=args.min_window, chroms=args.chroms, val_regions=args.val_regions,
+            test_regions=args.test_regions, val_frac=args.val_frac, test_frac=args.test_frac,
+            cache_dir=args.cache_dir, progress=not args.quiet,
+        )
+    except GenomeFormatError as exc:
+        if args.skip_bad_records or "truncated or corrupt" in str(exc):
+            raise
+        raise GenomeFormatError(f"{exc}\n(--skip_bad_records skips and counts malformed records instead)") from exc
+    if args.quiet:  # with progress, build_corpus printed it
+        print(corpus_summary(corpus).table())
+    if args.output_dir:
+        print(f"saved corpus to {save_corpus(corpus, args.output_dir, overwrite=args.overwrite)}")
+    if args.push_to_hub:
+        push_corpus_to_hub(corpus, args.push_to_hub, private=True if args.private else None)
+        print(f"pushed corpus to https://huggingface.co/datasets/{args.push_to_hub}")
+    return corpus

@@ -8,7 +8,8 @@ results are the mean and 2 standard deviations over runs (as the NT paper report
 The arguments are the dataclasses of `finetune_arguments`, parsed by `HfArgumentParser` in `fgm finetune`.
 
 Outputs in `output_dir`:
-- `results.json`: arguments, data summary, per-run test/validation metrics and the summary;
+- `results.json`: the `FinetuneResult` (`fgm.training.reports`): data summary, per-run test/validation metrics,
+  their summary and the options;
 - `results.md`: the same as a markdown table;
 - `model/`: the best run's model (by validation headline metric), a Hub-loadable checkpoint.
 """
@@ -27,13 +28,14 @@ from ..model_card import write_model_card
 from .finetune_arguments import FinetuneModelArguments, FinetuningArguments, TaskArguments
 from .metrics import (
     REPORTED_METRICS,
+    ClassificationScores,
     average_logits_by_group,
     classification_metrics,
     make_compute_metrics,
-    summarize_runs,
+    summarize_scores,
 )
 from .nt_tasks import get_task
-from .reports import write_results
+from .reports import FinetuneResult, JobArguments, RunResult, SplitCounts, TaskDataSummary, write_results
 from .task_data import LABEL, TaskData, column, kfold_indices, load_task_data, split_train_validation
 from .task_encoding import encode_split, load_tokenizer, model_max_tokens
 
@@ -161,8 +163,10 @@ def _transformers_verbosity(level: int | None):
         hf_logging.set_verbosity(previous)
 
 
-def _train_one(model_args, data_args, args, run: Run, data, encoded, tokenizer, first_run: bool = True):
-    """Train one run with its own `TrainingArguments` (`args`: output folder and seed of the run)."""
+def _train_one(model_args, data_args, args, run: Run, data, encoded, tokenizer,
+               first_run: bool = True) -> tuple[RunResult, object]:
+    """Train one run with its own `TrainingArguments` (`args`: output folder and seed of the run); returns its
+    scores and its model."""
     set_seed(args.seed)
     # the "newly initialised classifier" load report is worth seeing once, not once per fold
     with _transformers_verbosity(None if first_run and not args.disable_tqdm else logging.ERROR):
@@ -190,9 +194,8 @@ def _train_one(model_args, data_args, args, run: Run, data, encoded, tokenizer, 
         callbacks=[EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience)],
     )
     trainer.train()
-    validation = {
-        k.removeprefix("eval_"): v for k, v in trainer.evaluate().items() if k.removeprefix("eval_") in REPORTED_METRICS
-    }
+    evaluated = trainer.evaluate()
+    validation = ClassificationScores(**{m: evaluated[f"eval_{m}"] for m in REPORTED_METRICS})
 
     model = _unwrap(trainer.model)
     model.config.rc_average = bool(data_args.rc_average)
@@ -205,17 +208,17 @@ def _train_one(model_args, data_args, args, run: Run, data, encoded, tokenizer, 
     test_labels = encoded["test"].labels[test_groups[first]]
     test = classification_metrics(logits.argmax(-1), test_labels, data.num_labels)
     state = trainer.state
-    info = {
-        "fold": run.fold,
-        "seed": run.seed,
-        "n_train": int(len(run.train)),
-        "n_validation": int(len(encoded["validation"].rows) if run.validation is None else len(run.validation)),
-        "test": test,
-        "validation": validation,
-        "best_step": _best_step(state),
-        "steps": int(state.global_step),
-        "epochs": float(state.epoch or 0.0),
-    }
+    info = RunResult(
+        fold=run.fold,
+        seed=run.seed,
+        n_train=int(len(run.train)),
+        n_validation=int(len(encoded["validation"].rows) if run.validation is None else len(run.validation)),
+        test=test,
+        validation=validation,
+        best_step=_best_step(state),
+        steps=int(state.global_step),
+        epochs=float(state.epoch or 0.0),
+    )
     if not args.keep_checkpoints:
         shutil.rmtree(args.output_dir, ignore_errors=True)
     return info, model
@@ -254,14 +257,14 @@ def _progress_bars(enabled: bool):
 
 def finetune(
     model_args: FinetuneModelArguments, data_args: TaskArguments, training_args: FinetuningArguments
-) -> dict:
-    """Run the fine-tuning job; returns the results dictionary (also written as `results.json` /
-    `results.md` in `training_args.output_dir`)."""
+) -> FinetuneResult:
+    """Run the fine-tuning job; returns its results (also written as `results.json` / `results.md` in
+    `training_args.output_dir`)."""
     with _progress_bars(not training_args.disable_tqdm):
         return _finetune(model_args, data_args, training_args)
 
 
-def _train_runs(model_args, data_args, training_args, runs, data, encoded, tokenizer) -> list[dict]:
+def _train_runs(model_args, data_args, training_args, runs, data, encoded, tokenizer) -> list[RunResult]:
     """Train and score each run (fold x seed) in turn; the model of the best validation score is saved
     (`MODEL_DIR`), the runs' own folders removed unless `keep_checkpoints`. Returns each run's scores."""
     out, headline = Path(training_args.output_dir), training_args.metric_for_best_model
@@ -270,12 +273,13 @@ def _train_runs(model_args, data_args, training_args, runs, data, encoded, token
         run_args = replace(training_args, output_dir=str(out / "runs" / run.tag), seed=run.seed)
         info, model = _train_one(model_args, data_args, run_args, run, data, encoded, tokenizer, first_run=i == 0)
         infos.append(info)
-        logger.info("run %d/%d (%s): test %s = %.4f", i + 1, len(runs), run.tag, headline, info["test"][headline])
-        val = info["validation"].get(headline, -math.inf)
+        test = getattr(info.test, headline)
+        logger.info("run %d/%d (%s): test %s = %.4f", i + 1, len(runs), run.tag, headline, test)
+        val = getattr(info.validation, headline)
         if training_args.save_model and val > best_val and training_args.should_save:
             best_val = val
             details = {"task": data.name, "base checkpoint": model_args.model_name_or_path,
-                       "method": model_args.method, "run": run.tag, f"test {headline}": f"{info['test'][headline]:.4f}"}
+                       "method": model_args.method, "run": run.tag, f"test {headline}": f"{test:.4f}"}
             save_finetuned(model, tokenizer, out / MODEL_DIR, details)
         del model
     if (out / "runs").exists() and not training_args.keep_checkpoints:
@@ -283,7 +287,7 @@ def _train_runs(model_args, data_args, training_args, runs, data, encoded, token
     return infos
 
 
-def _finetune(model_args, data_args, training_args) -> dict:
+def _finetune(model_args, data_args, training_args) -> FinetuneResult:
     out = Path(training_args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     task = get_task(data_args.task, data_args.benchmark) if data_args.task else None
@@ -309,29 +313,29 @@ def _finetune(model_args, data_args, training_args) -> dict:
 
     infos = _train_runs(model_args, data_args, training_args, runs, data, encoded, tokenizer)
 
-    results = {
-        "task": data.name,
-        "benchmark": task.benchmark if task else None,
-        "model": model_args.model_name_or_path,
-        "headline_metric": headline,
-        "num_labels": data.num_labels,
-        "label_names": data.label_names,
-        "data": {
-            "source": data.source,
-            "n_train": len(data.train),
-            "n_validation": len(data.validation) if data.validation is not None else None,
-            "n_test": len(data.test),
-            "dedup": data.stats,
-            "max_tokens": max_tokens,
-            "chunked_rows": {k: v.n_chunked for k, v in encoded.items()},
-            "truncated_rows": {k: v.n_truncated for k, v in encoded.items()},
-        },
-        "n_runs": len(infos),
-        "runs": infos,
-        "summary": {m: summarize_runs(r["test"][m] for r in infos) for m in REPORTED_METRICS},
-        "model_dir": str(out / MODEL_DIR) if training_args.save_model else None,
-        "arguments": {"model": asdict(model_args), "data": asdict(data_args), "training": training_args.to_dict()},
-    }
+    results = FinetuneResult(
+        task=data.name,
+        benchmark=task.benchmark if task else None,
+        model=model_args.model_name_or_path,
+        headline_metric=headline,
+        num_labels=data.num_labels,
+        label_names=data.label_names,
+        data=TaskDataSummary(
+            source=data.source,
+            n_train=len(data.train),
+            n_validation=len(data.validation) if data.validation is not None else None,
+            n_test=len(data.test),
+            dedup=data.dedup,
+            max_tokens=max_tokens,
+            chunked_rows=SplitCounts(**{k: v.n_chunked for k, v in encoded.items()}),
+            truncated_rows=SplitCounts(**{k: v.n_truncated for k, v in encoded.items()}),
+        ),
+        n_runs=len(infos),
+        runs=infos,
+        summary=summarize_scores([r.test for r in infos]),
+        model_dir=str(out / MODEL_DIR) if training_args.save_model else None,
+        arguments=JobArguments(model=asdict(model_args), data=asdict(data_args), training=training_args.to_dict()),
+    )
     if training_args.should_save:
-        write_results(out, results)
+        write_results(out, results, model_args, data_args, training_args)
     return results

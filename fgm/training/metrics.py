@@ -1,6 +1,6 @@
 """Classification metrics through the `evaluate` modules shipped in `fgm/metrics` (offline-safe).
 
-`classification_metrics` returns MCC, F1 and accuracy for every task:
+`classification_metrics` returns MCC, F1 and accuracy for every task (`ClassificationScores`):
 - `mcc`: Matthews correlation coefficient (multi-class generalisation for > 2 classes);
 - `f1`: binary F1 of class 1 for two-class tasks, macro F1 for tasks with more classes;
 - `f1_macro`: macro F1 for every task (what some papers report for the binary NT tasks);
@@ -9,14 +9,48 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from fgm.metrics import METRIC_NAMES, METRICS_DIR
+from fgm.results import Record
 
-REPORTED_METRICS = ("mcc", "f1", "f1_macro", "accuracy")
+RECORD = dataclass(kw_only=True)
+
+
+@RECORD
+class ClassificationScores(Record):
+    """One run's scores on one split (F1: binary for 2 classes, macro for more)."""
+
+    mcc: float
+    f1: float
+    f1_macro: float
+    accuracy: float
+
+
+@RECORD
+class MetricSummary(Record):
+    """One metric over `n` runs: the mean and 2 sample standard deviations (0 for a single run)."""
+
+    mean: float
+    two_sd: float
+    n: int
+
+
+@RECORD
+class ScoreSummaries(Record):
+    """Each metric of `ClassificationScores` summarised over runs."""
+
+    mcc: MetricSummary
+    f1: MetricSummary
+    f1_macro: MetricSummary
+    accuracy: MetricSummary
+
+
+REPORTED_METRICS = tuple(field.name for field in fields(ClassificationScores))
 
 
 def metric_path(name: str) -> Path:
@@ -34,7 +68,7 @@ def load_metric(name: str):
     return evaluate.load(str(metric_path(name)))
 
 
-def classification_metrics(predictions, references, num_labels: int | None = None) -> dict[str, float]:
+def classification_metrics(predictions, references, num_labels: int | None = None) -> ClassificationScores:
     """MCC, F1 (binary for 2 classes, macro for more), macro F1 and accuracy of class-id arrays."""
     predictions = np.asarray(predictions).astype(np.int64).reshape(-1).tolist()
     references = np.asarray(references).astype(np.int64).reshape(-1).tolist()
@@ -52,7 +86,7 @@ def classification_metrics(predictions, references, num_labels: int | None = Non
     )
     out["f1_macro"] = macro["f1"]
     out.update(load_metric("accuracy").compute(predictions=predictions, references=references))
-    return {k: float(out[k]) for k in REPORTED_METRICS}
+    return ClassificationScores(**{k: float(out[k]) for k in REPORTED_METRICS})
 
 
 def average_logits_by_group(logits: np.ndarray, groups) -> tuple[np.ndarray, np.ndarray]:
@@ -83,16 +117,21 @@ def make_compute_metrics(num_labels: int, groups=None):
         if groups is not None:
             logits, first = average_logits_by_group(logits, groups)
             labels = labels[first]
-        return classification_metrics(logits.argmax(-1), labels, num_labels)
+        return classification_metrics(logits.argmax(-1), labels, num_labels).to_json()
 
     return compute_metrics
 
 
-def summarize_runs(values) -> dict[str, float]:
+def summarize_runs(values) -> MetricSummary:
     """Mean and 2 x sample standard deviation (ddof=1; 0 for a single run) of a list of scores,
-    as the NT paper reports fine-tuning results over its ten folds."""
+    as the NT paper reports fine-tuning results over its ten folds (no scores: NaN, n = 0)."""
     values = np.asarray(list(values), dtype=np.float64)
     if values.size == 0:
-        return {"mean": float("nan"), "two_sd": float("nan"), "n": 0}
+        return MetricSummary(mean=float("nan"), two_sd=float("nan"), n=0)
     sd = float(values.std(ddof=1)) if values.size > 1 else 0.0
-    return {"mean": float(values.mean()), "two_sd": 2.0 * sd, "n": int(values.size)}
+    return MetricSummary(mean=float(values.mean()), two_sd=2.0 * sd, n=int(values.size))
+
+
+def summarize_scores(scores: list[ClassificationScores]) -> ScoreSummaries:
+    """Every metric of `scores` (one per run) summarised by `summarize_runs`."""
+    return ScoreSummaries(**{m: summarize_runs(getattr(s, m) for s in scores) for m in REPORTED_METRICS})

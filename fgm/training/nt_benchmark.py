@@ -1,11 +1,11 @@
 """The NT benchmark runner: fine-tune and score one checkpoint on a list of NT tasks, task by task.
 
 Each task is a `finetune` job writing `OUTPUT_DIR/<task>/results.json`; a task whose file exists is
-not run again, so an interrupted benchmark resumes where it stopped. The scores go into one table
-next to published numbers (`OUTPUT_DIR/nt_benchmark_<set>.md` and `.json`).
+read back (`FinetuneResult.load`, which refuses a file another version wrote) instead of run again, so an
+interrupted benchmark resumes where it stopped. The scores go into one table next to published numbers
+(`OUTPUT_DIR/nt_benchmark_<set>.md` and `.json`, an `NTBenchmarkResult`).
 """
 
-import json
 import logging
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -21,7 +21,7 @@ from .nt_tasks import (
     published_score,
     resolve_tasks,
 )
-from .reports import RESULTS_JSON, benchmark_table, write_json
+from .reports import RESULTS_JSON, FinetuneResult, NTBenchmarkResult, NTBenchmarkRow
 from .task_data import find_task_files
 
 logger = logging.getLogger(__name__)
@@ -76,14 +76,14 @@ def benchmark_tasks(tasks, benchmark: str = REVISED, data_dir=None) -> list[NTTa
 
 def run_nt_benchmark(
     model_args: FinetuneModelArguments, benchmark_args: BenchmarkArguments, training_args: FinetuningArguments
-) -> dict:
+) -> NTBenchmarkResult:
     """Fine-tune and score `model_args.model_name_or_path` on NT tasks in sequence; resumable task by task.
 
     With `benchmark_args.data_dir`, task data comes from `data_dir/<task>/train.*` and
     `data_dir/<task>/test.*` (see `fgm.training.task_data.find_task_files`), otherwise from the Hub.
     `benchmark_args.published`: optional CSV (task,model,value[,source]) of published numbers for the
     comparison columns (see `fgm.training.nt_tasks.load_published`).
-    Writes `output_dir/nt_benchmark_<benchmark>.md` and `.json`; returns the JSON payload."""
+    Writes `output_dir/nt_benchmark_<benchmark>.md` and `.json`; returns the results (`.table`: the markdown)."""
     out = Path(training_args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     benchmark, data_dir = benchmark_args.benchmark, benchmark_args.data_dir
@@ -100,7 +100,7 @@ def run_nt_benchmark(
         results_path = task_dir / RESULTS_JSON
         if results_path.exists():
             logger.info("[%d/%d] %s: results exist (%s), skipped", i + 1, len(selected), task.name, results_path)
-            results = json.loads(results_path.read_text())
+            results = FinetuneResult.load(results_path)
         else:
             logger.info("[%d/%d] %s: fine-tuning", i + 1, len(selected), task.name)
             results = finetune(
@@ -109,27 +109,17 @@ def run_nt_benchmark(
                 replace(training_args, output_dir=str(task_dir)),
             )
         metric = task.headline_metric
-        rows.append(
-            {
-                "task": task.name,
-                "metric": metric,
-                "score": results["summary"][metric],
-                "all_metrics": results["summary"],
-                "n_test": results["data"]["n_test"],
-                "published": {m: published_score(benchmark, task.name, m, extra) for m in PUBLISHED_MODELS},
-            }
-        )
-    model = model_args.model_name_or_path
-    payload = {
-        "benchmark": benchmark,
-        "model": model,
-        "data_dir": str(data_dir) if data_dir else None,
-        "rows": rows,
-        "published_sources": sources,
-    }
-    table = benchmark_table(rows, benchmark, sources, model=model, data_dir=data_dir)
+        rows.append(NTBenchmarkRow(
+            task=task.name,
+            metric=metric,
+            score=results.summary_of(metric),
+            all_metrics=results.summary,
+            n_test=results.data.n_test,
+            published={m: published_score(benchmark, task.name, m, extra) for m in PUBLISHED_MODELS},
+        ))
+    result = NTBenchmarkResult(benchmark=benchmark, model=model_args.model_name_or_path,
+                               data_dir=str(data_dir) if data_dir else None, rows=rows, published_sources=sources)
     if training_args.should_save:
-        write_json(out / f"nt_benchmark_{benchmark}.json", payload)
-        (out / f"nt_benchmark_{benchmark}.md").write_text(table)
-    payload["table"] = table
-    return payload
+        result.save(out / f"nt_benchmark_{benchmark}.json")
+        (out / f"nt_benchmark_{benchmark}.md").write_text(result.table)
+    return result

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..data.genome import iter_records
 from ..offline import hub_offline
+from ..results import Record, optional
 from .nt_tasks import NTTask
 
 logger = logging.getLogger(__name__)
@@ -305,10 +306,31 @@ def encode_labels(splits: dict, label_names: list[str] | None = None, sources: d
 # --------------------------------------------------------------------------------------------- splitting
 
 
-def deduplicate(ds, drop_conflicting: bool = True):
+@dataclass(kw_only=True)
+class Duplicates(Record):
+    """Rows of a split dropped by `deduplicate`: repeats of an earlier sequence, and distinct sequences seen with
+    more than one label (all their rows dropped)."""
+
+    duplicates: int
+    conflicting: int
+
+
+@dataclass(kw_only=True)
+class DedupStats(Record):
+    """What `--dedup` removed, per split, and the training (validation) rows that were test sequences; all None
+    without `--dedup` (an empty JSON object)."""
+
+    train: Duplicates | None = optional()
+    test: Duplicates | None = optional()
+    train_test_overlap_removed: int | None = optional()
+    validation: Duplicates | None = optional()
+    validation_test_overlap_removed: int | None = optional()
+
+
+def deduplicate(ds, drop_conflicting: bool = True) -> tuple[object, Duplicates]:
     """Keep the first row of each distinct sequence (case-insensitive). Sequences seen with more than
     one label are dropped entirely when `drop_conflicting` (their label is ambiguous).
-    Returns (dataset, {"duplicates": n, "conflicting": n})."""
+    Returns (dataset, the rows dropped)."""
     seqs = [s.upper() for s in column(ds, SEQUENCE)]
     labels = column(ds, LABEL)
     seen: dict[str, int] = {}
@@ -319,8 +341,7 @@ def deduplicate(ds, drop_conflicting: bool = True):
     conflicting = {s for s, ys in label_sets.items() if len(ys) > 1} if drop_conflicting else set()
     keep = [i for s, i in seen.items() if s not in conflicting]
     keep.sort()
-    stats = {"duplicates": len(seqs) - len(seen), "conflicting": len(conflicting)}
-    return ds.select(keep), stats
+    return ds.select(keep), Duplicates(duplicates=len(seqs) - len(seen), conflicting=len(conflicting))
 
 
 def remove_overlap(train, test):
@@ -389,7 +410,7 @@ class TaskData:
     label_names: list[str]
     task: NTTask | None = None
     source: str = ""
-    stats: dict = field(default_factory=dict)
+    dedup: DedupStats = field(default_factory=DedupStats)  # what `dedup` removed
 
     @property
     def num_labels(self) -> int:
@@ -469,19 +490,19 @@ def load_task_data(
         raise ValueError("give an NT task name, or --train_file and --test_file.\n" + local_files_hint())
     train, test, validation = splits["train"], splits["test"], splits.get("validation")
 
-    stats: dict = {}
+    removed = DedupStats()
     if dedup:
-        train, stats["train"] = deduplicate(train)
-        test, stats["test"] = deduplicate(test)
-        train, stats["train_test_overlap_removed"] = remove_overlap(train, test)
+        train, removed.train = deduplicate(train)
+        test, removed.test = deduplicate(test)
+        train, removed.train_test_overlap_removed = remove_overlap(train, test)
         if validation is not None:
-            validation, stats["validation"] = deduplicate(validation)
-            validation, stats["validation_test_overlap_removed"] = remove_overlap(validation, test)
+            validation, removed.validation = deduplicate(validation)
+            validation, removed.validation_test_overlap_removed = remove_overlap(validation, test)
     splits = {"train": train, "test": test}
     if validation is not None:
         splits["validation"] = validation
     splits, names = encode_labels(splits, label_names, sources=files)
-    data = TaskData(splits["train"], splits["test"], splits.get("validation"), names, task, source, stats,
+    data = TaskData(splits["train"], splits["test"], splits.get("validation"), names, task, source, removed,
                     label=label if task is None else None)
     if task is not None and data.num_labels != task.num_labels:
         logger.warning("task %s has %d classes in the NT benchmark but the data has %d (%s)", task.name,

@@ -3,8 +3,8 @@
 The score and its options are defined in `fgm.variants.scoring`, the rows and reason codes in
 `fgm.variants.vcf`. Output: TSV (default), parquet, or the input VCF with INFO fields FGM_LLR and
 FGM_REASON (one value per ALT). Rows are scored in fixed chunks and appended to `OUTPUT.partial.tsv`,
-so an interrupted run continues with `resume=True` and gives exactly the same numbers; the output
-file itself appears only once every row is done, so it is never half-written.
+so an interrupted run continues with `resume` (`ScoreVariantsArguments`) and gives exactly the same
+numbers; the output file itself appears only once every row is done, so it is never half-written.
 """
 
 from __future__ import annotations
@@ -13,14 +13,18 @@ import json
 import math
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..checkpoints import checkpoint_argument
+from ..data.sizes import Size
+from ..results import Record, optional
 from .scoring import FRAMES, SNV, STRANDS, VariantScorer
 from .vcf import REASONS, VariantFileError, read_variants, readable_by_htslib
 
-__all__ = ["FORMULA", "VariantFileError", "score_variants"]
+__all__ = ["FORMULA", "ScoreVariantsArguments", "VariantFileError", "VariantScoresSummary", "score_variants"]
 
 FORMULA = (
     "score = ln P(alt) - ln P(ref) at the variant base; P = the masked LM's k-mer softmax at the masked token "
@@ -29,6 +33,58 @@ FORMULA = (
 COLUMNS = ("chrom", "pos", "id", "ref", "alt", "score", "score_forward", "score_reverse", "reason")
 FORMATS = {".tsv": "tsv", ".txt": "tsv", ".parquet": "parquet", ".vcf": "vcf", ".vcf.gz": "vcf", ".bcf": "vcf"}
 CHUNK_ROWS = 256  # rows scored (and written) together; fixed so that resumed runs batch identically
+
+
+@dataclass
+class ScoreVariantsArguments:
+    """The options of `score_variants` (`fgm score-variants`)."""
+
+    model_name_or_path: str = checkpoint_argument("FGM masked-LM checkpoint folder or Hub id")
+    genome: str = field(metadata={"help": "reference FASTA: plain, bgzip (a .fai / .gzi index is built if missing) "
+                                  "or gzip (copied to BGZF once, beside the output)"})
+    vcf: str = field(metadata={"help": "variants: VCF or BCF, plain, gzip or bgzip"})
+    output: str = field(metadata={"help": "output file: .tsv, .parquet, .vcf, .vcf.gz or .bcf"})
+    window: Size | None = field(
+        default=None, metadata={"help": "bases of context around each variant (default: the checkpoint's training "
+                                "context)"})
+    frames: str = field(default="all", metadata={"choices": FRAMES, "help": "k-mer frames averaged (see above)"})
+    strands: str = field(default="both", metadata={"choices": STRANDS, "help": "strands scored (both: their mean)"})
+    output_format: str | None = field(
+        default=None, metadata={"choices": ("tsv", "parquet", "vcf"), "help": "default: from the output file name"})
+    skip_ref_mismatch: bool = field(
+        default=False, metadata={"help": "write records whose REF differs from the FASTA with the reason "
+                                 "ref_mismatch instead of stopping"})
+    skip_unknown_contigs: bool = field(
+        default=False, metadata={"help": "write records on a contig the FASTA lacks with the reason unknown_contig "
+                                 "instead of stopping"})
+    rename_chroms: str | None = field(
+        default=None, metadata={"help": "VCF -> FASTA contig names: add-chr, strip-chr, or a two-column file"})
+    batch_size: int = field(default=8, metadata={"help": "windows per forward pass"})
+    resume: bool = field(default=False, metadata={"help": "continue an interrupted run with the same settings"})
+    device: str | None = field(default=None, metadata={"help": "cpu, cuda, cuda:1, ... (default: CUDA if available)"})
+    quiet: bool = field(default=False, metadata={"help": "no progress bar"})
+
+
+@dataclass(kw_only=True)
+class VariantScoresSummary(Record):
+    """`OUTPUT.summary.json`: the rows read, scored and skipped (per reason code), the speed, and the settings the
+    scores depend on (`model`: the checkpoint's name or path, as it names itself)."""
+
+    redo = "run `fgm score-variants` again, with the same options"
+
+    output: str
+    rows: int
+    scored: int
+    skipped: dict[str, int]
+    variants_per_second: float | None
+    model: str
+    genome: str
+    vcf: str
+    window: int
+    frames: str
+    strands: str
+    kmer_size: int
+    genome_bgzf_copy: str | None = optional()
 
 
 def _output_format(output: Path, output_format: str | None) -> str:
@@ -51,69 +107,53 @@ def _format(value: float) -> str:
     return "" if math.isnan(value) else f"{value:.6g}"
 
 
-def score_variants(
-    model,
-    genome,
-    vcf,
-    output,
-    window: int | None = None,
-    frames: str = "all",
-    strands: str = "both",
-    output_format: str | None = None,
-    skip_ref_mismatch: bool = False,
-    skip_unknown_contigs: bool = False,
-    rename_chroms: str | None = None,
-    batch_size: int = 8,
-    resume: bool = False,
-    device: str | None = None,
-    progress: bool = True,
-) -> dict:
-    """Score every ALT allele of `vcf` against `genome` with the checkpoint `model`; returns the summary.
+def score_variants(args: ScoreVariantsArguments, model=None) -> VariantScoresSummary:
+    """Score every ALT allele of `args.vcf` against `args.genome` with the checkpoint `args.model_name_or_path` (or
+    `model`, a loaded `(model, tokenizer)` pair, in its place) into `args.output`; returns the summary, also saved
+    as `OUTPUT.summary.json`.
 
-    `model`: a checkpoint folder or Hub id, or a loaded `(model, tokenizer)` pair. `window`: bases of
-    context (default: the checkpoint's training context). See `fgm.variants.scoring` for the score,
-    `frames` and `strands`, and `fgm.variants.vcf` for the reason codes of alleles that are not scored.
+    `args.window`: bases of context (default: the checkpoint's training context). See `fgm.variants.scoring` for
+    the score, `frames` and `strands`, and `fgm.variants.vcf` for the reason codes of alleles that are not scored.
     A plain-gzip `genome` is read from a BGZF copy in `reference_cache/` beside `output` (made once).
     """
     from ..checkpoints import context_window, load_checkpoint
     from ..data.reference import CACHE_FOLDER, ReferenceGenome
 
-    output = Path(output)
-    fmt = _output_format(output, output_format)
-    if frames not in FRAMES or strands not in STRANDS:
+    output = Path(args.output)
+    fmt = _output_format(output, args.output_format)
+    if args.frames not in FRAMES or args.strands not in STRANDS:
         raise ValueError(f"frames must be one of {FRAMES} and strands one of {STRANDS}")
-    reference = ReferenceGenome(genome, rename_chroms, output.parent / CACHE_FOLDER)
-    rows = read_variants(vcf, reference, skip_ref_mismatch, skip_unknown_contigs)  # input errors before the model loads
-    model, tokenizer = load_checkpoint(model, device=device)
-    window = context_window(tokenizer, window)
-    settings = {"model": str(getattr(model, "name_or_path", "")), "genome": str(genome), "vcf": str(vcf),
-                "window": window, "frames": frames, "strands": strands, "kmer_size": model.config.kmer_size}
+    reference = ReferenceGenome(args.genome, args.rename_chroms, output.parent / CACHE_FOLDER)
+    # input errors before the model loads
+    rows = read_variants(args.vcf, reference, args.skip_ref_mismatch, args.skip_unknown_contigs)
+    model, tokenizer = load_checkpoint(model or args.model_name_or_path, device=args.device)
+    window = context_window(tokenizer, args.window)
+    settings = {"model": str(getattr(model, "name_or_path", "")), "genome": str(args.genome), "vcf": str(args.vcf),
+                "window": window, "frames": args.frames, "strands": args.strands,
+                "kmer_size": model.config.kmer_size}
     partial = output.with_name(output.name + ".partial.tsv")
-    done = _resume_point(partial, settings, len(rows)) if resume else 0
+    done = _resume_point(partial, settings, len(rows)) if args.resume else 0
     if not done:
         partial.parent.mkdir(parents=True, exist_ok=True)
         partial.write_text("\n".join(_header(settings)) + "\n")
 
-    scorer = VariantScorer(model, tokenizer, window, frames, strands, batch_size)
+    scorer = VariantScorer(model, tokenizer, window, args.frames, args.strands, args.batch_size)
     started = time.perf_counter()
-    scored_now = _append_scores(partial, scorer, reference, rows, done, progress)
+    scored_now = _append_scores(partial, scorer, reference, rows, done, not args.quiet)
     seconds = time.perf_counter() - started
 
     contigs = {r.chrom: None if r.reason == "unknown_contig" else reference.lengths[reference.contig(r.chrom)]
                for r in rows}
-    _publish(partial, output, fmt, vcf, contigs, settings)
+    _publish(partial, output, fmt, args.vcf, contigs, settings)
     reasons = Counter(r.reason for r in rows if r.reason)
     reference.close()
-    summary = {
-        "output": str(output),
-        "rows": len(rows),
-        "scored": sum(r.reason is None for r in rows),
-        "skipped": {reason: reasons[reason] for reason in REASONS if reasons[reason]},
-        "variants_per_second": round(scored_now / seconds, 2) if seconds > 0 and scored_now else None,
-        **settings,
-        **({"genome_bgzf_copy": str(reference.copy)} if reference.copy else {}),
-    }
-    output.with_name(output.name + ".summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    summary = VariantScoresSummary(
+        output=str(output), rows=len(rows), scored=sum(r.reason is None for r in rows),
+        skipped={reason: reasons[reason] for reason in REASONS if reasons[reason]},
+        variants_per_second=round(scored_now / seconds, 2) if seconds > 0 and scored_now else None,
+        **settings, genome_bgzf_copy=str(reference.copy) if reference.copy else None,
+    )
+    summary.save(output.with_name(output.name + ".summary.json"))
     return summary
 
 

@@ -17,18 +17,99 @@ Variants that are not SNVs are counted and left out; a REF that differs from the
 from __future__ import annotations
 
 import gzip
-import json
 import math
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
+from ..checkpoints import checkpoint_argument
+from ..data.sizes import Size
+from ..results import Interval, Record, optional
 from ..stats import metric_interval
-from .scoring import SNV, VariantScorer
+from .scoring import FRAMES, SNV, STRANDS, VariantScorer
 from .vcf import classify
 
 BUNDLED_SETS = ("yeast_stop_vs_synonymous",)
 COLUMNS = ("chrom", "pos", "ref", "alt", "label")
+RECORD = dataclass(kw_only=True)
+
+
+@dataclass
+class VepBenchmarkArguments:
+    """The options of `run_vep_benchmark` (`fgm benchmark vep`)."""
+
+    model_name_or_path: str = checkpoint_argument("FGM masked-LM checkpoint folder or Hub id")
+    dataset: str = field(metadata={"help": "a CSV / TSV / parquet file, a Hub dataset, or yeast_stop_vs_synonymous"})
+    output_dir: str = field(default="runs/vep", metadata={"help": "where results.md, results.json and scores go"})
+    genome: str | None = field(default=None, metadata={"help": "reference FASTA the set's coordinates refer to"})
+    split: str = field(default="test", metadata={"help": "split of a Hub dataset"})
+    window: Size | None = field(default=None, metadata={"help": "bases of context (default: the training context)"})
+    frames: str = field(default="all", metadata={"choices": FRAMES, "help": "k-mer frames averaged"})
+    strands: str = field(default="both", metadata={"choices": STRANDS, "help": "strands averaged"})
+    rename_chroms: str | None = field(default=None, metadata={"help": "add-chr, strip-chr, or a two-column file"})
+    bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples for the intervals"})
+    tail: float = field(default=0.1, metadata={"help": "fraction of lowest scores for the odds ratio"})
+    batch_size: int = field(default=8, metadata={"help": "windows per forward pass"})
+    device: str | None = field(default=None, metadata={"help": "default: CUDA if available"})
+    seed: int = field(default=0, metadata={"help": "bootstrap seed (and the draw of the bundled yeast set)"})
+
+
+# ------------------------------------------------------------------------------------------------ results
+
+
+@RECORD
+class TailOddsRatio(Record):
+    """Odds of a positive among the lowest-scoring `tail` fraction against the rest, with Woolf's 95% interval
+    (`low`, `high`), Fisher's exact p-value and the 2 x 2 `table` [[tail positives, tail negatives], [rest
+    positives, rest negatives]]."""
+
+    tail: float
+    odds_ratio: float
+    low: float
+    high: float
+    p_value: float
+    table: list[list[int]]
+
+    @property
+    def interval(self) -> Interval:
+        return Interval(self.odds_ratio, self.low, self.high)
+
+
+@RECORD
+class VepMetrics(Record):
+    """How well the scores rank the positives first: AUROC and AUPRC with bootstrap 95% intervals (AUPRC's
+    baseline: the positive fraction) and the tail odds ratio, over `n` variants of which `positives` are 1."""
+
+    n: int
+    positives: int
+    auroc: Interval
+    auprc: Interval
+    auprc_baseline: float
+    tail_odds_ratio: TailOddsRatio
+
+
+@RECORD
+class VepSettings(Record):
+    """What a VEP benchmark scored: the set, the checkpoint, the genome (and the BGZF copy read for a plain-gzip
+    one), the scoring options, and the variants left out because they are not SNVs."""
+
+    dataset: str
+    model: str
+    genome: str
+    genome_bgzf_copy: str | None = optional()
+    window: int
+    frames: str
+    strands: str
+    skipped_not_snv: int
+
+
+@RECORD
+class VepBenchmarkResult(VepMetrics, VepSettings):
+    """`results.json` of `fgm benchmark vep`: its settings (`VepSettings`), then its metrics (`VepMetrics`), in one
+    JSON object."""
+
+    redo = "run `fgm benchmark vep` again into a new --output_dir"
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -117,7 +198,7 @@ def load_labelled_set(dataset, split: str = "test"):
 # ------------------------------------------------------------------------------------------------ metrics
 
 
-def tail_odds_ratio(labels, scores, tail: float) -> dict:
+def tail_odds_ratio(labels, scores, tail: float) -> TailOddsRatio:
     """Odds of a positive among the lowest-scoring `tail` fraction against the rest."""
     from scipy.stats import fisher_exact
 
@@ -127,101 +208,84 @@ def tail_odds_ratio(labels, scores, tail: float) -> dict:
     c, d = int((labels[~in_tail] == 1).sum()), int((labels[~in_tail] == 0).sum())
     odds = (a + 0.5) * (d + 0.5) / ((b + 0.5) * (c + 0.5))  # Haldane-Anscombe: finite with empty cells
     spread = 1.96 * math.sqrt(sum(1 / (x + 0.5) for x in (a, b, c, d)))
-    return {"tail": tail, "odds_ratio": odds, "low": odds * math.exp(-spread), "high": odds * math.exp(spread),
-            "p_value": float(fisher_exact([[a, b], [c, d]])[1]), "table": [[a, b], [c, d]]}
+    return TailOddsRatio(tail=tail, odds_ratio=odds, low=odds * math.exp(-spread), high=odds * math.exp(spread),
+                         p_value=float(fisher_exact([[a, b], [c, d]])[1]), table=[[a, b], [c, d]])
 
 
-def vep_metrics(labels, scores, bootstrap: int = 1000, seed: int = 0, tail: float = 0.1) -> dict:
+def vep_metrics(labels, scores, bootstrap: int = 1000, seed: int = 0, tail: float = 0.1) -> VepMetrics:
+    """The metrics of `scores` (low: less likely than the reference, so every metric ranks by -score) against 0/1
+    `labels`; intervals over `bootstrap` resamples drawn with `seed`."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     labels, ranking = np.asarray(labels), -np.asarray(scores, dtype=float)
     if len(set(labels.tolist())) != 2:
         raise ValueError(f"the set needs variants of both labels (0 and 1), it has only {sorted(set(labels.tolist()))}")
-    return {
-        "n": len(labels),
-        "positives": int(labels.sum()),
-        "auroc": metric_interval(roc_auc_score, labels, ranking, bootstrap, seed),
-        "auprc": metric_interval(average_precision_score, labels, ranking, bootstrap, seed),
-        "auprc_baseline": float(labels.mean()),
-        "tail_odds_ratio": tail_odds_ratio(labels, np.asarray(scores, dtype=float), tail),
-    }
+    return VepMetrics(
+        n=len(labels),
+        positives=int(labels.sum()),
+        auroc=metric_interval(roc_auc_score, labels, ranking, bootstrap, seed),
+        auprc=metric_interval(average_precision_score, labels, ranking, bootstrap, seed),
+        auprc_baseline=float(labels.mean()),
+        tail_odds_ratio=tail_odds_ratio(labels, np.asarray(scores, dtype=float), tail),
+    )
 
 
 # ------------------------------------------------------------------------------------------------ runner
 
 
-def run_vep_benchmark(
-    model,
-    dataset,
-    output_dir,
-    genome=None,
-    window: int | None = None,
-    frames: str = "all",
-    strands: str = "both",
-    rename_chroms: str | None = None,
-    split: str = "test",
-    bootstrap: int = 1000,
-    tail: float = 0.1,
-    batch_size: int = 8,
-    device: str | None = None,
-    seed: int = 0,
-) -> dict:
-    """Score a labelled set with `model` and write `scores.parquet`, `results.json` and `results.md` to
-    `output_dir`; returns the results."""
+def run_vep_benchmark(args: VepBenchmarkArguments, model=None) -> VepBenchmarkResult:
+    """Score the labelled set `args.dataset` with the checkpoint `args.model_name_or_path` (or `model`, a loaded
+    `(model, tokenizer)` pair, in its place) and write `scores.parquet`, `results.json` and `results.md` to
+    `args.output_dir`; returns the results."""
     from ..checkpoints import context_window, load_checkpoint
     from ..data.reference import CACHE_FOLDER, ReferenceGenome
 
-    output_dir = Path(output_dir)
+    output_dir, dataset, genome = Path(args.output_dir), args.dataset, args.genome
     output_dir.mkdir(parents=True, exist_ok=True)
     if dataset in BUNDLED_SETS:
-        frame, genome = yeast_stop_vs_synonymous(seed=seed)
+        frame, genome = yeast_stop_vs_synonymous(seed=args.seed)
     else:
-        frame = load_labelled_set(dataset, split)
+        frame = load_labelled_set(dataset, args.split)
         if genome is None:
-            raise ValueError(f"{dataset}: pass the reference genome its coordinates refer to (genome=...)")
-    model, tokenizer = load_checkpoint(model, device=device)
-    window = context_window(tokenizer, window)
+            raise ValueError(f"{dataset}: pass the reference genome its coordinates refer to (--genome)")
+    model, tokenizer = load_checkpoint(model or args.model_name_or_path, device=args.device)
+    window = context_window(tokenizer, args.window)
     reasons = [classify(str(r).upper(), str(a).upper()) for r, a in zip(frame["ref"], frame["alt"])]
     snvs = frame[[r is None for r in reasons]].reset_index(drop=True)
-    with ReferenceGenome(genome, rename_chroms, output_dir / CACHE_FOLDER) as reference:
+    with ReferenceGenome(genome, args.rename_chroms, output_dir / CACHE_FOLDER) as reference:
         copy = reference.copy
         for row in snvs.itertuples():
             base = reference.fetch(row.chrom, row.pos - 1, row.pos)
             if base != row.ref.upper():
                 raise ValueError(f"{dataset}, row {row.Index} ({row.chrom}:{row.pos}): REF is {row.ref!r} but "
                                  f"{genome} has {base!r}; is the set on another assembly?")
-        scorer = VariantScorer(model, tokenizer, window, frames, strands, batch_size)
+        scorer = VariantScorer(model, tokenizer, window, args.frames, args.strands, args.batch_size)
         scores = scorer.score(reference, [SNV(r.chrom, r.pos, r.ref.upper(), r.alt.upper()) for r in snvs.itertuples()])
     snvs = snvs.assign(score=np.nanmean(scores, axis=1), score_forward=scores[:, 0], score_reverse=scores[:, 1])
     snvs.to_parquet(output_dir / "scores.parquet", index=False)
-    results = {
-        "dataset": str(dataset),
-        "model": str(getattr(model, "name_or_path", "")),
-        "genome": str(genome),
-        **({"genome_bgzf_copy": str(copy)} if copy else {}),
-        "window": window,
-        "frames": frames,
-        "strands": strands,
-        "skipped_not_snv": len(frame) - len(snvs),
-        **vep_metrics(snvs["label"].to_numpy(), snvs["score"].to_numpy(), bootstrap, seed, tail),
-    }
-    (output_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    metrics = vep_metrics(snvs["label"].to_numpy(), snvs["score"].to_numpy(), args.bootstrap, args.seed, args.tail)
+    results = VepBenchmarkResult(
+        dataset=str(dataset), model=str(getattr(model, "name_or_path", "")), genome=str(genome),
+        genome_bgzf_copy=str(copy) if copy else None, window=window, frames=args.frames, strands=args.strands,
+        skipped_not_snv=len(frame) - len(snvs), **{f.name: getattr(metrics, f.name) for f in fields(metrics)},
+    )
+    results.save(output_dir / "results.json")
     (output_dir / "results.md").write_text(results_table([results]))
     return results
 
 
-def results_table(results: list[dict]) -> str:
+def results_table(results: list[VepBenchmarkResult]) -> str:
     """Markdown: one row per set, metrics with 95% intervals."""
     lines = [
         "| set | variants (positives) | AUROC [95% CI] | AUPRC [95% CI] (baseline) | tail OR [95% CI] | window | frames |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
-        auroc, auprc, tail = r["auroc"], r["auprc"], r["tail_odds_ratio"]
+        auroc, auprc, tail = r.auroc, r.auprc, r.tail_odds_ratio
         lines.append(
-            f"| {r['dataset']} | {r['n']} ({r['positives']}) | {auroc[0]:.3f} [{auroc[1]:.3f}, {auroc[2]:.3f}] | "
-            f"{auprc[0]:.3f} [{auprc[1]:.3f}, {auprc[2]:.3f}] ({r['auprc_baseline']:.3f}) | "
-            f"{tail['odds_ratio']:.2f} [{tail['low']:.2f}, {tail['high']:.2f}] (lowest {tail['tail']:.0%}) | "
-            f"{r['window']:,} | {r['frames']} |"
+            f"| {r.dataset} | {r.n} ({r.positives}) | {auroc.estimate:.3f} [{auroc.low:.3f}, {auroc.high:.3f}] | "
+            f"{auprc.estimate:.3f} [{auprc.low:.3f}, {auprc.high:.3f}] ({r.auprc_baseline:.3f}) | "
+            f"{tail.odds_ratio:.2f} [{tail.low:.2f}, {tail.high:.2f}] (lowest {tail.tail:.0%}) | "
+            f"{r.window:,} | {r.frames} |"
         )
     return "\n".join(lines) + "\n"
