@@ -49,7 +49,8 @@ def test_splits_by_chromosome_cover_the_genome(small_corpus, yeast):
     chroms = {name: set(ds["chrom"]) for name, ds in small_corpus.items()}
     assert chroms == {"train": {"chrI"}, "validation": {"chrVI"}, "test": {"chrIII"}}
     for ds in small_corpus.values():
-        assert ds.column_names == ["sequence", "chrom", "start", "end", "source"]
+        assert ds.column_names == ["sequence", "chrom", "start", "end", "source", "soft_masked"]
+        assert not any(ds["soft_masked"]), "the bundled yeast genome is all upper case"
         for chrom in set(ds["chrom"]):
             spans = [(s, e) for c, s, e, *_ in rows(ds) if c == chrom]
             assert spans == window_spans(len(yeast[chrom]), 5_000, 4_000)  # incl. the tail rule

@@ -26,12 +26,18 @@ ROWS = yeast.windows("chrI", 2000, 40)
 PLANTING = CopyPlanting(rate=1.0, length=48, min_distance=100, max_distance=700)
 
 
+def written(planting, sequence, donors, generator):
+    """`sequence` with the copy `planting` draws written into it (unchanged without one)."""
+    copy = planting.draw(len(sequence), donors, generator)
+    return sequence if copy is None else copy.written_into(sequence)
+
+
 def test_planting_writes_a_donor_segment_twice_within_the_distance_range():
     donors = {row["sequence"] for row in ROWS}
     distances = []
     for index, row in enumerate(ROWS):
         original = row["sequence"]
-        planted = PLANTING.plant(original, ROWS, example_generator(0, 0, index))
+        planted = written(PLANTING, original, ROWS, example_generator(0, 0, index))
         needle, first, second = PLANTING.draw(len(original), ROWS, example_generator(0, 0, index))
         end_first, end_second = first + len(needle), second + len(needle)
         assert len(planted) == len(original) and len(needle) == PLANTING.length
@@ -42,10 +48,10 @@ def test_planting_writes_a_donor_segment_twice_within_the_distance_range():
         distances.append(second - first)
     assert min(distances) >= PLANTING.min_distance and max(distances) <= PLANTING.max_distance
     assert max(distances) - min(distances) > 300, "distances are drawn across the range"
-    assert PLANTING.plant(ROWS[0]["sequence"], ROWS, example_generator(0, 0, 0)) == PLANTING.plant(
+    assert written(PLANTING, ROWS[0]["sequence"], ROWS, example_generator(0, 0, 0)) == written(PLANTING, 
         ROWS[0]["sequence"], ROWS, example_generator(0, 0, 0))
     half = replace(PLANTING, rate=0.5)
-    changed = sum(half.plant(r["sequence"], ROWS, example_generator(1, 0, i)) != r["sequence"] for i, r in
+    changed = sum(written(half, r["sequence"], ROWS, example_generator(1, 0, i)) != r["sequence"] for i, r in
                   enumerate(ROWS * 5))
     assert 70 <= changed <= 130, f"rate 0.5 planted {changed} of 200 windows"
 
@@ -115,13 +121,13 @@ def test_distance_curriculum_runs_in_phases_and_resumes_exactly(tmp_path, monkey
         with pytest.raises(ValueError, match="--plant_curriculum"):
             replace(data, plant_curriculum=curriculum).phases(8)
     seen = []
-    original = CopyPlanting.plant
+    original = CopyPlanting.draw
 
-    def recording(self, sequence, donors, generator):
+    def recording(self, window_bases, donors, generator):
         seen.append(self.max_distance)
-        return original(self, sequence, donors, generator)
+        return original(self, window_bases, donors, generator)
 
-    monkeypatch.setattr(CopyPlanting, "plant", recording)
+    monkeypatch.setattr(CopyPlanting, "draw", recording)
     settings = dict(max_steps=8, per_device_train_batch_size=4, learning_rate=2e-3, save_steps=100,
                     eval_strategy="no", logging_steps=1, seed=3, report_to="none")
     model = PretrainModelArguments(preset="tiny", kmer_size=1)

@@ -1,7 +1,9 @@
 """Genome corpus builder: FASTA / GenBank files -> `datasets.DatasetDict` of fixed-size windows.
 
 Rows: `sequence` (upper-case ACGTN), `chrom`, `start` (0-based), `end` (exclusive), `source`
-(species / file name). Splits are by chromosome, by region or by fraction: `validation` and `test`
+(species / file name), `soft_masked` (the window's soft-masked stretches, the bases its FASTA file writes in
+lowercase as reference genomes mark repeats: flat [start, end, start, end, ...] offsets into `sequence`; empty for
+GenBank, whose ORIGIN is lowercase by convention). Splits are by chromosome, by region or by fraction: `validation` and `test`
 hold the chromosomes named in `val_chroms` / `test_chroms`, the regions `chrom:start-end` named in
 `val_regions` / `test_regions`, or the last `val_frac` / `test_frac` of the genome's bases (test last,
 validation before it, records in file order), and exist only when asked for; `train` holds every other
@@ -38,6 +40,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
+
 from ..offline import hub_offline
 from ..version import __version__
 from .genome import GenomeFormatError, PathLike, ReadStats, iter_records, scan_genome
@@ -59,12 +63,12 @@ __all__ = [
 ]
 
 _MAX_BATCH_BASES = 1 << 26  # ~64 MiB of sequence per Arrow write batch
-_FORMAT_VERSION = 1  # bump when the rows a build produces change: part of the cache key
+_FORMAT_VERSION = 2  # bump when the rows a build produces change: part of the cache key
 
 
 def corpus_features():
     """The `datasets.Features` of a corpus row."""
-    from datasets import Features, Value
+    from datasets import Features, Sequence, Value
 
     return Features({
         "sequence": Value("string"),
@@ -72,7 +76,34 @@ def corpus_features():
         "start": Value("int64"),
         "end": Value("int64"),
         "source": Value("string"),
+        "soft_masked": Sequence(Value("int32")),
     })
+
+
+def window_soft_masked(runs: np.ndarray, start: int, end: int) -> list[int]:
+    """The soft-masked runs of a record (`GenomeRecord.soft_masked`) inside its window [start, end), as flat
+    offsets from `start`."""
+    first, last = np.searchsorted(runs[:, 1], start, "right"), np.searchsorted(runs[:, 0], end, "left")
+    return (np.clip(runs[first:last], start, end) - start).reshape(-1).tolist()
+
+
+def soft_masked_by_source(ds) -> dict[str, list[int]]:
+    """Source (species) -> [bases, soft-masked bases] of a split (none soft-masked without a `soft_masked` column:
+    a corpus built before it was kept)."""
+    import pyarrow.compute as pc
+
+    table = (ds.flatten_indices() if ds._indices is not None else ds).data
+    bases = np.asarray(pc.utf8_length(table.column("sequence")), dtype=np.int64)
+    masked = np.zeros(len(bases), dtype=np.int64)
+    if "soft_masked" in table.column_names and len(bases):
+        column = table.column("soft_masked").combine_chunks()
+        offsets, values = np.asarray(column.offsets), np.asarray(column.values, dtype=np.int64)
+        cumulative = np.concatenate([[0], np.cumsum(values[1::2] - values[0::2])])  # run lengths, summed
+        masked = cumulative[offsets[1:] // 2] - cumulative[offsets[:-1] // 2]
+    sources = np.asarray(table.column("source").to_pylist() if "source" in table.column_names
+                         else ["(not recorded)"] * len(bases), dtype=object)
+    return {str(source): [int(bases[sources == source].sum()), int(masked[sources == source].sum())]
+            for source in dict.fromkeys(sources)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -88,10 +119,16 @@ class SplitSummary:
     n_bases: int = 0
     dropped_n: int | None = None  # windows dropped by the N filter (None: unknown)
     uncovered_bases: int | None = None  # bases of the split's chromosomes in no window
+    soft_masked: dict[str, list[int]] = field(default_factory=dict)  # source -> [bases, soft-masked bases]
 
     @property
     def n_frac(self) -> float:
         return self.n_bases / self.bases if self.bases else 0.0
+
+    @property
+    def soft_masked_frac(self) -> float:
+        masked = sum(counts[1] for counts in self.soft_masked.values())
+        return masked / self.bases if self.bases else 0.0
 
 
 @dataclass
@@ -103,11 +140,11 @@ class CorpusSummary:
     def table(self) -> str:
         max_n = self.params.get("max_n_frac")
         drop_head = f"dropped N>{max_n:g}" if max_n is not None else "dropped (N)"
-        rows = [("split", "chroms", "windows", "bases", "N frac", drop_head, "bases in no window")]
+        rows = [("split", "chroms", "windows", "bases", "N frac", "soft-masked", drop_head, "bases in no window")]
         for s in self.splits.values():
             rows.append((
                 s.split, f"{len(s.chroms):,}", f"{s.windows:,}", f"{s.bases:,}",
-                f"{s.n_frac:.4f}", "?" if s.dropped_n is None else f"{s.dropped_n:,}",
+                f"{s.n_frac:.4f}", f"{s.soft_masked_frac:.4f}", "?" if s.dropped_n is None else f"{s.dropped_n:,}",
                 "?" if s.uncovered_bases is None else f"{s.uncovered_bases:,}",
             ))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -121,6 +158,7 @@ class CorpusSummary:
         for split, key in (("validation", "val_regions"), ("test", "test_regions")):
             if self.params.get(key):
                 lines.append(f"{split} regions: {', '.join(self.params[key])}")
+        lines.extend(self.soft_masked_lines())
         if set(self.splits) == {"train"}:
             lines.append("no validation or test split: --val_chroms, --val_regions or --val_frac holds some out")
         lines.append(f"bad records skipped: {len(self.skipped_records)}")
@@ -130,6 +168,19 @@ class CorpusSummary:
         return "\n".join(lines)
 
     __str__ = table
+
+    def soft_masked_lines(self) -> list[str]:
+        """The share of soft-masked bases per species and split, or why there are none."""
+        by_source: dict[str, dict[str, list[int]]] = {}
+        for s in self.splits.values():
+            for source, counts in s.soft_masked.items():
+                by_source.setdefault(source, {})[s.split] = counts
+        if not any(counts[1] for splits in by_source.values() for counts in splits.values()):
+            return ["soft-masked bases: none (no input writes bases in lowercase, or the corpus predates "
+                    "soft-masking): repeats are not marked, and --soft_masked_loss_weight_* changes nothing"]
+        return [f"soft-masked share, {source}: " + ", ".join(f"{split} {masked / bases:.4f}" if bases else f"{split} -"
+                                                            for split, (bases, masked) in splits.items())
+                for source, splits in by_source.items()]
 
     def to_dict(self) -> dict:
         return {
@@ -186,12 +237,12 @@ def corpus_summary(dsdict) -> CorpusSummary:
             splits[name] = SplitSummary(
                 split=name, chroms=list(meta.get("chroms", [])), windows=meta["windows"],
                 bases=meta["bases"], n_bases=meta["n_bases"], dropped_n=meta.get("dropped_n"),
-                uncovered_bases=meta.get("uncovered_bases"))
+                uncovered_bases=meta.get("uncovered_bases"), soft_masked=meta.get("soft_masked", {}))
         else:
             bases, n_bases = _sequence_stats(ds)
             chroms = list(dict.fromkeys(ds["chrom"])) if "chrom" in ds.column_names else []
             splits[name] = SplitSummary(split=name, chroms=chroms, windows=len(ds), bases=bases,
-                                        n_bases=n_bases)
+                                        n_bases=n_bases, soft_masked=soft_masked_by_source(ds))
     return CorpusSummary(splits, params, skipped)
 
 
@@ -424,7 +475,8 @@ def _generate_windows(files, window, stride, min_window, max_n_frac, skip_bad_re
                         if max_n_frac < 1.0 and seq.count("N") / (end - start) > max_n_frac:
                             continue
                         yield {"sequence": seq, "chrom": record.name, "start": first + start, "end": first + end,
-                               "source": source}
+                               "source": source,
+                               "soft_masked": window_soft_masked(record.soft_masked, first + start, first + end)}
                     bar.update(last - first)
     finally:
         bar.close()
@@ -476,6 +528,7 @@ def _write_split(split: str, members: list, params: dict, identity: dict, skippe
         "dropped_n": candidates - len(ds),
         "uncovered_bases": sum(end - start - covered_bases(end - start, window, stride, min_window)
                                for *_, start, end in members),
+        "soft_masked": soft_masked_by_source(ds),
     }
     ds.info.description = json.dumps({"fgm_corpus": stats})
     return ds

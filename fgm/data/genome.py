@@ -23,7 +23,8 @@ Formats (detected from the content, the file extension as a fallback):
   xz. zstd is refused with a clear message.
 
 Alphabet: `fgm.model.kmers_fgm.NUCLEOTIDE_TABLE`, the one table of the project. Sequences are
-upper-cased (soft-masked lowercase bases become plain bases) and the IUPAC ambiguity codes
+upper-cased (a FASTA file's lowercase, soft-masked bases are kept apart as runs, `GenomeRecord.soft_masked`;
+GenBank's ORIGIN is lowercase by convention, so it marks nothing) and the IUPAC ambiguity codes
 R Y S W K M B D H V become N, so everything downstream only sees `ACGTN`. Every other character
 is an error that names the file, the record, the line, the column and the character; that
 includes alignment gaps `-` / `.`, the stop `*`, RNA's `U` and digits. Spaces and tabs inside
@@ -62,6 +63,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator, TextIO, Union
 
+import numpy as np
 from Bio import GenBank
 from Bio.SeqIO.FastaIO import SimpleFastaParser
 
@@ -170,13 +172,16 @@ class ReadStats:
 
 @dataclass
 class GenomeRecord:
-    """A good record: its upper-case ACGTN sequence and where it comes from."""
+    """A good record: its upper-case ACGTN sequence, its soft-masked stretches (the [start, end) runs a FASTA file
+    writes in lowercase, as reference genomes mark repeats; (0, 2) for GenBank, whose ORIGIN is lowercase by
+    convention) and where it comes from."""
 
     name: str
     description: str
     path: str
     index: int
     sequence: str
+    soft_masked: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
 
 
 # --------------------------------------------------------------------------------------------
@@ -288,7 +293,7 @@ def detect_format(path: PathLike) -> str:
 # --------------------------------------------------------------------------------------------
 # checks shared by both formats
 
-Checked = Iterator[tuple[RecordInfo, Union[bytes, GenomeFormatError]]]  # what the readers yield
+Checked = Iterator[tuple[RecordInfo, Union[tuple[bytes, "np.ndarray"], GenomeFormatError]]]  # what the readers yield
 
 
 def _char_hint(char: str) -> str:
@@ -330,15 +335,25 @@ def _check_name(path: Path, info: RecordInfo, seen: dict[str, int],
     seen[info.name] = info.index
 
 
+def soft_masked_runs(raw: bytes) -> np.ndarray:
+    """The [start, end) runs of lowercase letters in `raw` (ASCII sequence without white space), as (n, 2)."""
+    lower = np.frombuffer(raw, dtype=np.uint8) >= ord("a")
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], lower, [False]]).astype(np.int8)))
+    return edges.reshape(-1, 2).astype(np.int64)
+
+
 def _checked_bases(path: Path, info: RecordInfo, sequence: str, line: Callable[[], int],
-                   invalid: Callable[[], tuple[int, int, str]]) -> bytes:
-    """The upper-case ACGTN bytes of `sequence`; fills in the record's length and N count.
+                   invalid: Callable[[], tuple[int, int, str]], case_marks_repeats: bool = True
+                   ) -> tuple[bytes, np.ndarray]:
+    """The upper-case ACGTN bytes of `sequence` and its soft-masked runs (`soft_masked_runs`; none unless
+    `case_marks_repeats`); fills in the record's length and N count.
 
     `line` and `invalid` locate the record's first line and its first invalid character (in the
     lines Biopython read the sequence from, so there is one); they are only called for a bad
     record.
     """
-    bases = sequence.encode("ascii", "replace").translate(NUCLEOTIDE_TABLE, _WHITESPACE.encode())
+    raw = sequence.encode("ascii", "replace").translate(None, _WHITESPACE.encode())
+    bases = raw.translate(NUCLEOTIDE_TABLE)
     if INVALID_BYTE in bases:
         number, column, char = invalid()
         raise GenomeFormatError(
@@ -350,7 +365,7 @@ def _checked_bases(path: Path, info: RecordInfo, sequence: str, line: Callable[[
                                 line=line())
     info.length = len(bases)
     info.n_count = bases.count(b"N")
-    return bases
+    return bases, soft_masked_runs(raw) if case_marks_repeats else np.zeros((0, 2), dtype=np.int64)
 
 
 def _first_word(text: str) -> str | None:
@@ -433,7 +448,7 @@ class _FastaLines:
 
 
 def _fasta_records(path: Path, first_line: int, first_text: str, select: Select | None) -> Checked:
-    """(info, ACGTN bytes) per good record, (info, located error) per bad one, in file order."""
+    """(info, (ACGTN bytes, soft-masked runs)) per good record, (info, located error) per bad one, in file order."""
     if not first_text.startswith(">"):  # Biopython skips such text silently
         yield (RecordInfo(str(path), -1, None, ""),
                GenomeFormatError("sequence data before the first '>' header (is this a FASTA "
@@ -475,7 +490,7 @@ def _genbank_name(record) -> str:
 
 
 def _genbank_records(path: Path, select: Select | None) -> Checked:
-    """(info, ACGTN bytes) per good record, (info, located error) per bad one, in file order."""
+    """(info, (ACGTN bytes, no soft-masked runs)) per good record, (info, located error) per bad one, in file order."""
     seen: dict[str, int] = {}
     locus_lines: list[int] = []
     for group in _line_groups(path, "LOCUS"):
@@ -512,9 +527,9 @@ def _genbank_records(path: Path, select: Select | None) -> Checked:
                                             path=path, record=info.name, line=start)
                 bases = _checked_bases(
                     path, info, record.sequence, lambda: start,
-                    lambda: _first_invalid(group[origin + 1:end], _GENBANK_SEQUENCE_COLUMN))
-                if record.size and len(bases) != int(record.size):
-                    raise GenomeFormatError(f"the sequence has {len(bases)} bases but the LOCUS "
+                    lambda: _first_invalid(group[origin + 1:end], _GENBANK_SEQUENCE_COLUMN), case_marks_repeats=False)
+                if record.size and len(bases[0]) != int(record.size):
+                    raise GenomeFormatError(f"the sequence has {len(bases[0])} bases but the LOCUS "
                                             f"line says {record.size} bp", path=path,
                                             record=info.name, line=start)
                 yield info, bases
@@ -532,8 +547,8 @@ def _genbank_records(path: Path, select: Select | None) -> Checked:
 
 
 def _checked_records(path: Path, select: Select | None, skip_bad_records: bool,
-                     bad: list[RecordInfo]) -> Iterator[tuple[RecordInfo, bytes]]:
-    """(info, ACGTN bytes) per good record. A bad record raises its `GenomeFormatError`, or with
+                     bad: list[RecordInfo]) -> Iterator[tuple[RecordInfo, tuple[bytes, np.ndarray]]]:
+    """(info, (ACGTN bytes, soft-masked runs)) per good record. A bad record raises its `GenomeFormatError`, or with
     `skip_bad_records` is appended to `bad`."""
     fmt, first_line, first_text = _sniff(path)
     if fmt == "fasta":
@@ -568,7 +583,7 @@ def scan_genome(path: PathLike, *, skip_bad_records: bool = False, progress=None
     path = Path(path)
     records: list[RecordInfo] = []
     bad: list[RecordInfo] = []
-    for info, bases in _checked_records(path, None, skip_bad_records, bad):
+    for info, (bases, _) in _checked_records(path, None, skip_bad_records, bad):
         records.append(info)
         if progress is not None:
             progress.update(len(bases))
@@ -588,9 +603,8 @@ def iter_records(path: PathLike, *, skip_bad_records: bool = False, select: Sele
     """
     path = Path(path)
     bad = [] if stats is None else stats.bad_records
-    for info, bases in _checked_records(path, select, skip_bad_records, bad):
-        yield GenomeRecord(info.name, info.description, str(path), info.index,
-                           bases.decode("ascii"))
+    for info, (bases, soft_masked) in _checked_records(path, select, skip_bad_records, bad):
+        yield GenomeRecord(info.name, info.description, str(path), info.index, bases.decode("ascii"), soft_masked)
     if stats is None:
         _warn_skipped(path, bad)
 

@@ -8,11 +8,12 @@ the batches it would have seen, whatever the data loader prefetched, and DDP ran
 import hashlib
 import math
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 from transformers import DataCollatorForTokenClassification, DataCollatorWithFlattening
 
-from ..model.kmers_fgm import reverse_complement
+from ..model.kmers_fgm import reverse_complement, token_nucleotides_table
 from .planting import CopyPlanting
 
 def example_generator(seed: int, epoch: int, index: int) -> torch.Generator:
@@ -59,13 +60,20 @@ class MaskedGenomeWindows(Dataset):
     Training: a random crop of each window, optionally a copy planted in it (`planting`), a random strand,
     80/10/10 masking. Evaluation
     (`train=False`): the start of each window on the given strand, every chosen token replaced by
-    <mask>, with masks fixed by index so every evaluation is comparable.
+    <mask>, with masks fixed by index so every evaluation is comparable. With `soft_masked_weight` below 1, each
+    example also carries `loss_weight`, per token: the mean over its bases of that weight for a soft-masked base
+    (the corpus's `soft_masked` runs) and 1 for any other (planted copies count as unmasked).
     """
 
     def __init__(self, rows, tokenizer, seq_len: int, mlm_probability=0.15, train=True, seed=0, rc_probability=0.5,
-                 planting: CopyPlanting | None = None):
+                 planting: CopyPlanting | None = None, soft_masked_weight: float = 1.0):
         if seq_len < 2:
             raise ValueError(f"seq_len must be at least 2 tokens (<cls> + one nucleotide token), got {seq_len}")
+        columns = getattr(rows, "column_names", None) or (list(rows[0]) if len(rows) else [])
+        if soft_masked_weight != 1.0 and "soft_masked" not in columns:
+            raise ValueError("a soft-masked loss weight needs the corpus's soft_masked column, which corpora built "
+                             "before FGM kept soft-masking lack: build the corpus again with `fgm corpus`")
+        self.soft_masked_weight = float(soft_masked_weight)
         self.rows, self.tokenizer, self.seq_len = rows, tokenizer, seq_len
         self.mlm_probability, self.train, self.seed = mlm_probability, train, seed
         self.rc_probability = rc_probability if train else 0.0
@@ -84,19 +92,48 @@ class MaskedGenomeWindows(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         generator = example_generator(self.seed, self.epoch if self.train else 0, index)
-        sequence = self.rows[index]["sequence"]
+        row = self.rows[index]
+        sequence, start = row["sequence"], 0
         if self.train and len(sequence) > self.crop_bases:
             start = int(torch.randint(len(sequence) - self.crop_bases + 1, (1,), generator=generator))
-            sequence = sequence[start : start + self.crop_bases]
-        else:
-            sequence = sequence[: self.crop_bases]
+        sequence = sequence[start : start + self.crop_bases]
+        weights = self.base_weights(row)[start : start + len(sequence)] if self.soft_masked_weight != 1.0 else None
         if self.planting is not None:
-            sequence = self.planting.plant(sequence, self.rows, generator)
+            copy = self.planting.draw(len(sequence), self.rows, generator)
+            if copy is not None:
+                sequence = copy.written_into(sequence)
+                if weights is not None:
+                    for first in (copy.first, copy.second):
+                        weights[first : first + len(copy.needle)] = 1.0
         if self.rc_probability and float(torch.rand((), generator=generator)) < self.rc_probability:
             sequence = reverse_complement(sequence)
+            weights = None if weights is None else weights[::-1]
         ids = self.tokenizer.bulk_encode([sequence])[0][: self.seq_len]
         input_ids, labels = mask_tokens(ids, self.tokenizer, self.mlm_probability, generator, mask_all=not self.train)
-        return {"input_ids": input_ids, "labels": labels}
+        if weights is None:
+            return {"input_ids": input_ids, "labels": labels}
+        return {"input_ids": input_ids, "labels": labels, "loss_weight": token_weights(ids, weights, self.tokenizer.k)}
+
+    def base_weights(self, row) -> np.ndarray:
+        """Per base of the window: `soft_masked_weight` where soft-masked, else 1."""
+        weights = np.ones(len(row["sequence"]), dtype=np.float32)
+        runs = row["soft_masked"]
+        for first, last in zip(runs[0::2], runs[1::2]):
+            weights[first:last] = self.soft_masked_weight
+        return weights
+
+
+def token_weights(ids: torch.Tensor, base_weights: np.ndarray, k: int) -> torch.Tensor:
+    """Per token of `ids` (special tokens: 1): the mean weight of the bases it covers, in order."""
+    _, lengths = token_nucleotides_table(k)
+    covered = lengths[ids]
+    out = torch.ones(len(ids), dtype=torch.float32)
+    bases = covered > 0
+    if bases.any():
+        starts = np.concatenate([[0], np.cumsum(covered[bases].numpy())[:-1]])
+        sums = np.add.reduceat(np.ascontiguousarray(base_weights), starts) if len(base_weights) else starts * 0.0
+        out[bases] = torch.as_tensor(sums / covered[bases].numpy(), dtype=torch.float32)
+    return out
 
 
 def mlm_collator(tokenizer, padding_free: bool = False):
@@ -106,7 +143,22 @@ def mlm_collator(tokenizer, padding_free: bool = False):
     with -100. Padding-free (`DataCollatorWithFlattening`): the batch becomes one row with no padding
     and `position_ids` restarting at 0 at each example, which FGM reads as separate sequences (no
     attention across them); it sets the first label of each example to -100, always <cls>'s anyway.
+    Examples with a `loss_weight` have it laid out as their labels are (0 on padding).
     """
-    if padding_free:
-        return DataCollatorWithFlattening()
-    return DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8)
+    collate = DataCollatorWithFlattening() if padding_free else DataCollatorForTokenClassification(
+        tokenizer, pad_to_multiple_of=8)
+
+    def collate_weighted(examples):
+        if "loss_weight" not in examples[0]:
+            return collate(examples)
+        weights = [example.pop("loss_weight") for example in examples]
+        batch = collate(examples)
+        if padding_free:
+            batch["loss_weight"] = torch.cat(weights)[None]
+        else:
+            batch["loss_weight"] = torch.zeros(batch["labels"].shape)
+            for row, weight in enumerate(weights):
+                batch["loss_weight"][row, : len(weight)] = weight
+        return batch
+
+    return collate_weighted

@@ -63,11 +63,6 @@ class CopyPlanting:
         first = draw(0, window_bases - distance - self.length)
         return PlantedCopy(donor[start : start + self.length], first, first + distance)
 
-    def plant(self, sequence: str, donors, generator: torch.Generator) -> str:
-        """`sequence` with the copy `draw` gives written into it (unchanged without one)."""
-        copy = self.draw(len(sequence), donors, generator)
-        return sequence if copy is None else copy.written_into(sequence)
-
 
 class PlantedCopy(NamedTuple):
     """A segment and the starts of its two copies in a window."""

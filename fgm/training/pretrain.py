@@ -223,8 +223,16 @@ class PretrainingArguments(CheckedTrainingArguments):
         metadata={"help": "continue from this checkpoint folder, or `last`: the newest checkpoint-N in "
                   "--output_dir (a fresh start when there is none)"},
     )
+    soft_masked_loss_weight_train: float = field(default=1.0, metadata={
+        "help": "GPN's: the training loss of a soft-masked base (lowercase in its FASTA: a repeat) is multiplied by "
+                "this (GPN 0.1, PlantCAD 0.01; 1.0: every base alike); a k-mer token weighs the mean of its bases'"})
+    soft_masked_loss_weight_evaluation: float = field(default=1.0, metadata={
+        "help": "the same for the evaluation loss (GPN: 0.0, repeats left out of it)"})
 
     def __post_init__(self):
+        for name in ("soft_masked_loss_weight_train", "soft_masked_loss_weight_evaluation"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"--{name} must be within [0, 1], got {getattr(self, name)}")
         on_cuda = not self.use_cpu and torch.cuda.is_available()
         if self.bf16 is None:
             self.bf16 = on_cuda and torch.cuda.is_bf16_supported()
@@ -274,9 +282,20 @@ class ModelCardCallback(TrainerCallback):
 
 
 class GenomeTrainer(Trainer):
-    """The HF Trainer, logging `tokens_per_second` (non-padding input tokens, all processes)."""
+    """The HF Trainer, logging `tokens_per_second` (non-padding input tokens, all processes), with the loss of
+    each scored token weighted where examples carry a `loss_weight` (soft-masked bases, as GPN does)."""
 
     _last_log = None
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if "loss_weight" not in inputs:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        weights = inputs.pop("loss_weight")
+        outputs = model(**inputs)
+        loss = weighted_masked_lm_loss(outputs.logits, inputs["labels"], weights)
+        if num_items_in_batch is not None and self.model_accepts_loss_kwargs:  # Trainer sums micro-batches
+            loss = loss * (inputs["labels"] != -100).sum() / num_items_in_batch
+        return (loss, outputs) if return_outputs else loss
 
     def log(self, logs: dict, *args, **kwargs):
         if "loss" in logs:
@@ -285,6 +304,18 @@ class GenomeTrainer(Trainer):
                 logs["tokens_per_second"] = round((seen - self._last_log[1]) / (now - self._last_log[0]), 1)
             self._last_log = (now, seen)
         super().log(logs, *args, **kwargs)
+
+
+def weighted_masked_lm_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """The cross-entropy of the scored tokens (labels != -100), each multiplied by its weight, over the sum of the
+    weights (GPN's normalisation); 0 where every scored token weighs 0. `logits` are the model's: one row per
+    scored token (sparse prediction) or one per position."""
+    scored = labels != -100
+    if logits.shape[:-1] == labels.shape:
+        logits = logits[scored]
+    losses = torch.nn.functional.cross_entropy(logits.float(), labels[scored], reduction="none")
+    weights = weights[scored].to(losses.dtype)
+    return (losses * weights).sum() / weights.sum().clamp(min=1e-8)
 
 
 def preprocess_logits_for_metrics(logits, labels):
@@ -337,7 +368,7 @@ def build_trainer(
     seed, length = training_args.seed, data_args.max_length
     planting = data_args.planting((length - 1) * tokenizer.k)
     train = MaskedGenomeWindows(corpus["train"], tokenizer, length, data_args.mlm_probability, train=True, seed=seed,
-                                planting=planting)
+                                planting=planting, soft_masked_weight=training_args.soft_masked_loss_weight_train)
     # the longest example, saved with the checkpoint as the context it was trained at: an N-free crop of the
     # longest training window, in bases and in tokens
     bases = min(train.crop_bases, longest_sequence(corpus["train"]))
@@ -346,7 +377,8 @@ def build_trainer(
     evaluation = None
     if "validation" in corpus and len(corpus["validation"]):
         rows = corpus["validation"].select(range(min(data_args.max_eval_samples, len(corpus["validation"]))))
-        evaluation = MaskedGenomeWindows(rows, tokenizer, length, data_args.mlm_probability, train=False, seed=seed)
+        evaluation = MaskedGenomeWindows(rows, tokenizer, length, data_args.mlm_probability, train=False, seed=seed,
+                                         soft_masked_weight=training_args.soft_masked_loss_weight_evaluation)
     elif training_args.eval_strategy != IntervalStrategy.NO:
         logger.warning("%s has no validation split: training without evaluation", data_args.corpus)
         training_args = replace(training_args, eval_strategy="no")
@@ -367,6 +399,9 @@ def build_trainer(
         "precision": "bf16" if training_args.bf16 else "fp32",
         "masking": f"{data_args.mlm_probability:.0%} of nucleotide tokens, 80/10/10, random crops and strands",
     }
+    weights = (training_args.soft_masked_loss_weight_train, training_args.soft_masked_loss_weight_evaluation)
+    if weights != (1.0, 1.0):
+        details["soft-masked loss weight (train, evaluation)"] = f"{weights[0]:g}, {weights[1]:g}"
     if planting:
         details["copy planting"] = (f"{planting.rate:.0%} of windows, {planting.length}-base segments "
                                     f"{planting.min_distance}-{planting.max_distance} bases apart"

@@ -1,0 +1,167 @@
+"""Soft-masked repeats (issue 26): the corpus keeps the lowercase stretches of its FASTA inputs, counts them per split
+and species, and pretraining weighs their loss as GPN does (`--soft_masked_loss_weight_train / _evaluation`).
+Checked on Drosophila chromosome 4, which NCBI ships soft-masked (about a quarter of its bases lowercase), read here
+straight from the file, independently of fgm's readers."""
+
+import gzip
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fgm.data import bundled_genome
+from fgm.data.corpus import build_corpus, corpus_summary, save_corpus
+from fgm.data.genome import iter_records
+from fgm.data.mlm import MaskedGenomeWindows, mlm_collator, token_weights
+from fgm.model.kmers_fgm import reverse_complement
+from fgm.model.tokenization_fgm import FGMTokenizer
+from fgm.training.pretrain import (PretrainDataArguments, PretrainingArguments, PretrainModelArguments, build_trainer,
+                                   weighted_masked_lm_loss)
+
+DMEL = Path(__file__).resolve().parents[1] / "data" / "genomes" / "drosophila_chr4" / "DmelanDM6_4.fna.gz"
+
+
+@pytest.fixture(scope="module")
+def dmel_text() -> str:
+    """Chromosome 4 as the file writes it, case kept."""
+    with gzip.open(DMEL, "rt") as handle:
+        return "".join(line.strip() for line in handle if not line.startswith(">"))
+
+
+@pytest.fixture(scope="module")
+def dmel_corpus(tmp_path_factory):
+    return build_corpus([str(DMEL)], window=20_000, val_frac=0.1, test_frac=0.1, progress=False,
+                        cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+def lowercase(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode(), dtype=np.uint8) >= ord("a")
+
+
+def mask_of(row) -> np.ndarray:
+    mask = np.zeros(len(row["sequence"]), dtype=bool)
+    for first, last in zip(row["soft_masked"][0::2], row["soft_masked"][1::2]):
+        mask[first:last] = True
+    return mask
+
+
+def test_the_reader_keeps_a_fasta_files_lowercase_apart_and_genbank_marks_nothing(tmp_path, dmel_text):
+    (record,) = iter_records(DMEL)
+    assert record.sequence == dmel_text.upper()
+    mask = np.zeros(len(record.sequence), dtype=bool)
+    for first, last in record.soft_masked:
+        mask[first:last] = True
+    assert np.array_equal(mask, lowercase(dmel_text)) and 0.25 < mask.mean() < 0.30, "about a quarter, as NCBI ships"
+    (tmp_path / "a.gb").write_text("LOCUS       x  8 bp    DNA     linear   UNK 01-JAN-1980\nORIGIN\n        1 acgtacgt\n//\n")
+    (genbank,) = iter_records(tmp_path / "a.gb")
+    assert genbank.sequence == "ACGTACGT" and len(genbank.soft_masked) == 0, "GenBank's lowercase is no soft-masking"
+
+
+def test_every_window_carries_its_soft_masked_runs_and_the_summary_counts_them(dmel_corpus, dmel_text, tmp_path):
+    for split in ("train", "validation", "test"):
+        for row in dmel_corpus[split]:
+            assert np.array_equal(mask_of(row), lowercase(dmel_text[row["start"] : row["end"]]))
+    summary = corpus_summary(dmel_corpus)
+    for split, s in summary.splits.items():
+        bases, masked = s.soft_masked["DmelanDM6_4"]
+        rows = dmel_corpus[split]
+        assert bases == s.bases and masked == sum(int(mask_of(r).sum()) for r in rows)
+        assert s.soft_masked_frac == pytest.approx(masked / bases)
+    assert "soft-masked share, DmelanDM6_4: train 0.2" in summary.table()
+    save_corpus(dmel_corpus, tmp_path / "corpus")
+    from fgm.data.corpus import load_corpus
+
+    assert corpus_summary(load_corpus(tmp_path / "corpus")).splits["test"].soft_masked == summary.splits[
+        "test"].soft_masked
+    yeast = build_corpus([str(bundled_genome())], window=20_000, chroms="chrI", progress=False, cache_dir=tmp_path)
+    assert "soft-masked bases: none (no input writes bases in lowercase" in corpus_summary(yeast).table()
+
+
+def test_a_tokens_weight_is_the_mean_of_its_bases_and_follows_crops_copies_and_strands(dmel_corpus):
+    row = next(r for r in dmel_corpus["train"] if 0.2 < mask_of(r).mean() < 0.8)
+    tokenizer = FGMTokenizer(k=1)
+    windows = MaskedGenomeWindows([row], tokenizer, 1001, train=False, soft_masked_weight=0.1, rc_probability=0.0)
+    example = windows[0]
+    expected = np.where(mask_of(row)[:1000], 0.1, 1.0)
+    assert np.allclose(example["loss_weight"][1:].numpy(), expected) and example["loss_weight"][0] == 1.0
+    six = FGMTokenizer(k=6)
+    ids = six.bulk_encode(["ACGTACGTAC"])[0]  # <cls>, one 6-mer, then 4 single bases
+    weights = token_weights(ids, np.array([0.1] * 3 + [1.0] * 7, dtype=np.float32), 6)
+    assert torch.allclose(weights, torch.tensor([1.0, (3 * 0.1 + 3) / 6, 1.0, 1.0, 1.0, 1.0]))
+    # training: weights follow the random crop and strand
+    train = MaskedGenomeWindows([row], tokenizer, 301, train=True, seed=5, soft_masked_weight=0.0)
+    strands = set()
+    for epoch in range(8):
+        train.set_epoch(epoch)
+        example = train[0]
+        truth = torch.where(example["labels"] != -100, example["labels"], example["input_ids"])[1:]
+        bases = "".join(tokenizer.convert_ids_to_tokens(truth.tolist()))
+        forward = row["sequence"].find(bases)
+        located = forward if forward >= 0 else row["sequence"].find(reverse_complement(bases))
+        assert located >= 0
+        window = mask_of(row)[located : located + 300]
+        zero = (example["loss_weight"][1:] == 0).numpy()
+        assert np.array_equal(zero, window if forward >= 0 else window[::-1])
+        strands.add(forward >= 0)
+    assert strands == {True, False}, "both strands drawn"
+    # planted copies count as unmasked, wherever they land
+    from fgm.data.planting import CopyPlanting
+
+    repeat = {"sequence": "".join(np.random.default_rng(0).choice(list("ACGT"), 400)), "soft_masked": [0, 400]}
+    planted = MaskedGenomeWindows([repeat], tokenizer, 401, train=True, soft_masked_weight=0.0,
+                                  planting=CopyPlanting(rate=1.0, length=32, min_distance=32, max_distance=300))
+    for epoch in range(4):
+        planted.set_epoch(epoch)
+        weights = planted[0]["loss_weight"][1:]
+        ones = np.flatnonzero(weights.numpy() == 1)
+        assert len(ones) == 64 and (weights.sum() == 64), "two 32-base copies, the rest soft-masked"
+
+
+def test_the_weighted_loss_is_gpns_and_weight_one_is_todays_loss():
+    torch.manual_seed(0)
+    logits, labels = torch.randn(2, 6, 9), torch.tensor([[-100, 4, 5, -100, 6, 7], [-100, 8, -100, 4, 5, -100]])
+    scored = labels != -100
+    each = torch.nn.functional.cross_entropy(logits[scored], labels[scored], reduction="none")
+    weights = torch.rand(2, 6)
+    expected = (each * weights[scored]).sum() / weights[scored].sum()
+    assert torch.isclose(weighted_masked_lm_loss(logits, labels, weights), expected)
+    assert torch.isclose(weighted_masked_lm_loss(logits[scored], labels, weights), expected), "sparse logits too"
+    assert torch.isclose(weighted_masked_lm_loss(logits, labels, torch.ones(2, 6)), each.mean())
+
+
+def test_pretraining_weighs_soft_masked_bases_and_evaluation_can_leave_them_out(dmel_corpus, tmp_path):
+    save_corpus(dmel_corpus, tmp_path / "corpus")
+    model = PretrainModelArguments(preset="tiny", kmer_size=1)
+    data = PretrainDataArguments(corpus=str(tmp_path / "corpus"), max_length=257, max_eval_samples=8)
+    settings = dict(output_dir=str(tmp_path / "run"), max_steps=2, per_device_train_batch_size=4, eval_strategy="no",
+                    report_to="none", save_steps=100, logging_steps=1)
+    weighted = PretrainingArguments(**settings, soft_masked_loss_weight_train=0.1, soft_masked_loss_weight_evaluation=0)
+    trainer = build_trainer(model, data, weighted)
+    # evaluation: the loss over the scored tokens outside repeats only
+    evaluation = trainer.eval_dataset
+    batch = mlm_collator(trainer.processing_class)([evaluation[i] for i in range(4)])
+    weights = batch.pop("loss_weight")
+    trainer.model.eval()
+    with torch.no_grad():
+        outputs = trainer.model(**batch)
+        loss = trainer.compute_loss(trainer.model, {**batch, "loss_weight": weights})
+    scored = batch["labels"] != -100
+    each = torch.nn.functional.cross_entropy(outputs.logits.float(), batch["labels"][scored], reduction="none")
+    outside = weights[scored] == 1
+    assert 0 < outside.float().mean() < 1 and set(weights[scored].unique().tolist()) <= {0.0, 1.0}
+    assert torch.isclose(loss, each[outside].mean(), atol=1e-6)
+    trainer.train()
+    card = (tmp_path / "run" / "checkpoint-2" / "README.md").read_text()
+    assert "soft-masked loss weight (train, evaluation) | 0.1, 0" in card
+    saved = torch.load(tmp_path / "run" / "checkpoint-2" / "training_args.bin", weights_only=False)
+    assert (saved.soft_masked_loss_weight_train, saved.soft_masked_loss_weight_evaluation) == (0.1, 0.0)
+    with pytest.raises(ValueError, match=r"--soft_masked_loss_weight_train must be within \[0, 1\], got 2"):
+        PretrainingArguments(**settings, soft_masked_loss_weight_train=2)
+    old = dmel_corpus.remove_columns("soft_masked")
+    save_corpus(old, tmp_path / "old")
+    with pytest.raises(ValueError, match="soft_masked column.*build the corpus again"):
+        build_trainer(model, replace(data, corpus=str(tmp_path / "old")), weighted)
+    assert json.loads((tmp_path / "run" / "checkpoint-2" / "trainer_state.json").read_text())["global_step"] == 2
