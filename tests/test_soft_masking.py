@@ -55,7 +55,8 @@ def test_the_reader_keeps_a_fasta_files_lowercase_apart_and_genbank_marks_nothin
     for first, last in record.soft_masked:
         mask[first:last] = True
     assert np.array_equal(mask, lowercase(dmel_text)) and 0.25 < mask.mean() < 0.30, "about a quarter, as NCBI ships"
-    (tmp_path / "a.gb").write_text("LOCUS       x  8 bp    DNA     linear   UNK 01-JAN-1980\nORIGIN\n        1 acgtacgt\n//\n")
+    (tmp_path / "a.gb").write_text("LOCUS       x  8 bp    DNA     linear   UNK 01-JAN-1980\nORIGIN\n"
+                                   "        1 acgtacgt\n//\n")
     (genbank,) = iter_records(tmp_path / "a.gb")
     assert genbank.sequence == "ACGTACGT" and len(genbank.soft_masked) == 0, "GenBank's lowercase is no soft-masking"
 
@@ -70,7 +71,8 @@ def test_every_window_carries_its_soft_masked_runs_and_the_summary_counts_them(d
         rows = dmel_corpus[split]
         assert bases == s.bases and masked == sum(int(mask_of(r).sum()) for r in rows)
         assert s.soft_masked_frac == pytest.approx(masked / bases)
-    assert "soft-masked share, DmelanDM6_4: train 0.2" in summary.table()
+    train = summary.splits["train"].soft_masked["DmelanDM6_4"]
+    assert f"DmelanDM6_4: train {train[0]:,} bases ({train[1] / train[0]:.2%} soft-masked)" in summary.table()
     save_corpus(dmel_corpus, tmp_path / "corpus")
     from fgm.data.corpus import load_corpus
 

@@ -3,13 +3,14 @@
 Rows: `sequence` (upper-case ACGTN), `chrom`, `start` (0-based), `end` (exclusive), `source`
 (species / file name), `soft_masked` (the window's soft-masked stretches, the bases its FASTA file writes in
 lowercase as reference genomes mark repeats: flat [start, end, start, end, ...] offsets into `sequence`; empty for
-GenBank, whose ORIGIN is lowercase by convention). Splits are by chromosome, by region or by fraction: `validation` and `test`
-hold the chromosomes named in `val_chroms` / `test_chroms`, the regions `chrom:start-end` named in
-`val_regions` / `test_regions`, or the last `val_frac` / `test_frac` of the genome's bases (test last,
-validation before it, records in file order), and exist only when asked for; `train` holds every other
-base, so no base is in two splits and no window crosses from one split into another. A one-record genome
-(a bacterium, an organelle, a single chromosome) is split by region or fraction. A chromosome name
-selects that record in every input file (several species may share names such as `chr4`).
+GenBank, whose ORIGIN is lowercase by convention). Splits are by chromosome, by region or by fraction:
+`validation` and `test` hold the chromosomes named in `val_chroms` / `test_chroms`, the regions
+`chrom:start-end` named in `val_regions` / `test_regions`, or the last `val_frac` / `test_frac` of each
+species' genome (test last, validation before it, records in file order), and exist only when asked for; `train`
+holds every other base, so no base is in two splits and no window crosses from one split into another. A
+one-record genome (a bacterium, an organelle, a single chromosome) is split by region or fraction. A chromosome
+name selects that record in every input file (several species may share names such as `chr4`); a manifest
+(`manifest.py`) holds records out of one species only, and gives each species a sampling weight.
 
 How it runs, with one chromosome in memory at a time:
 
@@ -45,6 +46,7 @@ import numpy as np
 from ..offline import hub_offline
 from ..version import __version__
 from .genome import GenomeFormatError, PathLike, ReadStats, iter_records, scan_genome
+from .manifest import read_manifest
 from .sizes import Size
 from .windows import check_window_args, count_windows, covered_bases, resolve_genomes, window_spans
 
@@ -155,10 +157,13 @@ class CorpusSummary:
             p = self.params
             lines.append(f"window {p['window']:,}, stride {p['stride']:,}, partial last window "
                          f"kept if >= {p['min_window']:,} bases")
+        if self.params.get("species_weights"):
+            lines.append("species' sampling weights: " + ", ".join(
+                f"{species} {weight:g}" for species, weight in self.params["species_weights"].items()))
         for split, key in (("validation", "val_regions"), ("test", "test_regions")):
             if self.params.get(key):
                 lines.append(f"{split} regions: {', '.join(self.params[key])}")
-        lines.extend(self.soft_masked_lines())
+        lines.extend(self.species_lines())
         if set(self.splits) == {"train"}:
             lines.append("no validation or test split: --val_chroms, --val_regions or --val_frac holds some out")
         lines.append(f"bad records skipped: {len(self.skipped_records)}")
@@ -169,18 +174,19 @@ class CorpusSummary:
 
     __str__ = table
 
-    def soft_masked_lines(self) -> list[str]:
-        """The share of soft-masked bases per species and split, or why there are none."""
+    def species_lines(self) -> list[str]:
+        """Per species: its bases in each split and their soft-masked share; or why no base is soft-masked."""
         by_source: dict[str, dict[str, list[int]]] = {}
         for s in self.splits.values():
             for source, counts in s.soft_masked.items():
                 by_source.setdefault(source, {})[s.split] = counts
+        lines = [f"{source}: " + ", ".join(f"{split} {bases:,} bases ({masked / bases:.2%} soft-masked)" if bases
+                                           else f"{split} 0 bases" for split, (bases, masked) in splits.items())
+                 for source, splits in by_source.items()]
         if not any(counts[1] for splits in by_source.values() for counts in splits.values()):
-            return ["soft-masked bases: none (no input writes bases in lowercase, or the corpus predates "
-                    "soft-masking): repeats are not marked, and --soft_masked_loss_weight_* changes nothing"]
-        return [f"soft-masked share, {source}: " + ", ".join(f"{split} {masked / bases:.4f}" if bases else f"{split} -"
-                                                            for split, (bases, masked) in splits.items())
-                for source, splits in by_source.items()]
+            lines.append("soft-masked bases: none (no input writes bases in lowercase, or the corpus predates "
+                         "soft-masking): repeats are not marked, and --soft_masked_loss_weight_* changes nothing")
+        return lines
 
     def to_dict(self) -> dict:
         return {
@@ -266,14 +272,19 @@ def _names(values, what: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Region:
-    """Bases [start, end) of the record `chrom` (0-based, end exclusive)."""
+    """Bases [start, end) of the record `chrom` (0-based, end exclusive), of the species `source` only when given
+    (a corpus of several species, whose records may share names)."""
 
     chrom: str
     start: int
     end: int
+    source: str | None = None
 
     def __str__(self) -> str:  # 1-based and inclusive, as samtools and genome browsers write it
-        return f"{self.chrom}:{self.start + 1}-{self.end}"
+        return f"{self.chrom}:{self.start + 1}-{self.end}" + (f" ({self.source})" if self.source else "")
+
+    def holds(self, source: str, chrom: str) -> bool:
+        return self.chrom == chrom and self.source in (None, source)
 
 
 def parse_region(text: str, what: str = "region") -> Region:
@@ -306,11 +317,20 @@ class SplitRequest:
     test_regions: list[Region]
     val_frac: float = 0.0
     test_frac: float = 0.0
+    by_source: dict[str, dict[str, str]] = field(default_factory=dict)  # a manifest's: source -> {chrom: split}
 
     @property
     def splits(self) -> list[str]:
-        return (["train"] + (["validation"] if self.val or self.val_regions or self.val_frac else [])
-                + (["test"] if self.test or self.test_regions or self.test_frac else []))
+        held = {split for chroms in self.by_source.values() for split in chroms.values()}
+        return (["train"] + (["validation"] if self.val or self.val_regions or self.val_frac or "validation" in held
+                             else [])
+                + (["test"] if self.test or self.test_regions or self.test_frac or "test" in held else []))
+
+    def held_out(self, source: str, chrom: str) -> str | None:
+        """The split a whole record is held out for, or None."""
+        if chrom in self.val or chrom in self.test:
+            return "validation" if chrom in self.val else "test"
+        return self.by_source.get(source, {}).get(chrom)
 
 
 def _requested_splits(val_chroms, test_chroms, chroms, val_regions, test_regions, val_frac, test_frac) -> SplitRequest:
@@ -387,6 +407,10 @@ def _check_chromosomes(indexes, request: SplitRequest) -> None:
     _check_present(list(dict.fromkeys(r.chrom for r in request.test_regions)), available, "test region")
     if request.only is not None:
         _check_present(request.only, available, "requested")
+    for source, held in request.by_source.items():
+        records = [name for (owner, name) in seen if owner == source]
+        _check_present([c for c, split in held.items() if split == "validation"], records, f"{source}'s validation")
+        _check_present([c for c, split in held.items() if split == "test"], records, f"{source}'s test")
 
 
 def _fraction_regions(indexes, request: SplitRequest) -> SplitRequest:
@@ -394,25 +418,32 @@ def _fraction_regions(indexes, request: SplitRequest) -> SplitRequest:
     last `test_frac` of the bases for test and the `val_frac` before them for validation."""
     if not request.val_frac and not request.test_frac:
         return request
-    held, lengths = set(request.val) | set(request.test), {}
-    for _, _, idx in indexes:
-        for rec in idx.records:
-            if rec.name not in held and (request.only is None or rec.name in request.only):
-                lengths.setdefault(rec.name, rec.length)
-    total = sum(lengths.values())
-    test_start = total - round(total * request.test_frac)
-    val_start = test_start - round(total * request.val_frac)
+    sources = list(dict.fromkeys(source for source, _, _ in indexes))
+    val, test = list(request.val_regions), list(request.test_regions)
+    for source in sources:  # each species split on its own
+        lengths = {}
+        for owner, _, idx in indexes:
+            for rec in idx.records:
+                if owner == source and request.held_out(source, rec.name) is None and (
+                        request.only is None or rec.name in request.only):
+                    lengths.setdefault(rec.name, rec.length)
+        total = sum(lengths.values())
+        test_start = total - round(total * request.test_frac)
+        val_start = test_start - round(total * request.val_frac)
+        label = source if len(sources) > 1 else None
+        val += _cut(lengths, val_start, test_start, label)
+        test += _cut(lengths, test_start, total, label)
+    return replace(request, val_regions=val, test_regions=test)
 
-    def regions(low: int, high: int) -> list[Region]:
-        out, offset = [], 0
-        for name, length in lengths.items():
-            if max(low, offset) < min(high, offset + length):
-                out.append(Region(name, max(low, offset) - offset, min(high, offset + length) - offset))
-            offset += length
-        return out
 
-    return replace(request, val_regions=request.val_regions + regions(val_start, test_start),
-                   test_regions=request.test_regions + regions(test_start, total))
+def _cut(lengths: dict[str, int], low: int, high: int, source: str | None) -> list[Region]:
+    """The regions of the records (name -> length, laid end to end in order) between offsets `low` and `high`."""
+    out, offset = [], 0
+    for name, length in lengths.items():
+        if max(low, offset) < min(high, offset + length):
+            out.append(Region(name, max(low, offset) - offset, min(high, offset + length) - offset, source))
+        offset += length
+    return out
 
 
 def _split_members(indexes, request: SplitRequest) -> dict[str, list]:
@@ -422,11 +453,12 @@ def _split_members(indexes, request: SplitRequest) -> dict[str, list]:
     held = [(r, "validation") for r in request.val_regions] + [(r, "test") for r in request.test_regions]
     for source, path, idx in indexes:
         for rec in idx.records:
-            if rec.name in request.val or rec.name in request.test:
-                members["validation" if rec.name in request.val else "test"].append((source, path, rec, 0, rec.length))
+            whole = request.held_out(source, rec.name)
+            if whole:
+                members[whole].append((source, path, rec, 0, rec.length))
                 continue
             trains, position = request.only is None or rec.name in request.only, 0
-            for region, split in sorted((h for h in held if h[0].chrom == rec.name), key=lambda h: h[0].start):
+            for region, split in sorted((h for h in held if h[0].holds(source, rec.name)), key=lambda h: h[0].start):
                 if region.end > rec.length:
                     raise ValueError(f"{split} region {region} ends past the end of {rec.name} ({rec.length:,} bases "
                                      f"in {path})")
@@ -551,11 +583,14 @@ def build_corpus(
     test_frac: float = 0.0,
     cache_dir: PathLike | None = None,
     progress: bool = True,
+    manifest: PathLike | None = None,
 ):
     """Build a windowed genome corpus as a `datasets.DatasetDict`.
 
     genomes: file(s), directories, `source=file` strings, `(source, file)` pairs or a
         {source: file} dict (see `windows.resolve_genomes`); FASTA / GenBank, compressed or not.
+    manifest: instead of `genomes`, a TSV listing them with a species, a sampling weight and held-out records
+        each (`manifest.read_manifest`); fractions are then held out of each species' genome.
     window, stride: window size and step in bases (stride defaults to window: no overlap).
     val_chroms, test_chroms: chromosomes for the `validation` / `test` splits (names, or one
         comma-separated string). Each must exist in the input; a split exists only if asked for.
@@ -581,6 +616,15 @@ def build_corpus(
     if not 0.0 <= max_n_frac <= 1.0:
         raise ValueError(f"max_n_frac must be between 0 and 1, got {max_n_frac}")
     request = _requested_splits(val_chroms, test_chroms, chroms, val_regions, test_regions, val_frac, test_frac)
+    weights = None
+    if manifest is not None:
+        if genomes:
+            raise ValueError("give the genomes either as files or in a manifest, not both")
+        species = read_manifest(manifest)
+        genomes = [(entry.name, path) for entry in species for path in entry.paths]
+        weights = {entry.name: entry.weight or 1.0 for entry in species}
+        request.by_source = {entry.name: {**{c: "validation" for c in entry.val_chroms or []},
+                                          **{c: "test" for c in entry.test_chroms or []}} for entry in species}
     specs = resolve_genomes(genomes)
     indexes = _scan_genomes(specs, skip_bad_records, progress)
     _check_chromosomes(indexes, request)
@@ -597,6 +641,7 @@ def build_corpus(
         "val_regions": [str(r) for r in request.val_regions], "test_regions": [str(r) for r in request.test_regions],
         "val_frac": request.val_frac, "test_frac": request.test_frac,
         "skip_bad_records": skip_bad_records,
+        **({"species_weights": weights, "held_by_species": request.by_source} if weights else {}),
     }
     identity = {"version": [_FORMAT_VERSION, __version__], "params": params,
                 "files": [_file_identity(path) for _, path in specs]}
@@ -720,6 +765,10 @@ class CorpusArguments:
             "S288C genome)",
         },
     )
+    manifest: str | None = field(
+        default=None, metadata={"metavar": "TSV", "help": "many genomes instead of --genome: a tab-separated file "
+                                "with a header row, columns path, species and optionally weight (pretraining's "
+                                "share of the species), val_chroms, test_chroms (fgm/data/manifest.py)"})
     output_dir: str | None = field(
         default=None, metadata={"metavar": "DIR", "help": "folder for the corpus (datasets save_to_disk)"}
     )
@@ -787,7 +836,8 @@ def make_corpus(args: CorpusArguments):
         datasets.disable_progress_bars()
     try:
         corpus = build_corpus(
-            args.genome or [bundled_genome()], window=args.window, stride=args.stride, val_chroms=args.val_chroms,
+            args.genome or ([] if args.manifest else [bundled_genome()]), manifest=args.manifest,
+            window=args.window, stride=args.stride, val_chroms=args.val_chroms,
             test_chroms=args.test_chroms, max_n_frac=args.max_n_frac, skip_bad_records=args.skip_bad_records,
             min_window=args.min_window, chroms=args.chroms, val_regions=args.val_regions,
             test_regions=args.test_regions, val_frac=args.val_frac, test_frac=args.test_frac,

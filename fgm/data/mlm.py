@@ -123,6 +123,29 @@ class MaskedGenomeWindows(Dataset):
         return weights
 
 
+class SpeciesSampler(torch.utils.data.Sampler):
+    """Draws the training windows of a corpus of many species (its `source` column) so that each species gets the
+    share of them its weight asks for (`weights`: species -> weight, relative), with replacement, as many per epoch as
+    the corpus has windows. The draws come from (seed, epoch), so every rank draws the same order (and takes its own
+    batches of it) and a resumed run draws what it would have."""
+
+    def __init__(self, windows: MaskedGenomeWindows, weights: dict[str, float]):
+        sources = list(windows.rows["source"])
+        counts = {source: sources.count(source) for source in dict.fromkeys(sources)}
+        missing = sorted(set(counts) - set(weights))
+        if missing:
+            raise ValueError(f"no sampling weight for the species {missing} of the corpus")
+        self.windows = windows
+        self.row_weights = torch.tensor([weights[s] / counts[s] for s in sources], dtype=torch.float64)
+
+    def __len__(self) -> int:
+        return len(self.row_weights)
+
+    def __iter__(self):
+        generator = example_generator(self.windows.seed, self.windows.epoch, -1)
+        return iter(torch.multinomial(self.row_weights, len(self), replacement=True, generator=generator).tolist())
+
+
 def token_weights(ids: torch.Tensor, base_weights: np.ndarray, k: int) -> torch.Tensor:
     """Per token of `ids` (special tokens: 1): the mean weight of the bases it covers, in order."""
     _, lengths = token_nucleotides_table(k)

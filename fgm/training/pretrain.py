@@ -26,8 +26,8 @@ from transformers.trainer_utils import IntervalStrategy, SchedulerType, get_last
 
 from ..checkpoints import checkpoint_argument, record_training_context, require_checkpoint
 from ..model.configuration_fgm import PRESETS, FGMConfig
-from ..data.corpus import load_corpus, longest_sequence
-from ..data.mlm import MaskedGenomeWindows, mlm_collator
+from ..data.corpus import corpus_summary, load_corpus, longest_sequence
+from ..data.mlm import MaskedGenomeWindows, SpeciesSampler, mlm_collator
 from ..data.planting import CopyPlanting
 from ..model_card import write_model_card
 from ..model.modeling_fgm import FGMForMaskedLM
@@ -287,6 +287,13 @@ class GenomeTrainer(Trainer):
 
     _last_log = None
 
+    def __init__(self, *args, sampler=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sampler = sampler  # the species' shares, for a corpus of many (else Trainer's random order)
+
+    def _get_train_sampler(self, train_dataset=None):
+        return self.sampler or super()._get_train_sampler(train_dataset)
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if "loss_weight" not in inputs:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
@@ -348,6 +355,40 @@ def build_model(preset: str, tokenizer: FGMTokenizer, attn_implementation=None, 
     return model
 
 
+def training_details(train, data_args: PretrainDataArguments, training_args: PretrainingArguments, planting,
+                     species_weights: dict | None, context: str) -> dict:
+    """What the model card says about the run: the data, the example length, the optimisation, the masking, and
+    the options that change what is learnt (loss weights, copy planting, species' shares)."""
+    sources = train.unique("source") if "source" in train.column_names else ["(not recorded)"]
+    warmup = training_args.warmup_steps
+    warmup = f"{warmup:.0%}" if warmup < 1 else f"{int(warmup)} steps"
+    details = {
+        "training genomes": ", ".join(sorted(sources)),
+        "corpus windows (train)": len(train),
+        "tokens per example at most (--max_length)": data_args.max_length,
+        "training context (longest example; tokenizer_config.json)": context,
+        "batch size x accumulation": f"{training_args.per_device_train_batch_size} x "
+        f"{training_args.gradient_accumulation_steps}",
+        f"learning rate ({training_args.lr_scheduler_type.value}, warmup)": f"{training_args.learning_rate} ({warmup})",
+        "max steps": training_args.max_steps if training_args.max_steps > 0
+        else f"by epochs ({training_args.num_train_epochs:g})",
+        "seed": training_args.seed,
+        "precision": "bf16" if training_args.bf16 else "fp32",
+        "masking": f"{data_args.mlm_probability:.0%} of nucleotide tokens, 80/10/10, random crops and strands",
+    }
+    weights = (training_args.soft_masked_loss_weight_train, training_args.soft_masked_loss_weight_evaluation)
+    if weights != (1.0, 1.0):
+        details["soft-masked loss weight (train, evaluation)"] = f"{weights[0]:g}, {weights[1]:g}"
+    if planting:
+        details["copy planting"] = (f"{planting.rate:.0%} of windows, {planting.length}-base segments "
+                                    f"{planting.min_distance}-{planting.max_distance} bases apart"
+                                    + (f" (curriculum {data_args.plant_curriculum})" if data_args.plant_curriculum
+                                       else ""))
+    if species_weights:
+        details["species' sampling weights"] = ", ".join(f"{name} {w:g}" for name, w in species_weights.items())
+    return details
+
+
 def build_trainer(
     model_args: PretrainModelArguments, data_args: PretrainDataArguments, training_args: PretrainingArguments
 ) -> GenomeTrainer:
@@ -382,32 +423,13 @@ def build_trainer(
     elif training_args.eval_strategy != IntervalStrategy.NO:
         logger.warning("%s has no validation split: training without evaluation", data_args.corpus)
         training_args = replace(training_args, eval_strategy="no")
-    sources = corpus["train"].unique("source") if "source" in corpus["train"].column_names else ["(not recorded)"]
-    warmup = training_args.warmup_steps
-    warmup = f"{warmup:.0%}" if warmup < 1 else f"{int(warmup)} steps"
-    details = {
-        "training genomes": ", ".join(sorted(sources)),
-        "corpus windows (train)": len(corpus["train"]),
-        "tokens per example at most (--max_length)": length,
-        "training context (longest example; tokenizer_config.json)": f"{tokens:,} tokens = {bases:,} bases",
-        "batch size x accumulation": f"{training_args.per_device_train_batch_size} x "
-        f"{training_args.gradient_accumulation_steps}",
-        f"learning rate ({training_args.lr_scheduler_type.value}, warmup)": f"{training_args.learning_rate} ({warmup})",
-        "max steps": training_args.max_steps if training_args.max_steps > 0
-        else f"by epochs ({training_args.num_train_epochs:g})",
-        "seed": seed,
-        "precision": "bf16" if training_args.bf16 else "fp32",
-        "masking": f"{data_args.mlm_probability:.0%} of nucleotide tokens, 80/10/10, random crops and strands",
-    }
-    weights = (training_args.soft_masked_loss_weight_train, training_args.soft_masked_loss_weight_evaluation)
-    if weights != (1.0, 1.0):
-        details["soft-masked loss weight (train, evaluation)"] = f"{weights[0]:g}, {weights[1]:g}"
-    if planting:
-        details["copy planting"] = (f"{planting.rate:.0%} of windows, {planting.length}-base segments "
-                                    f"{planting.min_distance}-{planting.max_distance} bases apart"
-                                    + (f" (curriculum {data_args.plant_curriculum})" if data_args.plant_curriculum
-                                       else ""))
+    species_weights = corpus_summary({"train": corpus["train"]}).params.get("species_weights")
+    sampler = SpeciesSampler(train, species_weights) if species_weights and len(set(species_weights.values())) > 1 \
+        else None
+    details = training_details(corpus["train"], data_args, training_args, planting, species_weights,
+                               f"{tokens:,} tokens = {bases:,} bases")
     return GenomeTrainer(
+        sampler=sampler,
         model=model,
         args=training_args,
         train_dataset=train,
