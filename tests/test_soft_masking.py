@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from datasets import DatasetDict
 
 from fgm.data import bundled_genome
 from fgm.data.corpus import build_corpus, corpus_summary, save_corpus
@@ -167,3 +168,42 @@ def test_pretraining_weighs_soft_masked_bases_and_evaluation_can_leave_them_out(
     with pytest.raises(ValueError, match="soft_masked column.*build the corpus again"):
         build_trainer(model, replace(data, corpus=str(tmp_path / "old")), weighted)
     assert json.loads((tmp_path / "run" / "checkpoint-2" / "trainer_state.json").read_text())["global_step"] == 2
+
+
+def test_scans_split_the_loss_by_soft_masking_and_the_study_takes_a_weight_as_an_arm(dmel_corpus, dmel_text,
+                                                                                     tmp_path):
+    from fgm.context.results import ScanResult
+    from fgm.context.study import StudyArguments, context_study
+
+    train = dmel_corpus["train"].select(range(6)).map(lambda row: {"sequence": row["sequence"][:600],
+                                                                   "end": row["start"] + 600,
+                                                                   "soft_masked": [min(x, 600) for x in
+                                                                                   row["soft_masked"]]})
+    DatasetDict({"train": train, "test": dmel_corpus["test"].select(range(2))}).save_to_disk(tmp_path / "corpus")
+    training = PretrainingArguments(output_dir=str(tmp_path / "study"), eval_strategy="no", save_steps=1000,
+                                    logging_steps=1, disable_tqdm=True, report_to="none", learning_rate=3e-3, seed=0)
+    study = context_study(StudyArguments(corpus=str(tmp_path / "corpus"), train_contexts=[240], bases=2_400,
+                                         eval_contexts=[240], bases_per_step=482, positions=60,
+                                         retrieval_distances=[], influence_positions=0, bootstrap=20,
+                                         soft_masked_arm=0.0), PretrainModelArguments(preset="tiny", kmer_size=1),
+                          training)
+    plain, weighted = study.runs
+    assert (plain.preset, weighted.preset) == ("tiny", "tiny+softmask0")
+    card = (tmp_path / "study" / "tiny+softmask0" / "train_240" / "README.md").read_text()
+    assert "soft-masked loss weight (train, evaluation) | 0, 1" in card
+    saved = np.load(Path(plain.scan_dir) / "strata.npz")
+    test = dmel_corpus["test"]
+    starts = {0: test[0]["start"]}  # the scored positions of the first test window, checked against the file
+    for (segment, offset), masked in zip(saved["positions"], saved["soft_masked"]):
+        if segment == 0 and offset < 20_000:
+            assert masked == dmel_text[starts[0] + offset].islower()
+    scan = ScanResult.load(Path(plain.scan_dir) / "scan.json")
+    outside, inside = scan.soft_masking
+    assert (outside.stratum, inside.stratum) == ("not soft-masked", "soft-masked")
+    assert outside.positions + inside.positions == 60 == len(saved["soft_masked"]) and inside.positions == int(
+        saved["soft_masked"].sum()) > 0
+    base_loss = np.load(Path(plain.scan_dir) / "context_240.npz")["base_loss"]
+    assert inside.model[0].estimate == pytest.approx(float(base_loss[saved["soft_masked"]].mean()))
+    table = (tmp_path / "study" / "study.md").read_text()
+    assert "Loss (nats per base) by soft-masking" in table and "| soft-masked (" in table
+    assert "| tiny+softmask0 240 minus tiny 240 | no copy |" in table

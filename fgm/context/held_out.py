@@ -14,27 +14,49 @@ import numpy as np
 
 @dataclass
 class Segment:
-    """A contiguous stretch of a chromosome."""
+    """A contiguous stretch of a chromosome, with its soft-masked runs ((n, 2) offsets into `sequence`: the bases its
+    FASTA file writes in lowercase, reference genomes' mark of repeats)."""
 
     chrom: str
     start: int
     sequence: str
+    soft_masked: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
+
+    def is_soft_masked(self, offsets) -> np.ndarray:
+        """Whether each of `offsets` lies in a soft-masked run."""
+        offsets = np.asarray(offsets)
+        run = np.searchsorted(self.soft_masked[:, 0], offsets, side="right") - 1
+        return (run >= 0) & (offsets < self.soft_masked[np.maximum(run, 0), 1]) if len(self.soft_masked) else \
+            np.zeros(len(offsets), dtype=bool)
 
 
 def corpus_segments(rows) -> list[Segment]:
-    """Contiguous runs of a corpus split's windows (`chrom, start, end, sequence[, source]`), merged."""
+    """Contiguous runs of a corpus split's windows (`chrom, start, end, sequence[, source, soft_masked]`), merged."""
     order = sorted(range(len(rows)), key=lambda i: (rows[i].get("source", ""), rows[i]["chrom"], rows[i]["start"]))
-    runs: list[tuple[tuple, int, list[str], int]] = []  # (source and chrom, start, pieces, end)
+    runs: list[tuple[tuple, int, list[str], int, list]] = []  # (source and chrom, start, pieces, end, masked runs)
     for i in order:
         row = rows[i]
-        key = (row.get("source", ""), row["chrom"])
+        key, masked = (row.get("source", ""), row["chrom"]), row.get("soft_masked") or []
+        shifted = [(row["start"] + a, row["start"] + b) for a, b in zip(masked[0::2], masked[1::2])]
         if runs and runs[-1][0] == key and row["start"] <= runs[-1][3]:
-            key, start, pieces, end = runs[-1]
+            key, start, pieces, end, marked = runs[-1]
             pieces.append(row["sequence"][end - row["start"] :])
-            runs[-1] = (key, start, pieces, max(end, row["end"]))
+            runs[-1] = (key, start, pieces, max(end, row["end"]), marked + shifted)
         else:
-            runs.append((key, row["start"], [row["sequence"]], row["end"]))
-    return [Segment(key[1], start, "".join(pieces)) for key, start, pieces, _ in runs]
+            runs.append((key, row["start"], [row["sequence"]], row["end"], shifted))
+    return [Segment(key[1], start, "".join(pieces), merged_runs(marked, start))
+            for key, start, pieces, _, marked in runs]
+
+
+def merged_runs(runs: list[tuple[int, int]], origin: int) -> np.ndarray:
+    """Runs [start, end) (overlapping windows repeat them) merged, as offsets from `origin`, (n, 2)."""
+    out: list[list[int]] = []
+    for first, last in sorted(runs):
+        if out and first <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], last)
+        else:
+            out.append([first, last])
+    return np.array(out, dtype=np.int64).reshape(-1, 2) - origin
 
 
 def genome_segments(path, chroms=None) -> list[Segment]:
@@ -42,7 +64,8 @@ def genome_segments(path, chroms=None) -> list[Segment]:
     from ..data.genome import iter_records
 
     wanted = None if chroms is None else set(chroms)
-    segments = [Segment(r.name, 0, r.sequence) for r in iter_records(path) if wanted is None or r.name in wanted]
+    segments = [Segment(r.name, 0, r.sequence, r.soft_masked) for r in iter_records(path)
+                if wanted is None or r.name in wanted]
     if wanted is not None and wanted - {s.chrom for s in segments}:
         raise ValueError(f"{path} has no record(s) {sorted(wanted - {s.chrom for s in segments})}")
     return segments

@@ -139,6 +139,7 @@ class ScanResult(Record):
     copy_oracle: CopyOracleFit
     strata: list[StratumRow]
     versus: Versus | None = optional()
+    soft_masking: list[StratumRow] | None = optional()  # by soft-masking, where the held-out sequence marks it
 
     def best_baseline(self) -> Baseline:
         """The Markov baseline with the lowest loss."""

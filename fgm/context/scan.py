@@ -43,6 +43,7 @@ from .results import (Baseline, ContextRow, CopyOracleFit, PairedDifference, Pai
                       Versus)
 
 MARKOV_ORDERS = tuple(range(7))
+SOFT_MASKING = ("not soft-masked", "soft-masked")  # a scored base outside / inside its sequence's lowercase runs
 
 
 def choose_positions(segments: list[Segment], largest: int, n: int, seed: int, within=None):
@@ -263,10 +264,15 @@ def context_scan(args: ScanArguments, held_out: HeldOutArguments | None = None,
     copies, fit, in_window = copy_oracle(rows, data, chosen, spans, {c: (a, a + c) for c, a in starts.items()},
                                          args.copy_key, seed)
     stratum = strata(copies.distance)
-    np.savez(strata_file(output_dir), positions=np.array(chosen), stratum=stratum)
+    soft_masked = np.concatenate([data.held_out[s].is_soft_masked([p]) for s, p in chosen])
+    np.savez(strata_file(output_dir), positions=np.array(chosen), stratum=stratum, soft_masked=soft_masked)
     results = scan_results(rows, per_context, scoring.bootstrap, seed, stratum=stratum, copy_fit=fit,
                            in_window=in_window, model=model_name(scorer), kmer_size=k, training_context=trained,
                            positions=len(chosen), excluded=excluded)
+    if any(len(segment.soft_masked) for segment in data.held_out):
+        results.soft_masking = strata_results(rows, contexts, soft_masked.astype(int), results.best_baseline().name
+                                              if results.baselines else None, scoring.bootstrap, seed,
+                                              {"model": "context", "copy_oracle": "copy oracle"}, SOFT_MASKING)
     if args.versus:
         paired = paired_scans(output_dir, args.versus, contexts, scoring.bootstrap, seed)
         results.versus = Versus(scan=str(args.versus), loss=paired.loss, by_stratum=paired.by_stratum)
@@ -305,12 +311,12 @@ def scan_results(rows: dict, per_context: dict, bootstrap: int, seed: int, strat
 
 
 def strata_results(rows: dict, contexts: list[int], stratum: np.ndarray, best: str | None, bootstrap: int,
-                   seed: int, scored_by: dict[str, str]) -> list[StratumRow]:
-    """Per repeat stratum: its positions and share of all, and the loss of each of `scored_by` (label -> the
-    prefix of its rows, "<prefix> <context>") at each context (lists in the order of `contexts`) and of the best
-    baseline, resampled within the stratum."""
+                   seed: int, scored_by: dict[str, str], names=STRATA) -> list[StratumRow]:
+    """Per stratum (`stratum`: each position's index into `names`, by default the repeat strata): its positions and
+    share of all, and the loss of each of `scored_by` (label -> the prefix of its rows, "<prefix> <context>") at
+    each context (lists in the order of `contexts`) and of the best baseline, resampled within the stratum."""
     everyone, out = resamples(len(stratum), bootstrap, seed), []
-    for index, name in enumerate(STRATA):
+    for index, name in enumerate(names):
         members = stratum == index
         row = StratumRow(stratum=name, positions=int(members.sum()), share=mean_interval(members, everyone))
         if members.any():
@@ -359,20 +365,34 @@ def versus_table(results: ScanResult) -> str:
 
 
 def strata_table(results: ScanResult) -> str:
-    """Markdown: loss per repeat stratum and context, the model's and the copy oracle's, with the best baseline."""
-    fit, contexts = results.copy_oracle, [row.context for row in results.contexts]
-    baseline = [results.best_baseline().name] if results.baselines else []
+    """Markdown: loss per repeat stratum and context, the model's and the copy oracle's, with the best baseline;
+    then the same split by soft-masking, where the held-out sequence marks it."""
+    fit = results.copy_oracle
     caption = (
         f"Loss (nats per base) by repeat stratum: each position is classed by the distance to the nearest copy, on "
         f"either strand and not overlapping it, of the {fit.key} bases around its masked token in its held-out "
         f"sequence; 95% intervals within each stratum. The copy oracle falls back to {fit.fallback}; "
         f"{error_rate_text(fit)}.")
+    table = stratum_rows_table(results, results.strata, caption, "no scored position has its nearest copy at this "
+                               "distance")
+    if results.soft_masking:
+        table += "\n" + stratum_rows_table(
+            results, results.soft_masking, "Loss (nats per base) by soft-masking: scored bases inside and outside the "
+            "lowercase (soft-masked) stretches of their FASTA file, reference genomes' mark of repeats; 95% intervals.",
+            "no scored position here")
+    return table
+
+
+def stratum_rows_table(results: ScanResult, strata: list[StratumRow], caption: str, empty: str) -> str:
+    """Markdown: per stratum, its positions and share, and the model's and the copy oracle's loss at each context
+    with the best baseline."""
+    contexts = [row.context for row in results.contexts]
+    baseline = [results.best_baseline().name] if results.baselines else []
     rows = []
-    for row in results.strata:
+    for row in strata:
         head = [row.stratum, f"{row.positions:,} ({share_text(row.share)})"]
         if not row.positions:
-            rows.append(head + ["no scored position has its nearest copy at this distance"] + [""] * (len(contexts)
-                                                                                                      + len(baseline)))
+            rows.append(head + [empty] + [""] * (len(contexts) + len(baseline)))
             continue
         scorers = [(label, losses) for label, losses in (("model", row.model), ("copy oracle", row.copy_oracle))
                    if losses is not None]

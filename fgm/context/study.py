@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 #: The suffix of a preset's copy-planting arm (`plant_copies`): "demo+copies" is `demo` trained with copies planted.
 COPIES = "+copies"
+#: The suffix of its soft-masking arm (`soft_masked_arm`): "demo+softmask0.1" weighs soft-masked bases 0.1.
+SOFT_MASKED = "+softmask"
 
 
 @dataclass
@@ -81,6 +83,10 @@ class StudyArguments:
     plant_min_distance: int | None = field(default=None, metadata={"help": "the +copies arms' --plant_min_distance"})
     plant_max_distance: int | None = field(default=None, metadata={"help": "the +copies arms' --plant_max_distance"})
     plant_curriculum: str | None = field(default=None, metadata={"help": "the +copies arms' --plant_curriculum"})
+    soft_masked_arm: float | None = field(default=None, metadata={
+        "help": "train each preset again with `fgm pretrain --soft_masked_loss_weight_train W` (the arm "
+                "PRESET+softmaskW: soft-masked repeats weighed W, as GPN does) and compare the two, paired, by repeat "
+                "stratum and by soft-masking; needs a corpus with repeats marked (fgm corpus of a soft-masked FASTA)"})
     max_length_schedule: str | None = field(default=None, metadata={
         "help": "`fgm pretrain --max_length_schedule` for every model (token lengths, the same in every run); the "
                 "bases column counts each phase at its own length"})
@@ -160,7 +166,7 @@ def context_study(study: StudyArguments, model_args: PretrainModelArguments | No
 class ModelPlan(NamedTuple):
     """One model of the study: where it goes, how it is built and trained, and the settings it is measured with."""
 
-    arm: str  # the preset, with COPIES when copies are planted
+    arm: str  # the preset, with COPIES when copies are planted, with SOFT_MASKED and the weight when repeats weigh less
     context: int  # its training context (bases)
     folder: Path
     model_args: object  # PretrainModelArguments
@@ -169,12 +175,13 @@ class ModelPlan(NamedTuple):
     steps: int
     bases: int  # bases it trains on, phase by phase
     settings: dict  # what its study_run.json must match to be read back
+    soft_masked_weight: float | None = None  # its --soft_masked_loss_weight_train, when the arm sets one
 
 
 def plan_models(study: StudyArguments, output_dir: Path, settings: dict, model_args) -> list[ModelPlan]:
-    """Every model the study trains, checked before any trains: one per arm (each preset, and with `plant_copies`
-    each preset again with copies planted) and training context, on the same bases, bases per step and RoPE base
-    (`settings`)."""
+    """Every model the study trains, checked before any trains: one per arm (each preset; with `plant_copies` each
+    preset again with copies planted; with `soft_masked_arm` again with soft-masked bases weighed less) and training
+    context, on the same bases, bases per step and RoPE base (`settings`)."""
     from ..data.corpus import load_corpus
     from ..model.configuration_fgm import PRESETS
     from ..training.pretrain import PretrainDataArguments
@@ -190,8 +197,11 @@ def plan_models(study: StudyArguments, output_dir: Path, settings: dict, model_a
                          f"{train_contexts[-1]}` or more")
     bases, per_step = settings["bases"], settings["bases_per_step"]
     plans = []
+    arms = [("", None, None)] + ([(COPIES, study.planting, None)] if study.plant_copies else []) + (
+        [(f"{SOFT_MASKED}{study.soft_masked_arm:g}", None, study.soft_masked_arm)]
+        if study.soft_masked_arm is not None else [])
     for preset in presets:
-        for arm_planting in ([None, study.planting] if study.plant_copies else [None]):
+        for suffix, arm_planting, soft_weight in arms:
             k = PRESETS[preset].get("kmer_size", model_args.kmer_size)
             overrides = {**(model_args.config_overrides or {}), "rope_theta": settings["rope_theta"]}
             shaped = replace(model_args, preset=preset, kmer_size=k, config_overrides=overrides)
@@ -206,11 +216,13 @@ def plan_models(study: StudyArguments, output_dir: Path, settings: dict, model_a
                 ends = [phase.last_step for phase in phases]
                 trained = sum((end - start) * batch * k * phase.max_length
                               for phase, start, end in zip(phases, [0, *ends], ends))
-                arm = preset + (COPIES if arm_planting else "")
+                arm = preset + suffix
                 plans.append(ModelPlan(arm, context, output_dir / arm / f"train_{context}", shaped, data, batch, steps,
                                        trained, {**settings, **({"planting": arm_planting} if arm_planting else {}),
                                                  **({"max_length_schedule": max_length_schedule}
-                                                    if max_length_schedule else {})}))
+                                                    if max_length_schedule else {}),
+                                                 **({"soft_masked_loss_weight_train": soft_weight}
+                                                    if soft_weight is not None else {})}, soft_weight))
     return plans
 
 
@@ -240,7 +252,9 @@ def train_and_measure(plan: ModelPlan, training_args, study: StudyArguments, sco
         pretrain(plan.model_args, plan.data_args,
                  replace(training_args, output_dir=str(folder), max_steps=plan.steps,
                          per_device_train_batch_size=plan.batch_size, per_device_eval_batch_size=plan.batch_size,
-                         resume_from_checkpoint="last", seed=settings["seed"]))
+                         resume_from_checkpoint="last", seed=settings["seed"],
+                         **({"soft_masked_loss_weight_train": plan.soft_masked_weight}
+                            if plan.soft_masked_weight is not None else {})))
         measured = measure(folder, folder, HeldOutArguments(corpus=settings["corpus"], split=settings["split"]), study,
                            scoring)
         run = TrainedModel(preset=plan.arm, kmer_size=plan.model_args.kmer_size, train_context=plan.context,
@@ -362,19 +376,15 @@ def study_table(study: StudyResult) -> str:
 def instrument_tables(study: StudyResult) -> list[str]:
     """Markdown: each model's loss per repeat stratum, its retrieval gain per distance and its influence curve."""
     runs, contexts = study.runs, study.eval_contexts
-    rows = []
-    for index, stratum in enumerate(runs[0].scan.strata):
-        label = f"{stratum.stratum} ({stratum.positions:,})"
-        if not stratum.positions:
-            rows.append([label, "no scored position", *[""] * len(contexts)])
-            continue
-        for run in runs:
-            losses = run.scan.strata[index].model
-            rows.append([label, run_label(run, study.presets), *(interval_text(v) for v in losses)])
-        rows.append([label, "copy oracle", *(interval_text(v) for v in stratum.copy_oracle)])
+    columns = ["stratum", "scored by", *(f"{c:,}" for c in contexts)]
     tables = [markdown_table("Loss (nats per base) by repeat stratum (distance to the nearest copy of the bases around "
-                             "each position; positions per stratum in brackets), 95% intervals.",
-                             ["stratum", "scored by", *(f"{c:,}" for c in contexts)], rows)]
+                             "each position; positions per stratum in brackets), 95% intervals.", columns,
+                             stratum_rows(study, lambda scan: scan.strata))]
+    if runs[0].scan.soft_masking:
+        tables.append(markdown_table(
+            "Loss (nats per base) by soft-masking (scored bases inside and outside the lowercase stretches of their "
+            "FASTA file, reference genomes' mark of repeats; positions in brackets), 95% intervals.", columns,
+            stratum_rows(study, lambda scan: scan.soft_masking)))
     if all(run.retrieval for run in runs):
         distances = [row.distance for row in runs[0].retrieval.rows]
         tables.append(markdown_table(
@@ -395,6 +405,22 @@ def instrument_tables(study: StudyResult) -> list[str]:
             f"the training context, {runs[0].influence.positions} positions; reach = {REACH_RULE}.",
             ["model", "context", "reach", *(f"[{b:,}, {2 * b:,})" for b in bands)], rows))
     return tables
+
+
+def stratum_rows(study: StudyResult, strata_of) -> list[list[str]]:
+    """Table rows: per stratum (`strata_of(scan)`: its repeat strata or its soft-masking), each model's loss at each
+    evaluation context, then the copy oracle's."""
+    rows, contexts = [], study.eval_contexts
+    for index, stratum in enumerate(strata_of(study.runs[0].scan)):
+        label = f"{stratum.stratum} ({stratum.positions:,})"
+        if not stratum.positions:
+            rows.append([label, "no scored position", *[""] * len(contexts)])
+            continue
+        for run in study.runs:
+            losses = strata_of(run.scan)[index].model
+            rows.append([label, run_label(run, study.presets), *(interval_text(v) for v in losses)])
+        rows.append([label, "copy oracle", *(interval_text(v) for v in stratum.copy_oracle)])
+    return rows
 
 
 def plot_study(study: StudyResult, output_dir: Path, suffix: str = "") -> None:
