@@ -91,8 +91,11 @@ class MaskedGenomeWindows(Dataset):
         return len(self.rows)
 
     def __getitem__(self, index: int) -> dict:
+        return self.example(self.rows[index], index)
+
+    def example(self, row: dict, index: int) -> dict:
+        """The example of `row`, its draws from (seed, epoch, `index`)."""
         generator = example_generator(self.seed, self.epoch if self.train else 0, index)
-        row = self.rows[index]
         sequence, start = row["sequence"], 0
         if self.train and len(sequence) > self.crop_bases:
             start = int(torch.randint(len(sequence) - self.crop_bases + 1, (1,), generator=generator))
@@ -121,6 +124,25 @@ class MaskedGenomeWindows(Dataset):
         for first, last in zip(runs[0::2], runs[1::2]):
             weights[first:last] = self.soft_masked_weight
         return weights
+
+
+class StreamingGenomeWindows(torch.utils.data.IterableDataset):
+    """A corpus split streamed from its shards (`fgm corpus --format shards`), in bounded memory: the windows pass
+    through a shuffle buffer of `buffer_size` (datasets' `IterableDataset.shuffle`, seeded and reshuffled each
+    epoch), then become examples as `windows` makes them (crop, strand, masking, loss weights), the n-th window of
+    an epoch drawing from (seed, epoch, n). The order depends only on the seed, so a resumed run (Trainer skips
+    the batches already trained) sees the same next batch."""
+
+    def __init__(self, stream, windows: MaskedGenomeWindows, buffer_size: int):
+        self.stream, self.windows = stream.shuffle(seed=windows.seed, buffer_size=buffer_size), windows
+
+    def set_epoch(self, epoch: int):
+        self.windows.set_epoch(epoch)
+        self.stream.set_epoch(epoch)
+
+    def __iter__(self):
+        for index, row in enumerate(self.stream):
+            yield self.windows.example(row, index)
 
 
 class SpeciesSampler(torch.utils.data.Sampler):

@@ -27,7 +27,7 @@ from transformers.trainer_utils import IntervalStrategy, SchedulerType, get_last
 from ..checkpoints import checkpoint_argument, record_training_context, require_checkpoint
 from ..model.configuration_fgm import PRESETS, FGMConfig
 from ..data.corpus import corpus_summary, load_corpus, longest_sequence
-from ..data.mlm import MaskedGenomeWindows, SpeciesSampler, mlm_collator
+from ..data.mlm import MaskedGenomeWindows, SpeciesSampler, StreamingGenomeWindows, mlm_collator
 from ..data.planting import CopyPlanting
 from ..model_card import write_model_card
 from ..model.modeling_fgm import FGMForMaskedLM
@@ -117,6 +117,11 @@ class PretrainDataArguments:
         metadata={"help": "flatten each batch into one row (position_ids restart per example) instead of padding"},
     )
     max_eval_samples: int = field(default=256, metadata={"help": "validation windows scored at each evaluation"})
+    streaming: bool = field(default=False, metadata={
+        "help": "read --corpus (a folder of `fgm corpus --format shards`) as a stream, in bounded memory: the windows "
+                "pass through a shuffle buffer, in an order set by the seed (resumes exactly); needs --max_steps"})
+    shuffle_buffer: int = field(default=10_000, metadata={
+        "help": "windows held in the --streaming shuffle buffer (BioNeMo's OpenGenome2: 10k-50k)"})
     max_length_schedule: str | None = field(
         default=None,
         metadata={"help": "short to long inside one run: 'LENGTH:FRACTION,...', e.g. '256:0.25,512:0.5' trains the "
@@ -148,6 +153,9 @@ class PretrainDataArguments:
     def __post_init__(self):  # the planting itself is checked against the window (`CopyPlanting.check`)
         if self.plant_curriculum and not self.plant_rate:
             raise ValueError("--plant_curriculum schedules planted copies: give a --plant_rate above 0")
+        if self.streaming and self.plant_rate:
+            raise ValueError("--plant_rate draws donor windows from the whole corpus, which --streaming does not hold: "
+                             "plant copies with the corpus in memory")
 
     def planting(self, window_bases: int) -> CopyPlanting | None:
         """The copy planting for training windows of `window_bases` bases, or None without --plant_rate."""
@@ -355,16 +363,52 @@ def build_model(preset: str, tokenizer: FGMTokenizer, attn_implementation=None, 
     return model
 
 
-def training_details(train, data_args: PretrainDataArguments, training_args: PretrainingArguments, planting,
-                     species_weights: dict | None, context: str) -> dict:
+class CorpusData(NamedTuple):
+    """What pretraining reads of a corpus: the train split (rows, or a stream of them), its longest window, a few
+    validation windows (None: no validation split), the build's parameters, and its species and windows."""
+
+    train: object
+    longest: int
+    validation: object
+    params: dict
+    sources: list[str]
+    windows: int
+
+
+def read_corpus(data_args: PretrainDataArguments) -> CorpusData:
+    """The corpus `data_args` names: in memory (`fgm corpus` folder or Hub dataset), or with --streaming its shards,
+    read one at a time."""
+    from itertools import islice
+
+    from ..data.corpus import stream_split
+
+    if data_args.streaming:
+        train, summary = stream_split(data_args.corpus, "train")
+        validation = None
+        if "validation" in summary["splits"]:
+            validation = list(islice(stream_split(data_args.corpus, "validation")[0], data_args.max_eval_samples))
+        train_summary = summary["splits"]["train"]
+        return CorpusData(train, summary["longest"]["train"], validation, summary["params"],
+                          sorted(train_summary.get("soft_masked", {})) or ["(not recorded)"], train_summary["windows"])
+    corpus = load_corpus(data_args.corpus)
+    train = corpus["train"]
+    validation = None
+    if "validation" in corpus and len(corpus["validation"]):
+        validation = corpus["validation"].select(range(min(data_args.max_eval_samples, len(corpus["validation"]))))
+    sources = sorted(train.unique("source")) if "source" in train.column_names else ["(not recorded)"]
+    return CorpusData(train, longest_sequence(train), validation, corpus_summary({"train": train}).params, sources,
+                      len(train))
+
+
+def training_details(corpus: CorpusData, data_args: PretrainDataArguments, training_args: PretrainingArguments,
+                     planting, context: str) -> dict:
     """What the model card says about the run: the data, the example length, the optimisation, the masking, and
-    the options that change what is learnt (loss weights, copy planting, species' shares)."""
-    sources = train.unique("source") if "source" in train.column_names else ["(not recorded)"]
+    the options that change what is learnt (loss weights, copy planting, species' shares, streaming)."""
     warmup = training_args.warmup_steps
     warmup = f"{warmup:.0%}" if warmup < 1 else f"{int(warmup)} steps"
     details = {
-        "training genomes": ", ".join(sorted(sources)),
-        "corpus windows (train)": len(train),
+        "training genomes": ", ".join(corpus.sources),
+        "corpus windows (train)": corpus.windows,
         "tokens per example at most (--max_length)": data_args.max_length,
         "training context (longest example; tokenizer_config.json)": context,
         "batch size x accumulation": f"{training_args.per_device_train_batch_size} x "
@@ -384,8 +428,11 @@ def training_details(train, data_args: PretrainDataArguments, training_args: Pre
                                     f"{planting.min_distance}-{planting.max_distance} bases apart"
                                     + (f" (curriculum {data_args.plant_curriculum})" if data_args.plant_curriculum
                                        else ""))
-    if species_weights:
-        details["species' sampling weights"] = ", ".join(f"{name} {w:g}" for name, w in species_weights.items())
+    if corpus.params.get("species_weights"):
+        details["species' sampling weights"] = ", ".join(
+            f"{name} {w:g}" for name, w in corpus.params["species_weights"].items())
+    if data_args.streaming:
+        details["streaming"] = f"Parquet shards, a shuffle buffer of {data_args.shuffle_buffer:,} windows"
     return details
 
 
@@ -393,11 +440,12 @@ def build_trainer(
     model_args: PretrainModelArguments, data_args: PretrainDataArguments, training_args: PretrainingArguments
 ) -> GenomeTrainer:
     """A Trainer ready to pretrain `FGMForMaskedLM` on a corpus (train and optional validation split)."""
-    corpus = load_corpus(data_args.corpus)
+    corpus = read_corpus(data_args)
     set_seed(training_args.seed)  # before the model's weights are drawn
     if model_args.model_name_or_path:
         tokenizer = FGMTokenizer.from_pretrained(model_args.model_name_or_path)
-        model = FGMForMaskedLM.from_pretrained(model_args.model_name_or_path, attn_implementation=model_args.attn_implementation)
+        model = FGMForMaskedLM.from_pretrained(model_args.model_name_or_path,
+                                               attn_implementation=model_args.attn_implementation)
     else:
         tokenizer = FGMTokenizer(k=model_args.kmer_size)
         model = build_model(
@@ -408,28 +456,29 @@ def build_trainer(
                          f"train {model_args.model_name_or_path or model_args.preset} with padding")
     seed, length = training_args.seed, data_args.max_length
     planting = data_args.planting((length - 1) * tokenizer.k)
-    train = MaskedGenomeWindows(corpus["train"], tokenizer, length, data_args.mlm_probability, train=True, seed=seed,
-                                planting=planting, soft_masked_weight=training_args.soft_masked_loss_weight_train)
+    windows = MaskedGenomeWindows(corpus.train, tokenizer, length, data_args.mlm_probability, train=True, seed=seed,
+                                  planting=planting, soft_masked_weight=training_args.soft_masked_loss_weight_train)
+    train = StreamingGenomeWindows(corpus.train, windows, data_args.shuffle_buffer) if data_args.streaming else windows
     # the longest example, saved with the checkpoint as the context it was trained at: an N-free crop of the
     # longest training window, in bases and in tokens
-    bases = min(train.crop_bases, longest_sequence(corpus["train"]))
+    bases = min(windows.crop_bases, corpus.longest)
     tokens = min(length, len(tokenizer.bulk_encode(["A" * bases])[0]))
     record_training_context(tokenizer, tokens, bases)
     evaluation = None
-    if "validation" in corpus and len(corpus["validation"]):
-        rows = corpus["validation"].select(range(min(data_args.max_eval_samples, len(corpus["validation"]))))
-        evaluation = MaskedGenomeWindows(rows, tokenizer, length, data_args.mlm_probability, train=False, seed=seed,
-                                         soft_masked_weight=training_args.soft_masked_loss_weight_evaluation)
+    if corpus.validation is not None:
+        evaluation = MaskedGenomeWindows(corpus.validation, tokenizer, length, data_args.mlm_probability, train=False,
+                                         seed=seed, soft_masked_weight=training_args.soft_masked_loss_weight_evaluation)
     elif training_args.eval_strategy != IntervalStrategy.NO:
         logger.warning("%s has no validation split: training without evaluation", data_args.corpus)
         training_args = replace(training_args, eval_strategy="no")
-    species_weights = corpus_summary({"train": corpus["train"]}).params.get("species_weights")
-    sampler = SpeciesSampler(train, species_weights) if species_weights and len(set(species_weights.values())) > 1 \
-        else None
-    details = training_details(corpus["train"], data_args, training_args, planting, species_weights,
-                               f"{tokens:,} tokens = {bases:,} bases")
+    species_weights = corpus.params.get("species_weights")
+    shares = bool(species_weights) and len(set(species_weights.values())) > 1
+    if shares and data_args.streaming:
+        raise ValueError(f"{data_args.corpus} gives its species different sampling weights, which --streaming (shards "
+                         "read in order) cannot keep: train on the corpus in memory (`fgm corpus --format arrow`)")
+    details = training_details(corpus, data_args, training_args, planting, f"{tokens:,} tokens = {bases:,} bases")
     return GenomeTrainer(
-        sampler=sampler,
+        sampler=SpeciesSampler(windows, species_weights) if shares else None,
         model=model,
         args=training_args,
         train_dataset=train,
