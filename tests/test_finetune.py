@@ -284,3 +284,25 @@ def test_bad_input_stops_with_errors_that_name_the_file_row_and_label(checkpoint
 
     assert f"data file not found: {tmp_path / 'missing.csv'}" in fgm_finetune(tmp_path / "missing.csv", good)
     assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_a_peers_encoder_runs_the_same_protocol(checkpoint, tmp_path):
+    """A Nucleotide Transformer v2-shaped checkpoint (transformers' ESM, its own 6-mer tokenizer) fine-tunes through
+    AutoModelForSequenceClassification on the same folds, seeds and metrics as FGM; what it cannot take is refused
+    by name."""
+    from nt_peer import save_nt_peer
+
+    peer = str(save_nt_peer(tmp_path / "nt_peer"))
+    ours = finetune(*_promoter_job(checkpoint, tmp_path / "fgm", folds=2, seeds=[5]))
+    theirs = finetune(*_promoter_job(peer, tmp_path / "peer", folds=2, seeds=[5], save_model=True))
+    assert theirs.model == peer and theirs.n_runs == ours.n_runs == 2
+    assert [(r.fold, r.seed, r.n_train, r.n_validation) for r in theirs.runs] == [
+        (r.fold, r.seed, r.n_train, r.n_validation) for r in ours.runs], "the same folds"
+    assert set(vars(theirs.summary)) == set(vars(ours.summary)) and theirs.summary.mcc.n == 2
+    assert FinetuneResult.load(tmp_path / "peer" / "results.json") == theirs
+    config = json.loads((tmp_path / "peer" / "model" / "config.json").read_text())
+    assert config["architectures"] == ["EsmForSequenceClassification"] and "rc_average" not in config
+    with pytest.raises(ValueError, match="--rc_average averages both strands inside FGM's classifier.*drop"):
+        finetune(*_promoter_job(peer, tmp_path / "rc", rc_average=True))
+    with pytest.raises(ValueError, match="--method lora on .* name the layers to adapt with --lora_target_modules"):
+        finetune(*_promoter_job(peer, tmp_path / "lora", method="lora"))

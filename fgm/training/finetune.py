@@ -47,18 +47,39 @@ MODEL_DIR = "model"
 # ------------------------------------------------------------------------------------------------ models
 
 
-def load_classifier(checkpoint: str, data: TaskData):
-    """`FGMForSequenceClassification` from a pretrained (masked-LM or classifier) checkpoint, with a
-    fresh head sized for the task and the task's id2label / label2id in its config."""
+def is_fgm(checkpoint: str, trust_remote_code: bool = False) -> bool:
+    """Whether `checkpoint` is an FGM model (else a peer's encoder, fine-tuned through the Auto classes)."""
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(checkpoint, trust_remote_code=trust_remote_code).model_type == "fgm"
+
+
+def load_classifier(checkpoint: str, data: TaskData, trust_remote_code: bool = False):
+    """A sequence classifier from a pretrained (masked-LM or classifier) checkpoint, with a fresh head sized for
+    the task and the task's id2label / label2id in its config: `FGMForSequenceClassification` for FGM, else the
+    checkpoint's own class through `AutoModelForSequenceClassification` (a Nucleotide Transformer, DNABERT-2,
+    Caduceus, NTv3 folder; `trust_remote_code` for code shipped in it)."""
+    from transformers import AutoModelForSequenceClassification
+
     from fgm.model.modeling_fgm import FGMForSequenceClassification
 
-    return FGMForSequenceClassification.from_pretrained(
-        checkpoint,
-        num_labels=data.num_labels,
-        id2label=data.id2label,
-        label2id=data.label2id,
-        ignore_mismatched_sizes=True,
-    )
+    loader = FGMForSequenceClassification if is_fgm(checkpoint, trust_remote_code) else \
+        AutoModelForSequenceClassification
+    extra = {} if loader is FGMForSequenceClassification else {"trust_remote_code": trust_remote_code}
+    return loader.from_pretrained(checkpoint, num_labels=data.num_labels, id2label=data.id2label,
+                                  label2id=data.label2id, ignore_mismatched_sizes=True, **extra)
+
+
+def check_peer_options(model_args, data_args) -> None:
+    """Refuse, by name, the options a peer's checkpoint (not FGM) cannot take."""
+    if is_fgm(model_args.model_name_or_path, model_args.trust_remote_code):
+        return
+    if data_args.rc_average:
+        raise ValueError(f"--rc_average averages both strands inside FGM's classifier; {model_args.model_name_or_path} "
+                         "is not an FGM model: drop --rc_average")
+    if model_args.method == "lora" and not model_args.lora_target_modules:
+        raise ValueError(f"--method lora on {model_args.model_name_or_path} (not an FGM model): name the layers to "
+                         "adapt with --lora_target_modules (e.g. query value for a BERT or ESM encoder)")
 
 
 def default_lora_targets(model) -> list[str]:
@@ -100,11 +121,13 @@ def _unwrap(model):
 
 
 def save_finetuned(model, tokenizer, out_dir, details: dict | None = None) -> Path:
-    """A Hub-loadable checkpoint folder (weights, config with id2label, tokenizer, remote code, model card)."""
+    """A Hub-loadable checkpoint folder (weights, config with id2label, tokenizer, remote code, and for FGM a model
+    card; a peer's folder keeps its own code and card conventions)."""
     out_dir = Path(out_dir)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
-    write_model_card(out_dir, model.config, details)
+    if model.config.model_type == "fgm":
+        write_model_card(out_dir, model.config, details)
     return out_dir
 
 
@@ -170,8 +193,10 @@ def _train_one(model_args, data_args, args, run: Run, data, encoded, tokenizer,
     set_seed(args.seed)
     # the "newly initialised classifier" load report is worth seeing once, not once per fold
     with _transformers_verbosity(None if first_run and not args.disable_tqdm else logging.ERROR):
-        model = load_classifier(model_args.model_name_or_path, data)
-    model.config.rc_average = False  # reverse-complement averaging is a test-time option only
+        model = load_classifier(model_args.model_name_or_path, data, model_args.trust_remote_code)
+    fgm_model = model.config.model_type == "fgm"
+    if fgm_model:
+        model.config.rc_average = False  # reverse-complement averaging is a test-time option only
     if model_args.method == "lora":
         model = apply_lora(
             model, model_args.lora_r, model_args.lora_alpha, model_args.lora_dropout, model_args.lora_target_modules
@@ -198,7 +223,8 @@ def _train_one(model_args, data_args, args, run: Run, data, encoded, tokenizer,
     validation = ClassificationScores(**{m: evaluated[f"eval_{m}"] for m in REPORTED_METRICS})
 
     model = _unwrap(trainer.model)
-    model.config.rc_average = bool(data_args.rc_average)
+    if fgm_model:
+        model.config.rc_average = bool(data_args.rc_average)
     trainer.model = model
     trainer.compute_metrics = None  # test rows are scored below, per sequence (chunks averaged)
     logits = trainer.predict(test_ds).predictions
@@ -301,7 +327,8 @@ def _finetune(model_args, data_args, training_args) -> FinetuneResult:
         metric_for_best_model=training_args.metric_for_best_model or (task.headline_metric if task else "mcc"),
     )
     headline = training_args.metric_for_best_model
-    tokenizer = load_tokenizer(model_args.model_name_or_path)
+    check_peer_options(model_args, data_args)
+    tokenizer = load_tokenizer(model_args.model_name_or_path, model_args.trust_remote_code)
     max_tokens = model_max_tokens(tokenizer, data_args.max_length)
     encoded = {
         split: encode_split(tokenizer, ds, split, max_tokens, data_args.length_mode, data_args.chunk_overlap)

@@ -31,8 +31,11 @@ class FinetuneModelArguments:
     lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha"})
     lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
     lora_target_modules: list[str] | None = field(
-        default=None, metadata={"help": "linear layers to adapt (default: every encoder linear layer)"}
+        default=None, metadata={"help": "linear layers to adapt (default for FGM: every encoder linear layer)"}
     )
+    trust_remote_code: bool = field(default=False, metadata={
+        "help": "run the model code a peer's checkpoint ships (DNABERT-2, Caduceus, NTv3 folders); FGM and "
+                "transformers' own models (Nucleotide Transformer v2: ESM) need none"})
 
     def __post_init__(self):
         require_checkpoint(self.model_name_or_path)

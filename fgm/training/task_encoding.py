@@ -23,10 +23,11 @@ class SequenceTooLongError(ValueError):
     """A row is longer than the model's maximum input and neither truncation nor chunking was asked."""
 
 
-def load_tokenizer(checkpoint: str):
+def load_tokenizer(checkpoint: str, trust_remote_code: bool = False):
+    """The checkpoint's own tokenizer (FGM's is registered with AutoTokenizer by `import fgm`)."""
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(checkpoint, trust_remote_code=True)
+    return AutoTokenizer.from_pretrained(checkpoint, trust_remote_code=trust_remote_code)
 
 
 def model_max_tokens(tokenizer, max_length: int | None = None) -> int | None:
