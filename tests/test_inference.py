@@ -94,3 +94,27 @@ def test_context_scan_command_runs_a_nucleotide_transformer_folder(tmp_path, cap
           "--quiet", "True"])
     table = capsys.readouterr().out
     assert "| 600 | 101 |" in table and "Training context: 5,994 bases" in table and "Markov order 1" in table
+
+
+def test_variant_scores_and_embeddings_of_a_nucleotide_transformer_folder(tmp_path):
+    """The scoring commands take any masked LM with a DNA tokenizer: a peer's folder is scored and embedded end to
+    end (the k-mer size recorded is its tokenizer's, not an FGM config field it lacks)."""
+    import json
+    from pathlib import Path
+
+    from fgm.embeddings import EmbedArguments, embed
+    from fgm.variants import ScoreVariantsArguments, score_variants
+
+    peer = str(save_nt_peer(tmp_path / "nt"))
+    data = Path(__file__).resolve().parents[1] / "data"
+    genome = str(data / "genomes" / "sacCer_S288C.fa.gz")
+    summary = score_variants(ScoreVariantsArguments(model_name_or_path=peer, genome=genome, window=600,
+                                                    vcf=str(data / "examples" / "yeast_variants.vcf"),
+                                                    output=str(tmp_path / "scores.tsv"), quiet=True))
+    lines = (tmp_path / "scores.tsv").read_text().splitlines()
+    assert json.loads(lines[1][3:])["kmer_size"] == 6 and summary.scored > 0
+    scored = [line.split("\t") for line in lines[3:] if line.split("\t")[5]]
+    assert len(scored) == summary.scored and all(abs(float(row[5])) < 5 for row in scored)
+    embedded = embed(EmbedArguments(model_name_or_path=peer, bed=str(data / "examples" / "yeast_regions.bed"),
+                                    genome=genome, output=str(tmp_path / "regions.npy"), quiet=True))
+    assert np.load(tmp_path / "regions.npy").shape == (embedded.sequences, 32)  # the peer's hidden size

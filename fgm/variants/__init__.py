@@ -128,16 +128,16 @@ def score_variants(args: ScoreVariantsArguments, model=None) -> VariantScoresSum
     rows = read_variants(args.vcf, reference, args.skip_ref_mismatch, args.skip_unknown_contigs)
     model, tokenizer = load_checkpoint(model or args.model_name_or_path, device=args.device)
     window = context_window(tokenizer, args.window)
+    scorer = VariantScorer(model, tokenizer, window, args.frames, args.strands, args.batch_size)
     settings = {"model": str(getattr(model, "name_or_path", "")), "genome": str(args.genome), "vcf": str(args.vcf),
                 "window": window, "frames": args.frames, "strands": args.strands,
-                "kmer_size": model.config.kmer_size}
+                "kmer_size": scorer.k}  # the longest token's bases: any masked LM's tokenizer, not FGM's config
     partial = output.with_name(output.name + ".partial.tsv")
     done = _resume_point(partial, settings, len(rows)) if args.resume else 0
     if not done:
         partial.parent.mkdir(parents=True, exist_ok=True)
         partial.write_text("\n".join(_header(settings)) + "\n")
 
-    scorer = VariantScorer(model, tokenizer, window, args.frames, args.strands, args.batch_size)
     started = time.perf_counter()
     scored_now = _append_scores(partial, scorer, reference, rows, done, not args.quiet)
     seconds = time.perf_counter() - started
