@@ -20,11 +20,11 @@ import torch
 from .context.influence import REACH_RULE, InfluenceArguments, context_influence
 from .context.instrument import HeldOutArguments, ScoringArguments
 from .context.report import interval_text
-from .context.results import RECORD, Baseline
+from .context.results import Baseline
 from .context.retrieval import RetrievalArguments, retrieval_benchmark
 from .context.scan import ScanArguments, context_scan
 from .data.corpus import CorpusArguments, make_corpus
-from .results import Interval, Record
+from .results import RECORD, Interval, Record
 from .training.pretrain import PretrainDataArguments, PretrainingArguments, PretrainModelArguments, pretrain
 
 # The `demo` preset reading single nucleotides (k=1) learns visibly within minutes on a 2-core CPU: with

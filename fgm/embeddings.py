@@ -42,7 +42,7 @@ from .checkpoints import checkpoint_argument
 from .data.sizes import Size
 from .inference import DNAVocabulary, inference_autocast, model_device
 from .model.kmers_fgm import normalize_sequence, reverse_complement
-from .results import Record, optional
+from .results import RECORD, Record, optional
 
 POOLINGS = ("mean", "cls", "per-token", "per-nucleotide")
 FORMATS = {".safetensors": "safetensors", ".parquet": "parquet", ".npy": "npy"}
@@ -77,7 +77,7 @@ class EmbedArguments:
     quiet: bool = field(default=False, metadata={"help": "no progress bar"})
 
 
-@dataclass(kw_only=True)
+@RECORD
 class EmbeddingSummary(Record):
     """What `embed` wrote: the output, its records (`sequences`) and vector width, and the settings the vectors
     depend on (`chunk` and `overlap` as used; `model`: the checkpoint's name or path, as it names itself)."""

@@ -19,6 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+# The decorator of every result dataclass: keyword-only fields, so that a field with a default (an optional row) may
+# stand where the JSON has it, not only at the end.
+RECORD = dataclass(kw_only=True)
+
 # Field metadata of a value left out of the JSON when it is None (a row that exists only sometimes, as today).
 OMITTED_WHEN_NONE = {"omitted_when_none": True}
 

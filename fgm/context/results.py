@@ -8,12 +8,11 @@ report reads `row.loss.estimate`, never `row["loss"][0]`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
-from ..results import Interval, Record, optional
+from ..results import RECORD, Interval, Record, optional
 from ..variants.benchmark import VepBenchmarkResult
 
-RECORD = dataclass(kw_only=True)
 
 
 # ---- shared by the scans ----------------------------------------------------------------------------------------

@@ -9,16 +9,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from fgm.metrics import METRIC_NAMES, METRICS_DIR
-from fgm.results import Record
+from fgm.results import RECORD, Record
 
-RECORD = dataclass(kw_only=True)
 
 
 @RECORD

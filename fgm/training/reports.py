@@ -7,18 +7,16 @@ Scores are reported as the NT paper does: mean ± 2 standard deviations over run
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..results import Record, optional
+from ..results import RECORD, Record, optional
 from .finetune_arguments import FinetuneModelArguments, FinetuningArguments, TaskArguments
 from .metrics import REPORTED_METRICS, ClassificationScores, MetricSummary, ScoreSummaries
 from .nt_tasks import PUBLISHED_MODELS
 from .task_data import DedupStats
 
 RESULTS_JSON, RESULTS_MD = "results.json", "results.md"
-RECORD = dataclass(kw_only=True)
 
 
 # ------------------------------------------------------------------------------------------------ one task

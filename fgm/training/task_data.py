@@ -28,7 +28,7 @@ import numpy as np
 
 from ..data.genome import iter_records
 from ..offline import hub_offline
-from ..results import Record, optional
+from ..results import RECORD, Record, optional
 from .nt_tasks import NTTask
 
 logger = logging.getLogger(__name__)
@@ -306,7 +306,7 @@ def encode_labels(splits: dict, label_names: list[str] | None = None, sources: d
 # --------------------------------------------------------------------------------------------- splitting
 
 
-@dataclass(kw_only=True)
+@RECORD
 class Duplicates(Record):
     """Rows of a split dropped by `deduplicate`: repeats of an earlier sequence, and distinct sequences seen with
     more than one label (all their rows dropped)."""
@@ -315,7 +315,7 @@ class Duplicates(Record):
     conflicting: int
 
 
-@dataclass(kw_only=True)
+@RECORD
 class DedupStats(Record):
     """What `--dedup` removed, per split, and the training (validation) rows that were test sequences; all None
     without `--dedup` (an empty JSON object)."""

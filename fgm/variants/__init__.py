@@ -20,7 +20,7 @@ import numpy as np
 
 from ..checkpoints import checkpoint_argument
 from ..data.sizes import Size
-from ..results import Record, optional
+from ..results import RECORD, Record, optional
 from .scoring import FRAMES, SNV, STRANDS, VariantScorer
 from .vcf import REASONS, VariantFileError, read_variants, readable_by_htslib
 
@@ -65,7 +65,7 @@ class ScoreVariantsArguments:
     quiet: bool = field(default=False, metadata={"help": "no progress bar"})
 
 
-@dataclass(kw_only=True)
+@RECORD
 class VariantScoresSummary(Record):
     """`OUTPUT.summary.json`: the rows read, scored and skipped (per reason code), the speed, and the settings the
     scores depend on (`model`: the checkpoint's name or path, as it names itself)."""

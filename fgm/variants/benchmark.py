@@ -25,14 +25,13 @@ import numpy as np
 
 from ..checkpoints import checkpoint_argument
 from ..data.sizes import Size
-from ..results import Interval, Record, optional
+from ..results import RECORD, Interval, Record, optional
 from ..stats import metric_interval
 from .scoring import FRAMES, SNV, STRANDS, VariantScorer
 from .vcf import classify
 
 BUNDLED_SETS = ("yeast_stop_vs_synonymous",)
 COLUMNS = ("chrom", "pos", "ref", "alt", "label")
-RECORD = dataclass(kw_only=True)
 
 
 @dataclass
