@@ -1,7 +1,8 @@
 """Loading checkpoints for inference, and the context a checkpoint was trained at.
 
 FGM checkpoints and other Hugging Face masked LMs with a DNA tokenizer (a Nucleotide Transformer folder,
-with `trust_remote_code` where its code ships in the folder) load alike.
+with `trust_remote_code` where its code ships in the folder) load alike; the long-context instruments also load
+causal LMs (`load_language_model`: Carbon, GENERator, HyenaDNA, Evo).
 """
 
 from __future__ import annotations
@@ -45,17 +46,46 @@ def require_checkpoint(name) -> str:
 def load_checkpoint(checkpoint, auto_class=None, device: str | None = None, trust_remote_code: bool = False):
     """`(model, tokenizer)` of a checkpoint folder or Hub id, in eval mode, on `device` (default: CUDA when
     available); a `(model, tokenizer)` pair is returned as given. `auto_class`: the transformers Auto class
-    (default AutoModelForMaskedLM)."""
+    (default AutoModelForMaskedLM, and then a causal LM is refused by name: what needs the bases on both sides of
+    a base cannot be read from a model that sees only those before it)."""
     if isinstance(checkpoint, tuple):
         return checkpoint
     import torch
-    from transformers import AutoModelForMaskedLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     checkpoint = require_checkpoint(checkpoint)
+    if auto_class is None:
+        auto_class = language_model_class(checkpoint, trust_remote_code)
+        if auto_class is AutoModelForCausalLM:
+            raise ValueError(f"{checkpoint} is a causal language model: this tool needs a masked LM (it reads the "
+                             "bases on both sides of a base); context-scan, benchmark retrieval and context-influence "
+                             "take causal LMs")
     tokenizer = AutoTokenizer.from_pretrained(checkpoint, trust_remote_code=trust_remote_code)
-    model = (auto_class or AutoModelForMaskedLM).from_pretrained(checkpoint, trust_remote_code=trust_remote_code)
+    model = auto_class.from_pretrained(checkpoint, trust_remote_code=trust_remote_code)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     return model.to(device).eval(), tokenizer
+
+
+def language_model_class(checkpoint, trust_remote_code: bool = False):
+    """AutoModelForMaskedLM or AutoModelForCausalLM: the language-model head a checkpoint's config maps to (in its
+    `auto_map` where its code ships in the folder, else in transformers' registry; masked first, for configs
+    such as BERT's that have both)."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM
+
+    config = AutoConfig.from_pretrained(checkpoint, trust_remote_code=trust_remote_code)
+    for auto_class in (AutoModelForMaskedLM, AutoModelForCausalLM):
+        if auto_class.__name__ in (getattr(config, "auto_map", None) or {}) or type(config) in auto_class._model_mapping:
+            return auto_class
+    raise ValueError(f"{checkpoint} ({type(config).__name__}) is neither a masked nor a causal language model: its "
+                     "config maps to no AutoModelForMaskedLM or AutoModelForCausalLM")
+
+
+def load_language_model(checkpoint, device: str | None = None, trust_remote_code: bool = False):
+    """`(model, tokenizer)` of a masked or a causal LM, each through its own Auto class (`load_checkpoint`)."""
+    if isinstance(checkpoint, tuple):
+        return checkpoint
+    checkpoint = require_checkpoint(checkpoint)
+    return load_checkpoint(checkpoint, language_model_class(checkpoint, trust_remote_code), device, trust_remote_code)
 
 
 def record_training_context(tokenizer, tokens: int, bases: int) -> None:

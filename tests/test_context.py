@@ -99,7 +99,7 @@ def test_scan_resumes_from_the_saved_context_sizes(tmp_path, corpus, monkeypatch
     args = ScanArguments(model_name_or_path=STAND_IN, contexts=[64, 256], output_dir=str(tmp_path), positions=16,
                          markov_orders=[1])
     first = context_scan(args, held_out, scoring, model=model)
-    monkeypatch.setattr(scan.MaskedBaseScorer, "score", lambda *a, **k: pytest.fail("a saved context size was scored again"))
+    monkeypatch.setattr("fgm.inference.MaskedBaseScorer.score", lambda *a, **k: pytest.fail("a saved context size was scored again"))
     again = context_scan(args, held_out, scoring, model=model)
     assert json.dumps(again.to_json()) == json.dumps(first.to_json())
 

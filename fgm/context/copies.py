@@ -5,6 +5,10 @@ A copy of a scored base is another occurrence, on either strand, of the `key` ba
 the original. The base the copy holds where the masked base would be is what retrieval predicts; it may differ
 from the true base (a substitution between the copies), which is what the copy oracle's error rate measures.
 
+For a causal LM, which sees only the bases before a scored one, a copy is an earlier occurrence of the `key` bases
+just before it (`find_earlier_copies`), and what it predicts is the base that follows it (on the reverse strand,
+the complement of the base before it).
+
 Copies are found with an index of the held-out sequence, not a quadratic search: every key of both strands is
 ranked and sorted once per sequence and masked-token width, and each query is two binary searches, one for the
 nearest copy ending before the original and one for the nearest starting after it.
@@ -112,7 +116,7 @@ class CopyIndex:
             where = np.where(reverse, start + self.flank + self.gap - 1 - offset, start + self.flank + offset)
             raw = self.codes[np.clip(where, 0, len(self.codes) - 1)]
             base = np.where(reverse, np.where(raw >= 0, 3 - raw, -1), raw)
-            hit &= base >= 0  # a copy with N where the masked base would be predicts nothing
+            hit &= (base >= 0) & (where >= 0) & (where < len(self.codes))  # N (or no base) there predicts nothing
             sides.append((np.where(hit, start, -1), np.where(hit, base, -1),
                           np.where(hit, np.abs(where - positions), np.inf)))
         return sides
@@ -140,4 +144,28 @@ def find_copies(sequences: list[str], queries, token_spans, key: int = KEY) -> C
             out["left_start"][rows], out["left_base"][rows], out["left_distance"][rows] = left, left_base, left_distance
             out["right_end"][rows] = np.where(right >= 0, right + index.width, -1)
             out["right_base"][rows], out["right_distance"][rows] = right_base, right_distance
+    return Copies(**out)
+
+
+def find_earlier_copies(sequences: list[str], queries, key: int = KEY) -> Copies:
+    """For a causal LM: the nearest copy of each query (sequence index, scored position) before it, on either strand,
+    of the `key` (even, 2-32) bases just before the scored base, not overlapping them; `left_start` is the first
+    base of the copy or of the base it predicts, whichever comes first. No copy after a base counts (`right_*`: none)."""
+    from .baselines import encode_bases
+
+    if key % 2 or not 2 <= key <= 32:
+        raise ValueError(f"the copy key must be an even number of bases from 2 to 32, got {key}")
+    queries = np.asarray(queries, dtype=np.int64).reshape(-1, 2)
+    n = len(queries)
+    out = {"left_start": np.full(n, -1), "left_base": np.full(n, -1), "left_distance": np.full(n, np.inf),
+           "right_end": np.full(n, -1), "right_base": np.full(n, -1), "right_distance": np.full(n, np.inf)}
+    for sequence in np.unique(queries[:, 0]):
+        rows = np.flatnonzero(queries[:, 0] == sequence)
+        positions = queries[rows, 1]
+        # the key as a "token" of no bases between two flanks of key / 2: the predicted base is key / 2 past its end
+        index = CopyIndex(encode_bases(sequences[sequence]), key // 2, 0)
+        start, base, distance = index.nearest(positions - key // 2, positions)[0]
+        reached = positions - np.where(start >= 0, distance, 0).astype(np.int64)  # the base the copy predicts
+        out["left_start"][rows] = np.where(start >= 0, np.minimum(start, reached), -1)
+        out["left_base"][rows], out["left_distance"][rows] = base, distance
     return Copies(**out)

@@ -1,4 +1,4 @@
-"""`fgm context-influence`: how far does a masked LM look?
+"""`fgm context-influence`: how far does a masked (or causal) LM look?
 
 At seeded positions of the held-out sequence, each scored alone with its token masked in a window of `context`
 bases, the bases at distances [d, 2d) from the masked token on both sides are replaced by other genomic sequence
@@ -10,9 +10,13 @@ positions and donors depend only on the held-out sequence and the seed, so curve
 CPU model, a Nucleotide Transformer, a 1 Mb model) are measured on the same scale. Each band is saved as it
 finishes.
 
+A causal LM sees only the bases before the scored one: its window ends with the scored base's token, and only the
+band [d, 2d) before that token is replaced (the bases after it cannot move its prediction).
+
 Natural sequence rarely holds a copy, so a model that copies looks, on average, no farther than one that does
 not. `copy_distance` puts one in every window: the bases around the scored one written again that far before it,
-so the band holding the copy shows what the model does with a copy at that distance.
+so the band holding the copy shows what the model does with a copy at that distance (for a causal LM, the bases
+ending with the scored one, its key and the base it predicts).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from ..checkpoints import checkpoint_argument
 from ..data.sizes import Size
 from ..stats import mean_interval, resamples
 from .instrument import HeldOutArguments, ScoringArguments, model_name
-from .report import interval_text, markdown_table, saved_figure
+from .report import input_text, interval_text, markdown_table, saved_figure, scored_how
 from .results import Band, InfluenceResult, PlantedCopy
 from .scan import choose_positions
 
@@ -52,27 +56,31 @@ def bands(context: int) -> list[int]:
     return out
 
 
-def band_ranges(span: tuple[int, int], d: int, length: int) -> list[tuple[int, int]]:
-    """The [low, high) stretches of a `length`-base window at distances [d, 2d) from the token `span`, clipped."""
+def band_ranges(span: tuple[int, int], d: int, length: int, causal: bool = False) -> list[tuple[int, int]]:
+    """The [low, high) stretches of a `length`-base window at distances [d, 2d) from the token `span`, clipped
+    (`causal`: only the one before it)."""
     start, end = span
     left = (max(start - 2 * d + 1, 0), max(start - d + 1, 0))
-    return [left, (min(end - 1 + d, length), min(end - 1 + 2 * d, length))]
+    return [left] if causal else [left, (min(end - 1 + d, length), min(end - 1 + 2 * d, length))]
 
 
-def plant_copy(window: str, position: int, distance: int, length: int) -> str:
-    """`window` with its `length` bases centred on `position` written again, `distance` bases before them."""
-    start = position - length // 2
+def plant_copy(window: str, position: int, distance: int, length: int, before: int | None = None) -> str:
+    """`window` with its `length` bases around `position` (`before` of them before it; default half) written again,
+    `distance` bases before them."""
+    start = position - (length // 2 if before is None else before)
     if distance < length or start - distance < 0:
+        reach = distance + position - start  # bases before the scored one the copy needs
+        after = reach if before is None else len(window) - position  # a centred window has as many after it
         raise ValueError(f"a {length}-base copy {distance:,} bases before the scored base needs a distance of at least "
-                         f"{length} and a window of at least {2 * (distance + length // 2):,} bases; the window has "
-                         f"{len(window):,}")
+                         f"{length} and a window of at least {reach + after:,} bases; the "
+                         f"window has {len(window):,}")
     return window[:start - distance] + window[start:start + length] + window[start - distance + length:]
 
 
-def perturb(window: str, donor: str, span: tuple[int, int], d: int) -> str:
+def perturb(window: str, donor: str, span: tuple[int, int], d: int, causal: bool = False) -> str:
     """`window` with the bases at distances [d, 2d) from the token `span` = [start, end) taken from `donor`."""
     chars = bytearray(window.encode())
-    for low, high in band_ranges(span, d, len(window)):
+    for low, high in band_ranges(span, d, len(window), causal):
         chars[low:high] = donor[low:high].encode()
     return chars.decode()
 
@@ -83,8 +91,8 @@ class InfluenceArguments:
 
     _argument_group_name = "influence"
 
-    model_name_or_path: str = checkpoint_argument("masked-LM checkpoint folder or Hub id (FGM, or any masked LM with a "
-                                                  "DNA tokenizer, e.g. a Nucleotide Transformer)")
+    model_name_or_path: str = checkpoint_argument("checkpoint folder or Hub id of a masked LM (FGM, a Nucleotide "
+                                                  "Transformer) or a causal LM (Carbon, GENERator) with a DNA tokenizer")
     context: Size | None = field(default=None, metadata={"help": "window in bases (default: the training context)"})
     output_dir: str = field(default="runs/influence", metadata={"help": "where the table, plot and data go"})
     positions: int = field(default=500, metadata={"help": "scored positions"})
@@ -104,23 +112,25 @@ def context_influence(args: InfluenceArguments, held_out: HeldOutArguments | Non
     data, seed, progress = held_out.load(), scoring.seed, not scoring.quiet
     positions, copy_distance, copy_length = args.positions, args.copy_distance, args.copy_length
     scorer, trained = scoring.scorer(model or args.model_name_or_path)
-    context = int(args.context or trained)
-    if context < 2 * scorer.vocabulary.longest + 2:
-        raise ValueError(f"a context of {context} bases leaves no band around a {scorer.vocabulary.longest}-base token")
-    chosen, _ = choose_positions(data.held_out, context, positions, seed)
-    donors, _ = choose_positions(data.held_out, context, positions, [seed, 1])
+    context, k, causal = int(args.context or trained), scorer.vocabulary.longest, scorer.causal
+    if context < 2 * k + 2:
+        raise ValueError(f"a context of {context} bases leaves no band around a {k}-base token")
+    scored = k * (context // k - 1) if causal else context // 2  # the scored base's offset: its token ends the window
+    chosen, _ = choose_positions(data.held_out, context, positions, seed, before=scored)
+    donors, _ = choose_positions(data.held_out, context, positions, [seed, 1], before=scored)
     donors = [donors[i] for i in np.random.default_rng([seed, 2]).permutation(len(donors))]
 
     def window(segment, position):
-        return data.held_out[segment].sequence[position - context // 2 : position - context // 2 + context]
+        return data.held_out[segment].sequence[position - scored : position - scored + context]
 
     windows = [window(*p) for p in chosen]
     if copy_distance:
-        windows = [plant_copy(w, context // 2, copy_distance, copy_length) for w in windows]
+        windows = [plant_copy(w, scored, copy_distance, copy_length, copy_length - 1 if causal else None)
+                   for w in windows]
     key = np.array([[context, *p] for p in chosen] + [[copy_distance or 0, copy_length, 0]])  # what a band file holds
     donor_windows = [window(*p) for p in donors]
-    index = [context // 2] * len(windows)
-    bases = "".join(w[context // 2] for w in windows)
+    index = [scored] * len(windows)
+    bases = "".join(w[scored] for w in windows)
     intact = scorer.score(windows, index, progress=progress, desc="intact")
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -131,14 +141,14 @@ def context_influence(args: InfluenceArguments, held_out: HeldOutArguments | Non
         if saved.exists() and np.array_equal(np.load(saved)["positions"], key):
             kl, change = np.load(saved)["kl"], np.load(saved)["loss_change"]
         else:
-            perturbed = [perturb(window, donor, span, d)
+            perturbed = [perturb(window, donor, span, d, causal)
                          for window, donor, span in zip(windows, donor_windows, intact.token_spans)]
             scores = scorer.score(perturbed, index, progress=progress, desc=f"band [{d:,}, {2 * d:,})")
             kl = (np.exp(intact.log_probs) * (intact.log_probs - scores.log_probs)).sum(1)
             kl = kl.clip(min=0)  # float32 rounding can make a KL of ~0 slightly negative
             change = scores.base_loss(bases) - intact.base_loss(bases)
             np.savez(saved, positions=key, kl=kl, loss_change=change)
-        replaced = np.mean([sum(high - low for low, high in band_ranges(span, d, context))
+        replaced = np.mean([sum(high - low for low, high in band_ranges(span, d, context, causal))
                             for span in intact.token_spans])
         rows.append(Band(band=(d, 2 * d), bases=float(replaced), kl=mean_interval(kl, samples),
                          loss_change=mean_interval(change, samples)))
@@ -147,7 +157,8 @@ def context_influence(args: InfluenceArguments, held_out: HeldOutArguments | Non
     results = InfluenceResult(model=model_name(scorer), context=context, training_context=trained,
                               extrapolation=context > trained, positions=len(chosen), seed=seed, reach=reach(rows),
                               copy=copy or None, intact_loss=mean_interval(intact.base_loss(bases), samples),
-                              bands=rows)
+                              bands=rows, causal=causal or None,
+                              input_rule=scorer.input_rule)
     results.save(output_dir / "influence.json")
     (output_dir / "influence.md").write_text(influence_table(results))
     plot_influence({"": results}, output_dir / "influence.png")
@@ -155,24 +166,25 @@ def context_influence(args: InfluenceArguments, held_out: HeldOutArguments | Non
 
 
 def influence_table(results: InfluenceResult) -> str:
-    """Markdown: per band, the mean KL and loss change of the masked prediction."""
+    """Markdown: per band, the mean KL and loss change of the prediction."""
     extrapolation = " (longer than the training context: extrapolation)" if results.extrapolation else ""
     reach_text = "no band changes the prediction"
     if results.reach:
         reach_text = f"reach ({REACH_RULE}): [{results.reach:,}, {2 * results.reach:,})"
-    copy, planted = results.copy, ""
+    copy, planted, causal = results.copy, "", results.causal
     if copy:
-        planted = (f", the {copy.length} bases around the masked one written again {copy.distance:,} bases "
-                   f"before them (band [{copy.band:,}, {2 * copy.band:,}) holds the copy)")
+        planted = (f", the {copy.length} bases {'ending with' if causal else 'around'} the scored one written again "
+                   f"{copy.distance:,} bases before them (band [{copy.band:,}, {2 * copy.band:,}) holds the copy)")
     caption = (
-        f"Influence at {results.positions:,} positions (seed {results.seed}), each scored alone with its token "
-        f"masked in a {results.context:,}-base window{extrapolation}{planted}; the bases at distances [d, 2d) "
-        f"from the masked token on both sides replaced by other genomic sequence; 95% bootstrap intervals. Intact "
-        f"loss {results.intact_loss.estimate:.4f} nats per base; {reach_text}.")
+        f"Influence at {results.positions:,} positions (seed {results.seed}), {scored_how(causal)}, alone in a "
+        f"{results.context:,}-base window{extrapolation}{planted}; the bases at distances [d, 2d) from the scored "
+        f"token {'before it' if causal else 'on both sides'} replaced by other genomic sequence; 95% bootstrap "
+        f"intervals. Intact loss {results.intact_loss.estimate:.4f} nats per base; {reach_text}."
+        f"{input_text(results.input_rule)}")
     rows = [[f"[{row.band[0]:,}, {row.band[1]:,})", f"{row.bases:,.0f}",
              f"{row.kl.estimate:.2e} [{row.kl.low:.2e}, {row.kl.high:.2e}]", f"{row.kl.estimate / row.bases:.1e}",
              interval_text(row.loss_change, sign="+")] for row in results.bands]
-    columns = ["band (bases from the masked token)", "bases replaced", "KL(intact \u2016 perturbed) (nats)",
+    columns = ["band (bases from the scored token)", "bases replaced", "KL(intact \u2016 perturbed) (nats)",
                "KL per replaced base", "loss change (nats per base)"]
     return markdown_table(caption, columns, rows)
 

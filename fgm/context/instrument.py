@@ -26,13 +26,13 @@ class ScoringArguments:
     quiet: bool = field(default=False, metadata={"help": "no progress bars"})
 
     def scorer(self, model):
-        """A `MaskedBaseScorer` for `model` (a checkpoint of any masked LM with a DNA tokenizer, or a pair), and the
-        context it was trained at (bases)."""
-        from ..checkpoints import load_checkpoint, training_context
-        from ..inference import MaskedBaseScorer
+        """A base scorer for `model` (a checkpoint of any masked or causal LM with a DNA tokenizer, or a pair):
+        `MaskedBaseScorer` or `CausalBaseScorer`; and the context it was trained at (bases)."""
+        from ..checkpoints import load_language_model, training_context
+        from ..inference import base_scorer
 
-        model, tokenizer = load_checkpoint(model, device=self.device, trust_remote_code=self.trust_remote_code)
-        return MaskedBaseScorer(model, tokenizer, self.batch_size), training_context(tokenizer)
+        model, tokenizer = load_language_model(model, self.device, self.trust_remote_code)
+        return base_scorer(model, tokenizer, self.batch_size), training_context(tokenizer)
 
 
 def model_name(scorer) -> str:

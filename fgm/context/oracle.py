@@ -10,24 +10,25 @@ cautious rate and the oracle stays honest about diverged repeats. Where one fami
 its stratum's rate, the copies of a stratum can still predict worse than the fallback on the sampled positions;
 there the oracle takes the fallback's scores (`floor`, said in the reports), since a bound is never worse than its
 fallback. Its loss against context size is what a perfect retriever gains as the window grows to take in more
-copies.
+copies. For a causal LM the copies are earlier ones only (`find_earlier_copies`), fitted and used alike.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .copies import KEY, STRATA, Copies, find_copies, strata
+from .copies import KEY, STRATA, Copies, find_copies, find_earlier_copies, strata
 from .results import CopyOracleFit, ErrorRateFit, Floored, StratumErrors
 
 FIT_POSITIONS = 200_000
 
 
 def fit_error_rates(sequences: list[str], gap: int, key: int = KEY, positions: int = FIT_POSITIONS,
-                    seed: int = 0) -> ErrorRateFit:
+                    seed: int = 0, causal: bool = False) -> ErrorRateFit:
     """How often the nearest copy (on the same sequence) of a base holds another base, per distance stratum: a
-    seeded sample of `positions` bases of `sequences`, masked tokens of `gap` bases. Returns the bases sampled
-    and, per stratum with copies (STRATA[1:]), the copies, the mismatches and the add-one smoothed rate."""
+    seeded sample of `positions` bases of `sequences`, masked tokens of `gap` bases (`causal`: the nearest earlier
+    copy of the bases before it). Returns the bases sampled and, per stratum with copies (STRATA[1:]), the copies,
+    the mismatches and the add-one smoothed rate."""
     from .baselines import encode_bases
 
     lengths = np.array([len(s) for s in sequences], dtype=np.int64)
@@ -40,8 +41,10 @@ def fit_error_rates(sequences: list[str], gap: int, key: int = KEY, positions: i
         which = np.searchsorted(np.cumsum(room), draws, side="right")
         token_starts = draws - (np.cumsum(room) - room)[which] + key // 2
         scored = token_starts + rng.integers(0, gap, len(draws))
-        copies = find_copies(sequences, np.stack([which, scored], 1), np.stack([token_starts, token_starts + gap], 1),
-                             key)
+        scored = token_starts + key // 2 if causal else scored  # a causal base has the whole key before it
+        queries = np.stack([which, scored], 1)
+        copies = (find_earlier_copies(sequences, queries, key) if causal else
+                  find_copies(sequences, queries, np.stack([token_starts, token_starts + gap], 1), key))
         truth = np.full(len(draws), -1, dtype=np.int64)
         for index in np.unique(which):
             truth[which == index] = encode_bases(sequences[index])[scored[which == index]]
@@ -97,19 +100,21 @@ def oracle_scores(predicted: np.ndarray, truth: np.ndarray, error_rate: np.ndarr
     return loss, np.where(has, hit, fallback[1])
 
 
-def copy_oracle(rows: dict, data, chosen, spans: np.ndarray, windows: dict, key: int = KEY, seed: int = 0):
+def copy_oracle(rows: dict, data, chosen, spans: np.ndarray, windows: dict, key: int = KEY, seed: int = 0,
+                causal: bool = False):
     """Add the copy oracle's (loss, correct) at each context to `rows`, which hold the Markov baselines at the
     `chosen` positions (the best is its fallback; a uniform guess without one). `spans`: each position's masked
-    token; `windows`: context -> (starts, ends) of each position's window. Returns the positions' copies, the
-    error-rate fits (one per fold of `data`) and per context whether each position's copy lies inside its window."""
+    token; `windows`: context -> (starts, ends) of each position's window; `causal`: earlier copies only.
+    Returns the positions' copies, the error-rate fits (one per fold of `data`) and per context whether each
+    position's copy lies inside its window."""
     from .baselines import encode_bases
 
     sequences = [segment.sequence for segment in data.held_out]
-    copies = find_copies(sequences, chosen, spans, key)
-    gap = int(np.bincount(spans[:, 1] - spans[:, 0]).argmax())
+    copies = find_earlier_copies(sequences, chosen, key) if causal else find_copies(sequences, chosen, spans, key)
+    gap = 1 if causal else int(np.bincount(spans[:, 1] - spans[:, 0]).argmax())
     rates, folds = np.zeros((len(chosen), len(STRATA))), []
     for fold_sequences, members in data.folds(chosen):
-        folds.append(fit_error_rates(fold_sequences, gap, key, seed=seed))
+        folds.append(fit_error_rates(fold_sequences, gap, key, seed=seed, causal=causal))
         rates[members] = stratum_rates(folds[-1])
     truth = encode_bases("".join(sequences[s][p] for s, p in chosen))
     markov = [name for name in rows if name.startswith("Markov")]

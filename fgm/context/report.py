@@ -39,3 +39,13 @@ def saved_figure(path, size=(6.0, 4.0)):
         figure.savefig(path, dpi=120)
     finally:
         plt.close(figure)
+
+
+def input_text(rule: str | None) -> str:
+    """A caption's sentence on how windows were fitted to the model's input rules (nothing when none applied)."""
+    return f" Input: {rule}." if rule else ""
+
+
+def scored_how(causal: bool | None) -> str:
+    """How an instrument's model scored a base, for its captions."""
+    return "each from the bases before it (a causal LM)" if causal else "each with its token masked"

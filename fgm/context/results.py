@@ -139,6 +139,8 @@ class ScanResult(Record):
     strata: list[StratumRow]
     versus: Versus | None = optional()
     soft_masking: list[StratumRow] | None = optional()  # by soft-masking, where the held-out sequence marks it
+    causal: bool | None = optional()  # True: a causal LM, each base scored from the bases before it
+    input_rule: str | None = optional()  # how windows were fitted to what the model takes (e.g. NTv3's N padding)
 
     def best_baseline(self) -> Baseline:
         """The Markov baseline with the lowest loss."""
@@ -207,6 +209,8 @@ class InfluenceResult(Record):
     copy: PlantedCopy | None = None  # absent from files written before copies were planted
     intact_loss: Interval
     bands: list[Band]
+    causal: bool | None = optional()  # True: a causal LM, only the bands before the scored base replaced
+    input_rule: str | None = optional()  # how windows were fitted to what the model takes (e.g. NTv3's N padding)
 
 
 # ---- fgm benchmark retrieval -------------------------------------------------------------------------------------
@@ -234,6 +238,8 @@ class RetrievalResult(Record):
     distractor: int
     control: str
     rows: list[RetrievalRow]
+    causal: bool | None = optional()  # True: a causal LM, each scored base given the bases before it
+    input_rule: str | None = optional()  # how windows were fitted to what the model takes (e.g. NTv3's N padding)
 
 
 # ---- fgm context-study -------------------------------------------------------------------------------------------
@@ -252,7 +258,7 @@ class TrainedModel(Record):
     """One model of the study: how it was trained, and its measurements on the corpus's held-out split (as in
     `Measurements`)."""
 
-    preset: str  # the arm: a preset, with "+copies" when copies were planted
+    preset: str  # the arm: a preset, with "+copies" when copies were planted; or an existing checkpoint's label
     kmer_size: int
     train_context: int
     tokens_per_example: int
@@ -265,6 +271,11 @@ class TrainedModel(Record):
     influence: InfluenceResult | None = optional()
     vep: VepBenchmarkResult | None = optional()
     genomes: dict[str, Measurements] = field(default_factory=dict)  # held-out genome label -> measurements
+    checkpoint: str | None = optional()  # an existing checkpoint (`--models`), measured only: nothing trained
+
+    @property
+    def causal(self) -> bool:
+        return bool(self.scan.causal)
 
 
 @RECORD

@@ -6,7 +6,8 @@ key/value needle in a real-genome haystack for causal models). For each distance
 held-out sequence into which a segment of other genomic sequence (`copy_length` bases) is written twice, the
 second copy d bases downstream of the first (start to start); the `scored` bases in the middle of the second copy
 are scored, each with its token masked (`MaskedBaseScorer`), so the rest of the copy is the key that finds the
-first. Each window is paired with a control identical except that the first copy is replaced by other genomic
+first. A causal LM scores each of them from the bases before it (`CausalBaseScorer`): the likelihood form of
+Genomic-NIAH, the bases of the second copy given everything before them. Each window is paired with a control identical except that the first copy is replaced by other genomic
 sequence of the same length (or, with `control="shuffled"`, by the copy's own bases in another order: a model
 that reads the window's composition gains against the first control but not against this one).
 
@@ -31,7 +32,7 @@ from ..data.sizes import bases_list
 from ..model.kmers_fgm import reverse_complement
 from ..stats import mean_interval, resamples
 from .instrument import HeldOutArguments, ScoringArguments, model_name
-from .report import interval_text, markdown_table, saved_figure
+from .report import input_text, interval_text, markdown_table, saved_figure, scored_how
 from .results import RetrievalResult, RetrievalRow
 from .scan import choose_positions
 
@@ -153,8 +154,8 @@ class RetrievalArguments:
 
     _argument_group_name = "retrieval"
 
-    model_name_or_path: str = checkpoint_argument("masked-LM checkpoint folder or Hub id (FGM, or any masked LM with a "
-                                                  "DNA tokenizer, e.g. a Nucleotide Transformer)")
+    model_name_or_path: str = checkpoint_argument("checkpoint folder or Hub id of a masked LM (FGM, a Nucleotide "
+                                                  "Transformer) or a causal LM (Carbon, GENERator) with a DNA tokenizer")
     distances: list[str] = field(default_factory=lambda: ["32", "128", "512", "2k"],
                                  metadata={"help": "bases between the copies (start to start), e.g. 32,128,1k,10k"})
     output_dir: str = field(default="runs/retrieval", metadata={"help": "where the table, plot and data go"})
@@ -198,7 +199,8 @@ def retrieval_benchmark(args: RetrievalArguments, held_out: HeldOutArguments | N
         ))
     results = RetrievalResult(model=model_name(scorer), training_context=trained, seed=seed, windows=args.windows,
                               copy_length=args.copy_length, scored=args.scored, flank=args.flank,
-                              distractor=args.distractor, control=args.control, rows=rows)
+                              distractor=args.distractor, control=args.control, rows=rows, causal=scorer.causal or None,
+                              input_rule=scorer.input_rule)
     results.save(output_dir / "retrieval.json")
     (output_dir / "retrieval.md").write_text(retrieval_table(results))
     plot_retrieval({"": results}, output_dir / "retrieval.png")
@@ -213,11 +215,11 @@ def retrieval_table(results: RetrievalResult) -> str:
     caption = (
         f"Retrieval: {results.windows} windows per distance (seed {results.seed}), a "
         f"{results.copy_length}-base segment written twice, d bases apart; the middle {results.scored} bases "
-        f"of the second copy scored, each with its token masked; the control replaces the first copy by "
+        f"of the second copy scored, {scored_how(results.causal)}; the control replaces the first copy by "
         f"{control}.{decoy} Gain = control "
         f"loss - copy loss (nats per base; a perfect copier gains the control's loss, at most ln 4 = 1.386; 0 = the "
         f"copy is not used); 95% bootstrap intervals over windows. Training context: "
-        f"{results.training_context:,} bases.")
+        f"{results.training_context:,} bases.{input_text(results.input_rule)}")
     columns = ["distance (bases)", "window (bases)", "loss, copy", "loss, control", "retrieval gain", "accuracy, copy",
                "accuracy, control"]
     rows = [[f"{row.distance:,}" + (" (extrapolation)" if row.extrapolation else ""), f"{row.window:,}",

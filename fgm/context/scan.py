@@ -1,5 +1,6 @@
 """`fgm context-scan`: masked-LM loss at the same positions for every context size, for FGM or any Hugging
-Face masked LM with a DNA tokenizer (`inference.MaskedBaseScorer`).
+Face masked LM with a DNA tokenizer (`inference.MaskedBaseScorer`); for a causal LM (`inference.CausalBaseScorer`),
+the loss of each base given the bases before it.
 
 Scored positions are a fixed, seeded sample of the held-out sequence (`instrument.HeldOutArguments`: a corpus split,
 records of a genome, by default chrXVI of the bundled yeast genome). Each position is scored alone: in a window of
@@ -11,6 +12,12 @@ The scored token is identical across context sizes: every window starts in the k
 largest one, and positions whose largest window holds an N (which restarts the frame) or does not fit
 in its sequence are excluded and counted. Windows longer than the checkpoint's training context are
 marked as extrapolation.
+
+A causal LM reads each position at the end of its window instead: the window of a context size is the whole
+tokens (in the k-mer frame of the position's sequence) that end with the position's token, and the position is
+scored from the bases before it. Its baselines and copies are one-sided too: Markov models of the m bases before
+a base (`CausalMarkov`), and copies that are earlier occurrences of the key bases just before it
+(`find_earlier_copies`), so the strata and the oracle are what a model that reads only the past could use.
 
 Honest baselines: bidirectional Markov models of orders 0..6 (`BidirectionalMarkov`), scored at the same
 positions under the same masking, and the copy oracle (`oracle`): the base a copy inside the window holds, else
@@ -32,13 +39,12 @@ import numpy as np
 
 from ..checkpoints import checkpoint_argument
 from ..data.sizes import bases_list
-from ..inference import MaskedBaseScorer
 from ..stats import mean_interval, resamples
-from .copies import KEY, STRATA, find_copies, strata
+from .copies import KEY, STRATA, find_copies, find_earlier_copies, strata
 from .held_out import ScanData, Segment
 from .instrument import HeldOutArguments, ScoringArguments, model_name
 from .oracle import copy_oracle, error_rate_text
-from .report import interval_text, markdown_table, saved_figure, share_text
+from .report import input_text, interval_text, markdown_table, saved_figure, scored_how, share_text
 from .results import (Baseline, ContextRow, CopyOracleFit, PairedDifference, PairedScans, ScanResult, Scores, StratumRow,
                       Versus)
 
@@ -46,20 +52,22 @@ MARKOV_ORDERS = tuple(range(7))
 SOFT_MASKING = ("not soft-masked", "soft-masked")  # a scored base outside / inside its sequence's lowercase runs
 
 
-def choose_positions(segments: list[Segment], largest: int, n: int, seed: int, within=None):
+def choose_positions(segments: list[Segment], largest: int, n: int, seed: int, within=None, before: int | None = None):
     """`n` positions (segment index, offset) whose largest window fits and holds no N, drawn with `seed`;
     and the count of positions excluded for each reason. `within(segment index, offsets)`, when given, is a
-    boolean mask of the offsets that may be drawn (e.g. `in_stratum`)."""
+    boolean mask of the offsets that may be drawn (e.g. `in_stratum`). `before`: the window's bases before its
+    position (default: half, a centred window)."""
+    before = largest // 2 if before is None else before
     candidates, excluded = [], {"too_near_an_end": 0, "n_in_window": 0, **({"outside_stratum": 0} if within else {})}
     for index, segment in enumerate(segments):
         length = len(segment.sequence)
-        first, last = largest // 2, length - (largest - largest // 2)  # window [p - largest//2, ...) fits
+        first, last = before, length - (largest - before)  # window [p - before, p - before + largest) fits
         if last < first:
             excluded["too_near_an_end"] += length
             continue
         excluded["too_near_an_end"] += length - (last - first + 1)
         n_before = np.concatenate([[0], np.cumsum(np.frombuffer(segment.sequence.encode(), np.uint8) == ord("N"))])
-        starts = np.arange(first, last + 1) - largest // 2
+        starts = np.arange(first, last + 1) - before
         clean = n_before[starts + largest] == n_before[starts]
         excluded["n_in_window"] += int((~clean).sum())
         offsets = np.arange(first, last + 1)[clean]
@@ -77,10 +85,10 @@ def choose_positions(segments: list[Segment], largest: int, n: int, seed: int, w
     return [tuple(map(int, p)) for p in chosen], excluded
 
 
-def in_stratum(segments: list[Segment], name: str, key: int = KEY):
+def in_stratum(segments: list[Segment], name: str, key: int = KEY, causal: bool = False):
     """For `choose_positions`: the offsets whose nearest copy lies in the repeat stratum `name` (one of STRATA,
     spaces optional), found with single-base masked tokens (a k-mer model's scan classes its positions again by
-    its own tokens, so a few may land in a neighbouring stratum)."""
+    its own tokens, so a few may land in a neighbouring stratum); `causal`: the nearest earlier copy."""
     names = {stratum.replace(" ", ""): i for i, stratum in enumerate(STRATA)}
     if name.replace(" ", "") not in names:
         raise ValueError(f"unknown repeat stratum {name!r}; choose one of {list(STRATA)}")
@@ -88,7 +96,8 @@ def in_stratum(segments: list[Segment], name: str, key: int = KEY):
 
     def within(index: int, offsets: np.ndarray) -> np.ndarray:
         queries = np.stack([np.full(len(offsets), index), offsets], 1)
-        copies = find_copies(sequences, queries, np.stack([offsets, offsets + 1], 1), key)
+        copies = (find_earlier_copies(sequences, queries, key) if causal
+                  else find_copies(sequences, queries, np.stack([offsets, offsets + 1], 1), key))
         return strata(copies.distance) == wanted
 
     return within
@@ -98,6 +107,26 @@ def window_start(position: int, context: int, largest: int, k: int) -> int:
     """Start of the `context`-base window around `position`: centred within k bases, in the k-mer frame of
     the largest window, so the position's token is the same in every window."""
     return position - largest // 2 + (largest - context) // 2 // k * k
+
+
+def causal_window(position: int, context: int, k: int) -> tuple[int, int]:
+    """[start, end) of a causal LM's `context`-base window for `position`: the whole k-mers, in the frame of the
+    position's sequence, that end with the token holding it (the same token at every context size)."""
+    token = position - position % k
+    return token - k * (context // k - 1), token + k
+
+
+def windows_of(chosen, contexts: list[int], k: int, causal: bool) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Context -> (starts, ends) of every chosen position's window: centred for a masked LM, ending with the
+    position's token for a causal one."""
+    out = {}
+    for context in contexts:
+        if causal:
+            out[context] = tuple(np.array([causal_window(p, context, k) for _, p in chosen]).reshape(-1, 2).T)
+        else:
+            starts = np.array([window_start(p, context, contexts[-1], k) for _, p in chosen])
+            out[context] = starts, starts + context
+    return out
 
 
 def scores_file(scan_dir, context: int) -> Path:
@@ -157,10 +186,14 @@ def paired_scans(scan_dir, reference_dir, contexts: list[int], n: int, seed: int
     return PairedScans(loss=loss, by_stratum=by_stratum if stratum is not None else None)
 
 
-def markov_scores(data: ScanData, positions, spans, orders) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """(loss, correct) per Markov order at the scored positions, their tokens masked as for the model; each
-    position scored by models fitted on its fold's sequences (`ScanData.folds`)."""
-    from .baselines import BidirectionalMarkov, encode_bases
+def markov_scores(data: ScanData, positions, spans, orders, causal: bool = False) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(loss, correct) per Markov order at the scored positions, their tokens masked as for the model (`causal`:
+    from the bases before each position, `CausalMarkov`); each position scored by models fitted on its fold's
+    sequences (`ScanData.folds`)."""
+    from .baselines import BidirectionalMarkov, CausalMarkov, encode_bases
+
+    if causal:
+        spans = [(p, p + 1) for _, p in positions]
 
     segments, folds = data.held_out, data.folds(positions)
     scores = {}
@@ -172,11 +205,11 @@ def markov_scores(data: ScanData, positions, spans, orders) -> dict[str, tuple[n
                 (segment, position), (start, end) = positions[i], spans[i]
                 by_shape.setdefault((end - start, position - start), []).append(i)
             for (gap, offset), rows in by_shape.items():
-                model = BidirectionalMarkov(order, gap, offset).fit(sequences)
+                model = (CausalMarkov(order) if causal else BidirectionalMarkov(order, gap, offset)).fit(sequences)
                 contexts = []
                 for i in rows:
                     (segment, position), (start, end) = positions[i], spans[i]
-                    contexts.append(segments[segment].sequence[start - order : end + order])
+                    contexts.append(segments[segment].sequence[start - order : end + order * model.right])
                 log_probs = model.log_probs(contexts)
                 truth = encode_bases("".join(segments[positions[i][0]].sequence[positions[i][1]] for i in rows))
                 loss[rows] = -log_probs[np.arange(len(rows)), truth]
@@ -185,14 +218,14 @@ def markov_scores(data: ScanData, positions, spans, orders) -> dict[str, tuple[n
     return scores
 
 
-def score_context(scorer: MaskedBaseScorer, data: ScanData, chosen, context: int, largest: int, saved: Path,
+def score_context(scorer, data: ScanData, chosen, context: int, bounds, saved: Path,
                   progress: bool) -> dict[str, np.ndarray]:
-    """Per-position scores at one context size, read back from `saved` when it holds the same positions."""
+    """Per-position scores at one context size, in the windows `bounds` = (starts, ends) (`windows_of`), read back
+    from `saved` when it holds the same positions."""
     if saved.exists() and np.load(saved)["positions"].tolist() == [list(p) for p in chosen]:
         return dict(np.load(saved))
-    k = scorer.vocabulary.longest
-    starts = [window_start(p, context, largest, k) for _, p in chosen]
-    windows = [data.held_out[s].sequence[a : a + context] for (s, _), a in zip(chosen, starts)]
+    starts = bounds[0].tolist()
+    windows = [data.held_out[s].sequence[a:b] for (s, _), a, b in zip(chosen, starts, bounds[1].tolist())]
     bases = [data.held_out[s].sequence[p] for s, p in chosen]
     scores = scorer.score(windows, [p - a for (_, p), a in zip(chosen, starts)], progress=progress,
                           desc=f"context {context:,}")
@@ -214,8 +247,8 @@ class ScanArguments:
 
     _argument_group_name = "scan"
 
-    model_name_or_path: str = checkpoint_argument("masked-LM checkpoint folder or Hub id (FGM, or any masked LM with a "
-                                                  "DNA tokenizer, e.g. a Nucleotide Transformer)")
+    model_name_or_path: str = checkpoint_argument("checkpoint folder or Hub id of a masked LM (FGM, a Nucleotide "
+                                                  "Transformer) or a causal LM (Carbon, GENERator) with a DNA tokenizer")
     contexts: list[str] = field(metadata={"help": "window sizes in bases, e.g. 1k,4k,16k,64k"})
     output_dir: str = field(default="runs/context_scan", metadata={"help": "where the table, plot and data go"})
     positions: int = field(default=2000, metadata={"help": "scored positions"})
@@ -247,28 +280,28 @@ def context_scan(args: ScanArguments, held_out: HeldOutArguments | None = None,
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     scorer, trained = scoring.scorer(model or args.model_name_or_path)
-    within = in_stratum(data.held_out, args.stratum, args.copy_key) if args.stratum else None
-    chosen, excluded = choose_positions(data.held_out, contexts[-1], args.positions, seed, within)
-    per_context = {}
+    k, causal = scorer.vocabulary.longest, scorer.causal
+    within = in_stratum(data.held_out, args.stratum, args.copy_key, causal) if args.stratum else None
+    largest, before = (contexts[-1] + k, contexts[-1]) if causal else (contexts[-1], None)
+    chosen, excluded = choose_positions(data.held_out, largest, args.positions, seed, within, before)
+    windows, per_context = windows_of(chosen, contexts, k, causal), {}
     for context in contexts:
-        per_context[context] = score_context(scorer, data, chosen, context, contexts[-1],
+        per_context[context] = score_context(scorer, data, chosen, context, windows[context],
                                              scores_file(output_dir, context), not scoring.quiet)
         if not np.array_equal(per_context[context]["token_spans"], per_context[contexts[0]]["token_spans"]):
             raise RuntimeError(f"the scored tokens differ at context {context}: the tokenizer does not cut every "
                                "window in the same fixed k-mer frame")
     rows = {f"context {c}": (a["base_loss"], a["base_correct"]) for c, a in per_context.items()}
     spans = per_context[contexts[0]]["token_spans"]
-    rows.update(markov_scores(data, chosen, [tuple(s) for s in spans], args.markov_orders))
-    k = scorer.vocabulary.longest
-    starts = {c: np.array([window_start(p, c, contexts[-1], k) for _, p in chosen]) for c in contexts}
-    copies, fit, in_window = copy_oracle(rows, data, chosen, spans, {c: (a, a + c) for c, a in starts.items()},
-                                         args.copy_key, seed)
+    rows.update(markov_scores(data, chosen, [tuple(s) for s in spans], args.markov_orders, causal))
+    copies, fit, in_window = copy_oracle(rows, data, chosen, spans, windows, args.copy_key, seed, causal)
     stratum = strata(copies.distance)
     soft_masked = np.concatenate([data.held_out[s].is_soft_masked([p]) for s, p in chosen])
     np.savez(strata_file(output_dir), positions=np.array(chosen), stratum=stratum, soft_masked=soft_masked)
     results = scan_results(rows, per_context, scoring.bootstrap, seed, stratum=stratum, copy_fit=fit,
                            in_window=in_window, model=model_name(scorer), kmer_size=k, training_context=trained,
-                           positions=len(chosen), excluded=excluded)
+                           positions=len(chosen), excluded=excluded, causal=causal or None,
+                           input_rule=scorer.input_rule)
     if any(len(segment.soft_masked) for segment in data.held_out):
         results.soft_masking = strata_results(rows, contexts, soft_masked.astype(int), results.best_baseline().name
                                               if results.baselines else None, scoring.bootstrap, seed,
@@ -333,12 +366,15 @@ def strata_results(rows: dict, contexts: list[int], stratum: np.ndarray, best: s
 def scan_table(results: ScanResult) -> str:
     """Markdown: the model at each context, then the Markov baselines on the same positions, then the loss per
     repeat stratum with the copy oracle."""
+    one_sided = ("; each window ends with the scored base's token, the Markov baselines read the m bases before a "
+                 "base and copies are earlier ones" if results.causal else "")
     caption = (
-        f"Masked-LM scores at {results.positions:,} positions (seed {results.seed}), each scored alone with "
-        f"its token masked; 95% bootstrap intervals. Training context: {results.training_context:,} bases. "
-        "\"loss - best baseline's\" is the paired difference to the best Markov baseline on the same positions "
-        "(below 0: better); the copy oracle predicts the base a copy inside the window holds (else the best Markov). "
-        f"Markov baselines and copy error rates fitted on {results.copy_oracle.fitted_on}.")
+        f"{'Causal' if results.causal else 'Masked'}-LM scores at {results.positions:,} positions (seed "
+        f"{results.seed}), {scored_how(results.causal)}, alone{one_sided}; 95% bootstrap intervals. Training context: "
+        f"{results.training_context:,} bases. \"loss - best baseline's\" is the paired difference to the best Markov "
+        "baseline on the same positions (below 0: better); the copy oracle predicts the base a copy inside the window "
+        f"holds (else the best Markov). Markov baselines and copy error rates fitted on "
+        f"{results.copy_oracle.fitted_on}.{input_text(results.input_rule)}")
     columns = ["context (bases)", "tokens", "loss (nats/base)", "accuracy", "perplexity", "token loss",
                "loss - best baseline's", "copy oracle loss", "copy in window"]
     rows = [[f"{row.context:,}" + (" (extrapolation)" if row.extrapolation else ""), f"{row.tokens:,}",
@@ -368,10 +404,12 @@ def strata_table(results: ScanResult) -> str:
     """Markdown: loss per repeat stratum and context, the model's and the copy oracle's, with the best baseline;
     then the same split by soft-masking, where the held-out sequence marks it."""
     fit = results.copy_oracle
+    copy = (f"nearest earlier copy, on either strand and not overlapping it, of the {fit.key} bases before it" if
+            results.causal else f"nearest copy, on either strand and not overlapping it, of the {fit.key} bases "
+            "around its masked token")
     caption = (
-        f"Loss (nats per base) by repeat stratum: each position is classed by the distance to the nearest copy, on "
-        f"either strand and not overlapping it, of the {fit.key} bases around its masked token in its held-out "
-        f"sequence; 95% intervals within each stratum. The copy oracle falls back to {fit.fallback}; "
+        f"Loss (nats per base) by repeat stratum: each position is classed by the distance to the {copy} in its "
+        f"held-out sequence; 95% intervals within each stratum. The copy oracle falls back to {fit.fallback}; "
         f"{error_rate_text(fit)}.")
     table = stratum_rows_table(results, results.strata, caption, "no scored position has its nearest copy at this "
                                "distance")
@@ -421,4 +459,4 @@ def plot_scans(scans: dict[str, ScanResult], path) -> None:
                   color="black", linestyle="-.", marker=".", label="copy oracle (no neural model)")
         axis.set_xscale("log", base=2)
         axis.set_xlabel("context (bases); dotted: training context")
-        axis.set_ylabel("masked-LM loss (nats per base)")
+        axis.set_ylabel(f"{'causal' if first.causal else 'masked'}-LM loss (nats per base)")

@@ -15,6 +15,12 @@ tables per extra genome), `study.json`, `study.png` (loss against evaluation con
 context), `study_retrieval.png` and `study_influence.png` (and `study_LABEL*.png` per extra genome). With several
 presets, each is also compared with the first at the same training context, paired on the same positions.
 
+Models that exist already (`models`: checkpoint folders or Hub ids of FGM, a Nucleotide Transformer, or a causal
+LM such as Carbon or GENERator) are measured beside the trained ones, with the same instruments, positions and
+seed, and listed in the same tables; nothing is trained for them, and with `measure_only` nothing is trained at
+all. A causal LM is read against its own one-sided baselines and copy oracle (`context_scan`), so the tables give
+its own oracle beside it; it is never paired with a masked model, whose positions and windows differ.
+
 Resumable: each model's training continues from its last checkpoint, each scan size by size, and a model
 measured in full keeps its results (`study_run.json`), which a later run with the same settings reads instead
 of measuring again: a study run once per preset, in parallel, then once with every preset reports them together.
@@ -93,12 +99,32 @@ class StudyArguments:
     vep: str | None = field(default=None, metadata={"help": "a VEP set per model, e.g. yeast_stop_vs_synonymous"})
     vep_genome: str | None = field(default=None, metadata={"help": "the reference of a --vep set that needs one"})
     bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples for the intervals"})
+    models: list[str] | None = field(default=None, metadata={
+        "help": "existing checkpoints measured beside the trained models (never trained): LABEL=PATH_OR_HUB_ID or "
+                "PATH_OR_HUB_ID, masked (FGM, Nucleotide Transformer) or causal (Carbon, GENERator) LMs"})
+    measure_only: bool = field(default=False, metadata={"help": "train nothing: measure only the --models checkpoints"})
+    trust_remote_code: bool = field(default=False, metadata={
+        "help": "run the model code shipped in a --models checkpoint (Hub models whose code is not in transformers)"})
 
     def __post_init__(self):
         self.train_contexts = sorted(set(bases_list(self.train_contexts)))
         self.eval_contexts = sorted(set(bases_list(self.eval_contexts or self.train_contexts)))
         self.retrieval_distances = bases_list(self.retrieval_distances) if self.retrieval_windows else []
         self.presets = [p for value in self.presets or [] for p in value.split(",") if p] or None
+        if self.measure_only and not self.models:
+            raise ValueError("--measure_only measures the --models checkpoints: name at least one")
+
+    @property
+    def checkpoints(self) -> dict[str, str]:
+        """Label -> checkpoint of each of `models` (the label: what precedes "=", else the folder's name)."""
+        out = {}
+        for spec in self.models or []:
+            label, _, path = spec.rpartition("=")
+            label = label or Path(path.rstrip("/")).name
+            if label in out:
+                raise ValueError(f"--models: the label {label!r} is given twice; name them LABEL=PATH")
+            out[label] = path
+        return out
 
     @property
     def planting(self) -> dict:
@@ -155,11 +181,14 @@ def context_study(study: StudyArguments, model_args: PretrainModelArguments | No
                 "rope_theta": (model_args.config_overrides or {}).get("rope_theta")
                 or rope_theta_for_context(study.eval_contexts[-1] + 1),
                 **study.measured_with(training_args.seed)}
-    plans = plan_models(study, output_dir, settings, model_args)
+    plans = [] if study.measure_only else plan_models(study, output_dir, settings, model_args)
+    checkpoints = study.checkpoints
     genomes = held_out_genomes(study.eval_genomes or [])
     scoring = ScoringArguments(seed=training_args.seed, bootstrap=study.bootstrap,
-                               quiet=bool(training_args.disable_tqdm))
+                               quiet=bool(training_args.disable_tqdm), trust_remote_code=study.trust_remote_code)
     runs = [train_and_measure(plan, training_args, study, scoring, genomes) for plan in plans]
+    runs += [measure_checkpoint(label, checkpoint, output_dir / "checkpoints" / label, settings, study, scoring,
+                                genomes) for label, checkpoint in checkpoints.items()]
     return write_report(output_dir, runs, settings, genomes)
 
 
@@ -271,6 +300,25 @@ def train_and_measure(plan: ModelPlan, training_args, study: StudyArguments, sco
     return replace(saved.run, scan_dir=str(folder / "scan"), genomes=measure_genomes(folder, genomes, study, scoring))
 
 
+def measure_checkpoint(label: str, checkpoint: str, folder: Path, settings: dict, study: StudyArguments,
+                       scoring: ScoringArguments, genomes: dict[str, HeldOutArguments]) -> TrainedModel:
+    """An existing checkpoint (`--models`) measured as the trained models are, on the corpus's split and each
+    held-out genome, under `folder`; read back from its `study_run.json` when measured with the same settings."""
+    settings = {**study.measured_with(settings["seed"]), "corpus": settings["corpus"], "split": settings["split"],
+                "checkpoint": checkpoint}
+    record = folder / "study_run.json"
+    saved = saved_measurements(record, StudyRun, settings)
+    if saved is None:
+        measured = measure(checkpoint, folder, HeldOutArguments(corpus=settings["corpus"], split=settings["split"]),
+                           study, scoring)
+        run = TrainedModel(preset=label, kmer_size=measured.scan.kmer_size, train_context=measured.scan.training_context,
+                           tokens_per_example=0, batch_size=0, steps=0, bases=0, checkpoint=checkpoint, **vars(measured))
+        saved = StudyRun(settings=settings, run=run)
+        saved.save(record)
+    return replace(saved.run, scan_dir=str(folder / "scan"),
+                   genomes=measure_genomes(folder, genomes, study, scoring, checkpoint))
+
+
 def write_report(output_dir: Path, runs: list[TrainedModel], settings: dict,
                  genomes: dict[str, HeldOutArguments]) -> StudyResult:
     """The study's data with its paired comparisons (on the corpus's split and on each held-out genome), written
@@ -298,6 +346,8 @@ def write_report(output_dir: Path, runs: list[TrainedModel], settings: dict,
 
 
 def run_label(run: TrainedModel, presets: list[str]) -> str:
+    if run.checkpoint:
+        return f"{run.preset} ({'causal, ' if run.causal else ''}trained at {run.train_context:,})"
     return (f"{run.preset} " if len(presets) > 1 else "") + f"trained at {run.train_context:,}"
 
 
@@ -317,7 +367,7 @@ def versus_reference(runs: list[TrainedModel], eval_contexts: list[int], bootstr
             return next(r for r in runs if r.preset == run.preset)
         return next(r for r in runs if r.train_context == run.train_context)
 
-    rows = []
+    rows, runs = [], [run for run in runs if not run.checkpoint]  # an existing checkpoint is listed, not paired
     for run in runs:
         ref = reference_of(run)
         if ref is run:
@@ -348,10 +398,14 @@ def study_table(study: StudyResult) -> str:
     """Markdown: loss (nats per base) of each model at each evaluation context; * marks extrapolation."""
     contexts, presets, runs = study.eval_contexts, study.presets, study.runs
     vep = any(r.vep for r in runs)
+    causal = ("; a causal LM scores each base from the bases before it, at positions and against a one-sided oracle and "
+              "baseline of its own" if any(run.causal for run in runs) else "")
+    trained = (f"Same base budget ({study.base_budget:,} bases), RoPE base {study.rope_theta:,.0f}, positions and seed "
+               "for every trained model" if any(not run.checkpoint for run in runs) else "Same seed for every model")
     lines = [
-        f"Masked-LM loss (nats per base) at evaluation contexts of {', '.join(f'{c:,}' for c in contexts)} bases; "
-        f"* = longer than the training context (extrapolation). Same base budget ({study.base_budget:,} bases), "
-        f"RoPE base {study.rope_theta:,.0f}, positions and seed for every model; 95% intervals in each scan.md.",
+        f"Loss (nats per base) at evaluation contexts of {', '.join(f'{c:,}' for c in contexts)} bases, each base "
+        f"with its token masked{causal}; * = longer than the training context (extrapolation). {trained}; 95% "
+        "intervals in each scan.md.",
         "",
         "| model | steps x batch | bases | " + " | ".join(f"{c:,}" for c in contexts) + " |"
         + (" VEP AUROC |" if vep else ""),
@@ -359,17 +413,21 @@ def study_table(study: StudyResult) -> str:
     ]
     for run in runs:
         cells = [f"{row.loss.estimate:.4f}{'*' if row.extrapolation else ''}" for row in run.scan.contexts]
-        lines.append(f"| {run_label(run, presets)} | {run.steps} x {run.batch_size} | {run.bases:,} | "
-                     + " | ".join(cells) + " |" + (f" {run.vep.auroc.estimate:.3f} |" if run.vep else ""))
+        trained = "existing checkpoint | |" if run.checkpoint else f"{run.steps} x {run.batch_size} | {run.bases:,} |"
+        lines.append(f"| {run_label(run, presets)} | {trained} " + " | ".join(cells) + " |"
+                     + (f" {run.vep.auroc.estimate:.3f} |" if run.vep else ""))
     for row in study.versus_shortest + study.versus_first_preset:
         model, reference = comparison_labels(row, presets)
         cells = [interval_text(difference, sign="+") for difference in row.loss.values()]
         lines.append(f"| {model} minus {reference} (paired) | | | " + " | ".join(cells) + " |" + (" |" if vep else ""))
-    oracle = [f"{row.copy_oracle.loss.estimate:.4f}" for row in runs[0].scan.contexts]
-    lines.append("| copy oracle (no model) | | | " + " | ".join(oracle) + " |" + (" |" if vep else ""))
-    baseline = runs[0].scan.best_baseline()
-    lines += ["", f"Best baseline on the same positions: {baseline.name}, {baseline.loss.estimate:.4f} nats per base "
-              f"(accuracy {baseline.accuracy.estimate:.4f}).", ""]
+    bounds = []
+    for kind, group in kinds(runs).items():
+        oracle = [f"{row.copy_oracle.loss.estimate:.4f}" for row in group[0].scan.contexts]
+        lines.append(f"| {kind}copy oracle (no model) | | | " + " | ".join(oracle) + " |" + (" |" if vep else ""))
+        baseline = group[0].scan.best_baseline()
+        bounds.append(f"{kind or 'best '}baseline on the same positions: {baseline.name}, {baseline.loss.estimate:.4f} "
+                      f"nats per base (accuracy {baseline.accuracy.estimate:.4f}).")
+    lines += ["", " ".join(bound[0].upper() + bound[1:] for bound in bounds), ""]
     return "\n".join(lines) + "\n" + paired_strata_table(study) + "\n".join(instrument_tables(study))
 
 
@@ -377,8 +435,10 @@ def instrument_tables(study: StudyResult) -> list[str]:
     """Markdown: each model's loss per repeat stratum, its retrieval gain per distance and its influence curve."""
     runs, contexts = study.runs, study.eval_contexts
     columns = ["stratum", "scored by", *(f"{c:,}" for c in contexts)]
+    earlier = (", for a causal LM the nearest earlier copy of the bases before it" if any(run.causal for run in runs)
+               else "")
     tables = [markdown_table("Loss (nats per base) by repeat stratum (distance to the nearest copy of the bases around "
-                             "each position; positions per stratum in brackets), 95% intervals.", columns,
+                             f"each position{earlier}; positions per stratum in brackets), 95% intervals.", columns,
                              stratum_rows(study, lambda scan: scan.strata))]
     if runs[0].scan.soft_masking:
         tables.append(markdown_table(
@@ -401,25 +461,34 @@ def instrument_tables(study: StudyResult) -> list[str]:
             rows.append([run_label(run, study.presets), f"{run.influence.context:,}",
                          f"{run.influence.reach or 0:,}", *(f"{kl[b]:.1e}" if b in kl else "" for b in bands)])
         tables.append(markdown_table(
-            f"Influence: mean KL (nats) of the masked prediction when the bases at [d, 2d) from it are replaced, at "
+            f"Influence: mean KL (nats) of the prediction when the bases at [d, 2d) from it (before it, for a causal LM) "
+            "are replaced, at "
             f"the training context, {runs[0].influence.positions} positions; reach = {REACH_RULE}.",
             ["model", "context", "reach", *(f"[{b:,}, {2 * b:,})" for b in bands)], rows))
     return tables
 
 
+def kinds(runs: list[TrainedModel]) -> dict[str, list[TrainedModel]]:
+    """The runs read against the same bounds: masked LMs ("") and causal LMs ("one-sided "), each with its own
+    positions, baselines and copy oracle."""
+    out = {"": [run for run in runs if not run.causal], "one-sided ": [run for run in runs if run.causal]}
+    return {kind: group for kind, group in out.items() if group}
+
+
 def stratum_rows(study: StudyResult, strata_of) -> list[list[str]]:
     """Table rows: per stratum (`strata_of(scan)`: its repeat strata or its soft-masking), each model's loss at each
-    evaluation context, then the copy oracle's."""
+    evaluation context, then the copy oracle's; masked models first, then causal ones against their own."""
     rows, contexts = [], study.eval_contexts
-    for index, stratum in enumerate(strata_of(study.runs[0].scan)):
-        label = f"{stratum.stratum} ({stratum.positions:,})"
-        if not stratum.positions:
-            rows.append([label, "no scored position", *[""] * len(contexts)])
-            continue
-        for run in study.runs:
-            losses = strata_of(run.scan)[index].model
-            rows.append([label, run_label(run, study.presets), *(interval_text(v) for v in losses)])
-        rows.append([label, "copy oracle", *(interval_text(v) for v in stratum.copy_oracle)])
+    for kind, group in kinds(study.runs).items():
+        for index, stratum in enumerate(strata_of(group[0].scan)):
+            label = f"{stratum.stratum} ({stratum.positions:,}{', causal' if kind else ''})"
+            if not stratum.positions:
+                rows.append([label, "no scored position", *[""] * len(contexts)])
+                continue
+            for run in group:
+                losses = strata_of(run.scan)[index].model
+                rows.append([label, run_label(run, study.presets), *(interval_text(v) for v in losses)])
+            rows.append([label, f"{kind}copy oracle", *(interval_text(v) for v in stratum.copy_oracle)])
     return rows
 
 
@@ -475,9 +544,10 @@ def held_out_genomes(specs: list[str]) -> dict[str, HeldOutArguments]:
 
 
 def measure_genomes(folder: Path, genomes: dict[str, HeldOutArguments], study: StudyArguments,
-                    scoring: ScoringArguments) -> dict[str, Measurements]:
-    """`measure` on each held-out genome, under `folder/genomes/LABEL`; a genome measured with the same settings
-    by an earlier run (its `evaluation.json`) is read back, so adding a genome to a finished study measures only it."""
+                    scoring: ScoringArguments, model=None) -> dict[str, Measurements]:
+    """`measure` the model in `folder` (or the checkpoint `model`) on each held-out genome, under
+    `folder/genomes/LABEL`; a genome measured with the same settings by an earlier run (its `evaluation.json`) is
+    read back, so adding a genome to a finished study measures only it."""
     out = {}
     for label, held_out in genomes.items():
         where = folder / "genomes" / label
@@ -485,7 +555,8 @@ def measure_genomes(folder: Path, genomes: dict[str, HeldOutArguments], study: S
         record = where / "evaluation.json"
         saved = saved_measurements(record, GenomeEvaluation, settings)
         if saved is None:
-            saved = GenomeEvaluation(settings=settings, results=measure(folder, where, held_out, study, scoring))
+            saved = GenomeEvaluation(settings=settings, results=measure(model or folder, where, held_out, study,
+                                                                        scoring))
             saved.save(record)
         out[label] = saved.results
     return out
