@@ -68,3 +68,52 @@ def test_streaming_pretraining_is_seeded_and_resumes_with_the_same_batches(shard
     assert "streaming | Parquet shards, a shuffle buffer of 20 windows" in (tmp_path / "a" / "README.md").read_text()
     with pytest.raises(ValueError, match="--plant_rate draws donor windows from the whole corpus"):
         replace(data, plant_rate=0.5).__post_init__()
+
+
+def test_two_process_ddp_streaming_trains_each_rank_on_other_windows(shards, tmp_path):
+    """Streaming over ranks (accelerate's dispatch: rank 0 reads each global batch and hands each rank its slice):
+    in the first three steps the two ranks train on no common window, and their replicas stay identical."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    worker = Path(__file__).with_name("ddp_worker.py")
+    path = os.pathsep.join([str(worker.parents[1]), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                          "29519", str(worker), str(tmp_path), str(shards), "streaming"],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert run.returncode == 0, run.stderr[-4000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [len(r["windows"]) for r in ranks] == [12, 12] and ranks[0]["params"] == ranks[1]["params"]
+    assert not set(ranks[0]["windows"]) & set(ranks[1]["windows"]), "no window is trained on by both ranks"
+    assert len(set(ranks[0]["windows"])) == 12, "nor twice by one"
+
+
+def test_streaming_keeps_each_species_share_of_a_manifest_corpus(tmp_path):
+    """A two-species corpus (weights 3 : 1, half of the windows each) streamed: three quarters of the windows drawn
+    are the first species', the same on every run, and pretraining reads it without a sampler."""
+    import numpy as np
+    from test_manifest import manifest
+
+    from fgm.data.mlm import interleaved_species
+
+    path = manifest(tmp_path, "path|species|weight\ngenomes/one.fna.gz|fly|3\ngenomes/two.fna.gz|fly_twin|1\n")
+    corpus = build_corpus(None, manifest=path, window=5_000, val_frac=0.1, progress=False, cache_dir=tmp_path / "c")
+    folder = save_shards(corpus, tmp_path / "shards", shard_bases=200_000, seed=0)
+    stream, summary = stream_split(folder, "train")
+    weights = summary["params"]["species_weights"]
+    drawn = [row["source"] for row in interleaved_species(stream, weights, ["fly", "fly_twin"], seed=0)]
+    share = np.mean([source == "fly" for source in drawn])
+    assert abs(share - 0.75) < 4 * np.sqrt(0.75 * 0.25 / len(drawn)) and len(drawn) > 200
+    assert drawn == [row["source"] for row in interleaved_species(stream, weights, ["fly", "fly_twin"], seed=0)]
+    with pytest.raises(ValueError, match="no sampling weight for the species \\['fly_twin'\\]"):
+        interleaved_species(stream, {"fly": 1.0}, ["fly", "fly_twin"], seed=0)
+    settings = dict(max_steps=2, per_device_train_batch_size=4, report_to="none", disable_tqdm=True, save_steps=100)
+    trainer = build_trainer(PretrainModelArguments(preset="tiny", kmer_size=1),
+                            PretrainDataArguments(corpus=str(folder), max_length=101, streaming=True, shuffle_buffer=16),
+                            PretrainingArguments(output_dir=str(tmp_path / "run"), **settings))
+    assert trainer._get_train_sampler() is None
+    trainer.train()
+    assert "species' sampling weights | fly 3, fly_twin 1" in (tmp_path / "run" / "checkpoint-2" / "README.md").read_text()

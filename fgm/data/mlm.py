@@ -168,6 +168,23 @@ class SpeciesSampler(torch.utils.data.Sampler):
         return iter(torch.multinomial(self.row_weights, len(self), replacement=True, generator=generator).tolist())
 
 
+def interleaved_species(stream, weights: dict[str, float], sources: list[str], seed: int):
+    """A streamed split (`corpus.stream_split`) drawn so that each species (its `source` column) gets the share of
+    windows its weight asks for, as `SpeciesSampler` does in memory: one stream per species (the same shards, each
+    filtered to its windows), interleaved at random with those probabilities (datasets' `interleave_datasets`,
+    seeded), an epoch ending when the first species runs out; the shuffle buffer then mixes them. `sources`: the
+    species the corpus holds, each of which needs a weight."""
+    from datasets import interleave_datasets
+
+    missing = sorted(set(sources) - set(weights))
+    if missing:
+        raise ValueError(f"no sampling weight for the species {missing} of the corpus")
+    names, total = list(weights), sum(weights.values())
+    streams = [stream.filter(lambda row, name=name: row["source"] == name) for name in names]
+    return interleave_datasets(streams, probabilities=[weights[name] / total for name in names], seed=seed,
+                               stopping_strategy="first_exhausted")
+
+
 def token_weights(ids: torch.Tensor, base_weights: np.ndarray, k: int) -> torch.Tensor:
     """Per token of `ids` (special tokens: 1): the mean weight of the bases it covers, in order."""
     _, lengths = token_nucleotides_table(k)

@@ -27,7 +27,8 @@ from transformers.trainer_utils import IntervalStrategy, SchedulerType, get_last
 from ..checkpoints import checkpoint_argument, record_training_context, require_checkpoint
 from ..model.configuration_fgm import PRESETS, FGMConfig
 from ..data.corpus import corpus_summary, load_corpus, longest_sequence
-from ..data.mlm import MaskedGenomeWindows, SpeciesSampler, StreamingGenomeWindows, mlm_collator
+from ..data.mlm import (MaskedGenomeWindows, SpeciesSampler, StreamingGenomeWindows, interleaved_species,
+                        mlm_collator)
 from ..data.planting import CopyPlanting
 from ..model_card import write_model_card
 from ..model.modeling_fgm import FGMForMaskedLM
@@ -455,6 +456,10 @@ def build_trainer(
         raise ValueError("--padding_free packs examples into one row, which the model's convolutions would mix: "
                          f"train {model_args.model_name_or_path or model_args.preset} with padding")
     seed, length = training_args.seed, data_args.max_length
+    species_weights = corpus.params.get("species_weights")
+    shares = bool(species_weights) and len(set(species_weights.values())) > 1
+    if shares and data_args.streaming:  # species' shares drawn from the stream; in memory, by `SpeciesSampler`
+        corpus = corpus._replace(train=interleaved_species(corpus.train, species_weights, corpus.sources, seed))
     planting = data_args.planting((length - 1) * tokenizer.k)
     windows = MaskedGenomeWindows(corpus.train, tokenizer, length, data_args.mlm_probability, train=True, seed=seed,
                                   planting=planting, soft_masked_weight=training_args.soft_masked_loss_weight_train)
@@ -471,14 +476,9 @@ def build_trainer(
     elif training_args.eval_strategy != IntervalStrategy.NO:
         logger.warning("%s has no validation split: training without evaluation", data_args.corpus)
         training_args = replace(training_args, eval_strategy="no")
-    species_weights = corpus.params.get("species_weights")
-    shares = bool(species_weights) and len(set(species_weights.values())) > 1
-    if shares and data_args.streaming:
-        raise ValueError(f"{data_args.corpus} gives its species different sampling weights, which --streaming (shards "
-                         "read in order) cannot keep: train on the corpus in memory (`fgm corpus --format arrow`)")
     details = training_details(corpus, data_args, training_args, planting, f"{tokens:,} tokens = {bases:,} bases")
     return GenomeTrainer(
-        sampler=SpeciesSampler(windows, species_weights) if shares else None,
+        sampler=SpeciesSampler(windows, species_weights) if shares and not data_args.streaming else None,
         model=model,
         args=training_args,
         train_dataset=train,
