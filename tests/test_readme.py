@@ -107,3 +107,17 @@ def test_the_readme_command_reproduces_the_demo_model():
     assert (parameters(model_args), parameters(alone), alone.kmer_size) == (0.8, 1.3, 6)
     assert ("0.8M parameters with single bases, `--kmer_size 1`, as `fgm demo`\ntrains it; 1.3M with the default "
             "6-mers") in README
+
+
+def test_the_study_of_existing_models_parses_as_written():
+    """The README's study of Carbon, GENERator, NT v2, NTv3 and FGM from the Hub: each command line fills its
+    dataclasses (the loading itself is tested on local folders of each shape in tests/test_causal.py)."""
+    from fgm.commands import context_study, corpus
+
+    block = code_blocks(section("Which models each command takes"), "bash")[0].replace("\\\n", " ")
+    corpus_line, study_line = [line.split() for line in block.strip().splitlines()]
+    command_parser("corpus", corpus).parse_args_into_dataclasses(corpus_line[2:], look_for_args_file=False)
+    study = command_parser("context-study", context_study).parse_args_into_dataclasses(study_line[2:],
+                                                                                         look_for_args_file=False)[0]
+    assert study.measure_only and list(study.checkpoints) == ["carbon", "generator", "nt-v2", "ntv3", "fgm"]
+    assert study.checkpoints["carbon"] == "HuggingFaceBio/Carbon-500M" and study.eval_contexts == [1000, 10000, 100000]
