@@ -170,6 +170,29 @@ def test_pretraining_weighs_soft_masked_bases_and_evaluation_can_leave_them_out(
     assert json.loads((tmp_path / "run" / "checkpoint-2" / "trainer_state.json").read_text())["global_step"] == 2
 
 
+def test_accumulated_micro_batches_give_the_weighted_loss_of_the_whole_batch(dmel_corpus, tmp_path):
+    """One step of 4 windows against two accumulated micro-batches of 2, with soft-masked bases weighing 0.1: under
+    SGD (an update proportional to the gradient) the same update, because each micro-batch's weighted loss is
+    divided by the weight of the whole batch, not by its own."""
+    save_corpus(dmel_corpus, tmp_path / "corpus")
+    model = PretrainModelArguments(preset="tiny", kmer_size=1)
+    data = PretrainDataArguments(corpus=str(tmp_path / "corpus"), max_length=257)
+    updated = []
+    for batch, accumulation in ((4, 1), (2, 2)):
+        trainer = build_trainer(model, data, PretrainingArguments(
+            output_dir=str(tmp_path / f"run{batch}"), max_steps=1, per_device_train_batch_size=batch,
+            gradient_accumulation_steps=accumulation, optim="sgd", learning_rate=1.0, warmup_steps=0,
+            lr_scheduler_type="constant", eval_strategy="no", save_strategy="no", report_to="none",
+            soft_masked_loss_weight_train=0.1, seed=5))
+        first = next(iter(trainer.get_train_dataloader()))
+        assert first["loss_weight"][first["labels"] != -100].unique().tolist() == pytest.approx([0.1, 1]), "weights kept"
+        before = [p.detach().clone() for p in trainer.model.parameters()]
+        trainer.train()
+        updated.append(torch.cat([(p.detach() - b).flatten() for p, b in zip(trainer.model.parameters(), before)]))
+    assert updated[0].abs().max() > 1e-3
+    assert torch.allclose(updated[0], updated[1], atol=1e-5, rtol=1e-4)
+
+
 def test_scans_split_the_loss_by_soft_masking_and_the_study_takes_a_weight_as_an_arm(dmel_corpus, dmel_text,
                                                                                      tmp_path):
     from fgm.context.results import ScanResult

@@ -308,10 +308,29 @@ class GenomeTrainer(Trainer):
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         weights = inputs.pop("loss_weight")
         outputs = model(**inputs)
-        loss = weighted_masked_lm_loss(outputs.logits, inputs["labels"], weights)
-        if num_items_in_batch is not None and self.model_accepts_loss_kwargs:  # Trainer sums micro-batches
-            loss = loss * (inputs["labels"] != -100).sum() / num_items_in_batch
+        accumulated = num_items_in_batch is not None and self.model_accepts_loss_kwargs  # Trainer sums micro-batches
+        loss = weighted_masked_lm_loss(outputs.logits, inputs["labels"], weights,
+                                       num_items_in_batch if accumulated else None)
         return (loss, outputs) if return_outputs else loss
+
+    def _set_signature_columns_if_needed(self):
+        """The columns Trainer keeps in a batch: the model's inputs, and `loss_weight`, which `compute_loss` reads
+        (Trainer would drop it as no argument of the model's forward)."""
+        super()._set_signature_columns_if_needed()
+        if "loss_weight" not in self._signature_columns:
+            self._signature_columns.append("loss_weight")
+
+    def _get_num_items_in_batch(self, batch_samples: list, device):
+        """What the loss of an accumulated batch is divided by: Trainer's count of its scored tokens, or with loss
+        weights their summed weight (over every micro-batch and rank), so that accumulating micro-batches gives the
+        weighted loss of the whole batch exactly, as one batch would."""
+        count = super()._get_num_items_in_batch(batch_samples, device)
+        if count is None or "loss_weight" not in batch_samples[0]:
+            return count
+        weight = sum(batch["loss_weight"][batch["labels"] != -100].sum() for batch in batch_samples).to(device)
+        if self.args.average_tokens_across_devices and self.args.world_size > 1:
+            weight = self.accelerator.gather(weight).sum()
+        return weight
 
     def log(self, logs: dict, *args, **kwargs):
         if "loss" in logs:
@@ -322,16 +341,18 @@ class GenomeTrainer(Trainer):
         super().log(logs, *args, **kwargs)
 
 
-def weighted_masked_lm_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+def weighted_masked_lm_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor,
+                            total_weight: torch.Tensor | None = None) -> torch.Tensor:
     """The cross-entropy of the scored tokens (labels != -100), each multiplied by its weight, over the sum of the
-    weights (GPN's normalisation); 0 where every scored token weighs 0. `logits` are the model's: one row per
-    scored token (sparse prediction) or one per position."""
+    weights (GPN's normalisation; `total_weight`: that of the whole accumulated batch); 0 where every scored token
+    weighs 0. `logits` are the model's: one row per scored token (sparse prediction) or one per position."""
     scored = labels != -100
     if logits.shape[:-1] == labels.shape:
         logits = logits[scored]
     losses = torch.nn.functional.cross_entropy(logits.float(), labels[scored], reduction="none")
     weights = weights[scored].to(losses.dtype)
-    return (losses * weights).sum() / weights.sum().clamp(min=1e-8)
+    total = weights.sum() if total_weight is None else total_weight.to(losses.dtype)
+    return (losses * weights).sum() / total.clamp(min=1e-8)
 
 
 def preprocess_logits_for_metrics(logits, labels):
