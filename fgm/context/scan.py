@@ -296,7 +296,11 @@ def context_scan(args: ScanArguments, held_out: HeldOutArguments | None = None,
     rows.update(markov_scores(data, chosen, [tuple(s) for s in spans], args.markov_orders, causal))
     copies, fit, in_window = copy_oracle(rows, data, chosen, spans, windows, args.copy_key, seed, causal)
     stratum = strata(copies.distance)
-    soft_masked = np.concatenate([data.held_out[s].is_soft_masked([p]) for s, p in chosen])
+    where = np.array(chosen).reshape(-1, 2)
+    soft_masked = np.zeros(len(where), dtype=bool)
+    for segment in np.unique(where[:, 0]):
+        rows = where[:, 0] == segment
+        soft_masked[rows] = data.held_out[segment].is_soft_masked(where[rows, 1])
     np.savez(strata_file(output_dir), positions=np.array(chosen), stratum=stratum, soft_masked=soft_masked)
     results = scan_results(rows, per_context, scoring.bootstrap, seed, stratum=stratum, copy_fit=fit,
                            in_window=in_window, model=model_name(scorer), kmer_size=k, training_context=trained,

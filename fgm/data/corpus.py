@@ -667,20 +667,25 @@ def save_corpus(dsdict, out_dir: PathLike, *, overwrite: bool = False,
                 max_shard_size: str | int | None = None) -> Path:
     """`save_to_disk` into `out_dir`. An existing non-empty folder is replaced only with
     `overwrite=True` and only if it holds a saved corpus (never an unrelated folder)."""
-    import shutil
-
     out = Path(out_dir).expanduser()
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        is_corpus = out.is_dir() and ((out / "dataset_dict.json").is_file()
-                                      or (out / "state.json").is_file())
-        if not is_corpus:
-            raise FileExistsError(f"{out} exists and is not a saved corpus; choose another folder")
-        if not overwrite:
-            raise FileExistsError(f"{out} already holds a corpus; pass overwrite=True "
-                                  f"(`--overwrite`) to replace it")
-        shutil.rmtree(out)
+    clear_for_writing(out, "a saved corpus", lambda: (out / "dataset_dict.json").is_file()
+                      or (out / "state.json").is_file(), overwrite)
     dsdict.save_to_disk(str(out), max_shard_size=max_shard_size)
     return out
+
+
+def clear_for_writing(out: Path, what: str, holds_one, overwrite: bool) -> None:
+    """Make the folder `out` ready for `what`: missing or empty, it is used as it is; holding one (`holds_one()`),
+    it is emptied only with `overwrite`; anything else (a file, an unrelated folder) is refused."""
+    import shutil
+
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return
+    if not out.is_dir() or not holds_one():
+        raise FileExistsError(f"{out} exists and is not {what}; choose another folder")
+    if not overwrite:
+        raise FileExistsError(f"{out} already holds {what}; pass overwrite=True (`--overwrite`) to replace it")
+    shutil.rmtree(out)
 
 
 # Bases of sequence per Parquet shard: a shard is what one data-loader worker reads at a time, so 64 Mb (about 64 MB of
@@ -697,15 +702,9 @@ def save_shards(dsdict, out_dir: PathLike, *, shard_bases: int = SHARD_BASES, se
     with a modest buffer is well mixed) and the corpus's summary as `corpus.json`; `fgm pretrain --streaming` reads
     them in bounded memory."""
     import math
-    import shutil
 
     out = Path(out_dir).expanduser()
-    if out.exists() and any(out.iterdir()):
-        if not (out / SHARDS_SUMMARY).is_file():
-            raise FileExistsError(f"{out} exists and holds no sharded corpus; choose another folder")
-        if not overwrite:
-            raise FileExistsError(f"{out} already holds a sharded corpus; pass overwrite=True (`--overwrite`)")
-        shutil.rmtree(out)
+    clear_for_writing(out, "a sharded corpus", lambda: (out / SHARDS_SUMMARY).is_file(), overwrite)
     summary = corpus_summary(dsdict)
     for split, ds in dsdict.items():
         shards = max(1, math.ceil(summary.splits[split].bases / shard_bases))

@@ -7,6 +7,7 @@ the batches it would have seen, whatever the data loader prefetched, and DDP ran
 
 import hashlib
 import math
+from collections import Counter
 
 import numpy as np
 import torch
@@ -153,7 +154,7 @@ class SpeciesSampler(torch.utils.data.Sampler):
 
     def __init__(self, windows: MaskedGenomeWindows, weights: dict[str, float]):
         sources = list(windows.rows["source"])
-        counts = {source: sources.count(source) for source in dict.fromkeys(sources)}
+        counts = Counter(sources)
         missing = sorted(set(counts) - set(weights))
         if missing:
             raise ValueError(f"no sampling weight for the species {missing} of the corpus")
