@@ -73,8 +73,9 @@ def language_model_class(checkpoint, trust_remote_code: bool = False):
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM
 
     config = AutoConfig.from_pretrained(checkpoint, trust_remote_code=trust_remote_code)
+    shipped = getattr(config, "auto_map", None) or {}
     for auto_class in (AutoModelForMaskedLM, AutoModelForCausalLM):
-        if auto_class.__name__ in (getattr(config, "auto_map", None) or {}) or type(config) in auto_class._model_mapping:
+        if auto_class.__name__ in shipped or type(config) in auto_class._model_mapping:
             return auto_class
     raise ValueError(f"{checkpoint} ({type(config).__name__}) is neither a masked nor a causal language model: its "
                      "config maps to no AutoModelForMaskedLM or AutoModelForCausalLM")

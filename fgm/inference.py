@@ -202,7 +202,7 @@ class MaskedBaseScorer:
             token_correct[where] = token_scores.argmax(-1) == truth
         job, offset = torch.tensor([r[0] for r in rows]), torch.tensor([r[1] for r in rows])
         return BaseScores(log_probs[job, offset].double().numpy(), np.array([r[2] for r in rows]),
-                            -token_log_probs[job].double().numpy(), token_correct[job].numpy())
+                          -token_log_probs[job].double().numpy(), token_correct[job].numpy())
 
     def _forward(self, rows: list[torch.Tensor], tokens: list[int]):
         """Logits at one masked token per row (rows, vocab), and the true ids there."""

@@ -150,7 +150,8 @@ def find_copies(sequences: list[str], queries, token_spans, key: int = KEY) -> C
 def find_earlier_copies(sequences: list[str], queries, key: int = KEY) -> Copies:
     """For a causal LM: the nearest copy of each query (sequence index, scored position) before it, on either strand,
     of the `key` (even, 2-32) bases just before the scored base, not overlapping them; `left_start` is the first
-    base of the copy or of the base it predicts, whichever comes first. No copy after a base counts (`right_*`: none)."""
+    base of the copy or of the base it predicts, whichever comes first. No copy after a base counts (`right_*`:
+    none)."""
     from .baselines import encode_bases
 
     if key % 2 or not 2 <= key <= 32:

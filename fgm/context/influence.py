@@ -92,7 +92,7 @@ class InfluenceArguments:
     _argument_group_name = "influence"
 
     model_name_or_path: str = checkpoint_argument("checkpoint folder or Hub id of a masked LM (FGM, a Nucleotide "
-                                                  "Transformer) or a causal LM (Carbon, GENERator) with a DNA tokenizer")
+                                                  "Transformer) or a causal LM (Carbon) with a DNA tokenizer")
     context: Size | None = field(default=None, metadata={"help": "window in bases (default: the training context)"})
     output_dir: str = field(default="runs/influence", metadata={"help": "where the table, plot and data go"})
     positions: int = field(default=500, metadata={"help": "scored positions"})
@@ -103,11 +103,11 @@ class InfluenceArguments:
 
 def context_influence(args: InfluenceArguments, held_out: HeldOutArguments | None = None,
                       scoring: ScoringArguments | None = None, model=None) -> InfluenceResult:
-    """The influence curve of the checkpoint `args.model_name_or_path` (any masked LM with a DNA tokenizer; or
-    `model`, a loaded `(model, tokenizer)` pair, in its place) at `args.context` bases (default: its training context) on the held-out sequence (default:
-    chrXVI of the bundled yeast genome); with `args.copy_distance`, in windows where the `args.copy_length` bases
-    around each scored base are written again that far before it. Writes influence.md, .json, .png and one
-    band_<d>.npz per band to `args.output_dir`."""
+    """The influence curve of the checkpoint `args.model_name_or_path` (any masked or causal LM with a DNA tokenizer; or
+    `model`, a loaded `(model, tokenizer)` pair, in its place) at `args.context` bases (default: its training context)
+    on the held-out sequence (default: chrXVI of the bundled yeast genome); with `args.copy_distance`, in windows where
+    the `args.copy_length` bases around each scored base are written again that far before it. Writes influence.md,
+    .json, .png and one band_<d>.npz per band to `args.output_dir`."""
     held_out, scoring = held_out or HeldOutArguments(), scoring or ScoringArguments()
     data, seed, progress = held_out.load(), scoring.seed, not scoring.quiet
     positions, copy_distance, copy_length = args.positions, args.copy_distance, args.copy_length

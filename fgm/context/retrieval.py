@@ -1,4 +1,4 @@
-"""`fgm benchmark retrieval`: does a masked LM copy from a repeat in its window, and over what distance?
+"""`fgm benchmark retrieval`: does a model copy from a repeat in its window, and over what distance?
 
 Retrieval of repeated sequence (transposons, LTR pairs, duplicated genes, tandem arrays) is the most plausible
 way long context helps a DNA model, so this zero-shot probe isolates it (after Genomic-NIAH, which plants a
@@ -7,9 +7,10 @@ held-out sequence into which a segment of other genomic sequence (`copy_length` 
 second copy d bases downstream of the first (start to start); the `scored` bases in the middle of the second copy
 are scored, each with its token masked (`MaskedBaseScorer`), so the rest of the copy is the key that finds the
 first. A causal LM scores each of them from the bases before it (`CausalBaseScorer`): the likelihood form of
-Genomic-NIAH, the bases of the second copy given everything before them. Each window is paired with a control identical except that the first copy is replaced by other genomic
-sequence of the same length (or, with `control="shuffled"`, by the copy's own bases in another order: a model
-that reads the window's composition gains against the first control but not against this one).
+Genomic-NIAH, the bases of the second copy given everything before them. Each window is paired with a control
+identical except that the first copy is replaced by other genomic sequence of the same length (or, with
+`control="shuffled"`, by the copy's own bases in another order: a model that reads the window's composition gains
+against the first control but not against this one).
 
 The retrieval gain (control loss minus copy loss, nats per base, averaged per window, with a bootstrap interval
 over windows) is what the first copy contributes: the control's loss (ln 4 = 1.386 at most) for a perfect copier,
@@ -155,7 +156,7 @@ class RetrievalArguments:
     _argument_group_name = "retrieval"
 
     model_name_or_path: str = checkpoint_argument("checkpoint folder or Hub id of a masked LM (FGM, a Nucleotide "
-                                                  "Transformer) or a causal LM (Carbon, GENERator) with a DNA tokenizer")
+                                                  "Transformer) or a causal LM (Carbon) with a DNA tokenizer")
     distances: list[str] = field(default_factory=lambda: ["32", "128", "512", "2k"],
                                  metadata={"help": "bases between the copies (start to start), e.g. 32,128,1k,10k"})
     output_dir: str = field(default="runs/retrieval", metadata={"help": "where the table, plot and data go"})
@@ -175,10 +176,10 @@ class RetrievalArguments:
 
 def retrieval_benchmark(args: RetrievalArguments, held_out: HeldOutArguments | None = None,
                         scoring: ScoringArguments | None = None, model=None) -> RetrievalResult:
-    """Score the checkpoint `args.model_name_or_path` (any masked LM with a DNA tokenizer; or `model`, a loaded
-    `(model, tokenizer)` pair, in its place) on the retrieval windows of each of `args.distances` (bases) drawn from the held-out sequence (default: chrXVI of the
-    bundled yeast genome). Writes retrieval.md, .json, .png and one distance_<d>.npz per distance to
-    `args.output_dir`."""
+    """Score the checkpoint `args.model_name_or_path` (any masked or causal LM with a DNA tokenizer; or `model`, a
+    loaded `(model, tokenizer)` pair, in its place) on the retrieval windows of each of `args.distances` (bases) drawn
+    from the held-out sequence (default: chrXVI of the bundled yeast genome). Writes retrieval.md, .json, .png and one
+    distance_<d>.npz per distance to `args.output_dir`."""
     held_out, scoring = held_out or HeldOutArguments(), scoring or ScoringArguments()
     segments, seed = held_out.load().held_out, scoring.seed
     built = {d: retrieval_windows(segments, d, args.windows, seed, args.copy_length, args.scored, args.flank,

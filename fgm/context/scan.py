@@ -45,8 +45,8 @@ from .held_out import ScanData, Segment
 from .instrument import HeldOutArguments, ScoringArguments, model_name
 from .oracle import copy_oracle, error_rate_text
 from .report import input_text, interval_text, markdown_table, saved_figure, scored_how, share_text
-from .results import (Baseline, ContextRow, CopyOracleFit, PairedDifference, PairedScans, ScanResult, Scores, StratumRow,
-                      Versus)
+from .results import (Baseline, ContextRow, CopyOracleFit, PairedDifference, PairedScans, ScanResult, Scores,
+                      StratumRow, Versus)
 
 MARKOV_ORDERS = tuple(range(7))
 SOFT_MASKING = ("not soft-masked", "soft-masked")  # a scored base outside / inside its sequence's lowercase runs
@@ -186,7 +186,8 @@ def paired_scans(scan_dir, reference_dir, contexts: list[int], n: int, seed: int
     return PairedScans(loss=loss, by_stratum=by_stratum if stratum is not None else None)
 
 
-def markov_scores(data: ScanData, positions, spans, orders, causal: bool = False) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def markov_scores(data: ScanData, positions, spans, orders,
+                  causal: bool = False) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """(loss, correct) per Markov order at the scored positions, their tokens masked as for the model (`causal`:
     from the bases before each position, `CausalMarkov`); each position scored by models fitted on its fold's
     sequences (`ScanData.folds`)."""
@@ -248,7 +249,7 @@ class ScanArguments:
     _argument_group_name = "scan"
 
     model_name_or_path: str = checkpoint_argument("checkpoint folder or Hub id of a masked LM (FGM, a Nucleotide "
-                                                  "Transformer) or a causal LM (Carbon, GENERator) with a DNA tokenizer")
+                                                  "Transformer) or a causal LM (Carbon) with a DNA tokenizer")
     contexts: list[str] = field(metadata={"help": "window sizes in bases, e.g. 1k,4k,16k,64k"})
     output_dir: str = field(default="runs/context_scan", metadata={"help": "where the table, plot and data go"})
     positions: int = field(default=2000, metadata={"help": "scored positions"})
@@ -268,13 +269,14 @@ class ScanArguments:
 
 def context_scan(args: ScanArguments, held_out: HeldOutArguments | None = None,
                  scoring: ScoringArguments | None = None, model=None) -> ScanResult:
-    """Scan the checkpoint `args.model_name_or_path` (any masked LM with a DNA tokenizer; or `model`, a loaded
-    `(model, tokenizer)` pair, in its place) over `args.contexts` (bases) on the held-out sequence (default: chrXVI of the bundled yeast genome); copies are matched
-    on `args.copy_key` bases around the masked token; with `args.stratum` (one of STRATA) every position is drawn from
-    that repeat stratum, so a rare stratum (copies 1-10 kb away: 3% of Drosophila chr4) is measured without scanning
-    thousands of others. `args.versus`: the folder of another model's scan at the same positions and contexts, which
-    this one is compared with, paired, overall and per stratum (`versus` in the results). Writes `scan.json`,
-    `scan.md`, `scan.png` and one `context_<bases>.npz` per size to `args.output_dir`; returns the results."""
+    """Scan the checkpoint `args.model_name_or_path` (any masked or causal LM with a DNA tokenizer; or `model`, a loaded
+    `(model, tokenizer)` pair, in its place) over `args.contexts` (bases) on the held-out sequence (default: chrXVI of
+    the bundled yeast genome); copies are matched on `args.copy_key` bases around the masked token; with `args.stratum`
+    (one of STRATA) every position is drawn from that repeat stratum, so a rare stratum (copies 1-10 kb away: 3% of
+    Drosophila chr4) is measured without scanning thousands of others. `args.versus`: the folder of another model's scan
+    at the same positions and contexts, which this one is compared with, paired, overall and per stratum (`versus` in
+    the results). Writes `scan.json`, `scan.md`, `scan.png` and one `context_<bases>.npz` per size to `args.output_dir`;
+    returns the results."""
     held_out, scoring = held_out or HeldOutArguments(), scoring or ScoringArguments()
     data, seed, contexts = held_out.load(), scoring.seed, args.contexts
     output_dir = Path(args.output_dir)
@@ -299,8 +301,8 @@ def context_scan(args: ScanArguments, held_out: HeldOutArguments | None = None,
     where = np.array(chosen).reshape(-1, 2)
     soft_masked = np.zeros(len(where), dtype=bool)
     for segment in np.unique(where[:, 0]):
-        rows = where[:, 0] == segment
-        soft_masked[rows] = data.held_out[segment].is_soft_masked(where[rows, 1])
+        members = where[:, 0] == segment
+        soft_masked[members] = data.held_out[segment].is_soft_masked(where[members, 1])
     np.savez(strata_file(output_dir), positions=np.array(chosen), stratum=stratum, soft_masked=soft_masked)
     results = scan_results(rows, per_context, scoring.bootstrap, seed, stratum=stratum, copy_fit=fit,
                            in_window=in_window, model=model_name(scorer), kmer_size=k, training_context=trained,

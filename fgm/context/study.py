@@ -311,8 +311,10 @@ def measure_checkpoint(label: str, checkpoint: str, folder: Path, settings: dict
     if saved is None:
         measured = measure(checkpoint, folder, HeldOutArguments(corpus=settings["corpus"], split=settings["split"]),
                            study, scoring)
-        run = TrainedModel(preset=label, kmer_size=measured.scan.kmer_size, train_context=measured.scan.training_context,
-                           tokens_per_example=0, batch_size=0, steps=0, bases=0, checkpoint=checkpoint, **vars(measured))
+        scan = measured.scan
+        run = TrainedModel(preset=label, kmer_size=scan.kmer_size, train_context=scan.training_context,
+                           tokens_per_example=0, batch_size=0, steps=0, bases=0, checkpoint=checkpoint,
+                           **vars(measured))
         saved = StudyRun(settings=settings, run=run)
         saved.save(record)
     return replace(saved.run, scan_dir=str(folder / "scan"),
@@ -398,8 +400,8 @@ def study_table(study: StudyResult) -> str:
     """Markdown: loss (nats per base) of each model at each evaluation context; * marks extrapolation."""
     contexts, presets, runs = study.eval_contexts, study.presets, study.runs
     vep = any(r.vep for r in runs)
-    causal = ("; a causal LM scores each base from the bases before it, at positions and against a one-sided oracle and "
-              "baseline of its own" if any(run.causal for run in runs) else "")
+    causal = ("; a causal LM scores each base from the bases before it, at positions and against a one-sided oracle "
+              "and baseline of its own" if any(run.causal for run in runs) else "")
     trained = (f"Same base budget ({study.base_budget:,} bases), RoPE base {study.rope_theta:,.0f}, positions and seed "
                "for every trained model" if any(not run.checkpoint for run in runs) else "Same seed for every model")
     lines = [
@@ -461,8 +463,8 @@ def instrument_tables(study: StudyResult) -> list[str]:
             rows.append([run_label(run, study.presets), f"{run.influence.context:,}",
                          f"{run.influence.reach or 0:,}", *(f"{kl[b]:.1e}" if b in kl else "" for b in bands)])
         tables.append(markdown_table(
-            f"Influence: mean KL (nats) of the prediction when the bases at [d, 2d) from it (before it, for a causal LM) "
-            "are replaced, at "
+            "Influence: mean KL (nats) of the prediction when the bases at [d, 2d) from it (before it, for a causal "
+            "LM) are replaced, at "
             f"the training context, {runs[0].influence.positions} positions; reach = {REACH_RULE}.",
             ["model", "context", "reach", *(f"[{b:,}, {2 * b:,})" for b in bands)], rows))
     return tables
