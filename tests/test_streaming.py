@@ -35,10 +35,26 @@ def test_shards_hold_every_window_once_globally_shuffled(corpus, shards):
     assert [key(r) for r in rows] != [key(r) for r in train], "not in genome order"
     assert {key(r): r["sequence"] for r in rows} == {key(r): r["sequence"] for r in train}
     assert summary["splits"]["train"]["windows"] == len(train) and summary["longest"]["train"] == 5_000
+
     with pytest.raises(FileExistsError, match="already holds a sharded corpus"):
         save_shards(corpus, shards)
     with pytest.raises(ValueError, match="not a sharded corpus"):
         stream_split(shards / "train")
+
+
+def test_shards_are_written_in_row_groups_of_about_a_megabase(corpus, tmp_path, monkeypatch):
+    """A stream reads a shard a row group at a time: row groups of ~ROW_GROUP_BASES keep what it holds bounded
+    (here 20 kb, 4 windows of 5 kb, so that the test's small shards are cut too)."""
+    import pyarrow.parquet as pq
+
+    import fgm.data.corpus
+
+    monkeypatch.setattr(fgm.data.corpus, "ROW_GROUP_BASES", 20_000)
+    folder = save_shards(corpus, tmp_path / "shards", shard_bases=60_000, seed=1)
+    files = sorted((folder / "train").glob("shard_*.parquet"))
+    groups = [pq.ParquetFile(f).metadata.row_group(g).num_rows for f in files
+              for g in range(pq.ParquetFile(f).metadata.num_row_groups)]
+    assert max(groups) == 4 and sum(groups) == len(corpus["train"]) and len(groups) > len(files)
 
 
 def test_streaming_pretraining_is_seeded_and_resumes_with_the_same_batches(shards, tmp_path):
