@@ -129,7 +129,7 @@ def length_multiple(model) -> int:
 
 def is_causal_lm(model) -> bool:
     """Whether a loaded model predicts the next token (a causal LM: Llama, HyenaDNA, Evo) rather than masked ones."""
-    return bool(model.can_generate()) if hasattr(model, "can_generate") else bool(getattr(model, "causal", False))
+    return hasattr(model, "can_generate") and bool(model.can_generate())
 
 
 def base_scorer(model, tokenizer, batch_size: int = 8):
