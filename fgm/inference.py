@@ -102,13 +102,18 @@ def encode_dna(tokenizer, vocabulary: DNAVocabulary, sequences: list[str]) -> li
 
 
 def position_limit(model) -> int | None:
-    """The most tokens `model` can read: the size of a learned (absolute) position table (BERT, ESM, GPT-2); None
-    for relative positions (RoPE, ALiBi, convolutions), which run past their training length as extrapolation."""
+    """The most tokens `model` can read: the size of a learned (absolute) position table (BERT, ESM, GPT-2), less
+    the rows a table with a padding row skips (ESM and RoBERTa count positions from padding_idx + 1); None for
+    relative positions (RoPE, ALiBi, convolutions), which run past their training length as extrapolation."""
     config = model.config
     kind = getattr(config, "position_embedding_type", "absolute" if hasattr(config, "n_positions") else None)
-    if kind == "absolute":
-        return getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None)
-    return None
+    if kind != "absolute":
+        return None
+    table = next((module for name, module in model.named_modules()
+                  if name.endswith("position_embeddings") and isinstance(module, torch.nn.Embedding)), None)
+    if table is not None and table.padding_idx is not None:
+        return table.num_embeddings - table.padding_idx - 1
+    return getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None)
 
 
 def check_length(model, tokens: int) -> None:

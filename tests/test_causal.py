@@ -224,6 +224,22 @@ def test_a_window_longer_than_a_learned_position_table_is_refused_by_name(tmp_pa
         scorer.score([SEQUENCE[:200]], [100])
 
 
+def test_an_esm_position_table_is_read_from_its_padding_row_on(tmp_path):
+    """ESM (NT v1's absolute positions) numbers positions from padding_idx + 1 = 2: a table of 12 rows reads 10
+    tokens, and an 11th would index past it inside the model."""
+    from nt_peer import save_nt_peer
+    from transformers import AutoTokenizer, EsmForMaskedLM
+
+    folder = save_nt_peer(tmp_path / "nt")
+    config = EsmForMaskedLM.config_class.from_pretrained(folder, position_embedding_type="absolute",
+                                                         max_position_embeddings=12)
+    scorer = base_scorer(EsmForMaskedLM(config).eval(), AutoTokenizer.from_pretrained(folder))
+    assert isinstance(scorer, MaskedBaseScorer) and scorer.score([SEQUENCE[:54]], [20]).log_probs.shape == (1, 4)
+    with pytest.raises(ValueError, match=r"EsmForMaskedLM reads at most 10 tokens \(its learned position "
+                                         r"embeddings\); a window of 11 tokens is longer"):
+        scorer.score([SEQUENCE[:60]], [20])
+
+
 def test_a_study_measures_existing_causal_and_masked_checkpoints_side_by_side(tmp_path, monkeypatch):
     from datasets import Dataset, DatasetDict
     from nt_peer import save_nt_peer
