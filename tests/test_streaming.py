@@ -42,6 +42,22 @@ def test_shards_hold_every_window_once_globally_shuffled(corpus, shards):
         stream_split(shards / "train")
 
 
+def test_a_shard_with_other_columns_is_refused_naming_it(shards, tmp_path):
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    mixed = shutil.copytree(shards, tmp_path / "mixed")
+    odd = sorted((mixed / "train").glob("shard_*.parquet"))[-1]
+    table = pq.read_table(odd)
+    pq.write_table(table.drop_columns(["source"]).append_column("species", pa.array(["yeast"] * len(table))), odd)
+    with pytest.raises(ValueError, match=rf"{odd.name} has the columns .*'species': 'string'.*not those of "
+                                         r".*shard_00000.parquet .*'source': 'string'"):
+        stream_split(mixed, "train")
+    assert len(list(stream_split(shards, "train")[0])) > 0
+
+
 def test_shards_are_written_in_row_groups_of_about_a_megabase(corpus, tmp_path, monkeypatch):
     """A stream reads a shard a row group at a time: row groups of ~ROW_GROUP_BASES keep what it holds bounded
     (here 20 kb, 4 windows of 5 kb, so that the test's small shards are cut too)."""
@@ -81,9 +97,48 @@ def test_streaming_pretraining_is_seeded_and_resumes_with_the_same_batches(shard
     other = PretrainingArguments(output_dir=str(tmp_path / "d"), **{**settings, "seed": 3})
     pretrain(model, data, other)
     assert losses(tmp_path / "d") != losses(tmp_path / "a"), "another seed, another order"
-    assert "streaming | Parquet shards, a shuffle buffer of 20 windows" in (tmp_path / "a" / "README.md").read_text()
+    assert ("streaming | Parquet shards, a shuffle buffer of 20 windows filled from 10 shards at a time"
+            in (tmp_path / "a" / "README.md").read_text())
     with pytest.raises(ValueError, match="--plant_rate draws donor windows from the whole corpus"):
         replace(data, plant_rate=0.5).__post_init__()
+
+
+def test_streaming_takes_a_length_schedule_and_padding_free_batches(shards, tmp_path):
+    """Each phase of a --max_length_schedule is a new stream from the seed that skips the batches already trained:
+    the second phase continues after the first's last step, at its own length, packed without padding."""
+    data = PretrainDataArguments(corpus=str(shards), max_length=101, max_length_schedule="51:0.5", padding_free=True,
+                                 streaming=True, shuffle_buffer=20, max_eval_samples=4)
+    pretrain(PretrainModelArguments(preset="tiny", kmer_size=1), data, PretrainingArguments(
+        output_dir=str(tmp_path), max_steps=4, per_device_train_batch_size=4, logging_steps=1, save_steps=100,
+        report_to="none", disable_tqdm=True))
+    state = json.loads((tmp_path / "checkpoint-4" / "trainer_state.json").read_text())
+    tokens = {entry["step"]: entry["num_input_tokens_seen"] for entry in state["log_history"] if "loss" in entry}
+    assert sorted(tokens) == [1, 2, 3, 4] and (tmp_path / "checkpoint-2").is_dir()
+    assert tokens[2] - tokens[1] == 4 * 51 and tokens[4] - tokens[3] == 4 * 101, "4 windows a step, at each length"
+
+
+def test_the_shuffle_buffer_is_filled_from_shuffle_shards_shards_at_a_time(shards, tmp_path):
+    """What a stream holds grows with the shards it reads at once (each open shard holds memory in proportion to its
+    size: benchmarks/results_streaming.md), so that number is a setting: with one, the first windows all come from
+    one shard; with four (the corpus's four), the buffer starts with a window of each."""
+    import pyarrow.parquet as pq
+
+    shard_of = {(chrom, start): path.name for path in sorted((shards / "train").glob("shard_*.parquet"))
+                for chrom, start in zip(*pq.read_table(path, columns=["chrom", "start"]).to_pydict().values())}
+    assert len(set(shard_of.values())) == 4
+
+    def first_shards(open_shards: int, windows: int) -> list[str]:
+        data = PretrainDataArguments(corpus=str(shards), max_length=101, streaming=True, shuffle_buffer=4,
+                                     shuffle_shards=open_shards)
+        trainer = build_trainer(PretrainModelArguments(preset="tiny", kmer_size=1), data, PretrainingArguments(
+            output_dir=str(tmp_path), max_steps=1, report_to="none", eval_strategy="no"))
+        rows = iter(trainer.train_dataset.stream)
+        return [shard_of[row["chrom"], row["start"]] for row in (next(rows) for _ in range(windows))]
+
+    assert len(set(first_shards(1, 8))) == 1
+    assert len(set(first_shards(4, 4))) == 4
+    with pytest.raises(ValueError, match=r"--shuffle_buffer \(10000\) and --shuffle_shards \(0\) must be at least 1"):
+        PretrainDataArguments(corpus=str(shards), streaming=True, shuffle_shards=0)
 
 
 def test_two_process_ddp_streaming_trains_each_rank_on_other_windows(shards, tmp_path):

@@ -726,7 +726,9 @@ def save_shards(dsdict, out_dir: PathLike, *, shard_bases: int = SHARD_BASES, se
 
 def stream_split(folder: PathLike, split: str = "train"):
     """A split of a sharded corpus as a `datasets.IterableDataset` (its shards read one at a time), and the
-    corpus's summary (`corpus.json`)."""
+    corpus's summary (`corpus.json`). Every shard must have the first one's columns (checked up front from the
+    files' footers: a stream would otherwise fail at the odd shard, hours into a run, without naming it)."""
+    import pyarrow.parquet as pq
     from datasets import load_dataset
 
     folder = Path(folder).expanduser()
@@ -736,6 +738,13 @@ def stream_split(folder: PathLike, split: str = "train"):
     files = sorted(str(path) for path in (folder / split).glob("shard_*.parquet"))
     if not files:
         raise ValueError(f"{folder} has no {split} shards")
+    first = pq.read_schema(files[0]).remove_metadata()
+    for file in files[1:]:
+        schema = pq.read_schema(file).remove_metadata()
+        if not schema.equals(first):
+            raise ValueError(f"{file} has the columns {dict(zip(schema.names, map(str, schema.types)))}, not those of "
+                             f"{files[0]} ({dict(zip(first.names, map(str, first.types)))}): a sharded corpus's shards "
+                             "must share one schema; rewrite them with `fgm corpus --format shards`")
     return (load_dataset("parquet", data_files={split: files}, split=split, streaming=True),
             json.loads((folder / SHARDS_SUMMARY).read_text()))
 
