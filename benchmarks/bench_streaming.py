@@ -5,8 +5,11 @@
    Drosophila chromosome 4 under four species names): peak RSS against that of a build from one small file, beside
    the largest record (the corpus is built one record at a time, so only the largest should be held at once).
 2. `fgm pretrain` of a tiny model for a fixed number of steps on corpora of 1x, 4x and 16x the yeast genome (the
-   same genome under other species names), from Parquet shards with `--streaming` and from the in-memory (Arrow,
-   memory-mapped) corpus: peak RSS per corpus size.
+   same genome under other species names), from Parquet shards with `--streaming` (the shuffle buffer filled from
+   the default 10 shards at a time, and from one) and from the in-memory (Arrow, memory-mapped) corpus: peak RSS
+   per corpus size. Each open shard holds memory in proportion to its size, so a stream's memory should stop
+   growing once the corpus has more shards than are open at once: small shards (4 Mb) make 1x hold 3, 4x 12 and
+   16x 48.
 
 Each command runs in a child process under `/usr/bin/time -v` (its "Maximum resident set size").
 
@@ -82,9 +85,8 @@ def main():
     parser.add_argument("--out", default="benchmarks/results_streaming.md")
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--copies", default="1,4,16")
-    parser.add_argument("--shard_bases", default="16m", help="shard size of the pretraining corpora (small, so that "
-                        "every size but the first holds full shards: what a stream holds at once is a shard's row "
-                        "groups and the shuffle buffer, not the corpus)")
+    parser.add_argument("--shard_bases", default="4m", help="shard size of the pretraining corpora (small, so that "
+                        "every size but the first has more shards than a stream opens at once)")
     args = parser.parse_args()
     fgm = [sys.executable, "-m", "fgm.cli"]
     mib = 1024**2
@@ -109,8 +111,10 @@ def main():
             "## Pretraining a tiny model: peak RSS against the corpus's size", "",
             f"{args.steps} steps of 8 windows of 200 bases (`--preset tiny --kmer_size 1`), on N copies of the yeast "
             f"genome (12.1 Mb each, under other species names), shards of {args.shard_bases} bases, the default "
-            "shuffle buffer (10,000 windows of 6 kb).", "",
-            "| corpus | bases | streaming shards (MiB) | in memory, Arrow (MiB) |", "| --- | --- | --- | --- |"]
+            "shuffle buffer (10,000 windows of 6 kb), filled from 10 shards at a time (the default `--shuffle_shards`) "
+            "or from one.", "",
+            "| corpus | bases | shards | streaming, 10 shards open (MiB) | streaming, 1 shard open (MiB) | "
+            "in memory, Arrow (MiB) |", "| --- | --- | --- | --- | --- | --- |"]
         for copies in (int(c) for c in args.copies.split(",")):
             listing = copies_manifest(tmp, copies)
             corpora = {}
@@ -123,12 +127,14 @@ def main():
             train = ["pretrain", "--preset", "tiny", "--kmer_size", "1", "--max_length", "201", "--max_steps",
                      str(args.steps), "--per_device_train_batch_size", "8", "--eval_strategy", "no",
                      "--save_steps", "100000", "--report_to", "none", "--disable_tqdm", "true"]
-            streamed = peak_rss(fgm + train + ["--corpus", str(corpora["shards"]), "--streaming",
-                                               "--output_dir", str(tmp / f"m{copies}s")])
+            streamed = {open_shards: peak_rss(fgm + train + [
+                "--corpus", str(corpora["shards"]), "--streaming", "--shuffle_shards", str(open_shards),
+                "--output_dir", str(tmp / f"m{copies}s{open_shards}")]) for open_shards in (10, 1)}
             in_memory = peak_rss(fgm + train + ["--corpus", str(corpora["arrow"]), "--output_dir",
                                                 str(tmp / f"m{copies}a")])
-            lines.append(f"| yeast x {copies} | {copies * 12_071_326:,} | {streamed / mib:,.0f} | "
-                         f"{in_memory / mib:,.0f} |")
+            shards = len(list((corpora["shards"] / "train").glob("shard_*.parquet")))
+            lines.append(f"| yeast x {copies} | {copies * 12_071_326:,} | {shards} | {streamed[10] / mib:,.0f} | "
+                         f"{streamed[1] / mib:,.0f} | {in_memory / mib:,.0f} |")
             print(lines[-1], flush=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -129,13 +129,15 @@ class MaskedGenomeWindows(Dataset):
 
 class StreamingGenomeWindows(torch.utils.data.IterableDataset):
     """A corpus split streamed from its shards (`fgm corpus --format shards`), in bounded memory: the windows pass
-    through a shuffle buffer of `buffer_size` (datasets' `IterableDataset.shuffle`, seeded and reshuffled each
-    epoch), then become examples as `windows` makes them (crop, strand, masking, loss weights), the n-th window of
-    an epoch drawing from (seed, epoch, n). The order depends only on the seed, so a resumed run (Trainer skips
-    the batches already trained) sees the same next batch."""
+    through a shuffle buffer of `buffer_size` filled from `open_shards` shards at a time in a seeded shard order
+    (datasets' `IterableDataset.shuffle`, reshuffled each epoch; each open shard holds memory in proportion to its
+    size), then become examples as `windows` makes them (crop, strand, masking, loss weights), the n-th window of an
+    epoch drawing from (seed, epoch, n). The order depends only on the seed, so a resumed run (Trainer skips the
+    batches already trained) sees the same next batch."""
 
-    def __init__(self, stream, windows: MaskedGenomeWindows, buffer_size: int):
-        self.stream, self.windows = stream.shuffle(seed=windows.seed, buffer_size=buffer_size), windows
+    def __init__(self, stream, windows: MaskedGenomeWindows, buffer_size: int, open_shards: int):
+        self.stream = stream.shuffle(seed=windows.seed, buffer_size=buffer_size, max_buffer_input_shards=open_shards)
+        self.windows = windows
 
     def set_epoch(self, epoch: int):
         self.windows.set_epoch(epoch)

@@ -123,6 +123,10 @@ class PretrainDataArguments:
                 "pass through a shuffle buffer, in an order set by the seed (resumes exactly); needs --max_steps"})
     shuffle_buffer: int = field(default=10_000, metadata={
         "help": "windows held in the --streaming shuffle buffer (BioNeMo's OpenGenome2: 10k-50k)"})
+    shuffle_shards: int = field(default=10, metadata={
+        "help": "shards the --streaming shuffle buffer is filled from at once, interleaved (datasets' "
+                "max_buffer_input_shards, its default 10): each open shard holds memory in proportion to its size, "
+                "so a stream's memory is bounded by this many shards and the buffer, whatever the corpus's size"})
     max_length_schedule: str | None = field(
         default=None,
         metadata={"help": "short to long inside one run: 'LENGTH:FRACTION,...', e.g. '256:0.25,512:0.5' trains the "
@@ -154,6 +158,9 @@ class PretrainDataArguments:
     def __post_init__(self):  # the planting itself is checked against the window (`CopyPlanting.check`)
         if self.plant_curriculum and not self.plant_rate:
             raise ValueError("--plant_curriculum schedules planted copies: give a --plant_rate above 0")
+        if self.shuffle_buffer < 1 or self.shuffle_shards < 1:
+            raise ValueError(f"--shuffle_buffer ({self.shuffle_buffer}) and --shuffle_shards ({self.shuffle_shards}) "
+                             "must be at least 1")
         if self.streaming and self.plant_rate:
             raise ValueError("--plant_rate draws donor windows from the whole corpus, which --streaming does not hold: "
                              "plant copies with the corpus in memory")
@@ -454,7 +461,8 @@ def training_details(corpus: CorpusData, data_args: PretrainDataArguments, train
         details["species' sampling weights"] = ", ".join(
             f"{name} {w:g}" for name, w in corpus.params["species_weights"].items())
     if data_args.streaming:
-        details["streaming"] = f"Parquet shards, a shuffle buffer of {data_args.shuffle_buffer:,} windows"
+        details["streaming"] = (f"Parquet shards, a shuffle buffer of {data_args.shuffle_buffer:,} windows filled "
+                                f"from {data_args.shuffle_shards} shards at a time")
     return details
 
 
@@ -484,7 +492,9 @@ def build_trainer(
     planting = data_args.planting((length - 1) * tokenizer.k)
     windows = MaskedGenomeWindows(corpus.train, tokenizer, length, data_args.mlm_probability, train=True, seed=seed,
                                   planting=planting, soft_masked_weight=training_args.soft_masked_loss_weight_train)
-    train = StreamingGenomeWindows(corpus.train, windows, data_args.shuffle_buffer) if data_args.streaming else windows
+    train = windows
+    if data_args.streaming:
+        train = StreamingGenomeWindows(corpus.train, windows, data_args.shuffle_buffer, data_args.shuffle_shards)
     # the longest example, saved with the checkpoint as the context it was trained at: an N-free crop of the
     # longest training window, in bases and in tokens
     bases = min(windows.crop_bases, corpus.longest)
