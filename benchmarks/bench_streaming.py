@@ -5,11 +5,12 @@
    Drosophila chromosome 4 under four species names): peak RSS against that of a build from one small file, beside
    the largest record (the corpus is built one record at a time, so only the largest should be held at once).
 2. `fgm pretrain` of a tiny model for a fixed number of steps on corpora of 1x, 4x and 16x the yeast genome (the
-   same genome under other species names), from Parquet shards with `--streaming` (the shuffle buffer filled from
-   the default 10 shards at a time, and from one) and from the in-memory (Arrow, memory-mapped) corpus: peak RSS
-   per corpus size. Each open shard holds memory in proportion to its size, so a stream's memory should stop
-   growing once the corpus has more shards than are open at once: small shards (4 Mb) make 1x hold 3, 4x 12 and
-   16x 48.
+   same genome under other species names), from Parquet shards with `--streaming` and from the in-memory (Arrow,
+   memory-mapped) corpus: peak RSS per corpus size. A stream holds its shuffle buffer and the shards it fills it
+   from (`--shuffle_shards`, each in proportion to its size), so its memory should not grow with the corpus once
+   the buffer is full and more shards exist than are open: a buffer of 1,000 windows (6 Mb, full at every size)
+   and small shards (4 Mb: 3, 12 and 48 of them) show that; the default buffer of 10,000 windows (60 Mb) fills only
+   in the 16x corpus, and one open shard instead of 10 shows what the open shards hold.
 
 Each command runs in a child process under `/usr/bin/time -v` (its "Maximum resident set size").
 
@@ -110,11 +111,12 @@ def main():
             "more than the one-file build.", "",
             "## Pretraining a tiny model: peak RSS against the corpus's size", "",
             f"{args.steps} steps of 8 windows of 200 bases (`--preset tiny --kmer_size 1`), on N copies of the yeast "
-            f"genome (12.1 Mb each, under other species names), shards of {args.shard_bases} bases, the default "
-            "shuffle buffer (10,000 windows of 6 kb), filled from 10 shards at a time (the default `--shuffle_shards`) "
-            "or from one.", "",
-            "| corpus | bases | shards | streaming, 10 shards open (MiB) | streaming, 1 shard open (MiB) | "
-            "in memory, Arrow (MiB) |", "| --- | --- | --- | --- | --- | --- |"]
+            f"genome (12.1 Mb each, under other species names), 6 kb windows in shards of {args.shard_bases} bases; "
+            "streamed through a shuffle buffer of B windows filled from S shards at a time (`--shuffle_buffer B "
+            "--shuffle_shards S`; the defaults are 10,000 and 10), or read in memory.", "",
+            "| corpus | bases | shards | streaming, B 1,000, S 10 (MiB) | streaming, B 10,000, S 10 (MiB) | "
+            "streaming, B 10,000, S 1 (MiB) | in memory, Arrow (MiB) |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
         for copies in (int(c) for c in args.copies.split(",")):
             listing = copies_manifest(tmp, copies)
             corpora = {}
@@ -127,14 +129,15 @@ def main():
             train = ["pretrain", "--preset", "tiny", "--kmer_size", "1", "--max_length", "201", "--max_steps",
                      str(args.steps), "--per_device_train_batch_size", "8", "--eval_strategy", "no",
                      "--save_steps", "100000", "--report_to", "none", "--disable_tqdm", "true"]
-            streamed = {open_shards: peak_rss(fgm + train + [
-                "--corpus", str(corpora["shards"]), "--streaming", "--shuffle_shards", str(open_shards),
-                "--output_dir", str(tmp / f"m{copies}s{open_shards}")]) for open_shards in (10, 1)}
+            streamed = [peak_rss(fgm + train + [
+                "--corpus", str(corpora["shards"]), "--streaming", "--shuffle_buffer", str(buffer),
+                "--shuffle_shards", str(open_shards), "--output_dir", str(tmp / f"m{copies}s{buffer}_{open_shards}")])
+                for buffer, open_shards in ((1_000, 10), (10_000, 10), (10_000, 1))]
             in_memory = peak_rss(fgm + train + ["--corpus", str(corpora["arrow"]), "--output_dir",
                                                 str(tmp / f"m{copies}a")])
             shards = len(list((corpora["shards"] / "train").glob("shard_*.parquet")))
-            lines.append(f"| yeast x {copies} | {copies * 12_071_326:,} | {shards} | {streamed[10] / mib:,.0f} | "
-                         f"{streamed[1] / mib:,.0f} | {in_memory / mib:,.0f} |")
+            lines.append(f"| yeast x {copies} | {copies * 12_071_326:,} | {shards} | "
+                         + " | ".join(f"{peak / mib:,.0f}" for peak in streamed) + f" | {in_memory / mib:,.0f} |")
             print(lines[-1], flush=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
