@@ -32,7 +32,7 @@ from ..stats import mean_interval, resamples
 from .instrument import HeldOutArguments, ScoringArguments, model_name
 from .report import input_text, interval_text, markdown_table, saved_figure, scored_how
 from .results import Band, InfluenceResult, PlantedCopy
-from .scan import choose_positions
+from .scan import causal_window, choose_positions
 
 REACH_SHARE = 0.01
 # Whole bands, not per replaced base: a few distant bases can matter as much as the neighbours (a copy), and a per
@@ -115,7 +115,7 @@ def context_influence(args: InfluenceArguments, held_out: HeldOutArguments | Non
     context, k, causal = int(args.context or trained), scorer.vocabulary.longest, scorer.causal
     if context < 2 * k + 2:
         raise ValueError(f"a context of {context} bases leaves no band around a {k}-base token")
-    scored = k * (context // k - 1) if causal else context // 2  # the scored base's offset: its token ends the window
+    scored = -causal_window(0, context, k)[0] if causal else context // 2  # the scored base's offset in its window
     chosen, _ = choose_positions(data.held_out, context, positions, seed, before=scored)
     donors, _ = choose_positions(data.held_out, context, positions, [seed, 1], before=scored)
     donors = [donors[i] for i in np.random.default_rng([seed, 2]).permutation(len(donors))]

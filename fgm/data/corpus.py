@@ -725,7 +725,7 @@ def save_shards(dsdict, out_dir: PathLike, *, shard_bases: int = SHARD_BASES, se
 
 
 def stream_split(folder: PathLike, split: str = "train"):
-    """A split of a sharded corpus as a `datasets.IterableDataset` (its shards read one at a time), and the
+    """A split of a sharded corpus as a `datasets.IterableDataset` (each shard read a row group at a time), and the
     corpus's summary (`corpus.json`). Every shard must have the first one's columns (checked up front from the
     files' footers: a stream would otherwise fail at the odd shard, hours into a run, without naming it)."""
     import pyarrow.parquet as pq

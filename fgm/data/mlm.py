@@ -157,9 +157,7 @@ class SpeciesSampler(torch.utils.data.Sampler):
     def __init__(self, windows: MaskedGenomeWindows, weights: dict[str, float]):
         sources = list(windows.rows["source"])
         counts = Counter(sources)
-        missing = sorted(set(counts) - set(weights))
-        if missing:
-            raise ValueError(f"no sampling weight for the species {missing} of the corpus")
+        require_weights(counts, weights)
         self.windows = windows
         self.row_weights = torch.tensor([weights[s] / counts[s] for s in sources], dtype=torch.float64)
 
@@ -179,13 +177,18 @@ def interleaved_species(stream, weights: dict[str, float], sources: list[str], s
     species the corpus holds, each of which needs a weight."""
     from datasets import interleave_datasets
 
-    missing = sorted(set(sources) - set(weights))
-    if missing:
-        raise ValueError(f"no sampling weight for the species {missing} of the corpus")
+    require_weights(sources, weights)
     names, total = list(weights), sum(weights.values())
     streams = [stream.filter(lambda row, name=name: row["source"] == name) for name in names]
     return interleave_datasets(streams, probabilities=[weights[name] / total for name in names], seed=seed,
                                stopping_strategy="first_exhausted")
+
+
+def require_weights(species, weights: dict[str, float]) -> None:
+    """Refuse, naming them, the species of a corpus that have no sampling weight."""
+    missing = sorted(set(species) - set(weights))
+    if missing:
+        raise ValueError(f"no sampling weight for the species {missing} of the corpus")
 
 
 def token_weights(ids: torch.Tensor, base_weights: np.ndarray, k: int) -> torch.Tensor:
