@@ -325,8 +325,8 @@ def test_study_trains_a_copy_planting_arm_and_compares_it_paired_within_each_str
     study = context_study(StudyArguments(corpus=str(tmp_path / "corpus"), train_contexts=[240], bases=4_800,
                                          eval_contexts=[120, 240], bases_per_step=482, mlm_probability=0.15,
                                          positions=40, retrieval_distances=[], influence_positions=0, bootstrap=20,
-                                         plant_copies=True, plant_rate=1.0, plant_length=16, plant_curriculum="40:0.5",
-                                         max_length_schedule="121:0.5"),
+                                         plant_copies=True, plant_rate=0.5, plant_length=16, plant_curriculum="40:0.5",
+                                         plant_rate_schedule="1:0.25", max_length_schedule="121:0.5"),
                           PretrainModelArguments(preset="tiny", kmer_size=1, config_overrides={"rope_theta": 1e6}),
                           training_args)
     natural, copies = study.runs
@@ -338,7 +338,7 @@ def test_study_trains_a_copy_planting_arm_and_compares_it_paired_within_each_str
     # 9 steps of 2 windows: the first 4 at 121 tokens (the schedule's first half), the rest at 241
     assert natural.steps == copies.steps == 9 and natural.bases == copies.bases == 2 * (4 * 121 + 5 * 241)
     card = (tmp_path / "study" / "tiny+copies" / "train_240" / "README.md").read_text()
-    assert "copy planting" in card and "16-base segments" in card
+    assert "copy planting" in card and "16-base segments" in card and "(rates 1:0.25)" in card
     assert "copy planting" not in (tmp_path / "study" / "tiny" / "train_240" / "README.md").read_text()
     (versus,) = study.versus_first_preset
     stratum = np.load(Path(copies.scan_dir) / "strata.npz")["stratum"]

@@ -100,6 +100,7 @@ def test_pretrain_refuses_bad_planting_on_one_line(tmp_path, capsys):
         (["--plant_rate", "1", "--plant_max_distance", "500"], "--plant_max_distance 500 + --plant_length 64 does "
                                                                 "not fit the training window of 200 bases"),
         (["--plant_curriculum", "100:0.5"], "--plant_curriculum schedules planted copies: give a --plant_rate above 0"),
+        (["--plant_rate", "0.5", "--plant_rate_schedule", "1.5:0.5"], "--plant_rate must be within [0, 1], got 1.5"),
     ]:
         with pytest.raises(SystemExit) as stopped:
             main(base + extra)
@@ -114,9 +115,9 @@ def test_distance_curriculum_runs_in_phases_and_resumes_exactly(tmp_path, monkey
     yeast.corpus(window=600, train_count=64, validation_count=0).save_to_disk(str(corpus))
     data = PretrainDataArguments(corpus=str(corpus), max_length=401, plant_rate=1.0, plant_length=32,
                                  plant_curriculum="40:0.5,120:0.75")
-    assert data.phases(8) == [(401, 40, 4), (401, 120, 6), (401, None, 8)]
-    assert replace(data, max_length_schedule="201:0.25").phases(8) == [(201, 40, 2), (401, 40, 4), (401, 120, 6),
-                                                                      (401, None, 8)]
+    assert data.phases(8) == [(401, 40, 1.0, 4), (401, 120, 1.0, 6), (401, None, 1.0, 8)]
+    assert replace(data, max_length_schedule="201:0.25").phases(8) == [
+        (201, 40, 1.0, 2), (401, 40, 1.0, 4), (401, 120, 1.0, 6), (401, None, 1.0, 8)]
     for curriculum in ("120:0.5,40:0.75", "40:1.5", "40"):
         with pytest.raises(ValueError, match="--plant_curriculum"):
             replace(data, plant_curriculum=curriculum).phases(8)
@@ -147,6 +148,37 @@ def test_distance_curriculum_runs_in_phases_and_resumes_exactly(tmp_path, monkey
     pretrain(model, data, PretrainingArguments(output_dir=str(resumed), resume_from_checkpoint="last", **settings))
     again = json.loads((resumed / "checkpoint-8" / "trainer_state.json").read_text())["log_history"]
     assert {e["step"]: e["loss"] for e in again if "loss" in e} == pytest.approx(losses, abs=1e-6)
+
+
+def test_rate_schedule_plants_each_phase_at_its_own_rate(tmp_path, monkeypatch):
+    corpus = tmp_path / "corpus"
+    yeast.corpus(window=600, train_count=64, validation_count=0).save_to_disk(str(corpus))
+    data = PretrainDataArguments(corpus=str(corpus), max_length=401, plant_rate=1.0, plant_length=32,
+                                 plant_rate_schedule="0:0.5")
+    assert data.phases(8) == [(401, None, 0.0, 4), (401, None, 1.0, 8)]
+    assert replace(data, plant_rate_schedule="1:0.25,0.5:0.5").phases(8) == [
+        (401, None, 1.0, 2), (401, None, 0.5, 4), (401, None, 1.0, 8)], "rates may fall as well as rise"
+    assert replace(data, plant_rate=0.0, plant_rate_schedule="1:0.5").phases(8) == [(401, None, 1.0, 4),
+                                                                                      (401, None, 0.0, 8)]
+    for schedule in ("0.5:0.75,1:0.5", "0.5:1.5", "0.5", "high:0.5"):
+        with pytest.raises(ValueError, match="--plant_rate_schedule"):
+            replace(data, plant_rate_schedule=schedule).phases(8)
+    planted = []
+    original = MaskedGenomeWindows.__getitem__
+
+    def recording(self, index):
+        example = original(self, index)
+        planted.append(self.planting.rate if self.planting else 0.0)
+        return example
+
+    monkeypatch.setattr(MaskedGenomeWindows, "__getitem__", recording)
+    pretrain(PretrainModelArguments(preset="tiny", kmer_size=1), data, PretrainingArguments(
+        output_dir=str(tmp_path / "run"), max_steps=8, per_device_train_batch_size=4, save_steps=100,
+        eval_strategy="no", seed=3, report_to="none"))
+    second = planted.index(1.0)  # phase 1 may fetch one batch ahead that it never trains on
+    assert second >= 16 and set(planted[:second]) == {0.0} and set(planted[second : second + 16]) == {1.0}
+    card = (tmp_path / "run" / "README.md").read_text()
+    assert "100% of windows, 32-base segments 32-368 bases apart (rates 0:0.5)" in card
 
 
 def test_the_loss_floor_without_copying_is_derived_and_matches_simulation():

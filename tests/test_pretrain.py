@@ -212,7 +212,7 @@ def test_max_length_schedule_grows_the_examples_in_phases_and_resumes_exactly(tm
     settings = dict(max_steps=6, per_device_train_batch_size=4, learning_rate=2e-3, save_steps=100, eval_steps=1000,
                     logging_steps=1, seed=3, report_to="none")
     data = PretrainDataArguments(corpus=corpus, max_length=64, max_length_schedule="24:0.5")
-    assert data.phases(6) == [(24, None, 3), (64, None, 6)]
+    assert data.phases(6) == [(24, None, 0.0, 3), (64, None, 0.0, 6)]
     straight = tmp_path / "straight"
     pretrain(PretrainModelArguments(preset="tiny"), data, PretrainingArguments(output_dir=str(straight), **settings))
     second = seen.index(64)  # phase 1 may fetch one batch ahead (accelerate's look-ahead) that it never trains on

@@ -89,6 +89,7 @@ class StudyArguments:
     plant_min_distance: int | None = field(default=None, metadata={"help": "the +copies arms' --plant_min_distance"})
     plant_max_distance: int | None = field(default=None, metadata={"help": "the +copies arms' --plant_max_distance"})
     plant_curriculum: str | None = field(default=None, metadata={"help": "the +copies arms' --plant_curriculum"})
+    plant_rate_schedule: str | None = field(default=None, metadata={"help": "the +copies arms' --plant_rate_schedule"})
     soft_masked_arm: float | None = field(default=None, metadata={
         "help": "train each preset again with `fgm pretrain --soft_masked_loss_weight_train W` (the arm "
                 "PRESET+softmaskW: soft-masked repeats weighed W, as GPN does) and compare the two, paired, by repeat "
@@ -130,7 +131,8 @@ class StudyArguments:
     def planting(self) -> dict:
         """The +copies arms' `fgm pretrain` planting options."""
         return {name: getattr(self, name) for name in ("plant_rate", "plant_length", "plant_min_distance",
-                                                       "plant_max_distance", "plant_curriculum")}
+                                                       "plant_max_distance", "plant_curriculum",
+                                                       "plant_rate_schedule")}
 
     def measured_with(self, seed: int) -> dict:
         """The settings a model's measurements depend on (what a saved measurement must match to be read back)."""

@@ -39,16 +39,18 @@ logger = logging.getLogger(__name__)
 
 
 class TrainingPhase(NamedTuple):
-    """A stretch of a pretraining run with one example length and one longest planted distance."""
+    """A stretch of a pretraining run with one example length, one longest planted distance and one planting rate."""
 
     max_length: int
     plant_max_distance: int | None
+    plant_rate: float
     last_step: int
 
 
-def _schedule(text: str | None, final, max_steps: int, option: str, final_option: str) -> list[tuple]:
-    """'VALUE:FRACTION,...' as (value, last step) pairs, ending with (`final`, `max_steps`); values must grow up to
-    `final` (where it is set) and fractions within (0, 1), each phase at least one step."""
+def _schedule(text: str | None, final, max_steps: int, option: str, final_option: str, value_type=int,
+              growing: bool = True) -> list[tuple]:
+    """'VALUE:FRACTION,...' as (value, last step) pairs, ending with (`final`, `max_steps`); fractions must grow
+    within (0, 1), each phase at least one step, and (`growing`) values must grow up to `final` where it is set."""
     if not text:
         return [(final, max_steps)]
     if max_steps <= 0:
@@ -57,13 +59,13 @@ def _schedule(text: str | None, final, max_steps: int, option: str, final_option
     for part in text.split(","):
         try:
             value, fraction = part.split(":")
-            pairs.append((int(value), round(float(fraction) * max_steps)))
+            pairs.append((value_type(value), round(float(fraction) * max_steps)))
         except ValueError:
             raise ValueError(f"{option}: {part!r} is not VALUE:FRACTION") from None
     values, ends = [p[0] for p in pairs] + ([final] if final is not None else []), [p[1] for p in pairs] + [max_steps]
-    if values != sorted(set(values)) or ends != sorted(set(ends)) or ends[0] < 1:
-        raise ValueError(f"{option} {text!r}: values must grow up to {final_option} ({final}) and fractions grow "
-                         "within (0, 1), each phase at least one step")
+    if (growing and values != sorted(set(values))) or ends != sorted(set(ends)) or ends[0] < 1:
+        raise ValueError(f"{option} {text!r}: " + (f"values must grow up to {final_option} ({final}) and " if growing
+                                                   else "") + "fractions grow within (0, 1), each phase at least one step")
     return pairs + [(final, max_steps)]
 
 
@@ -154,14 +156,21 @@ class PretrainDataArguments:
                   "plants copies at most 128 bases apart for the first 20%% of --max_steps, at most 512 up to 50%%, "
                   "then at most --plant_max_distance; phases end with a checkpoint as --max_length_schedule's do"},
     )
+    plant_rate_schedule: str | None = field(
+        default=None,
+        metadata={"help": "planting rates inside one run: 'RATE:FRACTION,...', e.g. '0.5:0.55' plants copies in half "
+                  "the windows for the first 55%% of --max_steps, then in --plant_rate of them; phases end with a "
+                  "checkpoint as --max_length_schedule's do"},
+    )
 
     def __post_init__(self):  # the planting itself is checked against the window (`CopyPlanting.check`)
-        if self.plant_curriculum and not self.plant_rate:
-            raise ValueError("--plant_curriculum schedules planted copies: give a --plant_rate above 0")
+        if self.plant_curriculum and not (self.plant_rate or self.plant_rate_schedule):
+            raise ValueError("--plant_curriculum schedules planted copies: give a --plant_rate above 0 (or a "
+                             "--plant_rate_schedule)")
         if self.shuffle_buffer < 1 or self.shuffle_shards < 1:
             raise ValueError(f"--shuffle_buffer ({self.shuffle_buffer}) and --shuffle_shards ({self.shuffle_shards}) "
                              "must be at least 1")
-        if self.streaming and self.plant_rate:
+        if self.streaming and (self.plant_rate or self.plant_rate_schedule):
             raise ValueError("--plant_rate draws donor windows from the whole corpus, which --streaming does not hold: "
                              "plant copies with the corpus in memory")
 
@@ -177,18 +186,21 @@ class PretrainDataArguments:
         )
 
     def phases(self, max_steps: int) -> list[TrainingPhase]:
-        """The run's phases: a new phase wherever --max_length_schedule or --plant_curriculum changes a setting, the
-        last at --max_length and --plant_max_distance (a last step of -1: the end of the epochs)."""
+        """The run's phases: a new phase wherever --max_length_schedule, --plant_curriculum or --plant_rate_schedule
+        changes a setting, the last at --max_length, --plant_max_distance and --plant_rate (a last step of -1: the
+        end of the epochs)."""
         lengths = _schedule(self.max_length_schedule, self.max_length, max_steps, "--max_length_schedule",
                             "--max_length")
         distances = _schedule(self.plant_curriculum, self.plant_max_distance, max_steps, "--plant_curriculum",
                               "--plant_max_distance")
-        ends = sorted({end for _, end in lengths + distances}, key=lambda end: max_steps if end == -1 else end)
+        rates = _schedule(self.plant_rate_schedule, self.plant_rate, max_steps, "--plant_rate_schedule",
+                          "--plant_rate", value_type=float, growing=False)
+        ends = sorted({end for _, end in lengths + distances + rates}, key=lambda end: max_steps if end == -1 else end)
 
         def setting(schedule, end):  # the value in force at step `end`
             return next(value for value, last in schedule if last == -1 or last >= end)
 
-        return [TrainingPhase(setting(lengths, end), setting(distances, end), end) for end in ends]
+        return [TrainingPhase(setting(lengths, end), setting(distances, end), setting(rates, end), end) for end in ends]
 
 
 @dataclass
@@ -452,11 +464,13 @@ def training_details(corpus: CorpusData, data_args: PretrainDataArguments, train
     weights = (training_args.soft_masked_loss_weight_train, training_args.soft_masked_loss_weight_evaluation)
     if weights != (1.0, 1.0):
         details["soft-masked loss weight (train, evaluation)"] = f"{weights[0]:g}, {weights[1]:g}"
-    if planting:
-        details["copy planting"] = (f"{planting.rate:.0%} of windows, {planting.length}-base segments "
-                                    f"{planting.min_distance}-{planting.max_distance} bases apart"
-                                    + (f" (curriculum {data_args.plant_curriculum})" if data_args.plant_curriculum
-                                       else ""))
+    if planting or data_args.plant_rate_schedule:  # the last phase's planting, and the schedules that led to it
+        details["copy planting"] = ((f"{planting.rate:.0%} of windows, {planting.length}-base segments "
+                                     f"{planting.min_distance}-{planting.max_distance} bases apart" if planting
+                                     else "none in the last phase")
+                                    + "".join(f" ({name} {schedule})" for name, schedule in [
+                                        ("curriculum", data_args.plant_curriculum),
+                                        ("rates", data_args.plant_rate_schedule)] if schedule))
     if corpus.params.get("species_weights"):
         details["species' sampling weights"] = ", ".join(
             f"{name} {w:g}" for name, w in corpus.params["species_weights"].items())
@@ -538,10 +552,10 @@ def pretrain(
                                 training_args)
         previous = Path(output_dir) / "final_results.json"
         metrics = json.loads(previous.read_text()) if previous.exists() else {}
-    for length, plant_max_distance, last_step in data_args.phases(training_args.max_steps):
+    for length, plant_max_distance, plant_rate, last_step in data_args.phases(training_args.max_steps):
         if 0 < last_step <= done:  # a finished phase
             continue
-        phase = replace(data_args, max_length=length, plant_max_distance=plant_max_distance)
+        phase = replace(data_args, max_length=length, plant_max_distance=plant_max_distance, plant_rate=plant_rate)
         trainer = build_trainer(model_args, phase, training_args)
         if last_step < training_args.max_steps:
             trainer.add_callback(StopAfterStep(last_step))
