@@ -15,6 +15,7 @@ scored one only; `base_scorer` picks the one a model needs.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
@@ -304,13 +305,18 @@ class CausalBaseScorer:
                           (token_scores.argmax(-1) == truth).numpy())
 
     def _forward(self, rows: list[torch.Tensor]) -> torch.Tensor:
-        """ln P(next token) after each row (rows, vocab), right-padded in one batch."""
+        """ln P(next token) after each row (rows, vocab), right-padded in one batch. Where the model takes
+        `logits_to_keep` (transformers' causal LMs), only the rows' last positions are projected to the vocabulary:
+        a 6-mer vocabulary's logits at every position of a 100 kb window would take gigabytes."""
         ids = torch.full((len(rows), max(len(r) for r in rows)), self.pad_id, dtype=torch.long)
         mask = torch.zeros_like(ids)
         for i, row in enumerate(rows):
             ids[i, : len(row)], mask[i, : len(row)] = row, 1
         check_length(self.model, ids.shape[1])
+        last = [len(r) - 1 for r in rows]
+        kept = sorted(set(last)) if "logits_to_keep" in inspect.signature(self.model.forward).parameters else None
+        keep = {"logits_to_keep": torch.tensor(kept, device=self.device)} if kept else {}
         with inference_autocast(self.device):
-            logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
-        last = torch.tensor([len(r) - 1 for r in rows], device=logits.device)
-        return logits[torch.arange(len(rows), device=logits.device), last].float().log_softmax(-1).cpu()
+            logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), **keep).logits
+        column = torch.tensor([kept.index(end) for end in last] if kept else last, device=logits.device)
+        return logits[torch.arange(len(rows), device=logits.device), column].float().log_softmax(-1).cpu()

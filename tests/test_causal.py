@@ -53,7 +53,10 @@ def test_causal_scores_ignore_later_bases_and_padding(k):
     scorer = CausalBaseScorer(causal_model(tokenizer, init=0.5), tokenizer, batch_size=4)
     windows = [SEQUENCE[a : a + n] for a, n in ((0, 37), (5, 300), (90, 120), (200, 64))]
     indices = [30, 250, 100, 60]
+    projected = []
+    scorer.model.lm_head.register_forward_hook(lambda module, inputs, output: projected.append(output.shape[1]))
     batched = scorer.score(windows, indices)
+    assert projected and max(projected) <= 4, "only each row's last position is projected to the vocabulary"
     for row, (window, index) in enumerate(zip(windows, indices)):
         alone = scorer.score([window], [index])
         assert np.abs(alone.log_probs - batched.log_probs[row]).max() <= 1e-5
