@@ -195,6 +195,8 @@ class PretrainDataArguments:
                               "--plant_max_distance")
         rates = _schedule(self.plant_rate_schedule, self.plant_rate, max_steps, "--plant_rate_schedule",
                           "--plant_rate", value_type=float, growing=False)
+        if not all(0.0 <= rate <= 1.0 for rate, _ in rates[:-1]):  # refused before the first phase trains
+            raise ValueError(f"--plant_rate_schedule {self.plant_rate_schedule!r}: every rate must be within [0, 1]")
         ends = sorted({end for _, end in lengths + distances + rates}, key=lambda end: max_steps if end == -1 else end)
 
         def setting(schedule, end):  # the value in force at step `end`
