@@ -100,7 +100,7 @@ def test_pretrain_refuses_bad_planting_on_one_line(tmp_path, capsys):
         (["--plant_rate", "1", "--plant_max_distance", "500"], "--plant_max_distance 500 + --plant_length 64 does "
                                                                 "not fit the training window of 200 bases"),
         (["--plant_curriculum", "100:0.5"], "--plant_curriculum schedules planted copies: give a --plant_rate above 0"),
-        (["--plant_rate", "0.5", "--plant_rate_schedule", "1:0.25,1.5:0.5"],
+        (["--plant_rate", "0.5", "--plant_rate_schedule", "1:0.25,1.5:0.5", "--max_steps", "4"],
          "--plant_rate_schedule '1:0.25,1.5:0.5': every rate must be within [0, 1]"),
     ]:
         with pytest.raises(SystemExit) as stopped:
