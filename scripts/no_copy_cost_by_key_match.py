@@ -46,7 +46,7 @@ def main():
     parser.add_argument("--genome", required=True, help="the FASTA the scans read")
     parser.add_argument("--chroms", nargs="*", help="the records they read (default: all)")
     args = parser.parse_args()
-    segments = genome_segments(args.genome, args.chroms)
+    sequences = [segment.sequence.upper() for segment in genome_segments(args.genome, args.chroms)]
     no_copy = np.load(args.scan / "strata.npz")["stratum"] == 0
     print("| context | no-copy positions | cost, all | " + " | ".join(f"key match {a}-{b}/14" for a, b in BANDS) + " |")
     print("| --- " * (3 + len(BANDS)) + "|")
@@ -56,7 +56,7 @@ def main():
         if not (mine["positions"] == theirs["positions"]).all():
             raise ValueError(f"{path} and {args.versus / path.name} score different positions")
         cost = (mine["base_loss"] - theirs["base_loss"])[no_copy]
-        best = np.array([best_key_match(segments[s].sequence.upper(), p, context)
+        best = np.array([best_key_match(sequences[s], p, context)
                          for s, p in mine["positions"][no_copy]])
         cells = []
         for low, high in BANDS:
