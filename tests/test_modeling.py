@@ -603,6 +603,85 @@ def test_packed_sequences_are_isolated(backend):
             start += part.shape[1]
 
 
+def with_sinks(config: FGMConfig, backend: str = "sdpa") -> FGMModel:
+    """A model whose heads have sinks of different strengths (fresh sinks are all 0: a wrong head order would
+    not show)."""
+    model = build(FGMModel, config, backend)
+    with torch.no_grad():
+        for layer in model.layers:
+            layer.attn.sink.copy_(torch.linspace(-1.0, 2.0, config.num_attention_heads))
+    return model
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_attention_sink_is_one_more_logit_with_a_zero_value(masked):
+    """Against the definition: softmax over the scores and each head's sink logit, the sink's share dropped."""
+    generator = torch.Generator().manual_seed(0)
+    query, key, value = (torch.randn(2, 3, 10, 8, generator=generator) for _ in range(3))
+    sink = torch.tensor([-2.0, 0.0, 3.0])
+    mask = torch.rand(2, 1, 1, 10, generator=generator) > 0.3 if masked else None
+    module = torch.nn.Module()
+    module.sink = sink
+    layer = attention.LayerAttention(eager_attention_forward, None, {"attention_mask": mask})
+    output, weights = layer(module, query, key, value, scaling=0.5)
+
+    scores = query @ key.transpose(2, 3) * 0.5
+    if masked:
+        scores = scores.masked_fill(~mask, -math.inf)
+    expected_weights = torch.cat([scores, sink[None, :, None, None].expand(2, 3, 10, 1)], -1).softmax(-1)[..., :-1]
+    torch.testing.assert_close(weights, expected_weights)
+    torch.testing.assert_close(output, (expected_weights @ value).transpose(1, 2))
+
+
+def test_attention_sink_agrees_across_backends_layouts_padding_and_packing(padded_batch, caplog):
+    """Sliding layers block-local (sdpa, eager) and densely banded (eager with weights) give the same; flex and
+    flash, which cannot add the sink, run sdpa with a warning; padding and packing change nothing."""
+    ids, mask = padded_batch
+    config = tiny(attention_sink=True)
+    with torch.no_grad():
+        reference = with_sinks(config, "eager")(ids, attention_mask=mask, output_attentions=True)
+        for backend in ("sdpa", "eager"):
+            out = with_sinks(config, backend)(ids, attention_mask=mask).last_hidden_state
+            assert (real(out, mask) - real(reference.last_hidden_state, mask)).abs().max() <= 1e-5
+        logging.Logger.warning_once.cache_clear()
+        with caplog.at_level(logging.WARNING):
+            flex = with_sinks(config, "flex_attention")(ids, attention_mask=mask).last_hidden_state
+        assert torch.equal(flex, with_sinks(config, "sdpa")(ids, attention_mask=mask).last_hidden_state)
+        assert "attention_sink: flex_attention cannot add the sink's logit" in caplog.text
+        assert attention.attention_plan(config, None, None, torch.zeros(1, 5, 64)).backend == "sdpa"
+        # what the sinks take: each row's weights sum to less than 1, and less in the head with the strongest sink
+        row_sums = reference.attentions[-1][mask.bool()[:, None].expand(-1, 4, -1)].view(-1).detach()
+        assert row_sums.max() < 1.0
+        sums = reference.attentions[-1].sum(-1)[0]  # (heads, n) of the unpadded row
+        assert (sums[-1] < sums[0]).all()
+
+        model = with_sinks(config)
+        length = int(mask[2].sum())
+        alone = model(ids[2:3, :length]).last_hidden_state[0]
+        assert (alone - model(ids, attention_mask=mask).last_hidden_state[2, :length]).abs().max() <= 1e-5
+        parts = [ids[0:1, :30], ids[1:2, :20]]
+        packed = model(torch.cat(parts, 1), position_ids=torch.cat([torch.arange(30), torch.arange(20)])[None])
+        torch.testing.assert_close(packed.last_hidden_state[0, 30:], model(parts[1]).last_hidden_state[0],
+                                   atol=1e-5, rtol=1e-5)
+
+
+def test_attention_sinks_learn_save_and_load(tmp_path):
+    """The sinks are parameters: they take gradients, are saved, and load back (a checkpoint without them gets
+    fresh sinks of 0)."""
+    model = with_sinks(tiny(attention_sink=True))
+    ids = torch.randint(6, VOCAB, (2, 40))
+    model(ids).last_hidden_state.pow(2).mean().backward()
+    assert all(layer.attn.sink.grad.abs().min() > 0 for layer in model.layers)
+    model.save_pretrained(tmp_path / "sink")
+    loaded = FGMModel.from_pretrained(tmp_path / "sink").eval()
+    assert torch.equal(loaded.layers[0].attn.sink, model.layers[0].attn.sink)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(ids).last_hidden_state, model(ids).last_hidden_state)
+    build(FGMModel, tiny()).save_pretrained(tmp_path / "plain")
+    grown = FGMModel.from_pretrained(tmp_path / "plain", attention_sink=True)
+    assert all(torch.equal(layer.attn.sink, torch.zeros(4)) for layer in grown.layers)
+
+
 def test_sparse_masked_lm_matches_dense_loss():
     torch.manual_seed(0)
     model = build(FGMForMaskedLM, tiny())
@@ -660,7 +739,7 @@ def test_config_validation(overrides, message):
 
 
 CONFIGS = Path(__file__).parent / "data" / "configs"
-ADDED_SINCE = {"token_conv_kernel": 0}  # config fields declared after the saved files, with their neutral defaults
+ADDED_SINCE = {"token_conv_kernel": 0, "attention_sink": False}  # config fields declared after the saved files, with their neutral defaults
 
 
 @pytest.mark.parametrize(

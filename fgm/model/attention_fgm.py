@@ -15,7 +15,8 @@ never attend to each other.
 
 The backend is chosen in one place, `attention_backend`: the one requested, else the newest flash build the
 machine runs (else sdpa); flash runs only on CUDA tensors in fp16 / bf16, sdpa (the same attention) elsewhere.
-Only `eager` forms attention weights: a call that asks for them (`output_attentions`) runs on eager.
+Only `eager` forms attention weights: a call that asks for them (`output_attentions`) runs on eager. A model with
+`attention_sink` runs on eager or sdpa (`with_sink`).
 
 Ships inside every FGM checkpoint next to `modeling_fgm.py` (remote code): it imports only torch and transformers.
 """
@@ -333,9 +334,30 @@ class LayerAttention(NamedTuple):
         where the function forms them (eager), else None."""
         if self.layout is not None:
             query, key, value = self.layout.split(query, key, value)
+        arguments, sink = self.arguments, getattr(module, "sink", None)
+        if sink is not None:
+            query, key, value, arguments = with_sink(sink, query, key, value, scaling, arguments)
         output, weights = self.function(module, query, key, value, scaling=scaling, dropout=dropout,
-                                        **self.arguments, **kwargs)
+                                        **arguments, **kwargs)
+        if sink is not None and weights is not None:
+            weights = weights[..., :-1]  # each row's weight on real keys: 1 less what the sink took
         return (output if self.layout is None else self.layout.merge(output)), weights
+
+
+def with_sink(sink: torch.Tensor, query, key, value, scaling: float, arguments: dict):
+    """Queries, keys and values (B, H', n, D) and the function's arguments with one more key in every row: the
+    sink, which each query reaches with its head's logit (`sink`, (H,)) and whose value is zero, so that weight a
+    head puts there adds nothing (gpt-oss's attention sinks). The logit rides on one more query / key dimension (1
+    in every query, logit / `scaling` in the sink's key, 0 in the other keys), so any dense attention function
+    computes it. In a block-local layout H' = H * blocks, heads outermost."""
+    batch, rows, _, dim = key.shape
+    logits = (sink.to(key.dtype) / scaling).repeat_interleave(rows // sink.numel())
+    sink_key = F.pad(logits[:, None, None], (dim, 0)).expand(batch, rows, 1, dim + 1)
+    key = torch.cat([F.pad(key, (0, 1)), sink_key], dim=2)
+    value = F.pad(value, (0, 0, 0, 1))
+    mask = arguments["attention_mask"]
+    return F.pad(query, (0, 1), value=1.0), key, value, {
+        **arguments, "attention_mask": None if mask is None else F.pad(mask, (0, 1), value=True)}
 
 
 class LayerTypes(NamedTuple):
@@ -434,6 +456,10 @@ def attention_plan(config, attention_mask, position_ids, hidden_states: torch.Te
         logger.warning_once(f"output_attentions: {backend} forms no attention weights, so the calls that ask for "
                             "them run on eager (the same attention, with its weights)")
         backend = "eager"
+    if config.attention_sink and backend not in ("eager", "sdpa"):
+        logger.warning_once(f"attention_sink: {backend} cannot add the sink's logit, so this model runs on sdpa (the "
+                            "same attention)")
+        backend = "sdpa"
     static = torch.compiler.is_compiling()
     padded = attention_mask is not None and (static or not bool(attention_mask.bool().all()))
     packed = position_ids is not None and (static or bool((position_ids[:, 1:] == 0).any()))

@@ -93,6 +93,9 @@ class FGMConfig(PretrainedConfig):
     initializer_range: float = 0.02  # std of fresh linears and embeddings (residual outputs: / sqrt(2 * layers))
     attention_dropout: float = 0.0  # dropout on attention weights while training (not with flex_attention)
     hidden_dropout: float = 0.0  # dropout on embeddings and on each residual branch while training
+    # a learned logit per head for attending to nothing (gpt-oss's attention sinks): a head that finds no key worth
+    # reading (a copy head on a base with no copy) can put its weight there and add nothing; eager and sdpa
+    attention_sink: bool = False
     # heads
     classifier_pooling: str = "mean"  # sequence classification pools by "mean" over real tokens or the "cls" token
     classifier_dropout: float = 0.0  # dropout before the classifier

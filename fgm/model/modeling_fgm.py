@@ -97,6 +97,7 @@ class FGMAttention(nn.Module):
         self.is_causal = False
         self.Wqkv = nn.Linear(config.hidden_size, 3 * config.hidden_size, bias=False)
         self.Wo = FGMOutputProjection(config.hidden_size, config.hidden_size, bias=False)
+        self.sink = nn.Parameter(torch.zeros(self.num_heads)) if config.attention_sink else None
 
     def forward(self, hidden_states, rotary, plan: AttentionPlan, **kwargs):
         """The attention output (B, n, hidden) and, on eager, the attention weights (B, H, n, n)."""
@@ -331,11 +332,13 @@ class FGMPreTrainedModel(PreTrainedModel):
     @torch.no_grad()
     def _init_weights(self, module):
         """Normal(0, initializer_range); residual output projections scaled down by sqrt(2 * layers);
-        convolutions normal(0, 1 / sqrt(fan-in)), as NTv3 (their inputs are normalized, not small)."""
+        convolutions normal(0, 1 / sqrt(fan-in)), as NTv3 (their inputs are normalized, not small); sinks 0."""
         super()._init_weights(module)
         if isinstance(module, FGMOutputProjection):  # a module of its own: transformers skips modules without weights
             std = self.config.initializer_range / math.sqrt(2.0 * self.config.num_hidden_layers)
             nn.init.normal_(module.weight, mean=0.0, std=std)
+        elif isinstance(module, FGMAttention) and module.sink is not None:  # logit 0: a sink as strong as one key
+            nn.init.zeros_(module.sink)
         elif isinstance(module, nn.Conv1d):
             nn.init.normal_(module.weight, mean=0.0, std=(module.in_channels * module.kernel_size[0]) ** -0.5)
 
