@@ -4,8 +4,9 @@ transfer to natural repeats?")
 Two models' `fgm context-scan` folders made at the same positions (the second's `--versus` partner). For each
 position of the "no copy" stratum and each context, the best partial match of its key (the 7 bases on either side,
 the bases the positive control's 15-base convolution gives attention to find a copy by) anywhere else in its window,
-either strand, counted in matching bases out of 14; then the first model's loss minus the second's, per match band.
-If a copier paid for trusting false matches, its cost would sit where a near-match exists.
+either strand, counted in matching bases out of 14; then the first model's loss minus the second's, per match band,
+with 95% bootstrap intervals (`fgm.stats`). If a copier paid for trusting false matches, its cost would sit where a
+near-match exists.
 
     python scripts/no_copy_cost_by_key_match.py runs/pc6/scan_yeast runs/pc6_twin/scan_yeast \
         --genome data/genomes/sacCer_S288C.fa.gz --chroms chrXVI
@@ -18,6 +19,7 @@ import numpy as np
 
 from fgm.context.held_out import genome_segments
 from fgm.model.kmers_fgm import COMPLEMENT
+from fgm.stats import mean_interval, resamples
 
 FLANK = 7
 BANDS = [(0, 9), (10, 10), (11, 11), (12, 14)]
@@ -58,12 +60,16 @@ def main():
         cost = (mine["base_loss"] - theirs["base_loss"])[no_copy]
         best = np.array([best_key_match(sequences[s], p, context)
                          for s, p in mine["positions"][no_copy]])
-        cells = []
-        for low, high in BANDS:
-            band = cost[(best >= low) & (best <= high)]
-            half = 1.96 * band.std() / np.sqrt(len(band)) if len(band) > 1 else float("nan")
-            cells.append(f"{band.mean():+.3f} ± {half:.3f} ({len(band)})" if len(band) else "none")
-        print(f"| {context:,} | {no_copy.sum():,} | {cost.mean():+.4f} | " + " | ".join(cells) + " |")
+        cells = [interval_cell(cost), *(interval_cell(cost[(best >= low) & (best <= high)]) for low, high in BANDS)]
+        print(f"| {context:,} | {no_copy.sum():,} | " + " | ".join(cells) + " |")
+
+
+def interval_cell(costs: np.ndarray) -> str:
+    """Mean cost [95% bootstrap interval] (positions), or "none" for an empty band."""
+    if not len(costs):
+        return "none"
+    cost = mean_interval(costs, resamples(len(costs), 1000, seed=0))
+    return f"{cost.estimate:+.3f} [{cost.low:+.3f}, {cost.high:+.3f}] ({len(costs)})"
 
 
 if __name__ == "__main__":
