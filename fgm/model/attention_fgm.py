@@ -339,8 +339,8 @@ class LayerAttention(NamedTuple):
             query, key, value, arguments = with_sink(sink, query, key, value, scaling, arguments)
         output, weights = self.function(module, query, key, value, scaling=scaling, dropout=dropout,
                                         **arguments, **kwargs)
-        if sink is not None and weights is not None:
-            weights = weights[..., :-1]  # each row's weight on real keys: 1 less what the sink took
+        if sink is not None:  # drop the extra dimension, and the sink from each row's weights (they sum to less than 1)
+            output, weights = output[..., :-1], None if weights is None else weights[..., :-1]
         return (output if self.layout is None else self.layout.merge(output)), weights
 
 
@@ -349,12 +349,13 @@ def with_sink(sink: torch.Tensor, query, key, value, scaling: float, arguments: 
     sink, which each query reaches with its head's logit (`sink`, (H,)) and whose value is zero, so that weight a
     head puts there adds nothing (gpt-oss's attention sinks). The logit rides on one more query / key dimension (1
     in every query, logit / `scaling` in the sink's key, 0 in the other keys), so any dense attention function
-    computes it. In a block-local layout H' = H * blocks, heads outermost."""
+    computes it; the values get that dimension too (0: sdpa's fused CPU kernel needs values as wide as keys), which
+    the caller drops from the output. In a block-local layout H' = H * blocks, heads outermost."""
     batch, rows, _, dim = key.shape
     logits = (sink.to(key.dtype) / scaling).repeat_interleave(rows // sink.numel())
     sink_key = F.pad(logits[:, None, None], (dim, 0)).expand(batch, rows, 1, dim + 1)
     key = torch.cat([F.pad(key, (0, 1)), sink_key], dim=2)
-    value = F.pad(value, (0, 0, 0, 1))
+    value = F.pad(value, (0, 1, 0, 1))
     mask = arguments["attention_mask"]
     return F.pad(query, (0, 1), value=1.0), key, value, {
         **arguments, "attention_mask": None if mask is None else F.pad(mask, (0, 1), value=True)}
