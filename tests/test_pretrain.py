@@ -218,6 +218,8 @@ def test_max_length_schedule_grows_the_examples_in_phases_and_resumes_exactly(tm
     second = seen.index(64)  # phase 1 may fetch one batch ahead (accelerate's look-ahead) that it never trains on
     assert second >= 12 and set(seen[:second]) == {24} and set(seen[second : second + 12]) == {64}
     assert (straight / "checkpoint-3").is_dir(), "the phase ends with a checkpoint"
+    assert "| tokens per example at most (--max_length) | 64 (grown by --max_length_schedule 24:0.5) |" in (
+        straight / "README.md").read_text()
     losses = {e["step"]: e["loss"] for e in json.loads((straight / "checkpoint-6" / "trainer_state.json").read_text())[
         "log_history"] if "loss" in e}
 

@@ -452,7 +452,8 @@ def training_details(corpus: CorpusData, data_args: PretrainDataArguments, train
     details = {
         "training genomes": ", ".join(corpus.sources),
         "corpus windows (train)": corpus.windows,
-        "tokens per example at most (--max_length)": data_args.max_length,
+        "tokens per example at most (--max_length)": data_args.max_length if not data_args.max_length_schedule
+        else f"{data_args.max_length} (grown by --max_length_schedule {data_args.max_length_schedule})",
         "training context (longest example; tokenizer_config.json)": context,
         "batch size x accumulation": f"{training_args.per_device_train_batch_size} x "
         f"{training_args.gradient_accumulation_steps}",
