@@ -650,10 +650,9 @@ def test_attention_sink_agrees_across_backends_layouts_padding_and_packing(padde
         assert "attention_sink: flex_attention cannot add the sink's logit" in caplog.text
         assert attention.attention_plan(config, None, None, torch.zeros(1, 5, 64)).backend == "sdpa"
         # what the sinks take: each row's weights sum to less than 1, and less in the head with the strongest sink
-        row_sums = reference.attentions[-1].sum(-1)[mask.bool()[:, None].expand(-1, 4, -1)]
-        assert row_sums.max() < 1.0
-        sums = reference.attentions[-1].sum(-1)[0]  # (heads, n) of the unpadded row
-        assert (sums[-1] < sums[0]).all()
+        row_sums = reference.attentions[-1].sum(-1)  # (batch, heads, n)
+        assert row_sums[mask.bool()[:, None].expand(-1, 4, -1)].max() < 1.0
+        assert (row_sums[0, -1] < row_sums[0, 0]).all()  # the unpadded row
 
         model = with_sinks(config)
         length = int(mask[2].sum())
