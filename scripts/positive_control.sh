@@ -18,15 +18,15 @@
 # Training: yeast's training chromosomes (chrXV validation, chrXVI test), windows with a 32-base segment of other
 # training sequence written twice; the windows grow 96 -> 256 -> 1,536 bases (--max_length_schedule) and with them
 # the copies' distances (32 up to the window less the segment: the distance curriculum): 5,500 steps of 16 windows of
-# 96 bases, 3,000 of 256 and 750 of 1,536 (the short phases are cheap, and twice the 2,750 and 1,500 steps of the
-# previous recipe gained 1.8x at 1 kb and cost less on bases with no copy). Copies go into half the 96-base windows,
+# 96 bases, 3,000 of 256 and 750 of 1,536 (the short phases are cheap, and twice the 2,750 and 1,500 steps of an
+# earlier recipe gained 1.8x at 1 kb and cost less on bases with no copy). Copies go into half the 96-base windows,
 # every longer one, and none in the last 370 steps (--plant_rate_schedule): planting every short window made the
 # model overconfident on natural sequence, about twice the 0.01 nats per base on yeast's bases with no copy that
-# the issue allows (README "What it took"). Then, on
-# held-out sequence (Drosophila chr4, never trained on; yeast chrXVI): `fgm benchmark retrieval` (both controls,
-# distances inside and beyond the 1.5 kb context), `fgm context-influence` (on natural sequence and with copies
-# planted 512 bases and 1 kb away) and `fgm context-scan` with the repeat strata (and the 1-10 kb stratum alone at
-# a 10 kb window). Resumable: run it again to continue. MEASURE=0 trains only.
+# the issue allows (README "What it took"). Then, on held-out sequence (Drosophila chr4, never trained on; yeast
+# chrXVI): `fgm benchmark retrieval` (both controls, distances inside and beyond the 1.5 kb context),
+# `fgm context-influence` (on natural sequence and with copies planted 512 bases and 1 kb away) and
+# `fgm context-scan` with the repeat strata (and the 1-10 kb stratum alone at a 10 kb window). Resumable: run it
+# again to continue. MEASURE=0 trains only.
 set -euo pipefail
 OUT=${1:?usage: scripts/positive_control.sh OUTPUT_DIR [--natural]}
 PLANTING=(--plant_rate 0 --plant_rate_schedule 0.5:0.5946,1:0.96 --plant_length 32)
